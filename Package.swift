@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+// RAGChat — a local, offline, French-first RAG chatbot server. See ../shared/DESIGN.md.
+import PackageDescription
+
+let package = Package(
+    name: "RAGChat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ragchat", targets: ["ragchat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+    ],
+    targets: [
+        // System libraries (pkg-config).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib",
+                       providers: [.apt(["libpoppler-glib-dev"])]),
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng",
+                       providers: [.apt(["libespeak-ng-dev"])]),
+
+        // Libraries, bottom-up.
+        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        .target(name: "Tokenizers", dependencies: ["Tensors"]),
+        .target(name: "Encoder", dependencies: ["Tensors", "Tokenizers"]),
+        .target(name: "Decoder", dependencies: ["Tensors", "Tokenizers"]),
+        .target(name: "Documents", dependencies: ["CPoppler"]),
+        .target(name: "Index", dependencies: [
+            "Documents", "Encoder",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Speech", dependencies: ["CEspeakNG"]),
+        .target(name: "RAG", dependencies: [
+            "Index", "Encoder", "Decoder", "Speech",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Server", dependencies: [
+            "RAG",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "ragchat", dependencies: [
+            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Tests.
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers"]),
+        .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers"]),
+        .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder"]),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index"]),
+        .testTarget(name: "ServerTests", dependencies: [
+            "Server", "RAG",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "CLITests", dependencies: ["ragchat"]),
+    ]
+)

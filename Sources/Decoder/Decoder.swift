@@ -1,0 +1,1 @@
+// Decoder — see ../shared/DESIGN.md for what this module owns.

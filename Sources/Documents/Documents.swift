@@ -1,0 +1,1 @@
+// Documents — see ../shared/DESIGN.md for what this module owns.

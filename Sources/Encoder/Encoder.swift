@@ -1,0 +1,1 @@
+// Encoder — see ../shared/DESIGN.md for what this module owns.

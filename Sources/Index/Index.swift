@@ -1,0 +1,1 @@
+// Index — see ../shared/DESIGN.md for what this module owns.

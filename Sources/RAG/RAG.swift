@@ -1,0 +1,1 @@
+// RAG — see ../shared/DESIGN.md for what this module owns.

@@ -1,0 +1,1 @@
+// Server — see ../shared/DESIGN.md for what this module owns.

@@ -1,0 +1,1 @@
+// Speech — see ../shared/DESIGN.md for what this module owns.

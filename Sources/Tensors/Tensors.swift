@@ -1,0 +1,1 @@
+// Tensors — see ../shared/DESIGN.md for what this module owns.

@@ -1,0 +1,1 @@
+// Tokenizers — see ../shared/DESIGN.md for what this module owns.
