@@ -27,7 +27,7 @@ public struct ChunkingOptions: Sendable, Hashable, Codable {
 /// A chunk starts at the beginning of a word and ends at the beginning of the next word (so the
 /// whitespace after its last word belongs to it): chunks never cut a word, and together they cover
 /// every character. From a start, the end is the strongest break (paragraph > sentence > line >
-/// word) between half and all of `targetSize` after it, the latest among equals; a word longer
+/// word; the break after a heading counts as a line break) between half and all of `targetSize` after it, the latest among equals; a word longer
 /// than that window extends the chunk, up to 4 × `targetSize` where it is cut. The next chunk starts
 /// `overlap` characters before the end, at the sentence or paragraph start nearest to that point
 /// within 1.5 × `overlap`, else at the nearest word start. Each PDF page is chunked on its own.
@@ -159,7 +159,9 @@ public struct Chunker: Sendable {
             guard i < n, runStart > 0 else { continue }
             let strength: Strength
             if newlines >= 2 {
-                strength = .paragraph
+                // After a heading (a short line that ends no sentence) the break is weak: the
+                // heading belongs with what follows it.
+                strength = isHeading(s, endingAt: runStart) ? .line : .paragraph
             } else if endsSentence(s, before: runStart, next: s[i], newline: newlines > 0) {
                 strength = .sentence
             } else if newlines == 1 {
@@ -172,6 +174,17 @@ public struct Chunker: Sendable {
         return result
     }
 
+    /// The line ending at `end` is short (≤ 100 characters) and does not end with `.`, `!`, `?`,
+    /// `…` or `;`: a title, or a line introducing a list (`Ingrédients :`).
+    static func isHeading(_ s: [Unicode.Scalar], endingAt end: Int) -> Bool {
+        var start = end
+        while start > 0, s[start - 1] != "\n" {
+            start -= 1
+            if end - start > 100 { return false }
+        }
+        return !".!?…;".unicodeScalars.contains(s[end - 1])
+    }
+
     /// `.`, `!`, `?`, `…` (possibly followed by closing quotes or brackets) before the space, and a
     /// capital, a digit or an opening quote or dash after it; `:` or `;` count before a line break.
     static func endsSentence(_ s: [Unicode.Scalar], before end: Int, next: Unicode.Scalar, newline: Bool) -> Bool {
@@ -181,6 +194,10 @@ public struct Chunker: Sendable {
         let mark = s[j]
         if newline && (mark == ":" || mark == ";") { return true }
         guard ".!?…".unicodeScalars.contains(mark) else { return false }
+        // "2. " at the start of a line numbers a list item: no sentence ends there.
+        var wordStart = j
+        while wordStart > 0, ("0"..."9").contains(s[wordStart - 1]) { wordStart -= 1 }
+        if mark == ".", wordStart < j, wordStart == 0 || s[wordStart - 1] == "\n" { return false }
         if newline { return true }
         return next.properties.isUppercase || ("0"..."9").contains(next)
             || "«\"“‘'—–-([".unicodeScalars.contains(next)
