@@ -92,7 +92,11 @@ public enum IndexBenchmarks {
 
     /// BM25 latency (p50, p95 over `queries` queries of 1–6 words) on indexes of `sizes` chunks of
     /// about 800 characters of generated text.
+    ///
+    /// With `vectorDimension` > 0 every chunk also gets a random unit vector, and dense search
+    /// (p50, p95) and hybrid search (p50) are measured too.
     public static func search(workDirectory: URL, sizes: [Int] = [10_000, 100_000], queries: Int = 300,
+                              vectorDimension: Int = 384,
                               log: @Sendable (String) -> Void = { _ in }) throws -> [BenchmarkFigure] {
         let manager = FileManager.default
         try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
@@ -103,7 +107,7 @@ public enum IndexBenchmarks {
             let store = try IndexStore.open(path: path)
             var generator = FrenchText(seed: UInt64(size))
             let clock = ContinuousClock(), start = clock.now
-            try store.insertSyntheticChunks(count: size) { generator.chunk(characters: 800) }
+            try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
             log(String(format: "built %d-chunk index in %.1f s", size, (clock.now - start).seconds))
 
             var questions = [
@@ -128,6 +132,33 @@ public enum IndexBenchmarks {
                                            detail: "\(questions.count) queries, k=5, \(found) hits"))
             figures.append(BenchmarkFigure(name: "BM25 search \(size / 1000)k chunks p95", value: p95, unit: "ms",
                                            detail: String(format: "max %.1f ms", latencies.last ?? 0)))
+
+            guard vectorDimension > 0 else { continue }
+            var vectors = FrenchText(seed: 11)
+            let queryVectors = (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) }
+            let loadStart = clock.now
+            _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
+            let load = (clock.now - loadStart).seconds
+            var dense: [Double] = []
+            for vector in queryVectors {
+                let t0 = clock.now
+                _ = try store.denseSearch(vector, modelID: syntheticModelID, k: 5)
+                dense.append((clock.now - t0).seconds * 1000)
+            }
+            dense.sort()
+            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p50", value: dense[dense.count / 2],
+                                           unit: "ms", detail: String(format: "%d queries, k=5; first call loads the vectors: %.2f s", dense.count, load)))
+            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p95",
+                                           value: dense[min(dense.count - 1, Int(Double(dense.count) * 0.95))], unit: "ms"))
+            var hybrid: [Double] = []
+            for (question, vector) in zip(questions, queryVectors) {
+                let t0 = clock.now
+                _ = try store.hybridSearch(question, vector: vector, modelID: syntheticModelID, k: 5)
+                hybrid.append((clock.now - t0).seconds * 1000)
+            }
+            hybrid.sort()
+            figures.append(BenchmarkFigure(name: "hybrid search \(size / 1000)k p50", value: hybrid[hybrid.count / 2], unit: "ms",
+                                           detail: "\(hybrid.count) queries, 50 candidates per list, without query embedding"))
         }
         return figures
     }
@@ -136,8 +167,10 @@ public enum IndexBenchmarks {
 extension IndexStore {
     /// Adds one document `synthetic-N.txt` made of `count` chunks from `make`, in one transaction
     /// (for benchmarks: bypasses extraction).
-    func insertSyntheticChunks(count: Int, make: () -> String) throws {
+    func insertSyntheticChunks(count: Int, dimension: Int = 0, make: () -> String) throws {
         let texts = (0..<count).map { _ in make() }
+        var generator = FrenchText(seed: 5)
+        let vectors = dimension > 0 ? (0..<count).map { _ in VectorCoding.encode(generator.unitVector(dimension)) } : []
         try guarded(path) {
             try pool.write { db in
                 let number = (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents") ?? 0) + 1
@@ -149,16 +182,23 @@ extension IndexStore {
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text) VALUES (?, ?, NULL, ?, ?, ?)
                     """)
+                let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
                 var offset = 0
                 for (ordinal, text) in texts.enumerated() {
                     let length = text.unicodeScalars.count
                     try insert.execute(arguments: [document, ordinal, offset, offset + length, text])
+                    if !vectors.isEmpty {
+                        try insertVector.execute(arguments: [db.lastInsertedRowID, syntheticModelID, dimension, vectors[ordinal]])
+                    }
                     offset += length
                 }
+                try Self.bumpGeneration(db)
             }
         }
     }
 }
+
+let syntheticModelID = "synthetic-random"
 
 /// Deterministic French-like text: words from a cooking-flavoured vocabulary with a Zipf-like
 /// distribution, sentences of 6–22 words, paragraphs of 2–6 sentences.
@@ -202,6 +242,17 @@ struct FrenchText {
         var text = ""
         while text.count < characters { text += (text.isEmpty ? "" : " ") + sentence() }
         return text
+    }
+
+    /// A random direction (Gaussian coordinates, normalised).
+    mutating func unitVector(_ dimension: Int) -> [Float] {
+        var vector = (0..<dimension).map { _ -> Float in
+            let u1 = Double(next() >> 11 | 1) / Double(1 << 53), u2 = Double(next() >> 11) / Double(1 << 53)
+            return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+        }
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in vector.indices { vector[i] /= norm }
+        return vector
     }
 
     mutating func query() -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One retrieved chunk.
 public struct SearchHit: Sendable, Hashable, Codable {
@@ -14,10 +15,16 @@ public struct SearchHit: Sendable, Hashable, Codable {
     public var score: Double
     /// The chunk's full text.
     public var text: String
-    /// A short extract around the matched terms, matches in `[` `]` (keyword search only).
+    /// A short extract: around the matched terms for keyword search (matches in `[` `]`), the
+    /// chunk's start for dense search.
     public var snippet: String
+    /// −bm25 when the chunk was in the keyword list (set by `search` and `hybridSearch`).
+    public var bm25Score: Double?
+    /// Cosine similarity when the chunk was in the dense list (`denseSearch`, `hybridSearch`).
+    public var denseScore: Double?
 
-    public init(chunkID: Int64, file: String, page: Int?, ordinal: Int, score: Double, text: String, snippet: String) {
+    public init(chunkID: Int64, file: String, page: Int?, ordinal: Int, score: Double, text: String, snippet: String,
+                bm25Score: Double? = nil, denseScore: Double? = nil) {
         self.chunkID = chunkID
         self.file = file
         self.page = page
@@ -25,6 +32,8 @@ public struct SearchHit: Sendable, Hashable, Codable {
         self.score = score
         self.text = text
         self.snippet = snippet
+        self.bm25Score = bm25Score
+        self.denseScore = denseScore
     }
 }
 
@@ -57,6 +66,8 @@ public final class IndexStore: Sendable {
     /// Path of the database file.
     public let path: String
     let pool: DatabasePool
+    /// Vectors of the last model used by `denseSearch`, with the generation they were read at.
+    let vectorCache = Mutex<VectorSnapshot?>(nil)
 
     private init(path: String, pool: DatabasePool) {
         self.path = path
@@ -116,8 +127,9 @@ public final class IndexStore: Sendable {
                     LIMIT ?
                     """, arguments: [match, k])
                 return rows.map { row in
-                    SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
-                              score: -(row["rank"] as Double), text: row["text"], snippet: row["snippet"])
+                    let score = -(row["rank"] as Double)
+                    return SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
+                                     score: score, text: row["text"], snippet: row["snippet"], bm25Score: score)
                 }
             }
         }
@@ -173,26 +185,8 @@ public final class IndexStore: Sendable {
     /// Every stored vector of `modelID`, in chunk-id order, packed in one buffer
     /// (`ids.count × dimension` floats). For dense search.
     public func vectors(modelID: String) throws -> (ids: [Int64], dimension: Int, data: [Float]) {
-        try guarded(path) {
-            try pool.read { db in
-                var ids: [Int64] = []
-                var data: [Float] = []
-                var dimension = 0
-                let cursor = try Row.fetchCursor(db, sql: "SELECT chunk_id, dim, data FROM vectors WHERE model_id = ? ORDER BY chunk_id",
-                                                 arguments: [modelID])
-                while let row = try cursor.next() {
-                    let dim: Int = row["dim"]
-                    if dimension == 0 { dimension = dim }
-                    let blob: Data = row["data"]
-                    guard dim == dimension, let vector = VectorCoding.decode(blob, dimension: dim) else {
-                        throw IndexError.database(path: path, reason: "vector of chunk \(row["chunk_id"] as Int64) has a wrong size")
-                    }
-                    ids.append(row["chunk_id"])
-                    data.append(contentsOf: vector)
-                }
-                return (ids, dimension, data)
-            }
-        }
+        let snapshot = try vectorSnapshot(modelID: modelID)
+        return (snapshot.ids, snapshot.dimension, snapshot.data)
     }
 
     /// SQLite's integrity check plus FTS5's (the full-text index matches the chunks table).

@@ -34,6 +34,8 @@ public enum IngestEvent: Sendable, Hashable {
     case fileStarted(path: String, index: Int, total: Int)
     case fileFinished(path: String, outcome: FileOutcome, pages: Int, chunks: Int)
     case fileFailed(path: String, reason: String)
+    /// The file was indexed, with a remark (e.g. "not valid UTF-8, read as Windows-1252").
+    case fileWarning(path: String, message: String)
     /// A document whose file is gone was removed from the index.
     case fileRemoved(path: String)
     /// `done` of `total` chunks embedded (per file, or during a recompute of all vectors).
@@ -110,9 +112,10 @@ extension IndexStore {
 
         let existing = try guarded(path) {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT id, path, sha256, size, mtime, status, chunking FROM documents").map {
+                try Row.fetchAll(db, sql: "SELECT id, path, sha256, size, mtime, status, chunking, indexed_at FROM documents").map {
                     ExistingDocument(id: $0["id"], path: $0["path"], sha256: $0["sha256"], size: $0["size"],
-                                     mtime: $0["mtime"], status: $0["status"], chunking: $0["chunking"])
+                                     mtime: $0["mtime"], status: $0["status"], chunking: $0["chunking"],
+                                     indexedAt: $0["indexed_at"])
                 }
             }
         }
@@ -122,7 +125,10 @@ extension IndexStore {
         let present = Set(scan.files.map(\.path))
         for document in existing where !present.contains(document.path) {
             try Task.checkCancellation()
-            try await write { db in try Self.deleteDocument(db, id: document.id) }
+            try await write { db in
+                try Self.deleteDocument(db, id: document.id)
+                try Self.bumpGeneration(db)
+            }
             if document.status == "indexed" { summary.removed += 1 }
             report(.fileRemoved(path: document.path))
         }
@@ -132,6 +138,7 @@ extension IndexStore {
             try await write { db in
                 try db.execute(sql: "DELETE FROM vectors WHERE model_id <> ? OR dim <> ?",
                                arguments: [embedder.modelID, embedder.dimension])
+                if db.changesCount > 0 { try Self.bumpGeneration(db) }
             }
         }
 
@@ -181,6 +188,14 @@ extension IndexStore {
         var mtime: Double
         var status: String
         var chunking: String
+        var indexedAt: Double
+
+        /// Size and mtime can be trusted only when the file was last modified well before it was
+        /// read: a file written in the same second as the ingest could change again unnoticed
+        /// (as with git's "racily clean" entries), so it is hashed next time.
+        func matches(_ stat: DataDirectory.Stat) -> Bool {
+            size == stat.size && mtime == stat.mtime && mtime < indexedAt - 2
+        }
     }
 
     private struct FileResult {
@@ -195,7 +210,7 @@ extension IndexStore {
                             report: @Sendable (IngestEvent) -> Void) async throws -> FileResult {
         let upToDate = previous.map { $0.status == "indexed" && $0.chunking == signature } ?? false
         let stat = try DataDirectory.stat(file)
-        if upToDate, let previous, previous.size == stat.size, previous.mtime == stat.mtime {
+        if upToDate, let previous, previous.matches(stat) {
             return FileResult(outcome: .unchanged)
         }
         let data = try Extractor.read(file.url, path: file.path)
@@ -203,14 +218,15 @@ extension IndexStore {
         if upToDate, let previous, previous.sha256 == sha256 {
             // Touched but identical: remember the new size and mtime so the next run is quick.
             try await write { db in
-                try db.execute(sql: "UPDATE documents SET size = ?, mtime = ? WHERE id = ?",
-                               arguments: [stat.size, stat.mtime, previous.id])
+                try db.execute(sql: "UPDATE documents SET size = ?, mtime = ?, indexed_at = ? WHERE id = ?",
+                               arguments: [stat.size, stat.mtime, Date().timeIntervalSince1970, previous.id])
             }
             return FileResult(outcome: .unchanged)
         }
 
         guard let kind = DocumentKind(path: file.path) else { throw DocumentsError.unsupportedFileType(path: file.path) }
         let document = try Extractor.extract(data: data, kind: kind, path: file.path)
+        for warning in document.warnings { report(.fileWarning(path: file.path, message: warning)) }
         let chunks = chunker.chunks(of: document)
 
         var vectors: [Data] = []
@@ -263,6 +279,7 @@ extension IndexStore {
                     try insertVector.execute(arguments: [db.lastInsertedRowID, model, dimension, blobs[index]])
                 }
             }
+            try Self.bumpGeneration(db)
             try hook?(path)
         }
         return FileResult(outcome: previous == nil ? .added : .updated, pages: pages, chunks: chunks.count,
@@ -289,6 +306,7 @@ extension IndexStore {
                     VALUES (?, '', ?, ?, 0, 'failed', ?, ?, ?)
                     """, arguments: [path, stat?.size ?? 0, stat?.mtime ?? 0, reason, signature, now])
             }
+            try Self.bumpGeneration(db)
         }
     }
 
@@ -320,6 +338,7 @@ extension IndexStore {
                 for (item, vector) in zip(batch, vectors) {
                     try insert.execute(arguments: [item.id, model, dimension, vector, item.id])
                 }
+                try Self.bumpGeneration(db)
             }
             done += batch.count
             report(.embedding(done: done, total: missing.count))

@@ -43,7 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
     struct SearchBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "search",
-            abstract: "BM25 search latency p50/p95 on generated indexes of 10k and 100k chunks."
+            abstract: "BM25, dense and hybrid search latency on generated indexes of 10k and 100k chunks."
         )
 
         @Option(name: .customLong("work"), help: "Scratch directory for the generated indexes.")
@@ -55,9 +55,13 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Number of queries per size.")
         var queries = 300
 
+        @Option(help: "Dimension of the random vectors for dense and hybrid search (0: BM25 only).")
+        var dimension = 384
+
         func run() async throws {
             let figures = try IndexBenchmarks.search(workDirectory: URL(fileURLWithPath: workDirectory), sizes: sizes,
-                                                     queries: queries, log: { Terminal.err($0 + "\n") })
+                                                     queries: queries, vectorDimension: dimension,
+                                                     log: { Terminal.err($0 + "\n") })
             for figure in figures { Terminal.out("\(figure)\n") }
         }
     }

@@ -89,6 +89,9 @@ final class IngestReporter: Sendable {
             counts.withLock { $0.files += 1 }
             bar.clear()
             Terminal.err("error: \(path): \(reason)\n")
+        case .fileWarning(_, let message):
+            bar.clear()
+            Terminal.err("warning: \(message)\n")
         case .fileRemoved(let path):
             bar.clear()
             Terminal.err("removed \(path)\n")

@@ -178,11 +178,13 @@ struct IngestTests {
         defer { workspace.cleanup() }
         try workspace.write("a.txt", Samples.tarte)
         try workspace.write("b.txt", Samples.secrets)
+        try workspace.write("c.txt", Data([0x43, 0x72, 0xE8, 0x6D, 0x65]))  // "Crème" in Windows-1252
         let events = EventLog()
         _ = try await workspace.open().ingest(dataDirectory: workspace.data, progress: events.record)
         let all = events.all
-        #expect(all.first == .scanned(files: 2))
-        #expect(all.contains(.fileStarted(path: "a.txt", index: 1, total: 2)))
+        #expect(all.first == .scanned(files: 3))
+        #expect(all.contains(.fileStarted(path: "a.txt", index: 1, total: 3)))
+        #expect(all.contains { if case .fileWarning("c.txt", let message) = $0 { message.contains("Windows-1252") } else { false } })
         #expect(all.contains { if case .fileFinished("b.txt", .added, 1, _) = $0 { true } else { false } })
     }
 }
@@ -261,5 +263,41 @@ struct EmbeddingTests {
         let vector: [Float] = [0, 1, -2.5, .pi, 1e-30]
         #expect(VectorCoding.decode(VectorCoding.encode(vector), dimension: 5) == vector)
         #expect(VectorCoding.decode(VectorCoding.encode(vector), dimension: 4) == nil)
+    }
+}
+
+@Suite("Change detection")
+struct ChangeDetectionTests {
+    @Test func recentlyWrittenFilesAreHashedEvenWithSameSizeAndMtime() async throws {
+        let workspace = try Workspace()
+        defer { workspace.cleanup() }
+        let file = try workspace.write("a.txt", "pommes golden")
+        let store = try workspace.open()
+        _ = try await store.ingest(dataDirectory: workspace.data)
+        let mtime = try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as! Date
+        // Same size, same mtime, other content, right after indexing: must be seen.
+        try workspace.write("a.txt", "poires comice")
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: file.path)
+        let summary = try await store.ingest(dataDirectory: workspace.data)
+        #expect(summary.updated == 1)
+        #expect(try store.search("comice", k: 1).first?.file == "a.txt")
+    }
+
+    @Test func oldFilesTakeTheQuickPath() async throws {
+        let workspace = try Workspace()
+        defer { workspace.cleanup() }
+        let file = try workspace.write("a.txt", "pommes golden")
+        try workspace.touch("a.txt", secondsAgo: 3600)
+        let store = try workspace.open()
+        _ = try await store.ingest(dataDirectory: workspace.data)
+        let mtime = try FileManager.default.attributesOfItem(atPath: file.path)[.modificationDate] as! Date
+        // Same size and an old, unchanged mtime: trusted without reading the file.
+        try workspace.write("a.txt", "poires comice")
+        try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: file.path)
+        #expect(try await store.ingest(dataDirectory: workspace.data).unchanged == 1)
+        #expect(try store.search("golden", k: 1).first?.file == "a.txt")
+        // A new mtime: hashed, re-indexed.
+        try workspace.touch("a.txt", secondsAgo: 1800)
+        #expect(try await store.ingest(dataDirectory: workspace.data).updated == 1)
     }
 }
