@@ -194,9 +194,10 @@ public struct Chunker: Sendable {
         let mark = s[j]
         if newline && (mark == ":" || mark == ";") { return true }
         guard ".!?…".unicodeScalars.contains(mark) else { return false }
-        // "2. " at the start of a line numbers a list item: no sentence ends there.
+        // "2. " or "1.4. " at the start of a line numbers a list item or a section: no sentence
+        // ends there.
         var wordStart = j
-        while wordStart > 0, ("0"..."9").contains(s[wordStart - 1]) { wordStart -= 1 }
+        while wordStart > 0, ("0"..."9").contains(s[wordStart - 1]) || s[wordStart - 1] == "." { wordStart -= 1 }
         if mark == ".", wordStart < j, wordStart == 0 || s[wordStart - 1] == "\n" { return false }
         if newline { return true }
         return next.properties.isUppercase || ("0"..."9").contains(next)

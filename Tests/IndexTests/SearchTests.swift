@@ -56,8 +56,11 @@ struct SearchTests {
     }
 
     @Test func queryBuilder() {
-        #expect(FTSQuery.make("pate brisee") == "\"pate\" OR \"brisee\"")
-        #expect(FTSQuery.make("Quel est le secret d'une bonne tarte ?") == "\"secret\" OR \"bonne\" OR \"tarte\"")
+        #expect(FTSQuery.make("pate brisee") == "\"pate\" OR \"brisee\" OR \"bris\" *")
+        #expect(FTSQuery.make("Quel est le secret d'une bonne tarte ?")
+                == "\"secret\" OR \"bonne\" OR \"bonn\" * OR \"tarte\" OR \"tart\" *")
+        #expect(FTSQuery.make("pommes Pommes pomme") == "\"pommes\" OR \"pomm\" * OR \"pomme\"")
+        #expect(FTSQuery.make("préparées") == "\"préparées\" OR \"prepar\" *")
         #expect(FTSQuery.make("le la les") == "\"le\" OR \"la\" OR \"les\"")  // only stop words: keep them
         #expect(FTSQuery.make("NEAR(a\"b") == "\"near\" OR \"b\"")
         #expect(FTSQuery.make("  ?! ") == nil)
