@@ -301,3 +301,72 @@ struct FrenchText {
         démouler retourner poêle fonte caraméliser
         """.split(whereSeparator: \.isWhitespace).map(String.init)
 }
+
+/// A question with the passage that answers it (`Tests/IndexTests/Resources/questions_fr.json`).
+public struct RetrievalQuestion: Sendable, Hashable, Codable {
+    public var question: String
+    /// Path relative to the data directory.
+    public var file: String
+    /// PDF page, `nil` for text files.
+    public var page: Int?
+    /// A verbatim extract of the answering passage.
+    public var expected: String
+
+    public init(question: String, file: String, page: Int?, expected: String) {
+        self.question = question
+        self.file = file
+        self.page = page
+        self.expected = expected
+    }
+
+    /// Reads `{"questions": [{question, file, page, expected, …}]}`.
+    public static func load(_ url: URL) throws -> [RetrievalQuestion] {
+        struct Set: Decodable { var questions: [RetrievalQuestion] }
+        return try JSONDecoder().decode(Set.self, from: Data(contentsOf: url)).questions
+    }
+
+    /// The hit answers the question: same file (and page), and its text contains `expected`
+    /// (whitespace collapsed).
+    public func isAnswered(by hit: SearchHit) -> Bool {
+        hit.file == file && (page == nil || hit.page == page)
+            && Self.collapse(hit.text).contains(Self.collapse(expected))
+    }
+
+    static func collapse(_ text: String) -> String {
+        text.precomposedStringWithCanonicalMapping.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}
+
+/// hit@k of one retrieval mode over a question set.
+public struct RetrievalScore: Sendable, Hashable, CustomStringConvertible {
+    public var questions = 0
+    public var hitAt1 = 0
+    public var hitAt3 = 0
+    public var hitAt5 = 0
+    /// Rank (from 1) of the first answering hit per question, `nil` when not in the top 5.
+    public var ranks: [Int?] = []
+
+    public var description: String {
+        "hit@1 \(hitAt1)/\(questions), hit@3 \(hitAt3)/\(questions), hit@5 \(hitAt5)/\(questions)"
+    }
+}
+
+extension IndexBenchmarks {
+    /// Runs `search` (top 5) for every question and counts where the answering passage ranks.
+    public static func evaluate(_ questions: [RetrievalQuestion],
+                                search: (String) throws -> [SearchHit]) rethrows -> RetrievalScore {
+        var score = RetrievalScore()
+        for question in questions {
+            let hits = try search(question.question).prefix(5)
+            let rank = hits.firstIndex(where: question.isAnswered).map { $0 - hits.startIndex + 1 }
+            score.questions += 1
+            score.ranks.append(rank)
+            if let rank {
+                if rank <= 1 { score.hitAt1 += 1 }
+                if rank <= 3 { score.hitAt3 += 1 }
+                score.hitAt5 += 1
+            }
+        }
+        return score
+    }
+}

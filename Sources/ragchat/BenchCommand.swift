@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
-        subcommands: [IngestBench.self, SearchBench.self]
+        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -63,6 +63,32 @@ struct BenchCommand: AsyncParsableCommand {
                                                      queries: queries, vectorDimension: dimension,
                                                      log: { Terminal.err($0 + "\n") })
             for figure in figures { Terminal.out("\(figure)\n") }
+        }
+    }
+
+    struct RetrievalBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "retrieval",
+            abstract: "hit@1/3/5 of keyword search over a question set (indexes the data directory first)."
+        )
+
+        @Option(name: .customLong("data"), help: "Data directory.")
+        var dataDirectory = Defaults.dataDirectory
+
+        @Option(help: "Question set: {\"questions\": [{question, file, page, expected}]}.")
+        var questions = "Tests/IndexTests/Resources/questions_fr.json"
+
+        @Option(name: .customLong("work"), help: "Scratch directory for the index.")
+        var workDirectory = ".build/bench-retrieval"
+
+        func run() async throws {
+            let work = URL(fileURLWithPath: workDirectory)
+            try? FileManager.default.removeItem(at: work)
+            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
+            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+            let set = try RetrievalQuestion.load(URL(fileURLWithPath: questions))
+            let bm25 = try IndexBenchmarks.evaluate(set) { try store.search($0, k: 5) }
+            Terminal.out("bm25: \(bm25)\n")
         }
     }
 }
