@@ -182,26 +182,48 @@ public struct Chunker: Sendable {
             start -= 1
             if end - start > 100 { return false }
         }
-        return !".!?…;".unicodeScalars.contains(s[end - 1])
+        return !(isFinalMark(s[end - 1]) || s[end - 1] == ";")
     }
 
     /// `.`, `!`, `?`, `…` (possibly followed by closing quotes or brackets) before the space, and a
     /// capital, a digit or an opening quote or dash after it; `:` or `;` count before a line break.
     static func endsSentence(_ s: [Unicode.Scalar], before end: Int, next: Unicode.Scalar, newline: Bool) -> Bool {
         var j = end - 1
-        while j >= 0, "\"'»”’)]".unicodeScalars.contains(s[j]) { j -= 1 }
+        while j >= 0, isClosing(s[j]) { j -= 1 }
         guard j >= 0 else { return false }
         let mark = s[j]
         if newline && (mark == ":" || mark == ";") { return true }
-        guard ".!?…".unicodeScalars.contains(mark) else { return false }
+        guard isFinalMark(mark) else { return false }
         // "2. " or "1.4. " at the start of a line numbers a list item or a section: no sentence
         // ends there.
         var wordStart = j
         while wordStart > 0, ("0"..."9").contains(s[wordStart - 1]) || s[wordStart - 1] == "." { wordStart -= 1 }
         if mark == ".", wordStart < j, wordStart == 0 || s[wordStart - 1] == "\n" { return false }
         if newline { return true }
-        return next.properties.isUppercase || ("0"..."9").contains(next)
-            || "«\"“‘'—–-([".unicodeScalars.contains(next)
+        switch next.value {
+        case 0x30...0x39, 0x41...0x5A, 0xAB, 0x22, 0x201C, 0x2018, 0x27, 0x2014, 0x2013, 0x2D, 0x28, 0x5B:
+            return true // digit, A–Z, « " “ ‘ ' — – - ( [
+        case 0...0x7F:
+            return false
+        default:
+            return next.properties.isUppercase
+        }
+    }
+
+    /// `"` `'` `»` `”` `’` `)` `]`
+    static func isClosing(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x22, 0x27, 0xBB, 0x201D, 0x2019, 0x29, 0x5D: return true
+        default: return false
+        }
+    }
+
+    /// `.` `!` `?` `…`
+    static func isFinalMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x2E, 0x21, 0x3F, 0x2026: return true
+        default: return false
+        }
     }
 }
 

@@ -27,10 +27,25 @@ public enum TextNormalizer {
 
     /// Character-level cleaning, then split into trimmed lines with internal spaces collapsed.
     static func clean(_ text: String) -> [String] {
-        let composed = text.precomposedStringWithCanonicalMapping
-        var out = String.UnicodeScalarView()
-        out.reserveCapacity(composed.unicodeScalars.count)
+        let composed = isNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+        var lines: [String] = []
+        var line = String.UnicodeScalarView()
         var pendingSpace = false
+
+        func endLine() {
+            lines.append(String(line))
+            line = String.UnicodeScalarView()
+            pendingSpace = false
+        }
+        func emit(_ scalar: Unicode.Scalar) {
+            if pendingSpace, !line.isEmpty { line.append(" ") }
+            pendingSpace = false
+            line.append(scalar)
+        }
+        func emit(_ letters: String) {
+            for scalar in letters.unicodeScalars { emit(scalar) }
+        }
+
         var iterator = composed.unicodeScalars.makeIterator()
         var lookahead: Unicode.Scalar? = iterator.next()
         while let scalar = lookahead {
@@ -38,11 +53,11 @@ public enum TextNormalizer {
             switch scalar.value {
             case 0x0D: // CR or CRLF
                 if lookahead == "\n" { continue }
-                out.append("\n"); pendingSpace = false
+                endLine()
             case 0x0A, 0x0B, 0x2028, 0x85:
-                out.append("\n"); pendingSpace = false
+                endLine()
             case 0x0C, 0x2029: // form feed, paragraph separator
-                out.append("\n"); out.append("\n"); pendingSpace = false
+                endLine(); endLine()
             case 0x09, 0x20, 0xA0, 0x1680, 0x2000...0x200A, 0x202F, 0x205F, 0x3000:
                 pendingSpace = true
             case 0xAD: // soft hyphen: at a line end it joins the word halves
@@ -56,27 +71,31 @@ public enum TextNormalizer {
                 continue
             case 0x00...0x1F, 0x7F, 0x80...0x9F:
                 continue // other control characters
-            case 0xFB00: appendLigature("ff")
-            case 0xFB01: appendLigature("fi")
-            case 0xFB02: appendLigature("fl")
-            case 0xFB03: appendLigature("ffi")
-            case 0xFB04: appendLigature("ffl")
-            case 0xFB05, 0xFB06: appendLigature("st")
+            case 0xFB00: emit("ff")
+            case 0xFB01: emit("fi")
+            case 0xFB02: emit("fl")
+            case 0xFB03: emit("ffi")
+            case 0xFB04: emit("ffl")
+            case 0xFB05, 0xFB06: emit("st")
             default:
-                if pendingSpace { out.append(" "); pendingSpace = false }
-                out.append(scalar)
+                emit(scalar)
             }
         }
+        endLine()
+        return lines
+    }
 
-        func appendLigature(_ letters: String) {
-            if pendingSpace { out.append(" "); pendingSpace = false }
-            out.append(contentsOf: letters.unicodeScalars)
+    /// True when `text` is certainly in NFC already (the common case, checked without
+    /// allocating): every scalar is below U+0300 (no combining mark can follow), or general
+    /// punctuation and currency signs (U+2002–U+20CF), or a Latin ligature (U+FB00–U+FB06).
+    static func isNFC(_ text: String) -> Bool {
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0..<0x300, 0x2002...0x20CF, 0xFB00...0xFB06: continue
+            default: return false
+            }
         }
-
-        // `out` has no runs of spaces except at line starts; trim each line.
-        return String(out).split(separator: "\n", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
-        }
+        return true
     }
 
     /// Joins hyphenated words, then lines into paragraphs: `\n` inside, `\n\n` between.
