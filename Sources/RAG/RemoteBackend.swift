@@ -57,11 +57,20 @@ public struct RemoteBackend: AnswerBackend {
     private let client: HTTPClient
     public var info: String { "remote \(configuration.model) at \(configuration.chatCompletionsURL)" }
 
-    /// - Parameter client: defaults to `HTTPClient.shared` (never needs a shutdown).
-    public init(configuration: RemoteConfiguration, client: HTTPClient = .shared) {
+    /// - Parameter client: defaults to `RemoteBackend.sharedClient` (process-wide, never shut down).
+    public init(configuration: RemoteConfiguration, client: HTTPClient = RemoteBackend.sharedClient) {
         self.configuration = configuration
         self.client = client
     }
+
+    /// A process-wide client that fails fast on refused connections (the backend does its own
+    /// single retry) and connects within 10 s. Never shut down, so never deinitialised.
+    public static let sharedClient: HTTPClient = {
+        var config = HTTPClient.Configuration()
+        config.connectionPool.retryConnectionEstablishment = false
+        config.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+    }()
 
     struct RequestBody: Encodable {
         var model: String

@@ -76,7 +76,7 @@ public final class FakeOpenAIServer: Sendable {
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func answerText(for question: String) -> String {
+    public static func answerText(for question: String) -> String {
         "Selon les extraits, \(question) [1]. La réponse de test continue ici avec une deuxième phrase [2]. Fin."
     }
 
