@@ -308,3 +308,30 @@ import Testing
         #expect(d.host == "127.0.0.1" && d.port == 8080 && d.maxBodyBytes == 65_536 && d.maxQuestionLength == 4_000)
     }
 }
+
+@Suite struct RobustnessTests {
+    /// Random bodies, content types, query strings and paths never produce a 5xx.
+    @Test func garbageNeverCrashes() async throws {
+        let app = buildApplication(testConfiguration(), engine: StubEngine())
+        let types = ["application/json", "text/plain", "", "application/json; charset=latin1", "multipart/form-data"]
+        let fragments = ["{", "}", "\"question\"", ":", "\"", "null", "[", "]", "1e999", "\\u0000", "\u{FFFF}", "é", ",", "true", "-0"]
+        try await app.test(.router) { client in
+            var rng = SystemRandomNumberGenerator()
+            for i in 0..<150 {
+                var body: [UInt8]
+                if i % 3 == 0 {
+                    body = (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                } else {
+                    body = Array((0..<Int.random(in: 1...20, using: &rng)).map { _ in fragments.randomElement(using: &rng)! }.joined().utf8)
+                }
+                let type = types[i % types.count]
+                let headers: HTTPFields = type.isEmpty ? [:] : [.contentType: type]
+                let path = ["/chat", "/chat/stream", "/chat?audio=inline&x=%zz", "/%zz", "/audio/%00.wav", "/..", "/health?%"][i % 7]
+                let method: HTTPRequest.Method = [.post, .get, .put][i % 3]
+                try await client.execute(uri: path, method: method, headers: headers, body: ByteBuffer(bytes: body)) { r in
+                    #expect(r.status.code < 500, "\(method) \(path) \(type): \(r.status) \(r.text.prefix(200))")
+                }
+            }
+        }
+    }
+}
