@@ -23,6 +23,16 @@ struct FailingRetriever: Retriever {
     func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] { throw Boom() }
 }
 
+/// Opened by the test when it sees an event; a backend waits on it (up to a timeout).
+actor Gate {
+    private var isOpen = false
+    func open() { isOpen = true }
+    func wait(timeout: Double) async {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !isOpen && Date() < deadline { try? await Task.sleep(nanoseconds: 10_000_000) }
+    }
+}
+
 struct StubBackend: AnswerBackend {
     var name: String
     var pieces: [String]
@@ -31,6 +41,8 @@ struct StubBackend: AnswerBackend {
     var failAfter: Int?
     /// Seconds between pieces.
     var delay: Double = 0
+    /// Before the last piece, wait for this gate.
+    var gate: Gate?
     let calls = Calls()
     func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
         AsyncThrowingStream { c in
@@ -40,6 +52,7 @@ struct StubBackend: AnswerBackend {
                 for (i, p) in pieces.enumerated() {
                     if let error, let n = failAfter, i == n { c.finish(throwing: error); return }
                     if delay > 0 { try? await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
+                    if let gate, i == pieces.count - 1 { await gate.wait(timeout: 20) }
                     c.yield(p)
                 }
                 c.finish()
@@ -141,10 +154,15 @@ func speaker() throws -> Speaker {
     }
 
     @Test func streamsEventsInOrder() async throws {
-        let backend = StubBackend(name: "remote", pieces: ["La Tatin ", "est renversée [1]. ", "Elle cuit ", "à 180 degrés [2]."], delay: 0.3)
+        // The last piece waits until the first answer clip is out: speech must not wait for the end.
+        let gate = Gate()
+        let backend = StubBackend(name: "remote", pieces: ["La Tatin ", "est renversée [1]. ", "Elle cuit ", "à 180 degrés [2]."], gate: gate)
         let pipeline = RAGPipeline(retriever: StubRetriever(passages: samplePassages), backends: [backend], speaker: try speaker())
         var events: [ChatEvent] = []
-        for try await e in pipeline.chatStream(ChatRequest(question: "Qu'est-ce que la tarte Tatin ?")) { events.append(e) }
+        for try await e in pipeline.chatStream(ChatRequest(question: "Qu'est-ce que la tarte Tatin ?")) {
+            events.append(e)
+            if case .audio(let clip) = e, clip.kind == .answer { await gate.open() }
+        }
         guard case .sources(let sources) = events.first else { Issue.record("sources first"); return }
         #expect(sources.count == 2)
         guard case .done(let done) = events.last else { Issue.record("done last"); return }
