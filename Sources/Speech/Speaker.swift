@@ -22,15 +22,18 @@ public struct SpeechConfiguration: Sendable {
     public var memoryCacheBytes: Int
     /// espeak-ng data directory; nil for the system default.
     public var dataPath: String?
+    /// Bound of the on-disk cache, in bytes: the oldest files go first when it is exceeded.
+    public var diskCacheBytes: Int
 
     public init(questionVoice: Voice = .frenchMale, answerVoice: Voice = .frenchFemale,
                 cacheDirectory: URL? = URL(fileURLWithPath: "models/audio-cache"),
-                memoryCacheBytes: Int = 64 << 20, dataPath: String? = nil) {
+                memoryCacheBytes: Int = 64 << 20, dataPath: String? = nil, diskCacheBytes: Int = 512 << 20) {
         self.questionVoice = questionVoice
         self.answerVoice = answerVoice
         self.cacheDirectory = cacheDirectory
         self.memoryCacheBytes = memoryCacheBytes
         self.dataPath = dataPath
+        self.diskCacheBytes = diskCacheBytes
     }
 }
 
@@ -111,6 +114,8 @@ public actor Speaker {
             do {
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                 try wav.write(to: file, options: .atomic)
+                diskWrites += 1
+                if diskWrites % 64 == 1 { pruneDisk(dir) }
             } catch {
                 // The disk cache is an optimisation: a read-only disk must not fail speech.
                 diskErrors += 1
@@ -120,6 +125,24 @@ public actor Speaker {
     }
 
     private var diskErrors = 0
+    private var diskWrites = 0
+
+    /// Deletes the oldest cached WAVs until the folder is under 80 % of `diskCacheBytes`.
+    private func pruneDisk(_ dir: URL) {
+        let fm = FileManager.default
+        let keys: [URLResourceKey] = [.fileSizeKey, .contentModificationDateKey]
+        guard let files = try? fm.contentsOfDirectory(at: dir, includingPropertiesForKeys: keys) else { return }
+        var entries: [(url: URL, size: Int, date: Date)] = files.filter { $0.pathExtension == "wav" }.compactMap { url in
+            guard let v = try? url.resourceValues(forKeys: Set(keys)) else { return nil }
+            return (url, v.fileSize ?? 0, v.contentModificationDate ?? .distantPast)
+        }
+        var total = entries.reduce(0) { $0 + $1.size }
+        guard total > configuration.diskCacheBytes else { return }
+        entries.sort { $0.date < $1.date }
+        for e in entries where total > configuration.diskCacheBytes * 4 / 5 {
+            if (try? fm.removeItem(at: e.url)) != nil { total -= e.size }
+        }
+    }
 
     /// Speaks with the configured question voice.
     public func speakQuestion(_ text: String) async throws -> Data { try await speak(text, voice: configuration.questionVoice) }

@@ -185,3 +185,22 @@ import Testing
         #expect(r.realTimeFactor > 0)
     }
 }
+
+@Suite(.serialized) struct DiskCacheTests {
+    @Test func diskCacheIsPruned() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-prune-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // Old files, 300 KB in all.
+        for i in 0..<3 {
+            let f = dir.appendingPathComponent("old\(i).wav")
+            try Data(count: 100_000).write(to: f)
+            try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: f.path)
+        }
+        let speaker = try Speaker(configuration: SpeechConfiguration(cacheDirectory: dir, memoryCacheBytes: 0, diskCacheBytes: 200_000))
+        _ = try await speaker.speakAnswer("Une phrase pour remplir le cache.")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(left.filter { $0.hasPrefix("old") }.count <= 1)
+        #expect(left.contains { !$0.hasPrefix("old") })
+    }
+}
