@@ -96,4 +96,12 @@ struct GGUFTokenizerParityTests {
             #expect(tok.tokenString(2) == "<|im_end|>")
         }
     }
+
+    @Test("speed figures on a ~2,000-token French prompt (printed, not asserted)", arguments: models)
+    func speed(model: String) throws {
+        guard let path = ParityFiles.modelPath(model) else { return }
+        let r = try GGUFTokenizerBench.run(modelPath: path, iterations: 30)
+        print("[tokenizer bench] \(r)")
+        #expect(r.promptTokens >= 2000)
+    }
 }
