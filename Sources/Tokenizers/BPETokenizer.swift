@@ -30,36 +30,48 @@ enum ByteLevel {
     /// byte -> UTF-8 of its printable character.
     static let byteToUTF8: [[UInt8]] = byteToScalar.map { utf8(of: $0) }
 
+    /// code point (< 512) -> byte + 1 (0: not in the mapping).
+    private static let scalarToByte: [UInt16] = {
+        var t = [UInt16](repeating: 0, count: 512)
+        for (b, s) in byteToScalar.enumerated() { t[Int(s)] = UInt16(b) + 1 }
+        return t
+    }()
+
     /// code point -> byte (nil when the code point is not in the mapping).
     static func byte(for scalar: UInt32) -> UInt8? {
-        if scalar < 256 {
-            let s = Int(scalar)
-            if (0x21...0x7E).contains(s) || (0xA1...0xAC).contains(s) || (0xAE...0xFF).contains(s) { return UInt8(s) }
-            return nil
-        }
-        return scalarToByte[scalar]
+        guard scalar < 512 else { return nil }
+        let v = scalarToByte[Int(scalar)]
+        return v == 0 ? nil : UInt8(v - 1)
     }
-
-    private static let scalarToByte: [UInt32: UInt8] = {
-        var m: [UInt32: UInt8] = [:]
-        for (b, s) in byteToScalar.enumerated() where s >= 256 { m[s] = UInt8(b) }
-        return m
-    }()
 
     static func utf8(of scalar: UInt32) -> [UInt8] {
         guard let s = Unicode.Scalar(scalar) else { return [] }
         return Array(String(Character(s)).utf8)
     }
 
-    /// Decodes a vocabulary string (mapped characters) back to raw bytes; characters outside the
-    /// mapping are kept as their UTF-8.
-    static func decode(_ text: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
-        for s in String(decoding: text, as: UTF8.self).unicodeScalars {
-            if let b = byte(for: s.value) { out.append(b) } else { out.append(contentsOf: String(Character(s)).utf8) }
+    /// Decodes a vocabulary string (mapped characters) back to raw bytes as one new piece;
+    /// characters outside the mapping are kept as their UTF-8.
+    static func decode(_ text: ArraySlice<UInt8>, into pieces: inout PieceTable) {
+        var i = text.startIndex
+        let end = text.endIndex
+        while i < end {
+            let b0 = text[i]
+            var len = 1
+            var c = UInt32(b0)
+            if b0 >= 0xC0 && b0 < 0xE0 && i + 1 < end {
+                len = 2
+                c = UInt32(b0 & 0x1F) << 6 | UInt32(text[i + 1] & 0x3F)
+            } else if b0 >= 0xE0 {
+                len = b0 >= 0xF0 ? 4 : 3  // outside the mapping either way
+            }
+            if let b = byte(for: c), len <= 2 {
+                pieces.push(b)
+            } else {
+                for k in i..<min(i + len, end) { pieces.push(text[k]) }
+            }
+            i += len
         }
-        return out
+        pieces.endPiece()
     }
 }
 
@@ -82,10 +94,11 @@ public final class BPETokenizer: TextTokenizer {
         let v = try GGUFVocab(vocabulary)
         vocab = v
         var pieces = PieceTable()
+        pieces.reserve(pieces: v.count, bytes: v.texts.storage.count)
         for i in 0..<v.count {
             let text = v.texts.bytes(of: i)
             switch v.types[i] {
-            case .normal: pieces.append(ByteLevel.decode(text))
+            case .normal: ByteLevel.decode(text, into: &pieces)
             case .userDefined, .control, .unknown: pieces.append(text)
             default: pieces.append([])
             }
@@ -97,14 +110,19 @@ public final class BPETokenizer: TextTokenizer {
             let id = table.lookup(bytes)
             return id >= 0 ? id : table.append(bytes)
         }
+        var bytes: [UInt8] = [], joined: [UInt8] = []
         for (rank, merge) in vocabulary.merges.enumerated() {
             // "left right": split at the first space (the mapped alphabet has no plain space)
-            let bytes = Array(merge.utf8)
+            bytes.removeAll(keepingCapacity: true)
+            bytes.append(contentsOf: merge.utf8)
             guard let sp = bytes.firstIndex(of: 0x20), sp > 0, sp + 1 < bytes.count else {
                 throw TokenizersError.malformed(file: vocabulary.source, detail: "merge \(rank) '\(merge)' is not 'left right'")
             }
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: bytes[0..<sp])
+            joined.append(contentsOf: bytes[(sp + 1)...])
             let l = intern(bytes[0..<sp]), r = intern(bytes[(sp + 1)...])
-            let m = intern(bytes[0..<sp] + bytes[(sp + 1)...])
+            let m = intern(joined[...])
             ranks.insertIfAbsent(l, r, rank: Int32(rank), merged: m)
         }
         pieceTexts = table

@@ -391,6 +391,14 @@ struct PieceTable: Sendable {
         offsets.append(storage.count)
     }
 
+    /// Builds a piece byte by byte: `push` bytes, then `endPiece`.
+    mutating func push(_ b: UInt8) { storage.append(b) }
+    mutating func endPiece() { offsets.append(storage.count) }
+    mutating func reserve(pieces: Int, bytes: Int) {
+        storage.reserveCapacity(bytes)
+        offsets.reserveCapacity(pieces + 1)
+    }
+
     func bytes(_ id: Int) -> ArraySlice<UInt8> { storage[offsets[id]..<offsets[id + 1]] }
 }
 

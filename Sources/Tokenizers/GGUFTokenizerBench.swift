@@ -13,8 +13,10 @@ import Darwin
 public enum GGUFTokenizerBench {
     public struct Result: Sendable, CustomStringConvertible {
         public let model: String
-        /// GGUF open + tokenizer build, seconds.
-        public let loadSeconds: Double
+        /// GGUF open (header and metadata parse), seconds.
+        public let openSeconds: Double
+        /// Tokenizer build from the parsed metadata, seconds.
+        public let buildSeconds: Double
         public let promptBytes: Int
         public let promptTokens: Int
         /// Bytes of the decoded prompt (control tokens render as nothing).
@@ -29,7 +31,7 @@ public enum GGUFTokenizerBench {
                 let p = pow(10.0, Double(d))
                 return String((x * p).rounded() / p)
             }
-            return "\(model): load \(f(loadSeconds * 1000, 1)) ms, tokenize \(promptTokens) tokens "
+            return "\(model): GGUF open \(f(openSeconds * 1000, 1)) ms, tokenizer build \(f(buildSeconds * 1000, 1)) ms, tokenize \(promptTokens) tokens "
                 + "(\(promptBytes) bytes) in \(f(tokenizeMillis, 3)) ms "
                 + "(\(Int((Double(promptTokens) / (tokenizeMillis / 1000)).rounded())) tok/s), "
                 + "decode \(f(decodeMillis, 3)) ms, streaming detokenizer \(f(streamMillis, 3)) ms"
@@ -58,7 +60,10 @@ public enum GGUFTokenizerBench {
     public static func run(modelPath: String, iterations: Int = 50) throws -> Result {
         let clock = ContinuousClock()
         var tokenizer: (any TextTokenizer)?
-        let load = try clock.measure { tokenizer = try GGUFTokenizerLoader.load(GGUFFile(path: modelPath)) }
+        var file: GGUFFile?
+        let open = try clock.measure { file = try GGUFFile(path: modelPath) }
+        guard let gguf = file else { throw TokenizersError.malformed(file: modelPath, detail: "cannot open") }
+        let build = try clock.measure { tokenizer = try GGUFTokenizerLoader.load(gguf) }
         guard let tok = tokenizer else { throw TokenizersError.malformed(file: modelPath, detail: "no tokenizer") }
         let prompt = frenchPrompt(for: tok)
         var ids: [Int32] = []
@@ -79,7 +84,7 @@ public enum GGUFTokenizerBench {
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] * 1000 }
         let name = modelPath.split(separator: "/").last.map(String.init) ?? modelPath
-        return Result(model: name, loadSeconds: load.seconds, promptBytes: prompt.utf8.count,
+        return Result(model: name, openSeconds: open.seconds, buildSeconds: build.seconds, promptBytes: prompt.utf8.count,
                       promptTokens: ids.count, decodedBytes: decodedBytes, tokenizeMillis: median(tTok), decodeMillis: median(tDec),
                       streamMillis: median(tStream))
     }

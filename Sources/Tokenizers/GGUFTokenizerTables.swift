@@ -5,31 +5,38 @@
 //   "longest special token first" partition of the input,
 // - small binary heaps for the merge queues.
 
-/// FNV-1a over a byte range.
+/// FNV-1a over a byte range, then a 64-bit finalizer so that the low bits (the table index)
+/// depend on every byte.
 @inline(__always)
 func fnv1a(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for i in 0..<n {
         h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01b3
     }
+    h ^= h >> 33
+    h = h &* 0xff51_afd7_ed55_8ccd
+    h ^= h >> 33
+    h = h &* 0xc4ce_b9fe_1a85_ec53
+    h ^= h >> 33
     return h
 }
 
 /// Byte strings stored back to back, indexed by a dense id, with an open-addressing table for
 /// `bytes -> id`. Inserting a string that is already present re-points it to the new id
 /// (llama.cpp's `token_to_id[word] = i`: the last duplicate wins).
+/// A slot holds `fingerprint << 32 | id` (0: empty), so probes that miss rarely touch the bytes.
 struct ByteStringTable: Sendable {
     private(set) var storage: [UInt8] = []
     /// `offsets[i] ..< offsets[i + 1]` are the bytes of string `i`.
     private(set) var offsets: [Int] = [0]
-    private var slots: [Int32]
+    private var slots: [UInt64]
     private var mask: Int
     private var used = 0
 
     init(capacity: Int) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         storage.reserveCapacity(capacity * 8)
         offsets.reserveCapacity(capacity + 1)
@@ -40,6 +47,9 @@ struct ByteStringTable: Sendable {
     func bytes(of id: Int) -> ArraySlice<UInt8> { storage[offsets[id]..<offsets[id + 1]] }
 
     func length(of id: Int) -> Int { offsets[id + 1] - offsets[id] }
+
+    @inline(__always)
+    private static func fingerprint(_ h: UInt64) -> UInt64 { (h >> 32) | 1 }
 
     /// Appends a string as the next id and maps its bytes to that id. Returns the id.
     @discardableResult
@@ -55,26 +65,31 @@ struct ByteStringTable: Sendable {
     private mutating func insertSlot(_ id: Int32) {
         let start = offsets[Int(id)], n = offsets[Int(id) + 1] - start
         if n == 0 { return }  // empty strings are stored but never looked up
-        let (h, existing) = storage.withUnsafeBufferPointer { buf -> (Int, Int) in
-            guard let base = buf.baseAddress else { return (-1, -1) }
+        let slot = storage.withUnsafeBufferPointer { buf -> (index: Int, fresh: Bool, fp: UInt64) in
+            guard let base = buf.baseAddress else { return (-1, false, 0) }
             let p = base + start
-            var i = Int(truncatingIfNeeded: fnv1a(p, n)) & mask
+            let h = fnv1a(p, n)
+            let fp = Self.fingerprint(h)
+            var i = Int(truncatingIfNeeded: h) & mask
             while true {
-                let s = slots[i]
-                if s < 0 { return (i, -1) }
-                let o = offsets[Int(s)], m = offsets[Int(s) + 1] - o
-                if m == n && memcmpBytes(base + o, p, n) { return (i, Int(s)) }
+                let v = slots[i]
+                if v == 0 { return (i, true, fp) }
+                if v >> 32 == fp {
+                    let s = Int(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                    let o = offsets[s], m = offsets[s + 1] - o
+                    if m == n && memcmpBytes(base + o, p, n) { return (i, false, fp) }
+                }
                 i = (i + 1) & mask
             }
         }
-        if h < 0 { return }
-        if existing < 0 { used += 1 }
-        slots[h] = id
+        if slot.index < 0 { return }
+        if slot.fresh { used += 1 }
+        slots[slot.index] = slot.fp << 32 | UInt64(UInt32(bitPattern: id))
     }
 
     private mutating func grow() {
         let size = slots.count * 2
-        slots = [Int32](repeating: -1, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         used = 0
         for id in 0..<Int32(count) { insertSlot(id) }
@@ -84,22 +99,32 @@ struct ByteStringTable: Sendable {
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int32 {
         if n == 0 { return -1 }
-        var i = Int(truncatingIfNeeded: fnv1a(p, n)) & mask
+        let h = fnv1a(p, n)
+        let fp = Self.fingerprint(h)
+        var i = Int(truncatingIfNeeded: h) & mask
         return storage.withUnsafeBufferPointer { buf in
             guard let base = buf.baseAddress else { return -1 }
             while true {
-                let s = slots[i]
-                if s < 0 { return -1 }
-                let o = offsets[Int(s)], m = offsets[Int(s) + 1] - o
-                if m == n && memcmpBytes(base + o, p, n) { return s }
+                let v = slots[i]
+                if v == 0 { return -1 }
+                if v >> 32 == fp {
+                    let s = Int(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                    let o = offsets[s], m = offsets[s + 1] - o
+                    if m == n && memcmpBytes(base + o, p, n) { return Int32(truncatingIfNeeded: s) }
+                }
                 i = (i + 1) & mask
             }
         }
     }
 
     func lookup<C: Collection>(_ s: C) -> Int32 where C.Element == UInt8 {
-        let a = Array(s)
-        return a.withUnsafeBufferPointer { b in
+        if let r = s.withContiguousStorageIfAvailable({ b -> Int32 in
+            guard let base = b.baseAddress else { return -1 }
+            return lookup(base, b.count)
+        }) {
+            return r
+        }
+        return Array(s).withUnsafeBufferPointer { b in
             guard let base = b.baseAddress else { return -1 }
             return lookup(base, b.count)
         }

@@ -19,11 +19,12 @@ public final class SentencePieceTokenizer: TextTokenizer {
         let v = try GGUFVocab(vocabulary)
         vocab = v
         var pieces = PieceTable()
+        pieces.reserve(pieces: v.count, bytes: v.texts.storage.count)
         for i in 0..<v.count {
             let text = v.texts.bytes(of: i)
             switch v.types[i] {
             case .normal:
-                pieces.append(Self.unescapeSpaces(text))
+                Self.unescapeSpaces(text, into: &pieces)
             case .byte:
                 if let b = Self.byteValue(text) { pieces.append([b]) } else { pieces.append(text) }
             case .userDefined, .control, .unknown:
@@ -61,21 +62,19 @@ public final class SentencePieceTokenizer: TextTokenizer {
         return hi << 4 | lo
     }
 
-    /// '▁' (E2 96 81) -> ' '.
-    static func unescapeSpaces(_ text: ArraySlice<UInt8>) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count)
+    /// '▁' (E2 96 81) -> ' ', as one new piece.
+    static func unescapeSpaces(_ text: ArraySlice<UInt8>, into pieces: inout PieceTable) {
         var i = text.startIndex
         while i < text.endIndex {
             if text[i] == 0xE2, i + 2 < text.endIndex, text[i + 1] == 0x96, text[i + 2] == 0x81 {
-                out.append(0x20)
+                pieces.push(0x20)
                 i += 3
             } else {
-                out.append(text[i])
+                pieces.push(text[i])
                 i += 1
             }
         }
-        return out
+        pieces.endPiece()
     }
 
     // MARK: TextTokenizer
