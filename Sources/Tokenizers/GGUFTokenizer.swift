@@ -289,11 +289,8 @@ struct GGUFVocab: Sendable {
             throw TokenizersError.malformed(file: v.source, detail: "\(v.types.count) token types for \(n) tokens")
         }
         source = v.source
-        var table = ByteStringTable(capacity: n)
-        for (i, t) in v.tokens.enumerated() {
-            // llama.cpp renames empty tokens so that every id keeps a distinct text.
-            if t.isEmpty { table.append(Array("[EMPTY_\(i)]".utf8)) } else { table.append(t.utf8) }
-        }
+        // llama.cpp renames empty tokens so that every id keeps a distinct text.
+        let table = ByteStringTable(vocabulary: v.tokens)
         texts = table
         var types = v.types.isEmpty ? [GGUFTokenType](repeating: .normal, count: n) : v.types
         scores = v.scores.isEmpty ? [Float](repeating: 0, count: n) : v.scores

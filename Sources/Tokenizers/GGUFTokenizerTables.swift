@@ -51,6 +51,71 @@ struct ByteStringTable: Sendable {
     @inline(__always)
     private static func fingerprint(_ h: UInt64) -> UInt64 { (h >> 32) | 1 }
 
+    /// A table of `strings` (id = index), indexed in one pass: hashes first, then insertion in
+    /// slot order so that the (large) slot array is written almost sequentially.
+    /// Empty strings become `[EMPTY_<id>]`, as llama.cpp renames them.
+    init(vocabulary strings: [String]) {
+        self.init(capacity: strings.count)
+        var total = 0
+        for s in strings { total += s.utf8.count }
+        storage.reserveCapacity(total)
+        for (i, s) in strings.enumerated() {
+            if s.isEmpty { storage.append(contentsOf: "[EMPTY_\(i)]".utf8) } else { storage.append(contentsOf: s.utf8) }
+            offsets.append(storage.count)
+        }
+        let n = strings.count
+        var homes = [UInt32](repeating: 0, count: n)
+        var fps = [UInt64](repeating: 0, count: n)
+        let mask = self.mask
+        storage.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            for i in 0..<n {
+                let o = offsets[i], len = offsets[i + 1] - o
+                let h = fnv1a(base + o, len)
+                homes[i] = UInt32(truncatingIfNeeded: Int(truncatingIfNeeded: h) & mask)
+                fps[i] = Self.fingerprint(h)
+            }
+        }
+        // counting sort of the ids by home slot (top bits), stable: duplicates keep id order
+        var slotBits = 0
+        while 1 << slotBits < slots.count { slotBits += 1 }
+        let shift = max(0, slotBits - 16)
+        var starts = [Int](repeating: 0, count: (slots.count >> shift) + 1)
+        for i in 0..<n { starts[Int(homes[i] >> UInt32(shift)) + 1] += 1 }
+        for b in 1..<starts.count { starts[b] += starts[b - 1] }
+        var order = [Int32](repeating: 0, count: n)
+        for i in 0..<n {
+            let b = Int(homes[i] >> UInt32(shift))
+            order[starts[b]] = Int32(i)
+            starts[b] += 1
+        }
+        storage.withUnsafeBufferPointer { buf in
+            guard let base = buf.baseAddress else { return }
+            for id32 in order {
+                let id = Int(id32)
+                let o = offsets[id], len = offsets[id + 1] - o
+                if len == 0 { continue }
+                let fp = fps[id]
+                var i = Int(homes[id])
+                while true {
+                    let v = slots[i]
+                    if v == 0 { used += 1; break }
+                    if v >> 32 == fp {
+                        let s = Int(truncatingIfNeeded: v & 0xFFFF_FFFF)
+                        let so = offsets[s], m = offsets[s + 1] - so
+                        if m == len && memcmpBytes(base + so, base + o, len) { break }
+                    }
+                    i = (i + 1) & mask
+                }
+                // a duplicate text is re-pointed to the later id (ids arrive in order per slot)
+                let v = slots[i]
+                if v == 0 || Int(truncatingIfNeeded: v & 0xFFFF_FFFF) < id {
+                    slots[i] = fp << 32 | UInt64(UInt32(truncatingIfNeeded: id))
+                }
+            }
+        }
+    }
+
     /// Appends a string as the next id and maps its bytes to that id. Returns the id.
     @discardableResult
     mutating func append<C: Collection>(_ s: C) -> Int32 where C.Element == UInt8 {
