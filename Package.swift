@@ -26,7 +26,9 @@ let package = Package(
                        providers: [.apt(["libespeak-ng-dev"])]),
 
         // Libraries, bottom-up.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"]),
+        // Innermost quantised loops (AVX2 with run-time dispatch, plain C fallback); see Sources/CKernels.
+        .target(name: "CKernels"),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"]),
         .target(name: "Tokenizers", dependencies: ["Tensors"]),
         .target(name: "Encoder", dependencies: ["Tensors", "Tokenizers"]),
         .target(name: "Decoder", dependencies: ["Tensors", "Tokenizers"]),
