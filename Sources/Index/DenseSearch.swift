@@ -183,23 +183,25 @@ extension IndexStore {
     /// Chunks by id, as hits with score 0.
     func chunkRows(_ ids: [Int64]) throws -> [Int64: SearchHit] {
         guard !ids.isEmpty else { return [:] }
-        return try guarded(path) {
-            try pool.read { db in
-                let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
-                    JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
-                    """, arguments: StatementArguments(ids))
-                var result: [Int64: SearchHit] = [:]
-                for row in rows {
-                    let text: String = row["text"]
-                    result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
-                                                  ordinal: row["ordinal"], score: 0, text: text,
-                                                  snippet: Self.leadingSnippet(text))
-                }
-                return result
-            }
+        return try guarded(path) { try pool.read { db in try Self.chunkRows(ids, db) } }
+    }
+
+    /// Chunks by id, as hits with score 0 and the chunk's start as snippet.
+    static func chunkRows(_ ids: [Int64], _ db: Database) throws -> [Int64: SearchHit] {
+        guard !ids.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+            JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
+            """, arguments: StatementArguments(ids))
+        var result: [Int64: SearchHit] = [:]
+        for row in rows {
+            let text: String = row["text"]
+            result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
+                                          ordinal: row["ordinal"], score: 0, text: text,
+                                          snippet: leadingSnippet(text))
         }
+        return result
     }
 
     /// The first ~160 characters of a text, cut at a word, on one line.

@@ -122,21 +122,22 @@ public final class IndexStore: Sendable {
             try pool.read { db in
                 let terms = parsed.count > 1 ? try Self.withoutUbiquitousTerms(parsed, db) : parsed
                 guard let match = FTSQuery.expression(terms) else { return [] }
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text,
-                           bm25(chunks_fts) AS rank,
-                           snippet(chunks_fts, 0, '[', ']', '…', 24) AS snippet
-                    FROM chunks_fts
-                    JOIN chunks c ON c.id = chunks_fts.rowid
-                    JOIN documents d ON d.id = c.document_id
-                    WHERE chunks_fts MATCH ?
-                    ORDER BY rank, c.id
-                    LIMIT ?
-                    """, arguments: [match, k])
-                return rows.map { row in
-                    let score = -(row["rank"] as Double)
-                    return SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
-                                     score: score, text: row["text"], snippet: row["snippet"], bm25Score: score)
+                // Rank with bm25 alone (no text read for the many matching rows), then fetch the
+                // text and snippet of the best k only.
+                let ranked = try Row.fetchAll(db, sql: """
+                    SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
+                    WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
+                    """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, rank: $0["rank"] as Double) }
+                let rows = try Self.chunkRows(ranked.map(\.id), db)
+                let snippet = try db.cachedStatement(sql: """
+                    SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
+                    """)
+                return try ranked.compactMap { item -> SearchHit? in
+                    guard var hit = rows[item.id] else { return nil }
+                    hit.score = -item.rank
+                    hit.bm25Score = hit.score
+                    hit.snippet = try String.fetchOne(snippet, arguments: [match, item.id]) ?? hit.snippet
+                    return hit
                 }
             }
         }
