@@ -116,31 +116,44 @@ public final class IndexStore: Sendable {
     /// the chunks are left out of the query when rarer words remain: BM25 gives them almost no
     /// weight (FTS5 floors their IDF), and they cost the most. Ties are broken by chunk id.
     public func search(_ query: String, k: Int = 5) throws -> [SearchHit] {
-        let parsed = FTSQuery.parse(query)
-        guard k > 0, !parsed.isEmpty else { return [] }
+        guard k > 0 else { return [] }
         return try guarded(path) {
             try pool.read { db in
-                let terms = parsed.count > 1 ? try Self.withoutUbiquitousTerms(parsed, db) : parsed
-                guard let match = FTSQuery.expression(terms) else { return [] }
-                // Rank with bm25 alone (no text read for the many matching rows), then fetch the
-                // text and snippet of the best k only.
-                let ranked = try Row.fetchAll(db, sql: """
-                    SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
-                    WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
-                    """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, rank: $0["rank"] as Double) }
-                let rows = try Self.chunkRows(ranked.map(\.id), db)
-                let snippet = try db.cachedStatement(sql: """
-                    SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
-                    """)
-                return try ranked.compactMap { item -> SearchHit? in
+                guard let ranking = try Self.keywordRanking(query, k: k, db) else { return [] }
+                let rows = try Self.chunkRows(ranking.ranked.map(\.id), db)
+                return try ranking.ranked.compactMap { item -> SearchHit? in
                     guard var hit = rows[item.id] else { return nil }
-                    hit.score = -item.rank
-                    hit.bm25Score = hit.score
-                    hit.snippet = try String.fetchOne(snippet, arguments: [match, item.id]) ?? hit.snippet
+                    hit.score = item.score
+                    hit.bm25Score = item.score
+                    hit.snippet = try Self.snippet(match: ranking.match, chunkID: item.id, db) ?? hit.snippet
                     return hit
                 }
             }
         }
+    }
+
+    /// The best `k` chunk ids by BM25 (score = −bm25, best first) and the FTS5 expression used;
+    /// `nil` when the query has no word. Ranks with bm25 alone: no text is read for the many
+    /// matching rows.
+    static func keywordRanking(_ query: String, k: Int, _ db: Database) throws
+        -> (match: String, ranked: [(id: Int64, score: Double)])? {
+        let parsed = FTSQuery.parse(query)
+        guard !parsed.isEmpty else { return nil }
+        let terms = parsed.count > 1 ? try withoutUbiquitousTerms(parsed, db) : parsed
+        guard let match = FTSQuery.expression(terms) else { return nil }
+        let ranked = try Row.fetchAll(db, sql: """
+            SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
+            WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
+            """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, score: -($0["rank"] as Double)) }
+        return (match, ranked)
+    }
+
+    /// FTS5's snippet of one chunk for a match expression (matches in `[` `]`).
+    static func snippet(match: String, chunkID: Int64, _ db: Database) throws -> String? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
+            """)
+        return try String.fetchOne(statement, arguments: [match, chunkID])
     }
 
     /// Below this many chunks every query word is kept: on a small index the tiny weights of common
