@@ -43,12 +43,22 @@ public struct Chunker: Sendable {
     public func chunks(of document: ExtractedDocument) -> [Chunk] {
         var result: [Chunk] = []
         for page in document.pages {
-            let scalars = Array(page.text.unicodeScalars)
+            // Scalars, and the UTF-8 offset of each scalar index, so a chunk's text is one slice.
+            let bytes = Array(page.text.utf8)
+            var scalars: [Unicode.Scalar] = []
+            var offsets: [Int] = [0]
+            scalars.reserveCapacity(bytes.count)
+            offsets.reserveCapacity(bytes.count + 1)
+            var offset = 0
+            for scalar in page.text.unicodeScalars {
+                scalars.append(scalar)
+                offset += UTF8.width(scalar)
+                offsets.append(offset)
+            }
             for range in ranges(scalars) {
-                var view = String.UnicodeScalarView()
-                view.append(contentsOf: scalars[range])
+                let text = String(decoding: bytes[offsets[range.lowerBound]..<offsets[range.upperBound]], as: UTF8.self)
                 result.append(Chunk(file: document.path, page: page.number, start: range.lowerBound,
-                                    end: range.upperBound, ordinal: result.count, text: String(view)))
+                                    end: range.upperBound, ordinal: result.count, text: text))
             }
         }
         return result

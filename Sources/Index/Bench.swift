@@ -299,7 +299,26 @@ struct FrenchText {
         return lines
     }
 
-    static let words: [String] = """
+    /// The cooking vocabulary first (most frequent), then 5,000 made-up words from French-looking
+    /// syllables, so that the vocabulary has a long tail as real text does.
+    static let words: [String] = baseWords + {
+        let onsets = ["b", "br", "c", "ch", "cl", "d", "f", "fr", "g", "gr", "j", "l", "m", "n", "p", "pl", "r", "s", "t", "tr", "v"]
+        let vowels = ["a", "e", "i", "o", "u", "ou", "ai", "é", "eau", "an", "on", "in"]
+        let endings = ["", "s", "ne", "re", "te", "ment", "tion", "ille", "ette", "age"]
+        var generated: [String] = []
+        var seen = Set(baseWords)
+        var index = 0
+        while generated.count < 5_000 {
+            let a = index % onsets.count, b = (index / onsets.count) % vowels.count
+            let c = (index / 7) % onsets.count, d = (index / 11) % vowels.count, e = (index / 13) % endings.count
+            let word = onsets[a] + vowels[b] + onsets[c] + vowels[d] + endings[e]
+            if seen.insert(word).inserted { generated.append(word) }
+            index += 1
+        }
+        return generated
+    }()
+
+    static let baseWords: [String] = """
         de la le et les des pommes à en un une du pâte tarte sucre beurre four au pour est avec dans \
         que qui sur farine minutes crème œufs cuisson plus pas par on se il elle fruit température \
         degrés moule fond recette variante normande alsacienne tatin caramel cannelle amandes \

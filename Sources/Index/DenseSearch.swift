@@ -59,34 +59,40 @@ extension IndexStore {
                              weights: FusionWeights = FusionWeights()) throws -> [SearchHit] {
         guard k > 0 else { return [] }
         let depth = max(k, weights.candidates)
-        let keyword = try search(query, k: depth)
-        let dense = try denseSearch(vector, modelID: modelID, k: depth)
-        var fused: [Int64: SearchHit] = [:]
-        var scores: [Int64: Double] = [:]
-        for (rank, hit) in keyword.enumerated() {
-            scores[hit.chunkID, default: 0] += weights.bm25 / (weights.rankOffset + Double(rank + 1))
-            var merged = hit
-            merged.bm25Score = hit.score
-            fused[hit.chunkID] = merged
+        let snapshot = try vectorSnapshot(modelID: modelID)
+        if snapshot.dimension > 0, vector.count != snapshot.dimension {
+            throw IndexError.embedder(model: modelID,
+                                      reason: "query vector has dimension \(vector.count), the index holds \(snapshot.dimension)")
         }
-        for (rank, hit) in dense.enumerated() {
-            scores[hit.chunkID, default: 0] += weights.dense / (weights.rankOffset + Double(rank + 1))
-            if var merged = fused[hit.chunkID] {
-                merged.denseScore = hit.denseScore
-                fused[hit.chunkID] = merged
-            } else {
-                fused[hit.chunkID] = hit
+        let dense = snapshot.dimension > 0 ? Self.topK(vector, snapshot: snapshot, k: depth) : []
+        return try guarded(path) {
+            try pool.read { db in
+                let keyword = try Self.keywordRanking(query, k: depth, db)
+                var scores: [Int64: Double] = [:]
+                var bm25: [Int64: Double] = [:]
+                var cosine: [Int64: Double] = [:]
+                for (rank, item) in (keyword?.ranked ?? []).enumerated() {
+                    scores[item.id, default: 0] += weights.bm25 / (weights.rankOffset + Double(rank + 1))
+                    bm25[item.id] = item.score
+                }
+                for (rank, item) in dense.enumerated() {
+                    scores[item.id, default: 0] += weights.dense / (weights.rankOffset + Double(rank + 1))
+                    cosine[item.id] = Double(item.score)
+                }
+                let best = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k)
+                let rows = try Self.chunkRows(best.map(\.key), db)
+                return try best.compactMap { id, score -> SearchHit? in
+                    guard var hit = rows[id] else { return nil }
+                    hit.score = score
+                    hit.bm25Score = bm25[id]
+                    hit.denseScore = cosine[id]
+                    if let match = keyword?.match, bm25[id] != nil {
+                        hit.snippet = try Self.snippet(match: match, chunkID: id, db) ?? hit.snippet
+                    }
+                    return hit
+                }
             }
         }
-        return fused.values
-            .map { hit -> SearchHit in
-                var hit = hit
-                hit.score = scores[hit.chunkID] ?? 0
-                return hit
-            }
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.chunkID < $1.chunkID }
-            .prefix(k)
-            .map { $0 }
     }
 
     // MARK: - Internals
@@ -183,23 +189,25 @@ extension IndexStore {
     /// Chunks by id, as hits with score 0.
     func chunkRows(_ ids: [Int64]) throws -> [Int64: SearchHit] {
         guard !ids.isEmpty else { return [:] }
-        return try guarded(path) {
-            try pool.read { db in
-                let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
-                    JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
-                    """, arguments: StatementArguments(ids))
-                var result: [Int64: SearchHit] = [:]
-                for row in rows {
-                    let text: String = row["text"]
-                    result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
-                                                  ordinal: row["ordinal"], score: 0, text: text,
-                                                  snippet: Self.leadingSnippet(text))
-                }
-                return result
-            }
+        return try guarded(path) { try pool.read { db in try Self.chunkRows(ids, db) } }
+    }
+
+    /// Chunks by id, as hits with score 0 and the chunk's start as snippet.
+    static func chunkRows(_ ids: [Int64], _ db: Database) throws -> [Int64: SearchHit] {
+        guard !ids.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+            JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
+            """, arguments: StatementArguments(ids))
+        var result: [Int64: SearchHit] = [:]
+        for row in rows {
+            let text: String = row["text"]
+            result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
+                                          ordinal: row["ordinal"], score: 0, text: text,
+                                          snippet: leadingSnippet(text))
         }
+        return result
     }
 
     /// The first ~160 characters of a text, cut at a word, on one line.

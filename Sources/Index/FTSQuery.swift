@@ -14,23 +14,48 @@ public enum FTSQuery {
     /// At most this many distinct terms are kept (the first ones).
     public static let maximumTerms = 32
 
+    /// One content word of a query.
+    public struct Term: Sendable, Hashable {
+        /// As typed, lower-cased.
+        public var word: String
+        /// Lower-cased without diacritics, as the FTS5 tokenizer stores it.
+        public var folded: String
+        /// Light stem (folded), matched as a prefix; `nil` when the word has none.
+        public var stem: String?
+    }
+
     /// `nil` when the string has no word at all.
     public static func make(_ query: String) -> String? {
+        expression(parse(query))
+    }
+
+    /// The distinct words of `query`, stop words dropped when other words remain.
+    public static func parse(_ query: String) -> [Term] {
         let words = terms(query)
-        guard !words.isEmpty else { return nil }
         let content = words.filter { !stopWords.contains(fold($0)) }
-        let chosen = content.isEmpty ? words : content
         var seen: Set<String> = []
-        return chosen.compactMap { word -> String? in
-            let quoted = "\"" + word.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-            guard let stem = stem(word) else { return seen.insert(quoted).inserted ? quoted : nil }
-            // The exact word and its stem's prefix: an exact match counts twice.
-            let prefix = "\"" + stem + "\" *"
-            let exact = seen.insert(quoted).inserted, stemmed = seen.insert(prefix).inserted
-            return [exact ? quoted : nil, stemmed ? prefix : nil].compactMap { $0 }.joined(separator: " OR ")
+        return (content.isEmpty ? words : content).compactMap { word in
+            let folded = fold(word)
+            guard seen.insert(folded).inserted else { return nil }
+            return Term(word: word, folded: folded, stem: stem(word))
         }
-        .filter { !$0.isEmpty }
-        .joined(separator: " OR ")
+    }
+
+    /// `"word"` for each term, or `"word" OR "stem" *` when it has a stem, all OR-ed; `nil` for
+    /// no term.
+    public static func expression(_ terms: [Term]) -> String? {
+        var seen: Set<String> = []
+        var parts: [String] = []
+        for term in terms {
+            // The exact word and its stem's prefix: an exact match counts twice.
+            let quoted = "\"" + term.word.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+            if seen.insert(quoted).inserted { parts.append(quoted) }
+            if let stem = term.stem {
+                let prefix = "\"" + stem + "\" *"
+                if seen.insert(prefix).inserted { parts.append(prefix) }
+            }
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " OR ")
     }
 
     /// A light French stem used as a prefix (`"pomme" *` finds pomme, pommes): plural `s`/`x`,

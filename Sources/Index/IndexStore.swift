@@ -111,28 +111,74 @@ public final class IndexStore: Sendable {
     /// BM25 keyword search over chunk text, accent- and case-insensitive. Any string is accepted:
     /// it is reduced to quoted terms OR-ed together (`FTSQuery.make`); a query without a usable
     /// term returns no hit. Best hit first.
+    ///
+    /// In a large index (at least `ubiquityThreshold` chunks), words found in more than half of
+    /// the chunks are left out of the query when rarer words remain: BM25 gives them almost no
+    /// weight (FTS5 floors their IDF), and they cost the most. Ties are broken by chunk id.
     public func search(_ query: String, k: Int = 5) throws -> [SearchHit] {
-        guard k > 0, let match = FTSQuery.make(query) else { return [] }
+        guard k > 0 else { return [] }
         return try guarded(path) {
             try pool.read { db in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text,
-                           bm25(chunks_fts) AS rank,
-                           snippet(chunks_fts, 0, '[', ']', '…', 24) AS snippet
-                    FROM chunks_fts
-                    JOIN chunks c ON c.id = chunks_fts.rowid
-                    JOIN documents d ON d.id = c.document_id
-                    WHERE chunks_fts MATCH ?
-                    ORDER BY rank
-                    LIMIT ?
-                    """, arguments: [match, k])
-                return rows.map { row in
-                    let score = -(row["rank"] as Double)
-                    return SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
-                                     score: score, text: row["text"], snippet: row["snippet"], bm25Score: score)
+                guard let ranking = try Self.keywordRanking(query, k: k, db) else { return [] }
+                let rows = try Self.chunkRows(ranking.ranked.map(\.id), db)
+                return try ranking.ranked.compactMap { item -> SearchHit? in
+                    guard var hit = rows[item.id] else { return nil }
+                    hit.score = item.score
+                    hit.bm25Score = item.score
+                    hit.snippet = try Self.snippet(match: ranking.match, chunkID: item.id, db) ?? hit.snippet
+                    return hit
                 }
             }
         }
+    }
+
+    /// The best `k` chunk ids by BM25 (score = −bm25, best first) and the FTS5 expression used;
+    /// `nil` when the query has no word. Ranks with bm25 alone: no text is read for the many
+    /// matching rows.
+    static func keywordRanking(_ query: String, k: Int, _ db: Database) throws
+        -> (match: String, ranked: [(id: Int64, score: Double)])? {
+        let parsed = FTSQuery.parse(query)
+        guard !parsed.isEmpty else { return nil }
+        let terms = parsed.count > 1 ? try withoutUbiquitousTerms(parsed, db) : parsed
+        guard let match = FTSQuery.expression(terms) else { return nil }
+        let ranked = try Row.fetchAll(db, sql: """
+            SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
+            WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
+            """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, score: -($0["rank"] as Double)) }
+        return (match, ranked)
+    }
+
+    /// FTS5's snippet of one chunk for a match expression (matches in `[` `]`).
+    static func snippet(match: String, chunkID: Int64, _ db: Database) throws -> String? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
+            """)
+        return try String.fetchOne(statement, arguments: [match, chunkID])
+    }
+
+    /// Below this many chunks every query word is kept: on a small index the tiny weights of common
+    /// words still break ties usefully (measured on `data/`), and the query is fast anyway.
+    public static let ubiquityThreshold = 2_000
+
+    /// Drops terms present in more than half of the chunks, keeping at least the rarest one.
+    static func withoutUbiquitousTerms(_ terms: [FTSQuery.Term], _ db: Database) throws -> [FTSQuery.Term] {
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+        guard total >= ubiquityThreshold else { return terms }
+        let exact = try db.cachedStatement(sql: "SELECT doc FROM chunks_vocab WHERE term = ?")
+        let prefix = try db.cachedStatement(sql: "SELECT COALESCE(SUM(doc), 0) FROM chunks_vocab WHERE term >= ? AND term < ?")
+        var frequencies: [Int] = []
+        for term in terms {
+            var frequency = try Int.fetchOne(exact, arguments: [term.folded]) ?? 0
+            if let stem = term.stem, let last = stem.unicodeScalars.last, let next = Unicode.Scalar(last.value + 1) {
+                let upper = String(stem.unicodeScalars.dropLast()) + String(next)
+                // Upper bound of the documents matching the prefix (a chunk can hold several forms).
+                frequency = max(frequency, try Int.fetchOne(prefix, arguments: [stem, upper]) ?? 0)
+            }
+            frequencies.append(frequency)
+        }
+        let kept = zip(terms, frequencies).filter { $0.1 * 2 <= total }.map(\.0)
+        if !kept.isEmpty { return kept }
+        return frequencies.indices.min { frequencies[$0] < frequencies[$1] }.map { [terms[$0]] } ?? terms
     }
 
     // MARK: - Inspection

@@ -9,8 +9,9 @@ import GRDB
 /// - `chunks_fts`: FTS5 over `chunks.text` (external content, kept in sync by triggers),
 ///   tokenizer `unicode61 remove_diacritics 2`;
 /// - `vectors(chunk_id, model_id, dim, data)`: float32 little-endian blobs.
+/// Version 2 adds `chunks_vocab`, an `fts5vocab` view of the terms (document frequencies).
 enum Schema {
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -64,6 +65,12 @@ enum Schema {
                 );
                 CREATE INDEX vectors_model ON vectors(model_id);
                 INSERT INTO metadata(key, value) VALUES ('schema_version', '1');
+                """)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: """
+                CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row);
+                UPDATE metadata SET value = '2' WHERE key = 'schema_version';
                 """)
         }
         return migrator

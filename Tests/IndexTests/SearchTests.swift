@@ -114,3 +114,25 @@ struct SearchTests {
         try store.checkIntegrity()
     }
 }
+
+@Suite("Large-index query pruning")
+struct UbiquitousTermTests {
+    @Test func commonWordsAreDroppedOnLargeIndexes() async throws {
+        let workspace = try Workspace()
+        defer { workspace.cleanup() }
+        // 2,100 short paragraphs, one chunk each; "pomme" everywhere, "calvados" in three.
+        let paragraphs = (0..<2_100).map { number in
+            "Paragraphe \(number) : une pomme" + (number % 700 == 5 ? " au calvados." : ".")
+        }
+        try workspace.write("gros.txt", paragraphs.joined(separator: "\n\n"))
+        let store = try workspace.open()
+        let summary = try await store.ingest(dataDirectory: workspace.data,
+                                             options: IngestOptions(chunking: ChunkingOptions(targetSize: 40, overlap: 0)))
+        #expect(summary.chunks >= IndexStore.ubiquityThreshold)
+        let hits = try store.search("pomme calvados", k: 10)
+        #expect(hits.count == 3)
+        #expect(hits.allSatisfy { $0.text.contains("calvados") })
+        // Only common words: the rarest is kept, results still come.
+        #expect(try store.search("pomme paragraphe", k: 5).count == 5)
+    }
+}
