@@ -169,6 +169,25 @@ func parallelRanges(_ count: Int, workers: Int, minPerWorker: Int = 16, _ body: 
     }
 }
 
+// C (m, n) = A (m, k) @ Wᵀ (k, n), W stored (n, k). With few rows, OpenBLAS's own threading
+// does not pay off; the output columns are then split over `workers` single-threaded calls, so
+// each thread streams its half of the weights.
+@inline(__always)
+func linear(_ c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, w: UnsafePointer<Float>,
+            m: Int, n: Int, k: Int, splitWorkers: Int) {
+    if splitWorkers <= 1 {
+        BLAS.sgemm(c, a: a, b: w, transB: true, m: m, n: n, k: k)
+        return
+    }
+    parallel(splitWorkers) { i in
+        let lo = n * i / splitWorkers / 16 * 16
+        let hi = i == splitWorkers - 1 ? n : n * (i + 1) / splitWorkers / 16 * 16
+        if lo < hi {
+            BLAS.sgemm(c + lo, ldc: n, a: a, b: w + lo * k, transB: true, m: m, n: hi - lo, k: k)
+        }
+    }
+}
+
 extension BertWeights {
     /// Forward pass over packed sequences. `ids` holds the token ids of every sequence one after
     /// the other, `lengths` their lengths (each ≥ 1, ≤ maxSequenceLength). Writes the mean-pooled,
@@ -184,8 +203,10 @@ extension BertWeights {
         var offsets = [Int](repeating: 0, count: lengths.count)
         for b in 1..<max(lengths.count, 1) { offsets[b] = offsets[b - 1] + lengths[b - 1] }
 
-        // Few tokens: OpenBLAS threading costs more than it saves.
-        let gemmThreads = total >= 64 ? workers : 1
+        // Few tokens: OpenBLAS threading costs more than it saves; split the columns instead.
+        let few = total < 64
+        let gemmThreads = few ? 1 : workers
+        let split = few ? workers : 1
         BLAS.setThreadCount(gemmThreads)
 
         var x = s.hidden.pointer, y = s.hidden2.pointer
@@ -215,7 +236,7 @@ extension BertWeights {
 
         for layer in layers {
             // qkv (T, 3H) = x (T, H) @ Wqkvᵀ (H, 3H)
-            BLAS.sgemm(qkv, a: x, b: layer.wqkv.pointer, transB: true, m: total, n: h3, k: h)
+            linear(qkv, a: x, w: layer.wqkv.pointer, m: total, n: h3, k: h, splitWorkers: split)
 
             // Attention per (sequence, head), OpenBLAS single-threaded inside the workers.
             if workers > 1 { BLAS.setThreadCount(1) }
@@ -242,7 +263,7 @@ extension BertWeights {
             if workers > 1 { BLAS.setThreadCount(gemmThreads) }
 
             // y (T, H) = ctx (T, H) @ Woᵀ (H, H);  y = LN(y + bo' + x)
-            BLAS.sgemm(y, a: ctx, b: layer.wo.pointer, transB: true, m: total, n: h, k: h)
+            linear(y, a: ctx, w: layer.wo.pointer, m: total, n: h, k: h, splitWorkers: split)
             parallelRanges(total, workers: workers, minPerWorker: 64) { r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.attnNormWeight.pointer,
                               beta: layer.attnNormBias.pointer, eps: c.layerNormEps, bias: layer.bo.pointer,
@@ -251,12 +272,12 @@ extension BertWeights {
             swap(&x, &y)
 
             // ffn (T, I) = GELU(x (T, H) @ Wiᵀ (H, I) + bi)
-            BLAS.sgemm(ffn, a: x, b: layer.ffnUp.pointer, transB: true, m: total, n: inter, k: h)
+            linear(ffn, a: x, w: layer.ffnUp.pointer, m: total, n: inter, k: h, splitWorkers: split)
             parallelRanges(total, workers: workers, minPerWorker: 16) { r in
                 Ops.biasGELU(ffn + r.lowerBound * inter, bias: layer.ffnUpBias.pointer, rows: r.count, n: inter)
             }
             // y (T, H) = ffn (T, I) @ Wdᵀ (I, H);  y = LN(y + bd + x)
-            BLAS.sgemm(y, a: ffn, b: layer.ffnDown.pointer, transB: true, m: total, n: h, k: inter)
+            linear(y, a: ffn, w: layer.ffnDown.pointer, m: total, n: h, k: inter, splitWorkers: split)
             parallelRanges(total, workers: workers, minPerWorker: 64) { r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.ffnNormWeight.pointer,
                               beta: layer.ffnNormBias.pointer, eps: c.layerNormEps, bias: layer.ffnDownBias.pointer,

@@ -23,10 +23,41 @@ public typealias Vec16 = SIMD16<Float>
 public enum Ops {
     // MARK: - Vector math
 
+    // Only plain lane-wise arithmetic and bit operations below: Swift compiles those to vector
+    // instructions, while the generic SIMD helpers (min, max, clamped, replacing) are scalarised.
+
+    /// |x| for 16 lanes (clears the sign bits).
+    @inline(__always)
+    public static func abs16(_ x: Vec16) -> Vec16 {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
+    }
+
+    /// Lane-wise `d < 0 ? b : a`, with bit operations (the sign of d becomes a lane mask).
+    @inline(__always)
+    static func select(_ a: Vec16, _ b: Vec16, whereNegative d: Vec16) -> Vec16 {
+        let m = unsafeBitCast(d, to: SIMD16<Int32>.self) &>> 31
+        let ai = unsafeBitCast(a, to: SIMD16<Int32>.self), bi = unsafeBitCast(b, to: SIMD16<Int32>.self)
+        return unsafeBitCast((ai & (m ^ SIMD16<Int32>(repeating: -1))) | (bi & m), to: Vec16.self)
+    }
+
+    /// Lane-wise max(a, b) (finite inputs).
+    @inline(__always)
+    public static func max16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: a - b) }
+
+    /// Lane-wise min(a, b) (finite inputs).
+    @inline(__always)
+    public static func min16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: b - a) }
+
     /// e^x for 16 lanes, relative error ≈ 2e-7 (inputs clamped to [-87.3, 88.3]).
     @inline(__always)
     public static func exp(_ x: Vec16) -> Vec16 {
-        let clamped = x.clamped(lowerBound: Vec16(repeating: -87.3), upperBound: Vec16(repeating: 88.3))
+        expClamped(min16(x, Vec16(repeating: 88.3)))
+    }
+
+    /// e^x for inputs known to be ≤ 88.3 (softmax, erf): only the lower clamp.
+    @inline(__always)
+    static func expClamped(_ x: Vec16) -> Vec16 {
+        let clamped = max16(x, Vec16(repeating: -87.3))
         // n = round(x / ln 2) through the 1.5·2^23 trick: the low mantissa bits hold n.
         let magic = Vec16(repeating: 12_582_912)
         let t = clamped * Vec16(repeating: 1.442_695_04) + magic
@@ -52,7 +83,7 @@ public enum Ops {
     /// erf(x) for 16 lanes, absolute error ≈ 2e-7 (Abramowitz & Stegun 7.1.26).
     @inline(__always)
     public static func erf(_ x: Vec16) -> Vec16 {
-        let a = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
+        let a = abs16(x)
         let one = Vec16(repeating: 1)
         let t = one / (one + Vec16(repeating: 0.327_591_1) * a)
         var p = Vec16(repeating: 1.061_405_429)
@@ -61,8 +92,10 @@ public enum Ops {
         p = p * t + Vec16(repeating: -0.284_496_736)
         p = p * t + Vec16(repeating: 0.254_829_592)
         p = p * t
-        let y = one - p * exp(-(a * a))
-        return y.replacing(with: -y, where: x .< 0)
+        let y = one - p * expClamped(-(a * a))
+        // erf is odd: give y the sign of x.
+        let sign = unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x8000_0000
+        return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) ^ sign, to: Vec16.self)
     }
 
     /// GELU, erf form: x · ½ (1 + erf(x / √2)).
@@ -186,16 +219,17 @@ public enum Ops {
     // x (n,) = softmax(x) in place. Returns nothing; a row of -inf is not expected.
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
         let vectorEnd = n & ~15
-        var m16 = Vec16(repeating: -.greatestFiniteMagnitude)
+        var m16 = Vec16(repeating: -1e30)
         var i = 0
-        while i < vectorEnd { m16 = pointwiseMax(m16, load16(x + i)); i += 16 }
-        var mx = m16.max()
-        while i < n { mx = max(mx, x[i]); i += 1 }
+        while i < vectorEnd { m16 = max16(m16, load16(x + i)); i += 16 }
+        var mx: Float = -1e30
+        for j in 0..<16 { mx = Swift.max(mx, m16[j]) }
+        while i < n { mx = Swift.max(mx, x[i]); i += 1 }
         let mv = Vec16(repeating: mx)
         var acc = Vec16()
         i = 0
         while i < vectorEnd {
-            let e = exp(load16(x + i) - mv)
+            let e = expClamped(load16(x + i) - mv)
             store16(x + i, e)
             acc += e
             i += 16
@@ -205,7 +239,7 @@ public enum Ops {
             // Tail: pad to 16 lanes with -inf-like values so exp gives 0.
             var tail = Vec16(repeating: -100)
             for j in i..<n { tail[j - i] = x[j] - mx }
-            let e = exp(tail)
+            let e = expClamped(tail)
             for j in i..<n { x[j] = e[j - i]; sum += e[j - i] }
         }
         let inv = 1 / sum
