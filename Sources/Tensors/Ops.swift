@@ -216,14 +216,27 @@ public enum Ops {
         }
     }
 
-    // x (n,) = softmax(x) in place. Returns nothing; a row of -inf is not expected.
+    // x (n,) = softmax(x) in place (n ≥ 1).
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
+        scale(x, by: softmaxUnnormalized(x, n: n), n: n)
+    }
+
+    // x (n,) = exp(x - max(x)) in place; returns 1 / Σ, the factor that completes the softmax.
+    // Lets attention scale its (L, d) output rows instead of the (L, L) probabilities.
+    @inline(__always)
+    public static func softmaxUnnormalized(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
         let vectorEnd = n & ~15
-        var m16 = Vec16(repeating: -1e30)
+        var mx: Float
         var i = 0
-        while i < vectorEnd { m16 = max16(m16, load16(x + i)); i += 16 }
-        var mx: Float = -1e30
-        for j in 0..<16 { mx = Swift.max(mx, m16[j]) }
+        if vectorEnd > 0 {
+            var m16 = load16(x)
+            i = 16
+            while i < vectorEnd { m16 = max16(m16, load16(x + i)); i += 16 }
+            mx = m16[0]
+            for j in 1..<16 { mx = Swift.max(mx, m16[j]) }
+        } else {
+            mx = x[0]
+        }
         while i < n { mx = Swift.max(mx, x[i]); i += 1 }
         let mv = Vec16(repeating: mx)
         var acc = Vec16()
@@ -236,17 +249,21 @@ public enum Ops {
         }
         var sum = acc.sum()
         if i < n {
-            // Tail: pad to 16 lanes with -inf-like values so exp gives 0.
             var tail = Vec16(repeating: -100)
             for j in i..<n { tail[j - i] = x[j] - mx }
             let e = expClamped(tail)
             for j in i..<n { x[j] = e[j - i]; sum += e[j - i] }
         }
-        let inv = 1 / sum
-        let inv16 = Vec16(repeating: inv)
-        i = 0
-        while i < vectorEnd { store16(x + i, load16(x + i) * inv16); i += 16 }
-        while i < n { x[i] *= inv; i += 1 }
+        return 1 / sum
+    }
+
+    // x (n,) *= factor
+    @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, n: Int) {
+        let f = Vec16(repeating: factor)
+        var i = 0
+        while i + 16 <= n { store16(x + i, load16(x + i) * f); i += 16 }
+        while i < n { x[i] *= factor; i += 1 }
     }
 
     // Scalar twin of `softmax` with the C library's exp.
