@@ -9,8 +9,15 @@ public enum EncoderBench {
         public var threads: Int
         public var blasCore: String
         public var tokensPerChunk: Int
-        /// Batch size → chunks per second.
+        /// Batch size → chunks per second (wall clock).
         public var chunksPerSecond: [(batch: Int, value: Double)]
+        /// Batch size → chunks per CPU-second of this process (all threads): what the encoder
+        /// would do per fully available core, whatever else runs on the machine.
+        public var chunksPerCPUSecond: [(batch: Int, value: Double)]
+        /// Query CPU time (all threads), median.
+        public var queryCPUMilliseconds: Double
+        /// 1-minute load average when the measurement started (other work on the machine).
+        public var loadAverage: Double
         public var queryTokens: Int
         public var queryP50Milliseconds: Double
         public var queryP95Milliseconds: Double
@@ -18,12 +25,14 @@ public enum EncoderBench {
 
         /// Printable lines, one figure per line.
         public var lines: [String] {
-            var out = ["encoder: all-MiniLM-L6-v2, \(threads) threads, OpenBLAS kernels \(blasCore), load \(String(format: "%.0f", loadMilliseconds)) ms"]
-            for (b, v) in chunksPerSecond {
-                out.append(String(format: "encoder throughput, %d-token chunks, batch %d: %.1f chunks/s", tokensPerChunk, b, v))
+            var out = [String(format: "encoder: all-MiniLM-L6-v2, %d threads, OpenBLAS kernels %@, model load %.0f ms, machine load average %.2f",
+                              threads, blasCore, loadMilliseconds, loadAverage)]
+            for ((b, v), (_, cpu)) in zip(chunksPerSecond, chunksPerCPUSecond) {
+                out.append(String(format: "encoder throughput, %d-token chunks, batch %d: %.1f chunks/s (%.1f chunks per CPU-second)",
+                                  tokensPerChunk, b, v, cpu))
             }
-            out.append(String(format: "encoder query latency (%d tokens): p50 %.2f ms, p95 %.2f ms", queryTokens,
-                              queryP50Milliseconds, queryP95Milliseconds))
+            out.append(String(format: "encoder query latency (%d tokens): p50 %.2f ms, p95 %.2f ms (CPU p50 %.2f ms)", queryTokens,
+                              queryP50Milliseconds, queryP95Milliseconds, queryCPUMilliseconds))
             return out
         }
     }
@@ -51,12 +60,15 @@ public enum EncoderBench {
         let chunks = (0..<64).map(chunk)
         let tokens = encoder.tokenize(chunks[0]).count
         var throughput: [(Int, Double)] = []
+        var cpuThroughput: [(Int, Double)] = []
+        let loadAverage = Self.loadAverage()
         for batch in batches {
             _ = try encoder.embed(Array(chunks.prefix(batch)))  // warm-up: buffers, caches
             var done = 0
             var i = 0
             let start = clock.now
             var elapsed = 0.0
+            let cpuStart = processCPUSeconds()
             repeat {
                 let texts = (0..<batch).map { chunks[(i + $0) % chunks.count] }
                 _ = try encoder.embed(texts)
@@ -65,17 +77,23 @@ public enum EncoderBench {
                 elapsed = seconds(clock.now - start)
             } while elapsed < minimumSeconds || done < 2 * batch
             throughput.append((batch, Double(done) / elapsed))
+            cpuThroughput.append((batch, Double(done) / max(processCPUSeconds() - cpuStart, 1e-9)))
         }
         let query = "Comment faire une tarte aux pommes ?"
         for _ in 0..<20 { _ = try encoder.embed(query: query) }
-        var times: [Double] = []
+        var times: [Double] = [], cpuTimes: [Double] = []
         for _ in 0..<queryRuns {
             let t = clock.now
+            let c = processCPUSeconds()
             _ = try encoder.embed(query: query)
+            cpuTimes.append((processCPUSeconds() - c) * 1000)
             times.append(seconds(clock.now - t) * 1000)
         }
         times.sort()
+        cpuTimes.sort()
         return Result(threads: threads, blasCore: BLAS.coreName, tokensPerChunk: tokens, chunksPerSecond: throughput,
+                      chunksPerCPUSecond: cpuThroughput, queryCPUMilliseconds: cpuTimes[cpuTimes.count / 2],
+                      loadAverage: loadAverage,
                       queryTokens: encoder.tokenize(query).count, queryP50Milliseconds: times[times.count / 2],
                       queryP95Milliseconds: times[min(times.count - 1, times.count * 95 / 100)],
                       loadMilliseconds: seconds(load) * 1000)
@@ -84,6 +102,18 @@ public enum EncoderBench {
     /// `measure` as printable lines (for `ragchat bench encoder`).
     public static func run(modelDirectory: URL, threads: Int = 2) throws -> [String] {
         try measure(modelDirectory: modelDirectory, threads: threads).lines
+    }
+
+    private static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    private static func loadAverage() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
+              let first = text.split(separator: " ").first else { return -1 }
+        return Double(first) ?? -1
     }
 
     private static func seconds(_ d: Duration) -> Double {

@@ -12,11 +12,11 @@ import Darwin
 
 public typealias Vec16 = SIMD16<Float>
 
-@inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+@inlinable @inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
 }
 
-@inline(__always) func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
+@inlinable @inline(__always) func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
 }
 
@@ -27,13 +27,13 @@ public enum Ops {
     // instructions, while the generic SIMD helpers (min, max, clamped, replacing) are scalarised.
 
     /// |x| for 16 lanes (clears the sign bits).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func abs16(_ x: Vec16) -> Vec16 {
         unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
     }
 
     /// Lane-wise `d < 0 ? b : a`, with bit operations (the sign of d becomes a lane mask).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func select(_ a: Vec16, _ b: Vec16, whereNegative d: Vec16) -> Vec16 {
         let m = unsafeBitCast(d, to: SIMD16<Int32>.self) &>> 31
         let ai = unsafeBitCast(a, to: SIMD16<Int32>.self), bi = unsafeBitCast(b, to: SIMD16<Int32>.self)
@@ -41,21 +41,21 @@ public enum Ops {
     }
 
     /// Lane-wise max(a, b) (finite inputs).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func max16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: a - b) }
 
     /// Lane-wise min(a, b) (finite inputs).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func min16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: b - a) }
 
     /// e^x for 16 lanes, relative error ≈ 2e-7 (inputs clamped to [-87.3, 88.3]).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp(_ x: Vec16) -> Vec16 {
         expClamped(min16(x, Vec16(repeating: 88.3)))
     }
 
     /// e^x for inputs known to be ≤ 88.3 (softmax, erf): only the lower clamp.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func expClamped(_ x: Vec16) -> Vec16 {
         let clamped = max16(x, Vec16(repeating: -87.3))
         // n = round(x / ln 2) through the 1.5·2^23 trick: the low mantissa bits hold n.
@@ -81,7 +81,7 @@ public enum Ops {
     }
 
     /// erf(x) for 16 lanes, absolute error ≈ 2e-7 (Abramowitz & Stegun 7.1.26).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func erf(_ x: Vec16) -> Vec16 {
         let a = abs16(x)
         let one = Vec16(repeating: 1)
@@ -99,14 +99,14 @@ public enum Ops {
     }
 
     /// GELU, erf form: x · ½ (1 + erf(x / √2)).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func gelu(_ x: Vec16) -> Vec16 {
         let half = Vec16(repeating: 0.5)
         return x * half + x * half * erf(x * Vec16(repeating: 0.707_106_781_186_547_6))
     }
 
     /// Scalar GELU with the C library's erf.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func geluReference(_ x: Float) -> Float {
         x * 0.5 * (1 + erff(x * 0.707_106_781_186_547_6))
     }
@@ -114,6 +114,7 @@ public enum Ops {
     // MARK: - Row kernels
 
     // x (rows, n) = gelu(x + bias (n,)); bias may be nil.
+    @inlinable
     public static func biasGELU(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, n: Int) {
         for r in 0..<rows {
             let row = x + r * n
@@ -140,6 +141,7 @@ public enum Ops {
     }
 
     // x (rows, n) += bias (n,)
+    @inlinable
     public static func addBias(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows {
             let row = x + r * n
@@ -151,6 +153,7 @@ public enum Ops {
 
     // x (rows, n) = LayerNorm(x + bias (n,) + residual (rows, n)) · gamma + beta, per row.
     // bias and residual may be nil. Mean and variance in two passes (no cancellation).
+    @inlinable
     public static func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int,
                                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                  bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil) {
@@ -217,13 +220,14 @@ public enum Ops {
     }
 
     // x (n,) = softmax(x) in place (n ≥ 1).
+    @inlinable
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
         scale(x, by: softmaxUnnormalized(x, n: n), n: n)
     }
 
     // x (n,) = exp(x - max(x)) in place; returns 1 / Σ, the factor that completes the softmax.
     // Lets attention scale its (L, d) output rows instead of the (L, L) probabilities.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func softmaxUnnormalized(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
         let vectorEnd = n & ~15
         var mx: Float
@@ -258,7 +262,7 @@ public enum Ops {
     }
 
     // x (n,) *= factor
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, n: Int) {
         let f = Vec16(repeating: factor)
         var i = 0
