@@ -35,6 +35,19 @@ public enum EncoderBench {
                               queryP50Milliseconds, queryP95Milliseconds, queryCPUMilliseconds))
             return out
         }
+
+        /// A Markdown table for BENCHMARKS.md.
+        public var markdown: [String] {
+            var out = ["| encoder (all-MiniLM-L6-v2, \(threads) threads, OpenBLAS \(blasCore)) | figure | per CPU-second |",
+                       "|---|---|---|"]
+            for ((b, v), (_, cpu)) in zip(chunksPerSecond, chunksPerCPUSecond) {
+                out.append(String(format: "| %d-token chunks, batch %d | %.1f chunks/s | %.1f chunks |", tokensPerChunk, b, v, cpu))
+            }
+            out.append(String(format: "| query embedding (%d tokens), p50 / p95 | %.2f / %.2f ms | %.2f ms CPU |", queryTokens,
+                              queryP50Milliseconds, queryP95Milliseconds, queryCPUMilliseconds))
+            out.append(String(format: "| machine load average during the run | %.2f | |", loadAverage))
+            return out
+        }
     }
 
     /// A French paragraph long enough to fill 256 tokens; `variant` changes some words.
