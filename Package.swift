@@ -64,7 +64,8 @@ let package = Package(
         // Tests.
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors"]),
-        .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers"],
+                    exclude: ["Resources"]),  // fixtures read from #filePath
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers"]),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder"]),
