@@ -29,6 +29,20 @@ struct MiniLMParityTests {
         }
     }
 
+    @Test("token ids equal Hugging Face tokenizers on every line of data/ and on tricky Unicode strings")
+    func tokenIDsOnDocuments() throws {
+        try Self.requireModel()
+        struct Cases: Decodable { struct Case: Decodable { let text: String; let ids: [Int] }; let cases: [Case] }
+        let data = try Data(contentsOf: Repo.resources.appendingPathComponent("hf-wordpiece.json"))
+        let cases = try JSONDecoder().decode(Cases.self, from: data).cases
+        #expect(cases.count > 300)
+        let tokenizer = try WordPieceTokenizer(tokenizerJSON: Repo.miniLM.appendingPathComponent("tokenizer.json"), maxLength: 256)
+        for c in cases {
+            let ids = tokenizer.encode(c.text)
+            #expect(ids == c.ids, "ids differ for \(c.text.debugDescription)")
+        }
+    }
+
     @Test("every embedding has cosine ≥ 0.9999 with the reference, batched and one by one")
     func embeddings() throws {
         try Self.requireModel()
