@@ -10,17 +10,20 @@ import Glibc
 import Darwin
 #endif
 
-public typealias Vec16 = SIMD16<Float>
-
-@inlinable @inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
-}
-
-@inlinable @inline(__always) func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
-}
-
 public enum Ops {
+    /// 16 float lanes: the unit of the vectorized kernels.
+    public typealias Vec16 = SIMD16<Float>
+
+    @inlinable @inline(__always)
+    static func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+        UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+    }
+
     // MARK: - Vector math
 
     // Only plain lane-wise arithmetic and bit operations below: Swift compiles those to vector
