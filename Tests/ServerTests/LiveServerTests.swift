@@ -6,6 +6,12 @@ import Server
 import Speech
 import Testing
 
+actor LoadGate {
+    private var isOpen = false
+    func open() { isOpen = true }
+    func wait() async { while !isOpen { try? await Task.sleep(nanoseconds: 10_000_000) } }
+}
+
 /// The real pipeline (keyword retriever, extractive backend, espeak-ng) behind a real socket.
 @Suite(.serialized) struct LiveServerTests {
     static func freePort() throws -> Int {
@@ -40,9 +46,10 @@ import Testing
         config.port = try Self.freePort()
         config.audioCacheDirectory = nil
         let configuration = config
+        let loaded = LoadGate()
         let server = Task {
             try await runServer(configuration: configuration) {
-                try await Task.sleep(nanoseconds: 1_500_000_000)   // a slow index load
+                await loaded.wait()   // a slow index load, finished when the test says so
                 return makePipeline(configuration, retriever: KeywordRetriever(passages: benchPassages), remote: nil,
                                     info: ["index": "bench passages"])
             }
@@ -56,7 +63,8 @@ import Testing
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         #expect(status == 503)
-        for _ in 0..<100 where status != 200 {
+        await loaded.open()
+        for _ in 0..<300 where status != 200 {
             try await Task.sleep(nanoseconds: 100_000_000)
             status = try await Self.get(base + "/health").0
         }
