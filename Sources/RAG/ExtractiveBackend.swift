@@ -18,6 +18,10 @@ public struct ExtractiveBackend: AnswerBackend {
     public var embed: (@Sendable ([String]) async throws -> [[Float]])?
     /// Weight of the embedding cosine in [0, 1] when `embed` is set.
     public var embeddingWeight: Double
+    /// A quoted sentence ending in ":" brings up to this many following sentences (list items)…
+    public var listItemsLimit = 6
+    /// …within this many characters.
+    public var listCharactersLimit = 700
 
     public init(maxQuotes: Int = 3, relativeCutoff: Double = 0.5,
                 embed: (@Sendable ([String]) async throws -> [[Float]])? = nil, embeddingWeight: Double = 0.5) {
@@ -40,9 +44,13 @@ public struct ExtractiveBackend: AnswerBackend {
     /// The best sentences, best first.
     public func quotes(question: String, passages: [RetrievedPassage]) async throws -> [Quote] {
         var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
+        var sentencesByPassage: [[String]] = []
         for (pi, p) in passages.enumerated() {
-            for (si, s) in TextTools.sentences(p.text).enumerated() {
-                let sentence = s.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+            let sentences = TextTools.sentences(p.text).map {
+                $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+            }
+            sentencesByPassage.append(sentences)
+            for (si, sentence) in sentences.enumerated() {
                 let wordCount = TextTools.words(sentence).count
                 // Skip headings and fragments: short lines without final punctuation.
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
@@ -56,7 +64,8 @@ public struct ExtractiveBackend: AnswerBackend {
         var df: [String: Int] = [:]
         for c in candidates { for t in c.terms where questionTerms.contains(t) { df[t, default: 0] += 1 } }
         let n = Double(candidates.count)
-        func idf(_ t: String) -> Double { log(1 + n / Double(max(1, df[t] ?? 0))) }
+        // Squared IDF: a rare question word ("variantes") outweighs two everywhere-words ("tarte", "pommes").
+        func idf(_ t: String) -> Double { let v = log(1 + n / Double(max(1, df[t] ?? 0))); return v * v }
         let total = questionTerms.reduce(0) { $0 + idf($1) }
 
         var scores = candidates.map { c -> Double in
@@ -80,15 +89,31 @@ public struct ExtractiveBackend: AnswerBackend {
         for (i, c) in candidates.enumerated() where scores[i] > 0 {
             // Small tie-breakers: better passages first, earlier sentences first.
             let bonus = 0.05 / Double(c.passage) + 0.01 / Double(c.position + 1)
-            ranked.append(Quote(sentence: c.sentence, passage: c.passage, score: scores[i] + bonus))
+            var sentence = c.sentence
+            // A sentence announcing a list ("Voici les principales variantes :") brings its items.
+            if sentence.hasSuffix(":") {
+                let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit)
+                var items: [String] = []
+                var length = sentence.count
+                for item in following {
+                    length += item.count
+                    if length > listCharactersLimit && !items.isEmpty { break }
+                    items.append(item)
+                }
+                if !items.isEmpty { sentence += "\n" + items.joined(separator: "\n") }
+            }
+            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus))
         }
         ranked.sort { $0.score > $1.score }
         guard let best = ranked.first?.score else { return [] }
         var seen = Set<String>()
         var out: [Quote] = []
+        var quoted = ""   // folded text already quoted, so list items are not quoted twice
         for q in ranked where q.score >= best * relativeCutoff {
             let key = TextTools.fold(q.sentence)
-            if seen.insert(key).inserted { out.append(q) }
+            guard !quoted.contains(key), seen.insert(key).inserted else { continue }
+            out.append(q)
+            quoted += "\n" + key
             if out.count == maxQuotes { break }
         }
         return out

@@ -29,7 +29,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
     /// `{"error": {"code": ..., "message": ...}}`
     public static func body(code: String, message: String) -> [UInt8] {
         struct Payload: Encodable { struct Inner: Encodable { var code: String; var message: String }; var error: Inner }
-        return Array((try? JSONEncoder().encode(Payload(error: .init(code: code, message: message)))) ?? Data("{\"error\":{\"code\":\"internal_error\",\"message\":\"\"}}".utf8))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return Array((try? encoder.encode(Payload(error: .init(code: code, message: message)))) ?? Data("{\"error\":{\"code\":\"internal_error\",\"message\":\"\"}}".utf8))
     }
 
     public static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(.badRequest, code: code, message: message) }

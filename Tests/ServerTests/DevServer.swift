@@ -1,11 +1,12 @@
 import Foundation
+import Index
 import RAG
 import Server
 import Testing
 
 /// Not a test: a development server for the page and `scripts/e2e.sh` before `ragchat serve`
-/// exists. Runs only when `RAGCHAT_DEV_PORT` is set, serves `web/` with a keyword retriever over
-/// the `.txt`/`.md` files of `RAGCHAT_DEV_DATA` (default `data/`), until SIGTERM/SIGINT:
+/// exists. Runs only when `RAGCHAT_DEV_PORT` is set, serves `web/` with the index's keyword search
+/// over `RAGCHAT_DEV_DATA` (default `data/`, ingested into a temporary index), until SIGTERM/SIGINT:
 ///
 ///     RAGCHAT_DEV_PORT=8090 .build/debug/RAGChatPackageTests.xctest --testing-library swift-testing --filter DevServer
 ///
@@ -23,10 +24,13 @@ import Testing
         if env["RAGCHAT_AUDIO_CACHE"] == nil { config.audioCacheDirectory = nil }
         let folder = URL(fileURLWithPath: env["RAGCHAT_DEV_DATA"] ?? Self.repoRoot.appendingPathComponent("data").path)
         let configuration = config
+        let indexPath = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-dev-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: indexPath) }
         try await runServer(configuration: configuration) {
-            let retriever = try KeywordRetriever(folder: folder)
-            return makePipeline(configuration, retriever: retriever,
-                                info: ["index": "keyword retriever over \(folder.path)", "chunks": String(retriever.passages.count)])
+            let store = try IndexStore.open(path: indexPath)
+            let summary = try await store.ingest(dataDirectory: folder)
+            return makePipeline(configuration, retriever: IndexRetriever(store: store),
+                                info: ["index": "\(folder.path) (keyword search)", "chunks": String(summary.chunks)])
         }
     }
 }

@@ -6,6 +6,12 @@ import Server
 import Speech
 import Testing
 
+actor LoadGate {
+    private var isOpen = false
+    func open() { isOpen = true }
+    func wait() async { while !isOpen { try? await Task.sleep(nanoseconds: 10_000_000) } }
+}
+
 /// The real pipeline (keyword retriever, extractive backend, espeak-ng) behind a real socket.
 @Suite(.serialized) struct LiveServerTests {
     static func freePort() throws -> Int {
@@ -40,10 +46,10 @@ import Testing
         config.port = try Self.freePort()
         config.audioCacheDirectory = nil
         let configuration = config
-        let loading = LoadGate()
+        let loaded = LoadGate()
         let server = Task {
             try await runServer(configuration: configuration) {
-                await loading.wait()   // a slow index load: finishes when the test has seen 503
+                await loaded.wait()   // a slow index load, finished when the test says so
                 return makePipeline(configuration, retriever: KeywordRetriever(passages: benchPassages), remote: nil,
                                     info: ["index": "bench passages"])
             }
@@ -52,13 +58,13 @@ import Testing
         let base = "http://127.0.0.1:\(config.port)"
         // Listening at once, 503 while loading.
         var status = 0
-        for _ in 0..<200 {
+        for _ in 0..<50 {
             if let (s, _, _) = try? await Self.get(base + "/health") { status = s; break }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
         #expect(status == 503)
-        await loading.open()
-        for _ in 0..<100 where status != 200 {
+        await loaded.open()
+        for _ in 0..<300 where status != 200 {
             try await Task.sleep(nanoseconds: 100_000_000)
             status = try await Self.get(base + "/health").0
         }
@@ -95,21 +101,5 @@ import Testing
 
         server.cancel()
         _ = await server.result
-    }
-}
-
-
-/// Holds the server's loader until the test has observed the loading state (no timing assumptions).
-actor LoadGate {
-    private var isOpen = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
-    func wait() async {
-        if isOpen { return }
-        await withCheckedContinuation { waiters.append($0) }
-    }
-    func open() {
-        isOpen = true
-        for w in waiters { w.resume() }
-        waiters.removeAll()
     }
 }

@@ -202,7 +202,9 @@ import Testing
     }
 
     @Test func fullQueueIs503WithRetryAfter() async throws {
-        let app = buildApplication(testConfiguration { $0.maxConcurrent = 1; $0.maxWaiting = 1 }, engine: StubEngine(delay: 0.5))
+        // One answer runs (held by the gate), one waits, the other two are turned away at once.
+        let gate = LoadGate()
+        let app = buildApplication(testConfiguration { $0.maxConcurrent = 1; $0.maxWaiting = 1 }, engine: StubEngine(gate: gate))
         try await app.test(.router) { client in
             let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
                 for _ in 0..<4 {
@@ -213,13 +215,14 @@ import Testing
                     }
                 }
                 var out: [(HTTPResponse.Status, String?)] = []
-                for try await s in group { out.append(s) }
+                for try await s in group {
+                    out.append(s)
+                    if out.count == 2 { await gate.open() }
+                }
                 return out
             }
-            #expect(statuses.filter { $0.0 == .ok }.count == 2)          // one running, one waiting
-            let busy = statuses.filter { $0.0 == .serviceUnavailable }
-            #expect(busy.count == 2)
-            #expect(busy.allSatisfy { $0.1 == "2" })
+            #expect(statuses.prefix(2).allSatisfy { $0.0 == .serviceUnavailable && $0.1 == "2" })
+            #expect(statuses.suffix(2).allSatisfy { $0.0 == .ok })
         }
     }
 

@@ -13,10 +13,13 @@ struct StubEngine: ChatEngine {
                           Source(id: "9", file: "document.pdf", page: 2, score: 0.5, text: "Four à 180 degrés.")]
 
     var delay: Double = 0
+    /// `chat` waits for this gate first.
+    var gate: LoadGate?
     var error: RAGError?
     var streamError: RAGError?
 
     func chat(_ request: ChatRequest) async throws -> ChatResponse {
+        await gate?.wait()
         if delay > 0 { try await Task.sleep(nanoseconds: UInt64(delay * 1e9)) }
         if let error { throw error }
         return ChatResponse(question: request.question, answer: "La Tatin est renversée [1].", sources: Self.sources,
