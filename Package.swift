@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // System libraries (pkg-config).
@@ -34,7 +35,9 @@ let package = Package(
                        providers: [.apt(["libespeak-ng-dev"])]),
 
         // Libraries, bottom-up.
-        .target(name: "Tensors", dependencies: ["COpenBLAS"], swiftSettings: simdSwiftSettings),
+        // Innermost quantised loops (AVX2 with run-time dispatch, plain C fallback); see Sources/CKernels.
+        .target(name: "CKernels"),
+        .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: simdSwiftSettings),
         .target(name: "Tokenizers", dependencies: ["Tensors"]),
         .target(name: "Encoder", dependencies: ["Tensors", "Tokenizers"], swiftSettings: simdSwiftSettings),
         .target(name: "Decoder", dependencies: ["Tensors", "Tokenizers"]),
@@ -43,6 +46,7 @@ let package = Package(
             "Documents", "Encoder",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Speech", dependencies: ["CEspeakNG"]),
         .target(name: "RAG", dependencies: [
