@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import Tensors
+import Decoder
+
+/// Parity with llama.cpp on the real model files (`make models`), from the fixtures copied in
+/// Resources/ (../shared/fixtures). Meant for release mode (`swift test -c release --filter Parity`).
+@Suite("Decoder Parity", .serialized)
+struct DecoderParityTests {
+    struct Fixture: Decodable {
+        struct Top: Decodable { let ids: [Int]; let logits: [Float] }
+        struct Greedy: Decodable {
+            let prompt: String
+            let prompt_ids: [Int]
+            let top10_after_prompt: Top
+            let greedy_ids: [Int]
+            let top2_gap: [Float]
+        }
+        let model: String
+        let greedy: [Greedy]
+    }
+
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    static func load(_ fixture: String) throws -> (Fixture, LanguageModel) {
+        let fx = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf:
+            root.appendingPathComponent("Tests/DecoderTests/Resources/\(fixture)")))
+        let path = root.appendingPathComponent("models/decoder/\(fx.model)").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ParityError.missingModel("\(path) is missing: run make models")
+        }
+        return (fx, try LanguageModel(path: path))
+    }
+
+    enum ParityError: Error, CustomStringConvertible {
+        case missingModel(String)
+        var description: String { if case let .missingModel(s) = self { return s }; return "" }
+    }
+
+    static func argmax(_ l: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        for i in 1..<l.count where l[i] > l[best] { best = i }
+        return best
+    }
+
+    func check(_ fixture: String, mode: PrefillMode) throws {
+        let (fx, model) = try Self.load(fixture)
+        model.prefillMode = mode
+        for g in fx.greedy {
+            let st = model.makeState()
+            let logits = try model.evaluate(g.prompt_ids, state: st)
+            #expect(Self.argmax(logits) == g.top10_after_prompt.ids[0], "\(fx.model) '\(g.prompt)': top-1")
+            for (id, ref) in zip(g.top10_after_prompt.ids, g.top10_after_prompt.logits) {
+                #expect(abs(logits[id] - ref) <= 1e-2 * abs(ref),
+                        "\(fx.model) '\(g.prompt)': logit of \(id) = \(logits[id]), reference \(ref)")
+            }
+            // Greedy ids identical up to the first step whose reference top-2 gap is < 0.05.
+            var next = Self.argmax(logits)
+            for (i, ref) in g.greedy_ids.enumerated() {
+                if g.top2_gap[i] < 0.05 { break }
+                #expect(next == ref, "\(fx.model) '\(g.prompt)': greedy step \(i): \(next) vs \(ref)")
+                if next != ref { break }
+                if i + 1 == g.greedy_ids.count { break }
+                next = Self.argmax(try model.evaluate([next], state: st))
+            }
+        }
+    }
+
+    @Test func smolLM2() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .dequantizedBLAS) }
+    @Test func gemma3() throws { try check("gemma-3-270m-q4_k_m.json", mode: .dequantizedBLAS) }
+    @Test func smolLM2QuantizedPrefill() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .quantized) }
+    @Test func gemma3QuantizedPrefill() throws { try check("gemma-3-270m-q4_k_m.json", mode: .quantized) }
+}
