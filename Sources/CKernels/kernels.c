@@ -109,7 +109,7 @@ static void generic_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
             sum += q;
         }
         y[b].d = dr;
-        y[b].s = dr * (float)sum;
+        y[b].s = h2f(ck_fp32_to_fp16(d * (float)sum)); // as ggml's q8_1: fp16(sum * d)
     }
 }
 
@@ -146,7 +146,7 @@ CK_AVX2 static void avx2_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[b].qs, p);
         y[b].d = dr;
-        y[b].s = dr * (float)sum;
+        y[b].s = _cvtsh_ss(_cvtss_sh(d * (float)sum, 0));
     }
 }
 #endif

@@ -50,6 +50,12 @@ public enum DecoderOps {
         for i in 0..<n { x[i] *= inv }
     }
 
+    // x (n,) in place: rounds each value to the nearest fp16
+    @inline(__always)
+    public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { x[i] = Float(Float16(x[i])) }
+    }
+
     // gate (n,) in place: gate = act(gate) * up
     @inline(__always)
     public static func gatedActivation(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int,

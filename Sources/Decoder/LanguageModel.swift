@@ -44,6 +44,10 @@ public final class LanguageModel: @unchecked Sendable {
     /// Largest number of tokens per batched pass (longer prompts are split).
     public let maxBatch: Int
     public var prefillMode: PrefillMode = .dequantizedBLAS
+    /// Round K, V (and q, attention weights) through fp16 like llama.cpp's default F16 KV cache.
+    public var f16Attention = false
+    /// Decode through the f32 (dequantised sgemm) path too (slower, closest to the f32 maths).
+    public var floatDecode = false
 
     let tokenEmbd: QMatrix
     let output: QMatrix
@@ -146,7 +150,7 @@ public final class LanguageModel: @unchecked Sendable {
         for t in tokens where t < 0 || t >= config.vocabSize {
             throw DecoderError.badToken(id: t, vocabSize: config.vocabSize)
         }
-        if tokens.count == 1 {
+        if tokens.count == 1 && !(prefillMode == .dequantizedBLAS && floatDecode) {
             forward(token: tokens[0], state: state)
         } else {
             var i = 0
@@ -183,6 +187,11 @@ public final class LanguageModel: @unchecked Sendable {
             if let b = w.bk { for i in 0..<kvDimK { kDst[i] += b[i] } }
             if let b = w.bv { for i in 0..<kvDimV { vDst[i] += b[i] } }
             prepareQK(q: s.q, k: kDst, pos: pos, local: local, w: w)
+            if f16Attention {
+                DecoderOps.roundToHalf(s.q, nH * kl)
+                DecoderOps.roundToHalf(kDst, kvDimK)
+                DecoderOps.roundToHalf(vDst, kvDimV)
+            }
 
             let lo = local ? max(0, pos - (c.slidingWindow ?? maxContext) + 1) : 0
             let span = pos - lo + 1
@@ -197,6 +206,7 @@ public final class LanguageModel: @unchecked Sendable {
                     sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * c.attentionScale
                 }
                 DecoderOps.softmax(sc, span)
+                if f16Attention { DecoderOps.roundToHalf(sc, span) }
                 let oh = out + h * vl
                 oh.update(repeating: 0, count: vl)
                 for t in 0..<span {

@@ -11,7 +11,7 @@
 //   Q5_K  d dmin | scales[12] | qh[32] | qs[128]
 //   Q6_K  ql[128] | qh[64] | scales[16] (int8) | d
 // Activation blocks (this engine's layout):
-//   q8_0  d (f32) | s (f32, d*sum) | qs[32]      q8_K  d (f32) | bsums[16] (i16) | qs[256]
+//   q8_0  d (f32, fp16-rounded) | s (f32, fp16(d*sum) as ggml's q8_1) | qs[32]      q8_K  d (f32) | bsums[16] (i16) | qs[256]
 
 public enum QuantScalar {
     @inline(__always) static func u8(_ p: UnsafeRawPointer, _ o: Int) -> Int { Int(p.load(fromByteOffset: o, as: UInt8.self)) }
@@ -129,7 +129,7 @@ public enum QuantScalar {
                 sum += q
             }
             p.storeBytes(of: dr, toByteOffset: 0, as: Float.self)
-            p.storeBytes(of: dr * Float(sum), toByteOffset: 4, as: Float.self)
+            p.storeBytes(of: Float(Float16(d * Float(sum))), toByteOffset: 4, as: Float.self)
         }
     }
 
