@@ -118,7 +118,12 @@ private final class PoolCore: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
             }
             runChunks()
-            while pending.load(ordering: .acquiring) != 0 { spinPause() }
+            var spins = 0
+            while pending.load(ordering: .acquiring) != 0 {
+                spins += 1
+                // A descheduled worker (busy machine) is better waited for by yielding the core.
+                if spins > 2_000 { sched_yield() } else { spinPause() }
+            }
             job = nil
         }
     }
@@ -147,7 +152,7 @@ private final class PoolCore: @unchecked Sendable {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins > 200_000 {
+                if spins > 20_000 {
                     pthread_mutex_lock(mutex)
                     sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
                     while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(cond, mutex) }
@@ -155,7 +160,7 @@ private final class PoolCore: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                     break
                 }
-                spinPause()
+                if spins > 2_000 { sched_yield() } else { spinPause() }
             }
             seen = generation.load(ordering: .acquiring)
             if shutdown { return }
