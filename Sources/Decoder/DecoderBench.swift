@@ -17,6 +17,10 @@ public enum DecoderBench {
         public var decodeTokens: Int
         public var decodeTokensPerSecond: Double
         public var peakRSSMiB: Double
+        /// Process CPU seconds spent in prefill and decode (all threads): on a busy machine,
+        /// tokens per CPU-second × threads estimates the figure on an idle one.
+        public var prefillCPUSeconds: Double
+        public var decodeCPUSeconds: Double
 
         public var description: String {
             func f(_ v: Double, _ d: Int = 1) -> String {
@@ -25,13 +29,21 @@ public enum DecoderBench {
             }
             return "\(model): threads \(threads), load \(f(loadSeconds, 3)) s, "
                 + "prefill \(prefillTokens) tokens \(f(prefillTokensPerSecond)) tok/s, "
-                + "decode \(decodeTokens) tokens \(f(decodeTokensPerSecond)) tok/s, peak RSS \(f(peakRSSMiB)) MiB"
+                + "decode \(decodeTokens) tokens \(f(decodeTokensPerSecond)) tok/s, peak RSS \(f(peakRSSMiB)) MiB; "
+                + "per CPU-second: prefill \(f(Double(prefillTokens) / prefillCPUSeconds)) tok, "
+                + "decode \(f(Double(decodeTokens) / decodeCPUSeconds)) tok"
         }
     }
 
     public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    public static func cpuTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
@@ -67,18 +79,19 @@ public enum DecoderBench {
         let warm = model.makeState()
         try model.evaluate(Array(prompt[0..<min(16, prompt.count)]), state: warm)
         try model.evaluate([prompt[1]], state: warm)
-        let t2 = now()
+        let t2 = now(), c2 = cpuTime()
         var logits = try model.evaluate(prompt, state: st)
-        let t3 = now()
+        let t3 = now(), c3 = cpuTime()
         for _ in 0..<decodeTokens {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }
             logits = try model.evaluate([best], state: st)
         }
-        let t4 = now()
+        let t4 = now(), c4 = cpuTime()
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return Result(model: name, threads: pool.threadCount, loadSeconds: t1 - t0, prefillTokens: prompt.count,
                       prefillTokensPerSecond: Double(prompt.count) / (t3 - t2), decodeTokens: decodeTokens,
-                      decodeTokensPerSecond: Double(decodeTokens) / (t4 - t3), peakRSSMiB: peakRSSMiB())
+                      decodeTokensPerSecond: Double(decodeTokens) / (t4 - t3), peakRSSMiB: peakRSSMiB(),
+                      prefillCPUSeconds: c3 - c2, decodeCPUSeconds: c4 - c3)
     }
 }
