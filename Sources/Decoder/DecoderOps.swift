@@ -34,6 +34,38 @@ public enum DecoderOps {
         }
     }
 
+    // cos/sin (dims/2,) of one position: theta_i = pos * scale * invFreq[i]
+    @inline(__always)
+    public static func ropeTable(_ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>, dims: Int,
+                                 pos: Int, invFreq: UnsafePointer<Float>, scale: Float) {
+        let p = Float(pos) * scale
+        for i in 0..<(dims / 2) {
+            let theta = p * invFreq[i]
+            cos[i] = cosf(theta)
+            sin[i] = sinf(theta)
+        }
+    }
+
+    // x (head,) in place: rotates the first `dims` values with a precomputed table
+    @inline(__always)
+    public static func rope(_ x: UnsafeMutablePointer<Float>, dims: Int, cos: UnsafePointer<Float>,
+                            sin: UnsafePointer<Float>, neox: Bool) {
+        let half = dims / 2
+        if neox {
+            for i in 0..<half {
+                let x0 = x[i], x1 = x[i + half]
+                x[i] = x0 * cos[i] - x1 * sin[i]
+                x[i + half] = x0 * sin[i] + x1 * cos[i]
+            }
+        } else {
+            for i in 0..<half {
+                let x0 = x[2 * i], x1 = x[2 * i + 1]
+                x[2 * i] = x0 * cos[i] - x1 * sin[i]
+                x[2 * i + 1] = x0 * sin[i] + x1 * cos[i]
+            }
+        }
+    }
+
     // x (n,) in place: softmax
     @inline(__always)
     public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -56,15 +88,35 @@ public enum DecoderOps {
         for i in 0..<n { x[i] = Float(Float16(x[i])) }
     }
 
+    /// GELU-tanh of x.
+    @inline(__always)
+    public static func geluTanh(_ x: Float) -> Float {
+        let c: Float = 0.797_884_560_802_865_4 // sqrt(2/pi)
+        return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+    }
+
+    /// GELU-tanh tabulated on every fp16 input, values rounded to fp16, as ggml's CPU backend does
+    /// (GGML_GELU_FP16): faster than tanhf and closer to llama.cpp's numbers.
+    static let geluTable: UnsafeMutablePointer<Float> = {
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: 65536)
+        for i in 0..<65536 {
+            let x = Float(Float16(bitPattern: UInt16(i)))
+            t[i] = x.isFinite ? Float(Float16(geluTanh(x))) : 0
+        }
+        return t
+    }()
+
     // gate (n,) in place: gate = act(gate) * up
     @inline(__always)
     public static func gatedActivation(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int,
                                        gelu: Bool) {
         if gelu {
-            let c: Float = 0.797_884_560_802_865_4 // sqrt(2/pi)
+            let table = geluTable
             for i in 0..<n {
                 let x = gate[i]
-                gate[i] = 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x))) * up[i]
+                let g: Float
+                if x <= -10 { g = 0 } else if x >= 10 { g = x } else { g = table[Int(Float16(x).bitPattern)] }
+                gate[i] = g * up[i]
             }
         } else {
             for i in 0..<n {

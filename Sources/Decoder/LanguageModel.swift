@@ -174,6 +174,7 @@ public final class LanguageModel: @unchecked Sendable {
         let x = s.x
         tokenEmbd.dequantizeRow(token, into: x)
         if c.embeddingScale != 1 { for i in 0..<e { x[i] *= c.embeddingScale } }
+        ropeTables(s.rope, p0: pos, count: 1)
 
         for (l, w) in layers.enumerated() {
             let local = c.layerIsLocal[l]
@@ -186,7 +187,7 @@ public final class LanguageModel: @unchecked Sendable {
             if let b = w.bq { for i in 0..<(nH * kl) { s.q[i] += b[i] } }
             if let b = w.bk { for i in 0..<kvDimK { kDst[i] += b[i] } }
             if let b = w.bv { for i in 0..<kvDimV { vDst[i] += b[i] } }
-            prepareQK(q: s.q, k: kDst, pos: pos, local: local, w: w)
+            prepareQK(q: s.q, k: kDst, rope: s.rope + (local ? c.ropeDimensions : 0), w: w)
             if f16Attention {
                 DecoderOps.roundToHalf(s.q, nH * kl)
                 DecoderOps.roundToHalf(kDst, kvDimK)
@@ -243,23 +244,39 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// QK-norm and RoPE of one position's q (all heads) and k (all kv heads).
+    /// QK-norm and RoPE of one position's q (all heads) and k (all kv heads), with that
+    /// position's cos/sin table (`rope` holds cos then sin, ropeDimensions/2 each).
     @inline(__always)
-    func prepareQK(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, pos: Int, local: Bool, w: LayerWeights) {
+    func prepareQK(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>,
+                   w: LayerWeights) {
         let c = config
         let kl = c.keyLength
         if let qn = w.attnQNorm, let kn = w.attnKNorm {
             for h in 0..<c.headCount { DecoderOps.rmsNorm(q + h * kl, q + h * kl, qn, kl, eps: c.normEpsilon) }
             for h in 0..<c.headCountKV { DecoderOps.rmsNorm(k + h * kl, k + h * kl, kn, kl, eps: c.normEpsilon) }
         }
-        let inv = local ? invFreqLocal : invFreqGlobal
-        let scale = local ? 1 : c.ropeScale
         let neox = c.ropeStyle == .neox
+        let half = c.ropeDimensions / 2
         for h in 0..<c.headCount {
-            DecoderOps.rope(q + h * kl, dims: c.ropeDimensions, pos: pos, invFreq: inv, scale: scale, neox: neox)
+            DecoderOps.rope(q + h * kl, dims: c.ropeDimensions, cos: rope, sin: rope + half, neox: neox)
         }
         for h in 0..<c.headCountKV {
-            DecoderOps.rope(k + h * kl, dims: c.ropeDimensions, pos: pos, invFreq: inv, scale: scale, neox: neox)
+            DecoderOps.rope(k + h * kl, dims: c.ropeDimensions, cos: rope, sin: rope + half, neox: neox)
+        }
+    }
+
+    /// Fills cos/sin tables for positions p0..<p0+count: global at `out`, local at `out + count * dims`.
+    func ropeTables(_ out: UnsafeMutablePointer<Float>, p0: Int, count: Int) {
+        let c = config
+        let d = c.ropeDimensions, half = d / 2
+        let anyLocal = c.layerIsLocal.contains(true)
+        for t in 0..<count {
+            let g = out + t * d
+            DecoderOps.ropeTable(g, g + half, dims: d, pos: p0 + t, invFreq: invFreqGlobal, scale: c.ropeScale)
+            if anyLocal {
+                let l = out + (count + t) * d
+                DecoderOps.ropeTable(l, l + half, dims: d, pos: p0 + t, invFreq: invFreqLocal, scale: 1)
+            }
         }
     }
 
@@ -292,6 +309,7 @@ public final class LanguageModel: @unchecked Sendable {
             tokenEmbd.dequantizeRow(tok, into: X + t * e)
         }
         if c.embeddingScale != 1 { for i in 0..<(T * e) { X[i] *= c.embeddingScale } }
+        ropeTables(b.rope, p0: p0, count: T)
 
         for (l, w) in layers.enumerated() {
             let local = c.layerIsLocal[l]
@@ -308,7 +326,7 @@ public final class LanguageModel: @unchecked Sendable {
                 if let bb = w.bq { for i in 0..<(nH * kl) { q[i] += bb[i] } }
                 if let bb = w.bk { for i in 0..<kvDimK { k[i] += bb[i] } }
                 if let bb = w.bv { for i in 0..<kvDimV { v[i] += bb[i] } }
-                prepareQK(q: q, k: k, pos: p0 + t, local: local, w: w)
+                prepareQK(q: q, k: k, rope: b.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
             }
             // attention, one head per job: S = Qh Kh^T, masked softmax, O = S Vh
             let L = p0 + T
@@ -375,7 +393,7 @@ import Darwin
 public final class InferenceState: @unchecked Sendable {
     /// Number of positions held in the KV cache.
     public internal(set) var position = 0
-    let x, q, tmp, up, scores, logits: UnsafeMutablePointer<Float>
+    let x, q, tmp, up, scores, logits, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
     let kCache, vCache: UnsafeMutablePointer<Float>
     private let model: LanguageModel
@@ -389,6 +407,7 @@ public final class InferenceState: @unchecked Sendable {
         tmp = .allocate(capacity: c.embeddingLength)
         up = .allocate(capacity: c.feedForwardLength)
         scores = .allocate(capacity: m.maxContext)
+        rope = .allocate(capacity: 2 * c.ropeDimensions)
         logits = .allocate(capacity: c.vocabSize)
         logits.initialize(repeating: 0, count: c.vocabSize)
         xb = ActivationBuffer(n: c.embeddingLength)
@@ -399,7 +418,7 @@ public final class InferenceState: @unchecked Sendable {
     }
 
     deinit {
-        for p in [x, q, tmp, up, scores, logits, kCache, vCache] { p.deallocate() }
+        for p in [x, q, tmp, up, scores, logits, rope, kCache, vCache] { p.deallocate() }
     }
 
     /// Forgets every position (the buffers stay allocated).
@@ -421,7 +440,7 @@ public final class InferenceState: @unchecked Sendable {
 
 /// Buffers of the batched prompt pass (allocated on the first prompt).
 final class BatchBuffers: @unchecked Sendable {
-    let x, q, tmp, up, scores, scratch: UnsafeMutablePointer<Float>
+    let x, q, tmp, up, scores, scratch, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
     let tileRows = 128
 
@@ -432,6 +451,7 @@ final class BatchBuffers: @unchecked Sendable {
         tmp = .allocate(capacity: n * c.embeddingLength)
         up = .allocate(capacity: n * c.feedForwardLength)
         scores = .allocate(capacity: c.headCount * n * m.maxContext)
+        rope = .allocate(capacity: 2 * n * c.ropeDimensions)
         let maxCols = max(c.embeddingLength, c.feedForwardLength, c.headCount * c.valueLength)
         scratch = .allocate(capacity: m.pool.threadCount * tileRows * maxCols)
         xb = ActivationBuffer(n: c.embeddingLength, capacity: n)
@@ -439,5 +459,5 @@ final class BatchBuffers: @unchecked Sendable {
         gate = ActivationBuffer(n: c.feedForwardLength, capacity: n)
     }
 
-    deinit { for p in [x, q, tmp, up, scores, scratch] { p.deallocate() } }
+    deinit { for p in [x, q, tmp, up, scores, scratch, rope] { p.deallocate() } }
 }
