@@ -97,7 +97,7 @@ public enum DecoderOps {
 
     /// GELU-tanh tabulated on every fp16 input, values rounded to fp16, as ggml's CPU backend does
     /// (GGML_GELU_FP16): faster than tanhf and closer to llama.cpp's numbers.
-    static let geluTable: UnsafeMutablePointer<Float> = {
+    nonisolated(unsafe) static let geluTable: UnsafeMutablePointer<Float> = {
         let t = UnsafeMutablePointer<Float>.allocate(capacity: 65536)
         for i in 0..<65536 {
             let x = Float(Float16(bitPattern: UInt16(i)))

@@ -129,7 +129,8 @@ public enum QuantScalar {
                 sum += q
             }
             p.storeBytes(of: dr, toByteOffset: 0, as: Float.self)
-            p.storeBytes(of: Float(Float16(d * Float(sum))), toByteOffset: 4, as: Float.self)
+            let sv = d * Float(sum)
+            p.storeBytes(of: abs(sv) < 65504 ? Float(Float16(sv)) : sv, toByteOffset: 4, as: Float.self)
         }
     }
 

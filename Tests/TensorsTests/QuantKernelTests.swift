@@ -139,7 +139,9 @@ struct QuantKernelTests {
             outD.withUnsafeMutableBufferPointer { Kernels.matmulDequantized($0.baseAddress!, m, x, scratch: scratch, tileRows: 64, pool: pool) }
             // int8 activations vs f32: close relative to the largest output.
             let scale = outQ.map { abs($0) }.max() ?? 1
-            for i in 0..<(rows * ntok) { #expect(abs(outD[i] - outQ[i]) <= 2e-2 * scale, "\(i): \(outD[i]) vs \(outQ[i])") }
+            // One q8_K scale per 256 values: the test's outliers (×20) cost more precision there.
+            let tol: Float = m.activationKind == .q8_K ? 8e-2 : 2e-2
+            for i in 0..<(rows * ntok) { #expect(abs(outD[i] - outQ[i]) <= tol * scale, "\(i): \(outD[i]) vs \(outQ[i])") }
             // Matvec of the first token == row 0 of the matmul.
             let x1 = ActivationBuffer(n: cols)
             for i in 0..<cols { x1.f32[i] = x.f32[i] }
