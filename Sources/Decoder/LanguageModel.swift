@@ -199,21 +199,25 @@ public final class LanguageModel: @unchecked Sendable {
             let kBase = s.kCache + l * maxContext * kvDimK
             let vBase = s.vCache + l * maxContext * kvDimV
             let out = s.att.f32
-            for h in 0..<nH {
+            let scale = c.attentionScale
+            let f16 = f16Attention
+            // One head per job when the span is long enough to pay for the dispatch.
+            func head(_ h: Int) {
                 let kvh = h / group
                 let qh = s.q + h * kl
-                let sc = s.scores
+                let sc = s.scores + h * self.maxContext
                 for t in 0..<span {
-                    sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * c.attentionScale
+                    sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scale
                 }
                 DecoderOps.softmax(sc, span)
-                if f16Attention { DecoderOps.roundToHalf(sc, span) }
+                if f16 { DecoderOps.roundToHalf(sc, span) }
                 let oh = out + h * vl
                 oh.update(repeating: 0, count: vl)
                 for t in 0..<span {
                     Kernels.axpy(oh, sc[t], vBase + (lo + t) * kvDimV + kvh * vl, vl)
                 }
             }
+            if span * nH >= 2048 { pool.run(chunks: nH, head) } else { for h in 0..<nH { head(h) } }
             s.att.invalidate()
             Kernels.matvec(s.tmp, w.wo, s.att, pool: pool)
             if let pn = w.attnPostNorm { DecoderOps.rmsNorm(s.tmp, s.tmp, pn, e, eps: c.normEpsilon) }
@@ -406,7 +410,7 @@ public final class InferenceState: @unchecked Sendable {
         q = .allocate(capacity: c.headCount * c.keyLength)
         tmp = .allocate(capacity: c.embeddingLength)
         up = .allocate(capacity: c.feedForwardLength)
-        scores = .allocate(capacity: m.maxContext)
+        scores = .allocate(capacity: c.headCount * m.maxContext)
         rope = .allocate(capacity: 2 * c.ropeDimensions)
         logits = .allocate(capacity: c.vocabSize)
         logits.initialize(repeating: 0, count: c.vocabSize)

@@ -122,7 +122,7 @@ private final class PoolCore: @unchecked Sendable {
             while pending.load(ordering: .acquiring) != 0 {
                 spins += 1
                 // A descheduled worker (busy machine) is better waited for by yielding the core.
-                if spins > 2_000 { sched_yield() } else { spinPause() }
+                if spins > 20_000 { sched_yield() } else { spinPause() }
             }
             job = nil
         }
@@ -160,7 +160,7 @@ private final class PoolCore: @unchecked Sendable {
                     pthread_mutex_unlock(mutex)
                     break
                 }
-                if spins > 2_000 { sched_yield() } else { spinPause() }
+                if spins > 20_000 { sched_yield() } else { spinPause() }
             }
             seen = generation.load(ordering: .acquiring)
             if shutdown { return }
