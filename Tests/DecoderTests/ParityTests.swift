@@ -85,6 +85,4 @@ struct DecoderParityTests {
 
     @Test func smolLM2() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .dequantizedBLAS) }
     @Test func gemma3() throws { try check("gemma-3-270m-q4_k_m.json", mode: .dequantizedBLAS) }
-    @Test func smolLM2QuantizedPrefill() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .quantized) }
-    @Test func gemma3QuantizedPrefill() throws { try check("gemma-3-270m-q4_k_m.json", mode: .quantized) }
 }
