@@ -1,1 +1,0 @@
-// Documents — see ../shared/DESIGN.md for what this module owns.

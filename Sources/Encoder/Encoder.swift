@@ -1,1 +1,0 @@
-// Encoder — see ../shared/DESIGN.md for what this module owns.

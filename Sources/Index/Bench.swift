@@ -1,0 +1,410 @@
+import Documents
+import Foundation
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// CPU time of this process (all threads), in seconds: with other work on the machine, wall time
+/// alone says little.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+}
+
+/// One measured figure, printable as a line of BENCHMARKS.md.
+public struct BenchmarkFigure: Sendable, Hashable, CustomStringConvertible {
+    public var name: String
+    public var value: Double
+    public var unit: String
+    public var detail: String
+
+    public init(name: String, value: Double, unit: String, detail: String = "") {
+        self.name = name
+        self.value = value
+        self.unit = unit
+        self.detail = detail
+    }
+
+    public var description: String {
+        let number = value >= 100 ? String(format: "%.0f", value) : value >= 10 ? String(format: "%.1f", value)
+            : String(format: "%.3g", value)
+        return "\(name): \(number) \(unit)" + (detail.isEmpty ? "" : "  (\(detail))")
+    }
+}
+
+/// Benchmarks of ingestion and keyword search, run by `ragchat bench ingest|search`.
+/// Inputs are generated (deterministic French-like text); files go under `workDirectory`.
+public enum IndexBenchmarks {
+    /// Ingest throughput on a generated 300-page PDF and a generated 5 MB text file (fresh index
+    /// each), and the time of a re-ingest with nothing changed on `dataDirectory` (median of 5).
+    public static func ingestion(workDirectory: URL, dataDirectory: URL?, pdfPages: Int = 300,
+                                 textBytes: Int = 5_000_000,
+                                 log: @Sendable (String) -> Void = { _ in }) async throws -> [BenchmarkFigure] {
+        let manager = FileManager.default
+        try? manager.removeItem(at: workDirectory)
+        try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        var figures: [BenchmarkFigure] = []
+        var generator = FrenchText(seed: 42)
+
+        // 300-page PDF.
+        let pdfDirectory = workDirectory.appendingPathComponent("pdf")
+        try manager.createDirectory(at: pdfDirectory, withIntermediateDirectories: true)
+        var pages: [[String]] = []
+        for number in 1...pdfPages {
+            var lines = ["Guide de la pâtisserie — édition d'essai"]
+            lines += generator.wrappedLines(characters: 3_200, width: 95)
+            lines.append("Page \(number) / \(pdfPages)")
+            pages.append(lines)
+        }
+        let pdf = PDFWriter.document(pages: pages)
+        try pdf.write(to: pdfDirectory.appendingPathComponent("livre.pdf"))
+        log("generated \(pdfPages)-page PDF (\(pdf.count / 1024) KiB)")
+        let pdfStore = try IndexStore.open(path: workDirectory.appendingPathComponent("pdf.sqlite").path)
+        var cpu = processCPUSeconds()
+        let pdfSummary = try await pdfStore.ingest(dataDirectory: pdfDirectory)
+        cpu = processCPUSeconds() - cpu
+        figures.append(BenchmarkFigure(name: "ingest \(pdfPages)-page PDF", value: Double(pdfSummary.pages) / pdfSummary.seconds,
+                                       unit: "pages/s", detail: String(format: "%.2f s wall, %.2f s CPU, %d chunks, %.0f chunks/s",
+                                                                       pdfSummary.seconds, cpu, pdfSummary.chunks,
+                                                                       Double(pdfSummary.chunks) / pdfSummary.seconds)))
+
+        // 5 MB text.
+        let textDirectory = workDirectory.appendingPathComponent("text")
+        try manager.createDirectory(at: textDirectory, withIntermediateDirectories: true)
+        var text = ""
+        text.reserveCapacity(textBytes + 2_000)
+        while text.utf8.count < textBytes {
+            text += generator.paragraph() + "\n\n"
+        }
+        try Data(text.utf8).write(to: textDirectory.appendingPathComponent("gros.txt"))
+        log("generated \(text.utf8.count / 1_000_000) MB text file")
+        let textStore = try IndexStore.open(path: workDirectory.appendingPathComponent("text.sqlite").path)
+        cpu = processCPUSeconds()
+        let textSummary = try await textStore.ingest(dataDirectory: textDirectory)
+        cpu = processCPUSeconds() - cpu
+        figures.append(BenchmarkFigure(name: "ingest \(text.utf8.count / 1_000_000) MB text", value: Double(text.utf8.count) / 1e6 / textSummary.seconds,
+                                       unit: "MB/s", detail: String(format: "%.2f s wall, %.2f s CPU, %d chunks, %.0f chunks/s",
+                                                                    textSummary.seconds, cpu, textSummary.chunks,
+                                                                    Double(textSummary.chunks) / textSummary.seconds)))
+
+        // Re-ingest of the data directory with nothing changed.
+        if let dataDirectory {
+            let store = try IndexStore.open(path: workDirectory.appendingPathComponent("data.sqlite").path)
+            let first = try await store.ingest(dataDirectory: dataDirectory)
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let clock = ContinuousClock(), start = clock.now
+                _ = try await store.ingest(dataDirectory: dataDirectory)
+                times.append((clock.now - start).seconds)
+            }
+            times.sort()
+            figures.append(BenchmarkFigure(name: "re-ingest \(dataDirectory.lastPathComponent)/ unchanged", value: times[2] * 1000,
+                                           unit: "ms", detail: String(format: "median of 5; first ingest %.2f s, %d files, %d chunks",
+                                                                      first.seconds, first.added, first.chunks)))
+        }
+        return figures
+    }
+
+    /// BM25 latency (p50, p95 over `queries` queries of 1–6 words) on indexes of `sizes` chunks of
+    /// about 800 characters of generated text.
+    ///
+    /// With `vectorDimension` > 0 every chunk also gets a random unit vector, and dense search
+    /// (p50, p95) and hybrid search (p50) are measured too.
+    public static func search(workDirectory: URL, sizes: [Int] = [10_000, 100_000], queries: Int = 300,
+                              vectorDimension: Int = 384,
+                              log: @Sendable (String) -> Void = { _ in }) throws -> [BenchmarkFigure] {
+        let manager = FileManager.default
+        try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        var figures: [BenchmarkFigure] = []
+        for size in sizes {
+            let path = workDirectory.appendingPathComponent("search-\(size).sqlite").path
+            for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
+            let store = try IndexStore.open(path: path)
+            var generator = FrenchText(seed: UInt64(size))
+            let clock = ContinuousClock(), start = clock.now
+            try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
+            log(String(format: "built %d-chunk index in %.1f s", size, (clock.now - start).seconds))
+
+            var questions = [
+                "Quelles sont les différentes variantes de la tarte aux pommes ?",
+                "Comment faire une tarte aux pommes ?",
+                "Quel est le secret d'une bonne tarte aux pommes ?",
+            ]
+            var queryGenerator = FrenchText(seed: 7)
+            while questions.count < queries { questions.append(queryGenerator.query()) }
+            _ = try store.search(questions[0], k: 5) // warm the page cache
+            var latencies: [Double] = []
+            var found = 0
+            for question in questions {
+                let t0 = clock.now
+                found += try store.search(question, k: 5).count
+                latencies.append((clock.now - t0).seconds * 1000)
+            }
+            latencies.sort()
+            let p50 = latencies[latencies.count / 2]
+            let p95 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.95))]
+            figures.append(BenchmarkFigure(name: "BM25 search \(size / 1000)k chunks p50", value: p50, unit: "ms",
+                                           detail: "\(questions.count) queries, k=5, \(found) hits"))
+            figures.append(BenchmarkFigure(name: "BM25 search \(size / 1000)k chunks p95", value: p95, unit: "ms",
+                                           detail: String(format: "max %.1f ms", latencies.last ?? 0)))
+
+            guard vectorDimension > 0 else { continue }
+            var vectors = FrenchText(seed: 11)
+            let queryVectors = (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) }
+            let loadStart = clock.now
+            _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
+            let load = (clock.now - loadStart).seconds
+            var dense: [Double] = []
+            for vector in queryVectors {
+                let t0 = clock.now
+                _ = try store.denseSearch(vector, modelID: syntheticModelID, k: 5)
+                dense.append((clock.now - t0).seconds * 1000)
+            }
+            dense.sort()
+            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p50", value: dense[dense.count / 2],
+                                           unit: "ms", detail: String(format: "%d queries, k=5; first call loads the vectors: %.2f s", dense.count, load)))
+            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p95",
+                                           value: dense[min(dense.count - 1, Int(Double(dense.count) * 0.95))], unit: "ms"))
+            var hybrid: [Double] = []
+            for (question, vector) in zip(questions, queryVectors) {
+                let t0 = clock.now
+                _ = try store.hybridSearch(question, vector: vector, modelID: syntheticModelID, k: 5)
+                hybrid.append((clock.now - t0).seconds * 1000)
+            }
+            hybrid.sort()
+            figures.append(BenchmarkFigure(name: "hybrid search \(size / 1000)k p50", value: hybrid[hybrid.count / 2], unit: "ms",
+                                           detail: "\(hybrid.count) queries, 50 candidates per list, without query embedding"))
+        }
+        return figures
+    }
+}
+
+extension IndexStore {
+    /// Adds one document `synthetic-N.txt` made of `count` chunks from `make`, in one transaction
+    /// (for benchmarks: bypasses extraction).
+    func insertSyntheticChunks(count: Int, dimension: Int = 0, make: () -> String) throws {
+        let texts = (0..<count).map { _ in make() }
+        var generator = FrenchText(seed: 5)
+        let vectors = dimension > 0 ? (0..<count).map { _ in VectorCoding.encode(generator.unitVector(dimension)) } : []
+        try guarded(path) {
+            try pool.write { db in
+                let number = (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents") ?? 0) + 1
+                try db.execute(sql: """
+                    INSERT INTO documents(path, sha256, size, mtime, pages, status, chunking, indexed_at)
+                    VALUES (?, '', 0, 0, 1, 'indexed', 'synthetic', 0)
+                    """, arguments: ["synthetic-\(number).txt"])
+                let document = db.lastInsertedRowID
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text) VALUES (?, ?, NULL, ?, ?, ?)
+                    """)
+                let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
+                var offset = 0
+                for (ordinal, text) in texts.enumerated() {
+                    let length = text.unicodeScalars.count
+                    try insert.execute(arguments: [document, ordinal, offset, offset + length, text])
+                    if !vectors.isEmpty {
+                        try insertVector.execute(arguments: [db.lastInsertedRowID, syntheticModelID, dimension, vectors[ordinal]])
+                    }
+                    offset += length
+                }
+                try Self.bumpGeneration(db)
+            }
+        }
+    }
+}
+
+let syntheticModelID = "synthetic-random"
+
+/// Deterministic French-like text: words from a cooking-flavoured vocabulary with a Zipf-like
+/// distribution, sentences of 6–22 words, paragraphs of 2–6 sentences.
+struct FrenchText {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    /// SplitMix64.
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func int(_ range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(next() % UInt64(range.count))
+    }
+
+    /// Zipf-like: low indexes much more frequent.
+    mutating func word() -> String {
+        let u = Double(next() >> 11) / Double(1 << 53)
+        let index = Int(pow(Double(Self.words.count), u)) - 1
+        return Self.words[max(0, min(Self.words.count - 1, index))]
+    }
+
+    mutating func sentence() -> String {
+        var words = (0..<int(6...22)).map { _ in word() }
+        words[0] = words[0].prefix(1).uppercased() + words[0].dropFirst()
+        if int(0...4) == 0 { words[int(1...(words.count - 1))] += "," }
+        return words.joined(separator: " ") + (int(0...9) == 0 ? " ?" : ".")
+    }
+
+    mutating func paragraph() -> String {
+        (0..<int(2...6)).map { _ in sentence() }.joined(separator: " ")
+    }
+
+    mutating func chunk(characters: Int) -> String {
+        var text = ""
+        while text.count < characters { text += (text.isEmpty ? "" : " ") + sentence() }
+        return text
+    }
+
+    /// A random direction (Gaussian coordinates, normalised).
+    mutating func unitVector(_ dimension: Int) -> [Float] {
+        var vector = (0..<dimension).map { _ -> Float in
+            let u1 = Double(next() >> 11 | 1) / Double(1 << 53), u2 = Double(next() >> 11) / Double(1 << 53)
+            return Float((-2 * log(u1)).squareRoot() * cos(2 * .pi * u2))
+        }
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in vector.indices { vector[i] /= norm }
+        return vector
+    }
+
+    mutating func query() -> String {
+        (0..<int(1...6)).map { _ in word() }.joined(separator: " ")
+    }
+
+    /// Paragraphs wrapped at `width` characters, blank lines between paragraphs.
+    mutating func wrappedLines(characters: Int, width: Int) -> [String] {
+        var lines: [String] = []
+        var total = 0
+        while total < characters {
+            var line = ""
+            for word in paragraph().split(separator: " ") {
+                if line.count + word.count + 1 > width {
+                    lines.append(line)
+                    total += line.count
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + word
+            }
+            lines.append(line)
+            lines.append("")
+            total += line.count
+        }
+        return lines
+    }
+
+    /// The cooking vocabulary first (most frequent), then 5,000 made-up words from French-looking
+    /// syllables, so that the vocabulary has a long tail as real text does.
+    static let words: [String] = baseWords + {
+        let onsets = ["b", "br", "c", "ch", "cl", "d", "f", "fr", "g", "gr", "j", "l", "m", "n", "p", "pl", "r", "s", "t", "tr", "v"]
+        let vowels = ["a", "e", "i", "o", "u", "ou", "ai", "é", "eau", "an", "on", "in"]
+        let endings = ["", "s", "ne", "re", "te", "ment", "tion", "ille", "ette", "age"]
+        var generated: [String] = []
+        var seen = Set(baseWords)
+        var index = 0
+        while generated.count < 5_000 {
+            let a = index % onsets.count, b = (index / onsets.count) % vowels.count
+            let c = (index / 7) % onsets.count, d = (index / 11) % vowels.count, e = (index / 13) % endings.count
+            let word = onsets[a] + vowels[b] + onsets[c] + vowels[d] + endings[e]
+            if seen.insert(word).inserted { generated.append(word) }
+            index += 1
+        }
+        return generated
+    }()
+
+    static let baseWords: [String] = """
+        de la le et les des pommes à en un une du pâte tarte sucre beurre four au pour est avec dans \
+        que qui sur farine minutes crème œufs cuisson plus pas par on se il elle fruit température \
+        degrés moule fond recette variante normande alsacienne tatin caramel cannelle amandes \
+        bourdaloue poires feuilletée brisée sablée compote tranches quartiers lamelles acidité \
+        fondante croustillante dorée chaude froide tiède servir préparer étaler cuire ajouter \
+        mélanger verser beurrer fariner laisser reposer refroidir réfrigérateur heure secret \
+        astuce erreur fréquente conseil grand-mère tradition histoire siècle Normandie Alsace \
+        Sologne sœurs Tatin Angleterre Amérique strudel apple pie crumble calvados cidre vanille \
+        citron zeste jus sel pincée gramme litre centimètre épaisseur bord rebord couvercle \
+        grille croisillons lattes dorure jaune lait entier demi-sel doux sucre-glace cassonade \
+        miel confiture abricot nappage brillant gelée gratin flan appareil crème-pâtissière \
+        frangipane poudre noisettes noix raisins secs rhum épices muscade gingembre clou girofle \
+        variété golden reinette boskoop canada grise pink lady granny smith elstar jonagold \
+        chair ferme juteuse sucrée acidulée tenue fondre compoter éplucher évider couper \
+        régulière fine épaisse rapide lente douce vive chaleur sole haute basse ventilé \
+        traditionnel électrique gaz préchauffer thermostat aveugle billes haricots cuisson-à-blanc \
+        humide détrempée soggy piquer fourchette dessécher brûler coloration surveiller \
+        démouler retourner poêle fonte caraméliser
+        """.split(whereSeparator: \.isWhitespace).map(String.init)
+}
+
+/// A question with the passage that answers it (`Tests/IndexTests/Resources/questions_fr.json`).
+public struct RetrievalQuestion: Sendable, Hashable, Codable {
+    public var question: String
+    /// Path relative to the data directory.
+    public var file: String
+    /// PDF page, `nil` for text files.
+    public var page: Int?
+    /// A verbatim extract of the answering passage.
+    public var expected: String
+
+    public init(question: String, file: String, page: Int?, expected: String) {
+        self.question = question
+        self.file = file
+        self.page = page
+        self.expected = expected
+    }
+
+    /// Reads `{"questions": [{question, file, page, expected, …}]}`.
+    public static func load(_ url: URL) throws -> [RetrievalQuestion] {
+        struct Set: Decodable { var questions: [RetrievalQuestion] }
+        return try JSONDecoder().decode(Set.self, from: Data(contentsOf: url)).questions
+    }
+
+    /// The hit answers the question: same file (and page), and its text contains `expected`
+    /// (whitespace collapsed).
+    public func isAnswered(by hit: SearchHit) -> Bool {
+        hit.file == file && (page == nil || hit.page == page)
+            && Self.collapse(hit.text).contains(Self.collapse(expected))
+    }
+
+    static func collapse(_ text: String) -> String {
+        text.precomposedStringWithCanonicalMapping.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+}
+
+/// hit@k of one retrieval mode over a question set.
+public struct RetrievalScore: Sendable, Hashable, CustomStringConvertible {
+    public var questions = 0
+    public var hitAt1 = 0
+    public var hitAt3 = 0
+    public var hitAt5 = 0
+    /// Rank (from 1) of the first answering hit per question, `nil` when not in the top 5.
+    public var ranks: [Int?] = []
+
+    public var description: String {
+        "hit@1 \(hitAt1)/\(questions), hit@3 \(hitAt3)/\(questions), hit@5 \(hitAt5)/\(questions)"
+    }
+}
+
+extension IndexBenchmarks {
+    /// Runs `search` (top 5) for every question and counts where the answering passage ranks.
+    public static func evaluate(_ questions: [RetrievalQuestion],
+                                search: (String) throws -> [SearchHit]) rethrows -> RetrievalScore {
+        var score = RetrievalScore()
+        for question in questions {
+            let hits = try search(question.question).prefix(5)
+            let rank = hits.firstIndex(where: question.isAnswered).map { $0 - hits.startIndex + 1 }
+            score.questions += 1
+            score.ranks.append(rank)
+            if let rank {
+                if rank <= 1 { score.hitAt1 += 1 }
+                if rank <= 3 { score.hitAt3 += 1 }
+                score.hitAt5 += 1
+            }
+        }
+        return score
+    }
+}

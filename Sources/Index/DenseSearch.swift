@@ -1,0 +1,233 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// How `hybridSearch` fuses its two ranked lists: weighted reciprocal-rank fusion,
+/// `score = bm25Weight / (rankOffset + bm25Rank) + denseWeight / (rankOffset + denseRank)`
+/// (ranks from 1; a list that does not contain the chunk adds nothing).
+public struct FusionWeights: Sendable, Hashable {
+    public var bm25: Double
+    public var dense: Double
+    /// The usual RRF constant (60).
+    public var rankOffset: Double
+    /// How many candidates each list contributes (at least `k`).
+    public var candidates: Int
+
+    public init(bm25: Double = 1, dense: Double = 1, rankOffset: Double = 60, candidates: Int = 50) {
+        self.bm25 = bm25
+        self.dense = dense
+        self.rankOffset = rankOffset
+        self.candidates = candidates
+    }
+}
+
+/// The vectors of one model, packed row after row (`ids.count × dimension` floats).
+struct VectorSnapshot: Sendable {
+    var generation: Int
+    var modelID: String
+    var ids: [Int64]
+    var dimension: Int
+    var data: [Float]
+}
+
+extension IndexStore {
+    /// Brute-force dense search: cosine similarity (vectors are expected L2-normalised, so it is
+    /// a dot product) between `vector` and every stored vector of `modelID`. The vectors are read
+    /// once into one contiguous buffer and re-read only after the index changed. Best first;
+    /// `score` is the similarity, `snippet` the chunk's start.
+    public func denseSearch(_ vector: [Float], modelID: String, k: Int = 5) throws -> [SearchHit] {
+        guard k > 0 else { return [] }
+        let snapshot = try vectorSnapshot(modelID: modelID)
+        guard snapshot.dimension > 0 else { return [] }
+        guard vector.count == snapshot.dimension else {
+            throw IndexError.embedder(model: modelID,
+                                      reason: "query vector has dimension \(vector.count), the index holds \(snapshot.dimension)")
+        }
+        let top = Self.topK(vector, snapshot: snapshot, k: k)
+        let rows = try chunkRows(top.map(\.id))
+        return top.compactMap { candidate in
+            guard var hit = rows[candidate.id] else { return nil }
+            hit.score = Double(candidate.score)
+            hit.denseScore = Double(candidate.score)
+            return hit
+        }
+    }
+
+    /// Keyword and dense search fused by weighted reciprocal rank (`FusionWeights`). Each hit
+    /// carries `bm25Score` and `denseScore` when it was in that list; `score` is the fused score.
+    public func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int = 5,
+                             weights: FusionWeights = FusionWeights()) throws -> [SearchHit] {
+        guard k > 0 else { return [] }
+        let depth = max(k, weights.candidates)
+        let snapshot = try vectorSnapshot(modelID: modelID)
+        if snapshot.dimension > 0, vector.count != snapshot.dimension {
+            throw IndexError.embedder(model: modelID,
+                                      reason: "query vector has dimension \(vector.count), the index holds \(snapshot.dimension)")
+        }
+        let dense = snapshot.dimension > 0 ? Self.topK(vector, snapshot: snapshot, k: depth) : []
+        return try guarded(path) {
+            try pool.read { db in
+                let keyword = try Self.keywordRanking(query, k: depth, db)
+                var scores: [Int64: Double] = [:]
+                var bm25: [Int64: Double] = [:]
+                var cosine: [Int64: Double] = [:]
+                for (rank, item) in (keyword?.ranked ?? []).enumerated() {
+                    scores[item.id, default: 0] += weights.bm25 / (weights.rankOffset + Double(rank + 1))
+                    bm25[item.id] = item.score
+                }
+                for (rank, item) in dense.enumerated() {
+                    scores[item.id, default: 0] += weights.dense / (weights.rankOffset + Double(rank + 1))
+                    cosine[item.id] = Double(item.score)
+                }
+                let best = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k)
+                let rows = try Self.chunkRows(best.map(\.key), db)
+                return try best.compactMap { id, score -> SearchHit? in
+                    guard var hit = rows[id] else { return nil }
+                    hit.score = score
+                    hit.bm25Score = bm25[id]
+                    hit.denseScore = cosine[id]
+                    if let match = keyword?.match, bm25[id] != nil {
+                        hit.snippet = try Self.snippet(match: match, chunkID: id, db) ?? hit.snippet
+                    }
+                    return hit
+                }
+            }
+        }
+    }
+
+    // MARK: - Internals
+
+    /// The cached vectors of `modelID`, reloaded when the index's generation moved.
+    func vectorSnapshot(modelID: String) throws -> VectorSnapshot {
+        let generation = try guarded(path) { try pool.read { db in try Self.generation(db) } }
+        if let cached = vectorCache.withLock({ $0 }), cached.modelID == modelID, cached.generation == generation {
+            return cached
+        }
+        let loaded = try guarded(path) {
+            try pool.read { db -> VectorSnapshot in
+                // Read the generation in the same transaction as the vectors.
+                let generation = try Self.generation(db)
+                var ids: [Int64] = []
+                var data: [Float] = []
+                var dimension = 0
+                let cursor = try Row.fetchCursor(db, sql: "SELECT chunk_id, dim, data FROM vectors WHERE model_id = ? ORDER BY chunk_id",
+                                                 arguments: [modelID])
+                while let row = try cursor.next() {
+                    let dim: Int = row["dim"]
+                    if dimension == 0 {
+                        dimension = dim
+                    }
+                    let blob: Data = row["data"]
+                    guard dim == dimension, blob.count == dim * 4 else {
+                        throw IndexError.database(path: path, reason: "vector of chunk \(row["chunk_id"] as Int64) has a wrong size")
+                    }
+                    ids.append(row["chunk_id"])
+                    let start = data.count
+                    data.append(contentsOf: repeatElement(0, count: dim))
+                    data.withUnsafeMutableBufferPointer { out in
+                        blob.withUnsafeBytes { raw in
+                            for i in 0..<dim {
+                                out[start + i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                            }
+                        }
+                    }
+                }
+                return VectorSnapshot(generation: generation, modelID: modelID, ids: ids, dimension: dimension, data: data)
+            }
+        }
+        vectorCache.withLock { $0 = loaded }
+        return loaded
+    }
+
+    /// Scores every row against `query` and keeps the best `k` (sorted, best first).
+    static func topK(_ query: [Float], snapshot: VectorSnapshot, k: Int) -> [(id: Int64, score: Float)] {
+        let count = snapshot.ids.count, dimension = snapshot.dimension
+        guard count > 0 else { return [] }
+        var scores = [Float](repeating: 0, count: count)
+        // V (count, dimension) @ q (dimension,) -> scores (count,)
+        scores.withUnsafeMutableBufferPointer { out in
+            snapshot.data.withUnsafeBufferPointer { v in
+                query.withUnsafeBufferPointer { q in
+                    for row in 0..<count {
+                        out[row] = dot(v.baseAddress! + row * dimension, q.baseAddress!, dimension)
+                    }
+                }
+            }
+        }
+        // Partial selection: a small sorted array of the best k.
+        var best: [(index: Int, score: Float)] = []
+        best.reserveCapacity(k + 1)
+        for (index, score) in scores.enumerated() {
+            if best.count == k, let last = best.last, score <= last.score { continue }
+            var position = best.count
+            while position > 0, best[position - 1].score < score { position -= 1 }
+            best.insert((index, score), at: position)
+            if best.count > k { best.removeLast() }
+        }
+        return best.map { (snapshot.ids[$0.index], $0.score) }
+    }
+
+    /// a (n,) · b (n,) with 8-wide SIMD accumulators.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += x * y
+            i += 8
+        }
+        var sum = acc.sum()
+        while i < n {
+            sum += a[i] * b[i]
+            i += 1
+        }
+        return sum
+    }
+
+    /// Chunks by id, as hits with score 0.
+    func chunkRows(_ ids: [Int64]) throws -> [Int64: SearchHit] {
+        guard !ids.isEmpty else { return [:] }
+        return try guarded(path) { try pool.read { db in try Self.chunkRows(ids, db) } }
+    }
+
+    /// Chunks by id, as hits with score 0 and the chunk's start as snippet.
+    static func chunkRows(_ ids: [Int64], _ db: Database) throws -> [Int64: SearchHit] {
+        guard !ids.isEmpty else { return [:] }
+        let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+            JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
+            """, arguments: StatementArguments(ids))
+        var result: [Int64: SearchHit] = [:]
+        for row in rows {
+            let text: String = row["text"]
+            result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
+                                          ordinal: row["ordinal"], score: 0, text: text,
+                                          snippet: leadingSnippet(text))
+        }
+        return result
+    }
+
+    /// The first ~160 characters of a text, cut at a word, on one line.
+    static func leadingSnippet(_ text: String) -> String {
+        let flat = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        guard flat.count > 160 else { return flat }
+        let prefix = flat.prefix(160)
+        let cut = prefix.lastIndex(of: " ") ?? prefix.endIndex
+        return String(prefix[..<cut]) + "…"
+    }
+
+    static func generation(_ db: Database) throws -> Int {
+        Int(try metadata(db, "generation") ?? "0") ?? 0
+    }
+
+    /// Marks the index as changed (chunks or vectors), so caches reload.
+    static func bumpGeneration(_ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO metadata(key, value) VALUES ('generation', '1')
+            ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)
+            """)
+    }
+}

@@ -1,1 +1,0 @@
-// Index — see ../shared/DESIGN.md for what this module owns.

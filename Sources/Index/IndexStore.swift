@@ -1,0 +1,283 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// One retrieved chunk.
+public struct SearchHit: Sendable, Hashable, Codable {
+    public var chunkID: Int64
+    /// Path relative to the data directory, e.g. `document.pdf`.
+    public var file: String
+    /// PDF page number (from 1), `nil` for text files.
+    public var page: Int?
+    /// Position of the chunk in its document.
+    public var ordinal: Int
+    /// Higher is better. For keyword search: −bm25 (positive).
+    public var score: Double
+    /// The chunk's full text.
+    public var text: String
+    /// A short extract: around the matched terms for keyword search (matches in `[` `]`), the
+    /// chunk's start for dense search.
+    public var snippet: String
+    /// −bm25 when the chunk was in the keyword list (set by `search` and `hybridSearch`).
+    public var bm25Score: Double?
+    /// Cosine similarity when the chunk was in the dense list (`denseSearch`, `hybridSearch`).
+    public var denseScore: Double?
+
+    public init(chunkID: Int64, file: String, page: Int?, ordinal: Int, score: Double, text: String, snippet: String,
+                bm25Score: Double? = nil, denseScore: Double? = nil) {
+        self.chunkID = chunkID
+        self.file = file
+        self.page = page
+        self.ordinal = ordinal
+        self.score = score
+        self.text = text
+        self.snippet = snippet
+        self.bm25Score = bm25Score
+        self.denseScore = denseScore
+    }
+}
+
+/// A row of the `documents` table.
+public struct DocumentRecord: Sendable, Hashable {
+    public var id: Int64
+    public var path: String
+    public var sha256: String
+    public var size: Int64
+    public var mtime: Double
+    public var pages: Int
+    public var status: String
+    public var error: String?
+    public var chunkCount: Int
+}
+
+/// Counts and settings of an index.
+public struct IndexStatistics: Sendable, Hashable {
+    public var documents: Int
+    public var failedDocuments: Int
+    public var chunks: Int
+    public var vectors: Int
+    public var encoderModelID: String?
+    public var schemaVersion: Int
+}
+
+/// The SQLite index (`models/index.sqlite` by default): one file, WAL mode, safe to share between
+/// tasks and threads (reads run concurrently, writes are serialised by SQLite).
+public final class IndexStore: Sendable {
+    /// Path of the database file.
+    public let path: String
+    let pool: DatabasePool
+    /// Vectors of the last model used by `denseSearch`, with the generation they were read at.
+    let vectorCache = Mutex<VectorSnapshot?>(nil)
+
+    private init(path: String, pool: DatabasePool) {
+        self.path = path
+        self.pool = pool
+    }
+
+    /// Opens the index at `path`, migrating its schema. With `create` (ingest) a missing file and
+    /// its directory are created; without it (search, server) a missing file is
+    /// `IndexError.indexNotFound`.
+    public static func open(path: String, create: Bool = true) throws -> IndexStore {
+        let url = URL(fileURLWithPath: path)
+        if !FileManager.default.fileExists(atPath: url.path) {
+            guard create else { throw IndexError.indexNotFound(path: path) }
+            do {
+                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
+                                                        withIntermediateDirectories: true)
+            } catch {
+                throw IndexError.database(path: path, reason: "cannot create its directory: \(error.localizedDescription)")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "ragchat.index"
+        return try guarded(path) {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            let found = try pool.read { db -> Int? in
+                guard try db.tableExists("metadata") else { return nil }
+                return try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'schema_version'")
+                    .flatMap(Int.init)
+            }
+            if let found, found > Schema.version {
+                throw IndexError.unsupportedSchema(path: path, found: found, supported: Schema.version)
+            }
+            try Schema.migrator.migrate(pool)
+            return IndexStore(path: path, pool: pool)
+        }
+    }
+
+    // MARK: - Keyword search
+
+    /// BM25 keyword search over chunk text, accent- and case-insensitive. Any string is accepted:
+    /// it is reduced to quoted terms OR-ed together (`FTSQuery.make`); a query without a usable
+    /// term returns no hit. Best hit first.
+    ///
+    /// In a large index (at least `ubiquityThreshold` chunks), words found in more than half of
+    /// the chunks are left out of the query when rarer words remain: BM25 gives them almost no
+    /// weight (FTS5 floors their IDF), and they cost the most. Ties are broken by chunk id.
+    public func search(_ query: String, k: Int = 5) throws -> [SearchHit] {
+        guard k > 0 else { return [] }
+        return try guarded(path) {
+            try pool.read { db in
+                guard let ranking = try Self.keywordRanking(query, k: k, db) else { return [] }
+                let rows = try Self.chunkRows(ranking.ranked.map(\.id), db)
+                return try ranking.ranked.compactMap { item -> SearchHit? in
+                    guard var hit = rows[item.id] else { return nil }
+                    hit.score = item.score
+                    hit.bm25Score = item.score
+                    hit.snippet = try Self.snippet(match: ranking.match, chunkID: item.id, db) ?? hit.snippet
+                    return hit
+                }
+            }
+        }
+    }
+
+    /// The best `k` chunk ids by BM25 (score = −bm25, best first) and the FTS5 expression used;
+    /// `nil` when the query has no word. Ranks with bm25 alone: no text is read for the many
+    /// matching rows.
+    static func keywordRanking(_ query: String, k: Int, _ db: Database) throws
+        -> (match: String, ranked: [(id: Int64, score: Double)])? {
+        let parsed = FTSQuery.parse(query)
+        guard !parsed.isEmpty else { return nil }
+        let terms = parsed.count > 1 ? try withoutUbiquitousTerms(parsed, db) : parsed
+        guard let match = FTSQuery.expression(terms) else { return nil }
+        let ranked = try Row.fetchAll(db, sql: """
+            SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
+            WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
+            """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, score: -($0["rank"] as Double)) }
+        return (match, ranked)
+    }
+
+    /// FTS5's snippet of one chunk for a match expression (matches in `[` `]`).
+    static func snippet(match: String, chunkID: Int64, _ db: Database) throws -> String? {
+        let statement = try db.cachedStatement(sql: """
+            SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
+            """)
+        return try String.fetchOne(statement, arguments: [match, chunkID])
+    }
+
+    /// Below this many chunks every query word is kept: on a small index the tiny weights of common
+    /// words still break ties usefully (measured on `data/`), and the query is fast anyway.
+    public static let ubiquityThreshold = 2_000
+
+    /// Drops terms present in more than half of the chunks, keeping at least the rarest one.
+    static func withoutUbiquitousTerms(_ terms: [FTSQuery.Term], _ db: Database) throws -> [FTSQuery.Term] {
+        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+        guard total >= ubiquityThreshold else { return terms }
+        let exact = try db.cachedStatement(sql: "SELECT doc FROM chunks_vocab WHERE term = ?")
+        let prefix = try db.cachedStatement(sql: "SELECT COALESCE(SUM(doc), 0) FROM chunks_vocab WHERE term >= ? AND term < ?")
+        var frequencies: [Int] = []
+        for term in terms {
+            var frequency = try Int.fetchOne(exact, arguments: [term.folded]) ?? 0
+            if let stem = term.stem, let last = stem.unicodeScalars.last, let next = Unicode.Scalar(last.value + 1) {
+                let upper = String(stem.unicodeScalars.dropLast()) + String(next)
+                // Upper bound of the documents matching the prefix (a chunk can hold several forms).
+                frequency = max(frequency, try Int.fetchOne(prefix, arguments: [stem, upper]) ?? 0)
+            }
+            frequencies.append(frequency)
+        }
+        let kept = zip(terms, frequencies).filter { $0.1 * 2 <= total }.map(\.0)
+        if !kept.isEmpty { return kept }
+        return frequencies.indices.min { frequencies[$0] < frequencies[$1] }.map { [terms[$0]] } ?? terms
+    }
+
+    // MARK: - Inspection
+
+    public func statistics() throws -> IndexStatistics {
+        try guarded(path) {
+            try pool.read { db in
+                IndexStatistics(
+                    documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents WHERE status = 'indexed'") ?? 0,
+                    failedDocuments: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents WHERE status = 'failed'") ?? 0,
+                    chunks: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0,
+                    vectors: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vectors") ?? 0,
+                    encoderModelID: try Self.metadata(db, "encoder_model_id"),
+                    schemaVersion: Int(try Self.metadata(db, "schema_version") ?? "") ?? 0)
+            }
+        }
+    }
+
+    /// Every document row, sorted by path.
+    public func documents() throws -> [DocumentRecord] {
+        try guarded(path) {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count
+                    FROM documents d ORDER BY d.path
+                    """).map { row in
+                    DocumentRecord(id: row["id"], path: row["path"], sha256: row["sha256"], size: row["size"],
+                                   mtime: row["mtime"], pages: row["pages"], status: row["status"],
+                                   error: row["error"], chunkCount: row["chunk_count"])
+                }
+            }
+        }
+    }
+
+    /// The chunks of one document in order, as search hits with score 0.
+    public func chunks(ofFile file: String) throws -> [SearchHit] {
+        try guarded(path) {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+                    JOIN documents d ON d.id = c.document_id WHERE d.path = ? ORDER BY c.ordinal
+                    """, arguments: [file]).map { row in
+                    SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
+                              score: 0, text: row["text"], snippet: "")
+                }
+            }
+        }
+    }
+
+    /// Every stored vector of `modelID`, in chunk-id order, packed in one buffer
+    /// (`ids.count × dimension` floats). For dense search.
+    public func vectors(modelID: String) throws -> (ids: [Int64], dimension: Int, data: [Float]) {
+        let snapshot = try vectorSnapshot(modelID: modelID)
+        return (snapshot.ids, snapshot.dimension, snapshot.data)
+    }
+
+    /// SQLite's integrity check plus FTS5's (the full-text index matches the chunks table).
+    /// Throws `IndexError.database` describing the first problem.
+    public func checkIntegrity() throws {
+        try guarded(path) {
+            try pool.write { db in
+                let result = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+                guard result == ["ok"] else {
+                    throw IndexError.database(path: path, reason: "integrity check: \(result.joined(separator: "; "))")
+                }
+                try db.execute(sql: "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+                let orphans = try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents WHERE status = 'indexed')
+                    """) ?? 0
+                guard orphans == 0 else {
+                    throw IndexError.database(path: path, reason: "\(orphans) chunks belong to no indexed document")
+                }
+            }
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func metadata(_ db: Database, _ key: String) throws -> String? {
+        try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = ?", arguments: [key])
+    }
+
+    static func setMetadata(_ db: Database, _ key: String, _ value: String) throws {
+        try db.execute(sql: "INSERT INTO metadata(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       arguments: [key, value])
+    }
+}
+
+/// Runs `body`, turning GRDB errors into `IndexError.database` naming `path`.
+func guarded<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as IndexError {
+        throw error
+    } catch let error as DatabaseError {
+        throw IndexError.database(path: path, reason: error.message ?? error.description)
+    } catch is CancellationError {
+        throw CancellationError()
+    } catch {
+        throw IndexError.database(path: path, reason: String(describing: error))
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Synchronization
+import Testing
+
+/// End-to-end tests of the built `ragchat` binary.
+@Suite("ragchat CLI", .serialized)
+struct CLITests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The `ragchat` executable next to the test bundle (same build configuration).
+    static func binary() throws -> URL {
+        var candidates: [URL] = []
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(directory.appendingPathComponent("ragchat"))
+            directory = directory.deletingLastPathComponent()
+        }
+        candidates.append(repositoryRoot.appendingPathComponent(".build/debug/ragchat"))
+        candidates.append(repositoryRoot.appendingPathComponent(".build/release/ragchat"))
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                            "ragchat binary not found near \(runner.path)")
+    }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes fully before waiting (large outputs would block the child).
+        let errData = Mutex(Data())
+        let errHandle = err.fileHandleForReading
+        let reader = Thread { errData.withLock { $0 = errHandle.readDataToEndOfFile() } }
+        reader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !reader.isFinished { Thread.sleep(forTimeInterval: 0.005) }
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: errData.withLock { String(decoding: $0, as: UTF8.self) })
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("data"), withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A minimal two-page PDF with a text layer (Helvetica, WinAnsi), written by hand.
+    static func twoPagePDF() -> Data {
+        let pages = ["La pate sableee se travaille du bout des doigts.", "Cuisson de la tarte a 180 degres, quarante minutes."]
+        var objects = ["<< /Type /Catalog /Pages 2 0 R >>",
+                       "<< /Type /Pages /Kids [4 0 R 6 0 R] /Count 2 >>",
+                       "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"]
+        for (index, text) in pages.enumerated() {
+            let stream = "BT /F1 12 Tf 72 720 Td (\(text)) Tj ET"
+            objects.append("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents \(5 + index * 2) 0 R >>")
+            objects.append("<< /Length \(stream.utf8.count) >>\nstream\n\(stream)\nendstream")
+        }
+        var file = "%PDF-1.4\n"
+        var offsets: [Int] = []
+        for (index, object) in objects.enumerated() {
+            offsets.append(file.utf8.count)
+            file += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+        }
+        let xref = file.utf8.count
+        file += "xref\n0 \(objects.count + 1)\n0000000000 65535 f \n"
+        for offset in offsets { file += String(format: "%010d 00000 n \n", offset) }
+        file += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+        return Data(file.utf8)
+    }
+
+    static var summaryPattern: Regex<(Substring, Substring, Substring, Substring, Substring, Substring, Substring)> { #/added (\d+), updated (\d+), unchanged (\d+), removed (\d+), failed (\d+) — (\d+) chunks in [0-9.]+ s/# }
+
+    static func counts(_ output: String) throws -> [Int] {
+        let match = try #require(output.firstMatch(of: summaryPattern), "no summary line in: \(output)")
+        return [match.1, match.2, match.3, match.4, match.5, match.6].map { Int($0)! }
+    }
+
+    @Test func ingestThenSearch() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data")
+        try Data("La pâte brisée se fait avec du beurre froid.\n\nLa tarte Tatin est renversée.".utf8)
+            .write(to: data.appendingPathComponent("notes.txt"))
+        try Self.twoPagePDF().write(to: data.appendingPathComponent("guide.pdf"))
+        try Data([0x00, 0x01, 0x02]).write(to: data.appendingPathComponent("binaire.txt"))
+        let index = root.appendingPathComponent("out/index.sqlite").path
+
+        let first = try Self.run(["ingest", "--data", data.path, "--index", index, "--chunk-size", "200", "--overlap", "40"])
+        #expect(first.status != 0)                                  // one file failed
+        #expect(try Self.counts(first.stdout) == [2, 0, 0, 0, 1, try Self.counts(first.stdout)[5]])
+        #expect(first.stderr.contains("error: binaire.txt: binary data"))
+        #expect(first.stderr.contains("added guide.pdf (2 pages"))
+
+        try FileManager.default.removeItem(at: data.appendingPathComponent("binaire.txt"))
+        let second = try Self.run(["ingest", "--data", data.path, "--index", index, "--chunk-size", "200", "--overlap", "40"])
+        #expect(second.status == 0)
+        #expect(try Self.counts(second.stdout) == [0, 0, 2, 0, 0, 0])
+
+        let plain = try Self.run(["search", "pate brisee", "--index", index])
+        #expect(plain.status == 0)
+        #expect(plain.stdout.hasPrefix("1. "))
+        #expect(plain.stdout.contains("notes.txt"))
+
+        let json = try Self.run(["search", "cuisson tarte", "--index", index, "-k", "1", "--json"])
+        #expect(json.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.count == 1)
+        let first1 = try #require(results.first)
+        #expect(first1["rank"] as? Int == 1)
+        #expect(first1["file"] as? String == "guide.pdf")
+        #expect(first1["page"] as? Int == 2)
+        #expect((first1["score"] as? Double ?? 0) > 0)
+        #expect((first1["text"] as? String)?.contains("quarante minutes") == true)
+
+        let textHit = try Self.run(["search", "Tatin", "--index", index, "--json"])
+        let textResults = try #require((try JSONSerialization.jsonObject(with: Data(textHit.stdout.utf8)) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(textResults.first?["page"] is NSNull)
+
+        for hostile in ["\"", "*", "NEAR(", "'; DROP TABLE chunks; --", ""] {
+            let result = try Self.run(["search", hostile, "--index", index])
+            #expect(result.status == 0, "query \(hostile): \(result.stderr)")
+        }
+        let none = try Self.run(["search", "zzzzzz", "--index", index, "--json"])
+        #expect(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"results":[]}"#)
+    }
+
+    @Test func searchOnMissingIndex() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let missing = root.appendingPathComponent("absent.sqlite").path
+        let result = try Self.run(["search", "pomme", "--index", missing])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(missing))
+        #expect(result.stderr.contains("ragchat ingest"))
+        #expect(!FileManager.default.fileExists(atPath: missing))
+    }
+
+    @Test func badArguments() throws {
+        #expect(try Self.run(["ingest", "--data", "/nonexistent-ragchat-dir", "--index", "/tmp/ragchat-x-\(UUID().uuidString).sqlite"]).status != 0)
+        let overlap = try Self.run(["ingest", "--chunk-size", "100", "--overlap", "80", "--index", "/tmp/ragchat-y-\(UUID().uuidString).sqlite"])
+        #expect(overlap.status != 0)
+        #expect(overlap.stderr.contains("overlap"))
+        #expect(try Self.run(["search", "x", "-k", "0"]).status != 0)
+    }
+
+    @Test func killedIngestResumes() async throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data")
+        let paragraph = "La tarte aux pommes normande se prépare avec une pâte brisée et de la crème. "
+        for number in 0..<150 {
+            let text = (0..<120).map { "Fichier \(number), paragraphe \($0). " + paragraph }.joined(separator: "\n\n")
+            try Data(text.utf8).write(to: data.appendingPathComponent(String(format: "f%03d.txt", number)))
+        }
+        let index = root.appendingPathComponent("index.sqlite").path
+
+        // Start an ingest and kill it (SIGKILL) once a few files are committed.
+        let process = Process()
+        process.executableURL = try Self.binary()
+        process.arguments = ["ingest", "--data", data.path, "--index", index]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        let seen = Mutex(0)
+        // A plain reader thread (FileHandle.readabilityHandler races with dispatch teardown on Linux).
+        let reader = err.fileHandleForReading
+        try process.run()
+        Thread.detachNewThread {
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                let text = String(decoding: chunk, as: UTF8.self)
+                seen.withLock { $0 += text.components(separatedBy: "added ").count - 1 }
+            }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while seen.withLock({ $0 }) < 5, process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let killed = process.isRunning
+        if killed { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        if killed { #expect(process.terminationReason == .uncaughtSignal) }
+
+        // The index opens and answers; the next run completes the work.
+        #expect(try Self.run(["search", "normande", "--index", index]).status == 0)
+        let resumed = try Self.run(["ingest", "--data", data.path, "--index", index])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let counts = try Self.counts(resumed.stdout)
+        #expect(counts[0] + counts[1] + counts[2] == 150 && counts[4] == 0)
+        if killed { #expect(counts[2] > 0 && counts[2] < 150) }
+        #expect(try Self.counts(try Self.run(["ingest", "--data", data.path, "--index", index]).stdout) == [0, 0, 150, 0, 0, 0])
+        let json = try Self.run(["search", "Fichier 149 paragraphe 119", "--index", index, "--json", "-k", "1"])
+        #expect(json.stdout.contains("f149.txt"))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: repositoryRoot.appendingPathComponent("data/connaissances.txt").path)))
+    func repositoryData() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let index = root.appendingPathComponent("index.sqlite").path
+        let data = Self.repositoryRoot.appendingPathComponent("data").path
+        let ingest = try Self.run(["ingest", "--data", data, "--index", index])
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+        let counts = try Self.counts(ingest.stdout)
+        #expect(counts[0] >= 2 && counts[4] == 0 && counts[5] > 5)
+        for question in ["Quelles sont les différentes variantes de la tarte aux pommes ?",
+                         "Comment faire une tarte aux pommes ?",
+                         "Quel est le secret d'une bonne tarte aux pommes ?"] {
+            let result = try Self.run(["search", question, "--index", index, "--json"])
+            #expect(result.status == 0)
+            let results = (try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])?["results"] as? [[String: Any]]
+            #expect((results?.count ?? 0) == 5, "\(question)")
+        }
+        #expect(try Self.counts(try Self.run(["ingest", "--data", data, "--index", index]).stdout)[2] == counts[0])
+    }
+}

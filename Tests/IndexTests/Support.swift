@@ -1,0 +1,108 @@
+import Foundation
+import Index
+import Synchronization
+
+/// A temporary data directory and index path, removed by `cleanup()`.
+struct Workspace {
+    let root: URL
+    var data: URL { root.appendingPathComponent("data") }
+    var indexPath: String { root.appendingPathComponent("index.sqlite").path }
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-index-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
+    }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> URL {
+        try write(name, Data(text.utf8))
+    }
+
+    @discardableResult
+    func write(_ name: String, _ data: Data) throws -> URL {
+        let file = self.data.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: file)
+        return file
+    }
+
+    func remove(_ name: String) throws {
+        try FileManager.default.removeItem(at: data.appendingPathComponent(name))
+    }
+
+    /// Sets a file's modification time (to force or avoid the quick size+mtime check).
+    func touch(_ name: String, secondsAgo: Double) throws {
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -secondsAgo)],
+                                              ofItemAtPath: data.appendingPathComponent(name).path)
+    }
+
+    func open() throws -> IndexStore { try IndexStore.open(path: indexPath) }
+
+    func cleanup() { try? FileManager.default.removeItem(at: root) }
+}
+
+/// Deterministic embedder: hashed bag of words, L2-normalised. Counts the texts it embedded.
+final class FakeEmbedder: ChunkEmbedder {
+    let modelID: String
+    let dimension: Int
+    private let count = Mutex(0)
+
+    init(modelID: String = "fake-bow-v1", dimension: Int = 16) {
+        self.modelID = modelID
+        self.dimension = dimension
+    }
+
+    var embeddedTexts: Int { count.withLock { $0 } }
+
+    func embed(_ texts: [String]) throws -> [[Float]] {
+        count.withLock { $0 += texts.count }
+        return texts.map { text in
+            var vector = [Float](repeating: 0, count: dimension)
+            for word in text.lowercased().split(whereSeparator: { !$0.isLetter }) {
+                var hash: UInt64 = 1469598103934665603
+                for byte in word.utf8 { hash = (hash ^ UInt64(byte)) &* 1099511628211 }
+                vector[Int(hash % UInt64(dimension))] += 1
+            }
+            let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return norm > 0 ? vector.map { $0 / norm } : vector
+        }
+    }
+}
+
+/// An embedder that returns vectors of the wrong size.
+struct BrokenEmbedder: ChunkEmbedder {
+    let modelID = "broken"
+    let dimension = 8
+    func embed(_ texts: [String]) throws -> [[Float]] { texts.map { _ in [1, 2, 3] } }
+}
+
+/// Collects progress events.
+final class EventLog: Sendable {
+    private let events = Mutex<[IngestEvent]>([])
+    func record(_ event: IngestEvent) { events.withLock { $0.append(event) } }
+    var all: [IngestEvent] { events.withLock { $0 } }
+}
+
+struct InjectedFailure: Error {}
+
+enum Samples {
+    static let tarte = """
+        La tarte aux pommes normande se prépare avec une pâte brisée, des pommes reinettes et une crème \
+        fraîche épaisse battue avec des œufs et du sucre. On la cuit à 180 °C pendant quarante minutes.
+
+        La tarte Tatin est une tarte renversée : les pommes caramélisent dans le beurre et le sucre, \
+        puis la pâte les recouvre avant la cuisson. On la démoule chaude.
+        """
+
+    static let secrets = """
+        Le secret d'une bonne tarte : un beurre très froid, une pâte qui repose une heure au \
+        réfrigérateur, et un four bien préchauffé. Piquer le fond à la fourchette évite qu'il gonfle.
+        """
+}
+
+/// Lets a callback cancel the task that runs it.
+final class TaskHandle: Sendable {
+    private let task = Mutex<Task<IngestSummary, any Error>?>(nil)
+    func set(_ task: Task<IngestSummary, any Error>) { self.task.withLock { $0 = task } }
+    func cancel() { task.withLock { $0?.cancel() } }
+}
