@@ -37,13 +37,13 @@ public struct SamplingParameters: Sendable {
 /// Picks the next token from logits. Buffers are reused (no allocation per token after the first).
 public struct Sampler: Sendable {
     public var parameters: SamplingParameters
-    private var rng: SplitMix
+    private var rng: GGUFSplitMix
     private var candidates: [Int] = []
     private var probs: [Float] = []
 
     public init(_ p: SamplingParameters) {
         parameters = p
-        rng = SplitMix(seed: p.seed)
+        rng = GGUFSplitMix(seed: p.seed)
     }
 
     public static func argmax(_ l: UnsafeBufferPointer<Float>) -> Int {

@@ -137,7 +137,7 @@ public struct GGUFWriter {
     /// Random but valid tensor bytes of `type` for `rows` × `cols` weights (deterministic per seed):
     /// random quants with small positive fp16 scales, as a trained model would have.
     public static func randomTensorData(_ type: GGMLType, rows: Int, cols: Int, seed: UInt64, scale: Float = 1) -> [UInt8] {
-        var rng = SplitMix(seed: seed)
+        var rng = GGUFSplitMix(seed: seed)
         let n = rows * cols
         func half(_ f: Float) -> [UInt8] { ggufLE(Float16(f).bitPattern) }
         func unit() -> Float { Float(rng.next() >> 40) / Float(1 << 24) } // [0, 1)
@@ -179,7 +179,7 @@ public struct GGUFWriter {
 }
 
 /// A tiny deterministic generator (SplitMix64).
-public struct SplitMix: RandomNumberGenerator, Sendable {
+public struct GGUFSplitMix: RandomNumberGenerator, Sendable {
     var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {

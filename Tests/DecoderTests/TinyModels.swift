@@ -49,7 +49,7 @@ enum TinyModels {
         func vec(_ name: String, _ n: Int, around v: Float = 1) {
             guard !omit.contains(name) else { return }
             seed += 1
-            var rng = SplitMix(seed: seed)
+            var rng = GGUFSplitMix(seed: seed)
             w.addTensor(name, dims: [n], floats: (0..<n).map { _ in v + Float(rng.next() >> 40) / Float(1 << 24) * 0.2 - 0.1 })
         }
         mat("token_embd.weight", rows: s.vocab, cols: s.embd, type: .q8_0, scale: 8)

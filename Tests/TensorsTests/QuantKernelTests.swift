@@ -5,7 +5,7 @@ let quantTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5
 
 /// Random activations with a few outliers, like real hidden states.
 func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
-    var rng = SplitMix(seed: seed)
+    var rng = GGUFSplitMix(seed: seed)
     return (0..<n).map { i in
         let u = Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1
         return i % 97 == 3 ? u * 20 : u
