@@ -91,6 +91,8 @@ uint16_t ck_fp32_to_fp16(float f) {
 
 static inline float h2f(uint16_t h) { return ck_fp16_to_fp32(h); }
 static inline float bf2f(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+// Rounds through fp16 like ggml, but keeps values beyond the fp16 range (where ggml would overflow).
+static inline float half_round(float v) { return fabsf(v) < 65504.0f ? h2f(ck_fp32_to_fp16(v)) : v; }
 
 // ---------------------------------------------------------------- activation quantisation
 
@@ -109,7 +111,7 @@ static void generic_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
             sum += q;
         }
         y[b].d = dr;
-        y[b].s = dr * (float)sum;
+        y[b].s = half_round(d * (float)sum); // as ggml's q8_1: fp16(sum * d)
     }
 }
 
@@ -146,7 +148,7 @@ CK_AVX2 static void avx2_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)y[b].qs, p);
         y[b].d = dr;
-        y[b].s = dr * (float)sum;
+        y[b].s = half_round(d * (float)sum);
     }
 }
 #endif

@@ -19,27 +19,31 @@ public enum Kernels {
         }
     }
 
-    /// Several products sharing one input, in one pool dispatch:
+    /// Two or three products sharing one input, in one pool dispatch (no allocation):
     // Wi (rows_i, cols) @ x (cols,) -> out_i (rows_i,)
-    public static func matvecs(_ jobs: [(out: UnsafeMutablePointer<Float>, w: QMatrix)], _ x: ActivationBuffer,
+    public static func matvecs(_ x: ActivationBuffer,
+                               _ o0: UnsafeMutablePointer<Float>, _ w0: QMatrix,
+                               _ o1: UnsafeMutablePointer<Float>, _ w1: QMatrix,
+                               _ o2: UnsafeMutablePointer<Float>? = nil, _ w2: QMatrix? = nil,
                                pool: ThreadPool = .shared) {
-        // Prepare every needed activation kind before going parallel.
-        var acts: [UnsafeRawPointer] = []
-        var starts: [Int] = [0]
-        for j in jobs {
-            acts.append(x.prepared(j.w.activationKind))
-            starts.append(starts[starts.count - 1] + j.w.rows)
-        }
-        let total = starts[starts.count - 1]
-        let minChunk = jobs.map { minRows($0.w) }.min() ?? 8
-        pool.parallelFor(total, minChunk: minChunk) { s, e in
-            var r = s
-            for (k, j) in jobs.enumerated() where r < e && r < starts[k + 1] {
-                let lo = r - starts[k], hi = min(e, starts[k + 1]) - starts[k]
-                ck_matvec(Int32(j.w.type.rawValue), j.out + lo, j.w.data, j.w.rowBytes, Int32(lo), Int32(hi),
-                          Int32(j.w.cols), acts[k])
-                r = starts[k] + hi
+        let n = (o2 != nil && w2 != nil) ? 3 : 2
+        let a0 = x.prepared(w0.activationKind), a1 = x.prepared(w1.activationKind)
+        let a2 = w2.map { x.prepared($0.activationKind) }
+        let e0 = w0.rows, e1 = e0 + w1.rows, e2 = e1 + (w2?.rows ?? 0)
+        let total = n == 3 ? e2 : e1
+        var minChunk = min(minRows(w0), minRows(w1))
+        if let w2 { minChunk = min(minChunk, minRows(w2)) }
+        @inline(__always) func part(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ act: UnsafeRawPointer,
+                                    _ start: Int, _ end: Int, _ s: Int, _ e: Int) {
+            let lo = max(s, start) - start, hi = min(e, end) - start
+            if lo < hi {
+                ck_matvec(Int32(w.type.rawValue), out + lo, w.data, w.rowBytes, Int32(lo), Int32(hi), Int32(w.cols), act)
             }
+        }
+        pool.parallelFor(total, minChunk: minChunk) { s, e in
+            part(o0, w0, a0, 0, e0, s, e)
+            part(o1, w1, a1, e0, e1, s, e)
+            if n == 3, let o2, let w2, let a2 { part(o2, w2, a2, e1, e2, s, e) }
         }
     }
 
@@ -119,4 +123,15 @@ public enum Kernels {
     /// Fast fp16 conversions.
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
+}
+
+extension Kernels {
+    // C (m, n) = alpha * A (m, k) @ op(B) + beta * C, row-major; B is (k, n), or (n, k) when transB.
+    public static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
+                             a: UnsafePointer<Float>, lda: Int,
+                             b: UnsafePointer<Float>, ldb: Int, transB: Bool,
+                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
 }

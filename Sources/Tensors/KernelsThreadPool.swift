@@ -23,7 +23,9 @@ public final class ThreadPool: @unchecked Sendable {
 
     deinit { core.stop() }
 
-    func run(chunks: Int, _ body: (Int) -> Void) { core.run(chunks: chunks, body) }
+    /// Runs `body(i)` for i in 0..<chunks across the pool (the caller takes part) and returns
+    /// when all are done. Calls from different threads are serialised.
+    public func run(chunks: Int, _ body: (Int) -> Void) { core.run(chunks: chunks, body) }
 
     /// Splits 0..<count into about `threadCount * perThread` ranges (at least `minChunk` long).
     public func parallelFor(_ count: Int, minChunk: Int = 1, perThread: Int = 4,
@@ -108,14 +110,20 @@ private final class PoolCore: @unchecked Sendable {
             chunkCount = chunks
             nextChunk.store(0, ordering: .relaxed)
             pending.store(threads.count, ordering: .relaxed)
-            generation.wrappingAdd(1, ordering: .releasing)
-            if sleepers.load(ordering: .acquiring) > 0 {
+            generation.wrappingAdd(1, ordering: .sequentiallyConsistent)
+            // Sequentially consistent with the worker's sleepers/generation pair (store-load).
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
                 pthread_mutex_lock(mutex)
                 pthread_cond_broadcast(cond)
                 pthread_mutex_unlock(mutex)
             }
             runChunks()
-            while pending.load(ordering: .acquiring) != 0 { spinPause() }
+            var spins = 0
+            while pending.load(ordering: .acquiring) != 0 {
+                spins += 1
+                // A descheduled worker (busy machine) is better waited for by yielding the core.
+                if spins > 20_000 { sched_yield() } else { spinPause() }
+            }
             job = nil
         }
     }
@@ -138,20 +146,21 @@ private final class PoolCore: @unchecked Sendable {
     }
 
     func workerLoop() {
-        var seen = generation.load(ordering: .acquiring)
+        // Generation 0 is the state before any job (a job may be posted before this thread starts).
+        var seen = 0
         while true {
             var spins = 0
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins > 200_000 {
+                if spins > 20_000 {
                     pthread_mutex_lock(mutex)
-                    sleepers.wrappingAdd(1, ordering: .releasing)
-                    while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(cond, mutex) }
+                    sleepers.wrappingAdd(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(cond, mutex) }
                     sleepers.wrappingSubtract(1, ordering: .releasing)
                     pthread_mutex_unlock(mutex)
                     break
                 }
-                spinPause()
+                if spins > 20_000 { sched_yield() } else { spinPause() }
             }
             seen = generation.load(ordering: .acquiring)
             if shutdown { return }

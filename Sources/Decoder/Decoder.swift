@@ -1,1 +1,0 @@
-// Decoder — see ../shared/DESIGN.md for what this module owns.

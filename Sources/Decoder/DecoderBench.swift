@@ -1,0 +1,97 @@
+// Benchmark of the decoder engine: load time, prefill tok/s (a 512-token prompt), decode tok/s
+// (128 greedy tokens), peak RSS. The lead wires it into `ragchat bench`.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Tensors
+
+public enum DecoderBench {
+    public struct Result: Sendable, CustomStringConvertible {
+        public var model: String
+        public var threads: Int
+        public var loadSeconds: Double
+        public var prefillTokens: Int
+        public var prefillTokensPerSecond: Double
+        public var decodeTokens: Int
+        public var decodeTokensPerSecond: Double
+        public var peakRSSMiB: Double
+        /// Process CPU seconds spent in prefill and decode (all threads): on a busy machine,
+        /// tokens per CPU-second × threads estimates the figure on an idle one.
+        public var prefillCPUSeconds: Double
+        public var decodeCPUSeconds: Double
+
+        public var description: String {
+            func f(_ v: Double, _ d: Int = 1) -> String {
+                let p = pow(10.0, Double(d))
+                return String((v * p).rounded() / p)
+            }
+            return "\(model): threads \(threads), load \(f(loadSeconds, 3)) s, "
+                + "prefill \(prefillTokens) tokens \(f(prefillTokensPerSecond)) tok/s, "
+                + "decode \(decodeTokens) tokens \(f(decodeTokensPerSecond)) tok/s, peak RSS \(f(peakRSSMiB)) MiB; "
+                + "per CPU-second: prefill \(f(Double(prefillTokens) / prefillCPUSeconds)) tok, "
+                + "decode \(f(Double(decodeTokens) / decodeCPUSeconds)) tok"
+        }
+    }
+
+    public static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    public static func cpuTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Peak resident set size of this process (VmHWM), in MiB.
+    public static func peakRSSMiB() -> Double {
+        guard let f = fopen("/proc/self/status", "r") else { return 0 }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, 256, f) != nil {
+            let s = String(cString: line)
+            if s.hasPrefix("VmHWM:") {
+                let kb = s.split(separator: " ").compactMap { Double($0) }.first ?? 0
+                return kb / 1024
+            }
+        }
+        return 0
+    }
+
+    /// Loads `path`, runs a `promptTokens`-token prompt (synthetic ids) then `decodeTokens` greedy steps.
+    public static func run(modelPath path: String, promptTokens: Int = 512, decodeTokens: Int = 128,
+                           threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .dequantizedBLAS) throws -> Result {
+        let t0 = now()
+        let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
+        let model = try LanguageModel(path: path, contextLength: promptTokens + decodeTokens + 8,
+                                      maxBatch: promptTokens, pool: pool)
+        model.prefillMode = mode
+        let st = model.makeState()
+        let t1 = now()
+        let v = model.config.vocabSize
+        var prompt = [model.config.bosTokenID ?? 1]
+        while prompt.count < promptTokens { prompt.append(200 + (prompt.count * 7919) % max(1, min(v, 30_000) - 300)) }
+        // Warm-up (page in the weights) on a separate state.
+        let warm = model.makeState()
+        try model.evaluate(Array(prompt[0..<min(16, prompt.count)]), state: warm)
+        try model.evaluate([prompt[1]], state: warm)
+        let t2 = now(), c2 = cpuTime()
+        var logits = try model.evaluate(prompt, state: st)
+        let t3 = now(), c3 = cpuTime()
+        for _ in 0..<decodeTokens {
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            logits = try model.evaluate([best], state: st)
+        }
+        let t4 = now(), c4 = cpuTime()
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        return Result(model: name, threads: pool.threadCount, loadSeconds: t1 - t0, prefillTokens: prompt.count,
+                      prefillTokensPerSecond: Double(prompt.count) / (t3 - t2), decodeTokens: decodeTokens,
+                      decodeTokensPerSecond: Double(decodeTokens) / (t4 - t3), peakRSSMiB: peakRSSMiB(),
+                      prefillCPUSeconds: c3 - c2, decodeCPUSeconds: c4 - c3)
+    }
+}

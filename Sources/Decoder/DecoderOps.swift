@@ -1,0 +1,128 @@
+// Decoder ops on raw f32 buffers: RMSNorm, RoPE, softmax, GELU-tanh, SiLU. Allocation-free.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum DecoderOps {
+    // x (n,) -> out (n,) = x / rms(x) * w   (out may alias x)
+    @inline(__always)
+    public static func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                               _ n: Int, eps: Float) {
+        var ss: Double = 0
+        for i in 0..<n { ss += Double(x[i]) * Double(x[i]) }
+        let scale = Float(1 / (ss / Double(n) + Double(eps)).squareRoot())
+        for i in 0..<n { out[i] = x[i] * scale * w[i] }
+    }
+
+    // x (n,) in place: rotates the first `dims` values of one head at position `pos`.
+    // invFreq (dims/2,) = base^(-2i/dims) (and any frequency factors), scale = position multiplier.
+    @inline(__always)
+    public static func rope(_ x: UnsafeMutablePointer<Float>, dims: Int, pos: Int, invFreq: UnsafePointer<Float>,
+                            scale: Float, neox: Bool) {
+        let half = dims / 2
+        let p = Float(pos) * scale
+        for i in 0..<half {
+            let theta = p * invFreq[i]
+            let c = cosf(theta), s = sinf(theta)
+            let a = neox ? i : 2 * i
+            let b = neox ? i + half : 2 * i + 1
+            let x0 = x[a], x1 = x[b]
+            x[a] = x0 * c - x1 * s
+            x[b] = x0 * s + x1 * c
+        }
+    }
+
+    // cos/sin (dims/2,) of one position: theta_i = pos * scale * invFreq[i]
+    @inline(__always)
+    public static func ropeTable(_ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>, dims: Int,
+                                 pos: Int, invFreq: UnsafePointer<Float>, scale: Float) {
+        let p = Float(pos) * scale
+        for i in 0..<(dims / 2) {
+            let theta = p * invFreq[i]
+            cos[i] = cosf(theta)
+            sin[i] = sinf(theta)
+        }
+    }
+
+    // x (head,) in place: rotates the first `dims` values with a precomputed table
+    @inline(__always)
+    public static func rope(_ x: UnsafeMutablePointer<Float>, dims: Int, cos: UnsafePointer<Float>,
+                            sin: UnsafePointer<Float>, neox: Bool) {
+        let half = dims / 2
+        if neox {
+            for i in 0..<half {
+                let x0 = x[i], x1 = x[i + half]
+                x[i] = x0 * cos[i] - x1 * sin[i]
+                x[i + half] = x0 * sin[i] + x1 * cos[i]
+            }
+        } else {
+            for i in 0..<half {
+                let x0 = x[2 * i], x1 = x[2 * i + 1]
+                x[2 * i] = x0 * cos[i] - x1 * sin[i]
+                x[2 * i + 1] = x0 * sin[i] + x1 * cos[i]
+            }
+        }
+    }
+
+    // x (n,) in place: softmax
+    @inline(__always)
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        if n <= 0 { return }
+        var m = x[0]
+        for i in 1..<n where x[i] > m { m = x[i] }
+        var sum: Float = 0
+        for i in 0..<n {
+            let e = expf(x[i] - m)
+            x[i] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for i in 0..<n { x[i] *= inv }
+    }
+
+    // x (n,) in place: rounds each value to the nearest fp16
+    @inline(__always)
+    public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { x[i] = Float(Float16(x[i])) }
+    }
+
+    /// GELU-tanh of x.
+    @inline(__always)
+    public static func geluTanh(_ x: Float) -> Float {
+        let c: Float = 0.797_884_560_802_865_4 // sqrt(2/pi)
+        return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+    }
+
+    /// GELU-tanh tabulated on every fp16 input, values rounded to fp16, as ggml's CPU backend does
+    /// (GGML_GELU_FP16): faster than tanhf and closer to llama.cpp's numbers.
+    nonisolated(unsafe) static let geluTable: UnsafeMutablePointer<Float> = {
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: 65536)
+        for i in 0..<65536 {
+            let x = Float(Float16(bitPattern: UInt16(i)))
+            t[i] = x.isFinite ? Float(Float16(geluTanh(x))) : 0
+        }
+        return t
+    }()
+
+    // gate (n,) in place: gate = act(gate) * up
+    @inline(__always)
+    public static func gatedActivation(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int,
+                                       gelu: Bool) {
+        if gelu {
+            let table = geluTable
+            for i in 0..<n {
+                let x = gate[i]
+                let g: Float
+                if x <= -10 { g = 0 } else if x >= 10 { g = x } else { g = table[Int(Float16(x).bitPattern)] }
+                gate[i] = g * up[i]
+            }
+        } else {
+            for i in 0..<n {
+                let x = gate[i]
+                gate[i] = x / (1 + expf(-x)) * up[i]
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import Tensors
+import Decoder
+
+@Suite("Generation")
+struct GenerationTests {
+    static func model(_ name: String) throws -> (LanguageModel, String) {
+        let path = TinyModels.path("gen-\(name)")
+        try TinyModels.write(TinyModels.Spec(arch: "llama", weightType: .q8_0), to: path)
+        return (try LanguageModel(path: path, contextLength: 64, pool: ThreadPool(threads: 2)), path)
+    }
+
+    @Test func greedyStreamMatchesArgmaxLoop() async throws {
+        let (m, path) = try Self.model("greedy")
+        defer { unlink(path) }
+        // Batched and single-token passes use the same int8 kernels in this mode, so a cached
+        // prefix (the last prompt token evaluated alone) gives the same continuation.
+        m.prefillMode = .quantized
+        let prompt = [1, 5, 9, 33]
+        let st = m.makeState()
+        var logits = try m.evaluate(prompt, state: st)
+        var expected: [Int] = []
+        for _ in 0..<6 {
+            let t = Sampler.argmax(logits)
+            expected.append(t)
+            logits = try m.evaluate([t], state: st)
+        }
+        let g = Generator(model: m)
+        var got: [Int] = []
+        var stats: GenerationStats?
+        for try await e in g.generate(prompt: prompt, maxTokens: 6, stopTokens: [], repeatGuard: 0) {
+            switch e {
+            case let .token(t): got.append(t)
+            case let .finished(s): stats = s
+            }
+        }
+        #expect(got == expected)
+        #expect(stats?.generatedTokens == 6 && stats?.stopReason == .maxTokens)
+        // Same prompt again: the cached prefix is reused, same output.
+        var again: [Int] = []
+        for try await e in g.generate(prompt: prompt, maxTokens: 6, stopTokens: [], repeatGuard: 0) {
+            if case let .token(t) = e { again.append(t) }
+            if case let .finished(s) = e { #expect(s.evaluatedPromptTokens == 1) }
+        }
+        #expect(again == expected)
+        // Stop token.
+        var stopped: StopReason?
+        for try await e in g.generate(prompt: prompt, maxTokens: 6, stopTokens: [expected[2]], repeatGuard: 0) {
+            if case let .finished(s) = e { stopped = s.stopReason }
+        }
+        #expect(stopped == .stopToken(expected[2]))
+    }
+
+    @Test func seededSamplingIsDeterministic() throws {
+        var logits: [Float] = (0..<100).map { Float($0 % 17) * 0.3 }
+        var a = Sampler(SamplingParameters(temperature: 0.8, topK: 10, topP: 0.9, seed: 42))
+        var b = Sampler(SamplingParameters(temperature: 0.8, topK: 10, topP: 0.9, seed: 42))
+        var sa: [Int] = [], sb: [Int] = []
+        for _ in 0..<20 {
+            sa.append(logits.withUnsafeMutableBufferPointer { a.sample($0, history: []) })
+            sb.append(logits.withUnsafeMutableBufferPointer { b.sample($0, history: []) })
+        }
+        #expect(sa == sb)
+        // Only top-k candidates (values 16*0.3 and 15*0.3 … are the largest).
+        let top = Set((0..<100).sorted { logits[$0] > logits[$1] }.prefix(10))
+        #expect(sa.allSatisfy { top.contains($0) })
+        // Repetition penalty lowers a seen token.
+        var g = Sampler(SamplingParameters(repetitionPenalty: 100))
+        let best = logits.withUnsafeMutableBufferPointer { g.sample($0, history: [16]) }
+        #expect(best != 16)
+    }
+}

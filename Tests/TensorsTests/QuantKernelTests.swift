@@ -1,0 +1,174 @@
+import Testing
+import Tensors
+
+let quantTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+/// Random activations with a few outliers, like real hidden states.
+func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
+    var rng = GGUFSplitMix(seed: seed)
+    return (0..<n).map { i in
+        let u = Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1
+        return i % 97 == 3 ? u * 20 : u
+    }
+}
+
+func relClose(_ a: Float, _ b: Float, _ tol: Float) -> Bool {
+    abs(a - b) <= tol * max(1, abs(a), abs(b))
+}
+
+@Suite("Quantised blocks and kernels")
+struct QuantKernelTests {
+    @Test func blockSizesMatchGGML() {
+        // Bytes per block, from ggml-common.h.
+        let expected: [GGMLType: (Int, Int)] = [
+            .f32: (1, 4), .f16: (1, 2), .bf16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22),
+            .q5_1: (32, 24), .q8_0: (32, 34), .q8_1: (32, 36), .q2_K: (256, 84), .q3_K: (256, 110),
+            .q4_K: (256, 144), .q5_K: (256, 176), .q6_K: (256, 210), .q8_K: (256, 292),
+        ]
+        for (t, (bs, ts)) in expected {
+            #expect(t.blockSize == bs, "\(t)")
+            #expect(t.typeSize == ts, "\(t)")
+            if let c = QuantLayout.cBlockSize(t) { #expect(c == ts, "C struct of \(t)") }
+        }
+        for t in quantTypes { #expect(QuantLayout.cBlockSize(t) != nil, "\(t) has a C block") }
+        #expect(QuantLayout.activationBlockSizes.q8_0 == 40)
+        #expect(QuantLayout.activationBlockSizes.q8_K == 292)
+    }
+
+    @Test(arguments: quantTypes)
+    func dequantizeMatchesScalar(type: GGMLType) {
+        let n = 512
+        let data = GGUFWriter.randomTensorData(type, rows: 1, cols: n, seed: 7)
+        data.withUnsafeBytes { raw in
+            let m = QMatrix(type: type, data: raw.baseAddress!, rows: 1, cols: n)
+            var fast = [Float](repeating: 0, count: n), slow = fast
+            fast.withUnsafeMutableBufferPointer { m.dequantizeRow(0, into: $0.baseAddress!) }
+            slow.withUnsafeMutableBufferPointer { QuantScalar.dequantizeRow(type, raw.baseAddress!, n, $0.baseAddress!) }
+            #expect(fast == slow)
+            #expect(fast.contains { $0 != 0 })
+        }
+    }
+
+    @Test(arguments: [ActivationKind.q8_0, .q8_K])
+    func activationQuantizationMatchesScalar(kind: ActivationKind) {
+        let n = 1024
+        let x = randomActivations(n, seed: 3)
+        let bytes = kind.byteCount(n)
+        var fast = [UInt8](repeating: 0, count: bytes), slow = fast
+        x.withUnsafeBufferPointer { xp in
+            fast.withUnsafeMutableBytes { Kernels.quantize(xp.baseAddress!, n, kind, into: $0.baseAddress!) }
+            slow.withUnsafeMutableBytes { out in
+                if kind == .q8_0 { QuantScalar.quantizeQ8_0(xp.baseAddress!, n, into: out.baseAddress!) }
+                else { QuantScalar.quantizeQ8_K(xp.baseAddress!, n, into: out.baseAddress!) }
+            }
+        }
+        #expect(fast == slow)
+    }
+
+    /// The fast dot (AVX2 when present), the plain C dot and the Swift scalar twin agree, and
+    /// all agree with the f32 dot of the dequantised weights and activations.
+    @Test(arguments: quantTypes)
+    func dotMatchesScalarTwin(type: GGMLType) {
+        let n = 1024
+        let w = GGUFWriter.randomTensorData(type, rows: 1, cols: n, seed: 11)
+        let x = randomActivations(n, seed: 5)
+        let kind = ActivationKind(weightType: type)
+        var act = [UInt8](repeating: 0, count: kind.byteCount(n))
+        x.withUnsafeBufferPointer { xp in act.withUnsafeMutableBytes { Kernels.quantize(xp.baseAddress!, n, kind, into: $0.baseAddress!) } }
+        w.withUnsafeBytes { wr in
+            act.withUnsafeBytes { ar in
+                let m = QMatrix(type: type, data: wr.baseAddress!, rows: 1, cols: n)
+                let fast = Kernels.rowDot(m, 0, ar.baseAddress!)
+                Kernels.forceGeneric(true)
+                let plain = Kernels.rowDot(m, 0, ar.baseAddress!)
+                Kernels.forceGeneric(false)
+                let scalar = QuantScalar.dot(type, n, wr.baseAddress!, ar.baseAddress!)
+                #expect(relClose(fast, scalar, 1e-4), "\(type): fast \(fast) vs scalar \(scalar)")
+                #expect(relClose(plain, scalar, 1e-4), "\(type): plain C \(plain) vs scalar \(scalar)")
+                // Against dequantised f32 values.
+                var wf = [Float](repeating: 0, count: n)
+                wf.withUnsafeMutableBufferPointer { m.dequantizeRow(0, into: $0.baseAddress!) }
+                var xf = x
+                if kind != .f32 {
+                    // dequantise the activation blocks
+                    let p = ar.baseAddress!
+                    for i in 0..<n {
+                        if kind == .q8_0 {
+                            let b = p + 40 * (i / 32)
+                            xf[i] = b.load(as: Float.self) * Float(b.load(fromByteOffset: 8 + i % 32, as: Int8.self))
+                        } else {
+                            let b = p + 292 * (i / 256)
+                            xf[i] = b.load(as: Float.self) * Float(b.load(fromByteOffset: 36 + i % 256, as: Int8.self))
+                        }
+                    }
+                }
+                var ref: Double = 0
+                for i in 0..<n { ref += Double(wf[i]) * Double(xf[i]) }
+                #expect(relClose(fast, Float(ref), 1e-3), "\(type): fast \(fast) vs dequantised \(ref)")
+            }
+        }
+    }
+
+    @Test(arguments: [GGMLType.q8_0, .q4_1, .q5_0, .q4_K, .q6_K, .f32])
+    func threadedMatvecAndMatmul(type: GGMLType) {
+        let rows = 300, cols = 512, ntok = 5
+        let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 21)
+        let pool = ThreadPool(threads: 2)
+        let x = ActivationBuffer(n: cols, capacity: ntok)
+        for t in 0..<ntok {
+            let v = randomActivations(cols, seed: UInt64(100 + t))
+            for i in 0..<cols { x.f32[t * cols + i] = v[i] }
+        }
+        x.invalidate(count: ntok)
+        w.withUnsafeBytes { wr in
+            let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
+            // Quantised matmul == per-row dots.
+            var outQ = [Float](repeating: 0, count: rows * ntok)
+            outQ.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
+            let act = x.prepared(m.activationKind)
+            for t in [0, ntok - 1] {
+                for r in [0, 7, rows - 1] {
+                    let d = Kernels.rowDot(m, r, act + t * x.stride(m.activationKind))
+                    #expect(outQ[t * rows + r] == d)
+                }
+            }
+            // sgemm over dequantised tiles ≈ quantised path.
+            var outD = [Float](repeating: 0, count: rows * ntok)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * 64 * cols)
+            defer { scratch.deallocate() }
+            outD.withUnsafeMutableBufferPointer { Kernels.matmulDequantized($0.baseAddress!, m, x, scratch: scratch, tileRows: 64, pool: pool) }
+            // int8 activations vs f32: close relative to the largest output.
+            let scale = outQ.map { abs($0) }.max() ?? 1
+            // One q8_K scale per 256 values: the test's outliers (×20) cost more precision there.
+            let tol: Float = m.activationKind == .q8_K ? 8e-2 : 2e-2
+            for i in 0..<(rows * ntok) { #expect(abs(outD[i] - outQ[i]) <= tol * scale, "\(i): \(outD[i]) vs \(outQ[i])") }
+            // Matvec of the first token == row 0 of the matmul.
+            let x1 = ActivationBuffer(n: cols)
+            for i in 0..<cols { x1.f32[i] = x.f32[i] }
+            x1.invalidate()
+            var outV = [Float](repeating: 0, count: rows)
+            outV.withUnsafeMutableBufferPointer { Kernels.matvec($0.baseAddress!, m, x1, pool: pool) }
+            #expect(Array(outQ[0..<rows]) == outV)
+        }
+    }
+
+    @Test func fp16Conversions() {
+        for f: Float in [0, -0, 1, -2.5, 65504, 1e-5, 6e-8, 1e-8, 70000, 0.1, -3.14159] {
+            let h = Kernels.floatToFP16(f)
+            #expect(h == Float16(f).bitPattern, "\(f)")
+            #expect(Kernels.fp16ToFloat(h) == Float(Float16(bitPattern: h)))
+        }
+    }
+
+    @Test func poolRunsEveryChunkOnce() {
+        let pool = ThreadPool(threads: 3)
+        let n = 1000
+        let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
+        hits.initialize(repeating: 0, count: n)
+        defer { hits.deallocate() }
+        for _ in 0..<50 {
+            pool.parallelFor(n, minChunk: 3) { s, e in for i in s..<e { hits[i] += 1 } }
+        }
+        #expect((0..<n).allSatisfy { hits[$0] == 50 })
+    }
+}
