@@ -125,6 +125,7 @@ final class BertScratch {
     var context = FloatBuffer(count: 0)   // (T, H)
     var ffn = FloatBuffer(count: 0)       // (T, I)
     var scores: [FloatBuffer] = []        // per worker (L, L)
+    var rowScale: [FloatBuffer] = []      // per worker (L)
     private(set) var maxLength = 0
 
     func reserve(tokens: Int, maxLength: Int, workers: Int, config c: BertConfig) {
@@ -140,6 +141,7 @@ final class BertScratch {
         if maxLength > self.maxLength || scores.count < workers {
             let l = max(maxLength, self.maxLength)
             scores = (0..<workers).map { _ in FloatBuffer(count: l * l) }
+            rowScale = (0..<workers).map { _ in FloatBuffer(count: l) }
             self.maxLength = l
         }
     }
@@ -169,6 +171,51 @@ func parallelRanges(_ count: Int, workers: Int, minPerWorker: Int = 16, _ body: 
     }
 }
 
+// Threading: OpenBLAS runs single-threaded and the encoder splits work over its own workers —
+// rows of the activations for the big projections (each worker then applies the bias/GELU/
+// LayerNorm epilogue to the rows it just computed, while they are in cache), columns of the
+// weights when there are few rows (a query), and (sequence, head) pairs for attention. One pool
+// instead of two avoids OpenBLAS's idle threads spinning while the encoder's own workers run.
+
+/// Rows per worker below which row splitting stops paying off.
+let minRowsPerWorker = 32
+
+// C (m, n) = A (m, k) @ Wᵀ (k, n), W stored (n, k), computed by `workers` threads over column
+// blocks, then `epilogue` on all rows (serially: few rows).
+@inline(__always)
+func linearColumns(_ c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, w: UnsafePointer<Float>,
+                   m: Int, n: Int, k: Int, workers: Int) {
+    if workers <= 1 {
+        BLAS.sgemm(c, a: a, b: w, transB: true, m: m, n: n, k: k)
+        return
+    }
+    parallel(workers) { i in
+        let lo = n * i / workers / 16 * 16
+        let hi = i == workers - 1 ? n : n * (i + 1) / workers / 16 * 16
+        if lo < hi {
+            BLAS.sgemm(c + lo, ldc: n, a: a, b: w + lo * k, transB: true, m: m, n: hi - lo, k: k)
+        }
+    }
+}
+
+// C (m, n) = A (m, k) @ Wᵀ (k, n), W stored (n, k); then epilogue(rows) on the rows computed.
+// Rows are split over the workers when there are enough, columns otherwise.
+@inline(__always)
+func linear(_ c: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, w: UnsafePointer<Float>,
+            m: Int, n: Int, k: Int, workers: Int, epilogue: (Range<Int>) -> Void) {
+    let rowWorkers = min(workers, m / minRowsPerWorker)
+    if rowWorkers >= 2 {
+        parallel(rowWorkers) { i in
+            let lo = m * i / rowWorkers, hi = m * (i + 1) / rowWorkers
+            BLAS.sgemm(c + lo * n, a: a + lo * k, b: w, transB: true, m: hi - lo, n: n, k: k)
+            epilogue(lo..<hi)
+        }
+    } else {
+        linearColumns(c, a: a, w: w, m: m, n: n, k: k, workers: workers)
+        epilogue(0..<m)
+    }
+}
+
 extension BertWeights {
     /// Forward pass over packed sequences. `ids` holds the token ids of every sequence one after
     /// the other, `lengths` their lengths (each ≥ 1, ≤ maxSequenceLength). Writes the mean-pooled,
@@ -184,12 +231,13 @@ extension BertWeights {
         var offsets = [Int](repeating: 0, count: lengths.count)
         for b in 1..<max(lengths.count, 1) { offsets[b] = offsets[b - 1] + lengths[b - 1] }
 
-        // Few tokens: OpenBLAS threading costs more than it saves.
-        let gemmThreads = total >= 64 ? workers : 1
-        BLAS.setThreadCount(gemmThreads)
+        let blasThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(blasThreads) }
 
         var x = s.hidden.pointer, y = s.hidden2.pointer
         let qkv = s.qkv.pointer, ctx = s.context.pointer, ffn = s.ffn.pointer
+        let eps = c.layerNormEps
 
         // Embeddings + LayerNorm.
         ids.withUnsafeBufferPointer { idp in
@@ -203,7 +251,7 @@ extension BertWeights {
                         for k in 0..<h { row[k] = w[k] + pe[k] + tokenTypeEmbedding.pointer[k] }
                     }
                     Ops.layerNorm(x + offsets[b] * h, rows: lengths[b], n: h, gamma: embNormWeight.pointer,
-                                  beta: embNormBias.pointer, eps: c.layerNormEps)
+                                  beta: embNormBias.pointer, eps: eps)
                 }
             }
         }
@@ -211,17 +259,18 @@ extension BertWeights {
         // Attention work items: (sequence, head), longest sequences first.
         let order = (0..<lengths.count).sorted { lengths[$0] > lengths[$1] }
         let items = order.flatMap { b in (0..<nh).map { (b, $0) } }
+        let attnWorkers = min(workers, items.count)
         let scale = 1 / Float(d).squareRoot()
 
         for layer in layers {
             // qkv (T, 3H) = x (T, H) @ Wqkvᵀ (H, 3H)
-            BLAS.sgemm(qkv, a: x, b: layer.wqkv.pointer, transB: true, m: total, n: h3, k: h)
+            linear(qkv, a: x, w: layer.wqkv.pointer, m: total, n: h3, k: h, workers: workers) { _ in }
 
-            // Attention per (sequence, head), OpenBLAS single-threaded inside the workers.
-            if workers > 1 { BLAS.setThreadCount(1) }
+            // Attention per (sequence, head).
             let next = WorkCounter()
-            parallel(workers) { worker in
+            parallel(attnWorkers) { worker in
                 let sc = s.scores[worker].pointer
+                let inv = s.rowScale[worker].pointer
                 while true {
                     let i = next.take()
                     if i >= items.count { break }
@@ -234,41 +283,41 @@ extension BertWeights {
                     for r in 0..<len { Ops.addBias(q + r * h3, bias: bq, rows: 1, n: d) }
                     // S (L, L) = scale · Q (L, d) @ Kᵀ (d, L)
                     BLAS.sgemm(sc, a: q, lda: h3, b: k, ldb: h3, transB: true, m: len, n: len, k: d, alpha: scale)
-                    for r in 0..<len { Ops.softmax(sc + r * len, n: len) }
-                    // ctx (L, d) = P (L, L) @ V (L, d)
-                    BLAS.sgemm(ctx + offsets[b] * h + head * d, ldc: h, a: sc, b: v, ldb: h3, m: len, n: d, k: len)
+                    // P = exp(S - rowmax), unnormalised; 1/rowsum kept for the output rows.
+                    for r in 0..<len { inv[r] = Ops.softmaxUnnormalized(sc + r * len, n: len) }
+                    // ctx (L, d) = P (L, L) @ V (L, d), then each row / its sum
+                    let o = ctx + offsets[b] * h + head * d
+                    BLAS.sgemm(o, ldc: h, a: sc, b: v, ldb: h3, m: len, n: d, k: len)
+                    for r in 0..<len { Ops.scale(o + r * h, by: inv[r], n: d) }
                 }
             }
-            if workers > 1 { BLAS.setThreadCount(gemmThreads) }
 
             // y (T, H) = ctx (T, H) @ Woᵀ (H, H);  y = LN(y + bo' + x)
-            BLAS.sgemm(y, a: ctx, b: layer.wo.pointer, transB: true, m: total, n: h, k: h)
-            parallelRanges(total, workers: workers, minPerWorker: 64) { r in
+            linear(y, a: ctx, w: layer.wo.pointer, m: total, n: h, k: h, workers: workers) { [x] r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.attnNormWeight.pointer,
-                              beta: layer.attnNormBias.pointer, eps: c.layerNormEps, bias: layer.bo.pointer,
+                              beta: layer.attnNormBias.pointer, eps: eps, bias: layer.bo.pointer,
                               residual: x + r.lowerBound * h)
             }
             swap(&x, &y)
 
             // ffn (T, I) = GELU(x (T, H) @ Wiᵀ (H, I) + bi)
-            BLAS.sgemm(ffn, a: x, b: layer.ffnUp.pointer, transB: true, m: total, n: inter, k: h)
-            parallelRanges(total, workers: workers, minPerWorker: 16) { r in
+            linear(ffn, a: x, w: layer.ffnUp.pointer, m: total, n: inter, k: h, workers: workers) { r in
                 Ops.biasGELU(ffn + r.lowerBound * inter, bias: layer.ffnUpBias.pointer, rows: r.count, n: inter)
             }
             // y (T, H) = ffn (T, I) @ Wdᵀ (I, H);  y = LN(y + bd + x)
-            BLAS.sgemm(y, a: ffn, b: layer.ffnDown.pointer, transB: true, m: total, n: h, k: inter)
-            parallelRanges(total, workers: workers, minPerWorker: 64) { r in
+            linear(y, a: ffn, w: layer.ffnDown.pointer, m: total, n: h, k: inter, workers: workers) { [x, y] r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.ffnNormWeight.pointer,
-                              beta: layer.ffnNormBias.pointer, eps: c.layerNormEps, bias: layer.ffnDownBias.pointer,
+                              beta: layer.ffnNormBias.pointer, eps: eps, bias: layer.ffnDownBias.pointer,
                               residual: x + r.lowerBound * h)
             }
             swap(&x, &y)
         }
 
         // Mean pooling over each sequence's tokens, then L2 normalisation (in Double).
+        var acc = [Double](repeating: 0, count: h)
         for b in 0..<lengths.count {
             let o = out + b * h
-            var acc = [Double](repeating: 0, count: h)
+            for k in 0..<h { acc[k] = 0 }
             for t in offsets[b]..<(offsets[b] + lengths[b]) {
                 let row = x + t * h
                 for k in 0..<h { acc[k] += Double(row[k]) }

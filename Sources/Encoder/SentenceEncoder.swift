@@ -10,6 +10,11 @@ import Tokenizers
 
 /// A BERT sentence encoder. Thread-safe: calls are serialised on an internal lock (each call
 /// already uses every configured thread), scratch buffers are reused between calls.
+///
+/// `embed` is synchronous and CPU-bound (about 25 ms of CPU per 256-token chunk, 3–6 ms per
+/// short query on this machine): from async code, call it off the cooperative pool when
+/// batches are large. During a forward pass OpenBLAS is set to one thread (the encoder splits
+/// the work over its own `threads` workers) and restored afterwards.
 public final class SentenceEncoder: @unchecked Sendable {
     /// Identifies the model that produced a vector (stored with vectors by the index).
     public let modelID: String

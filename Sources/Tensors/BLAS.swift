@@ -4,11 +4,16 @@
 // `(out, in)`, so `y = x @ Wᵀ` is `sgemm(c, a: x, b: W, transB: true)`.
 //
 // Threads: `BLAS.configure()` runs once before the first call (implicitly from every wrapper):
-// it sets OpenBLAS's thread count from `RAGCHAT_THREADS` (or the number of cores), and, when the
-// OpenBLAS build is a DYNAMIC_ARCH one that does not know this CPU (e.g. OpenBLAS 0.3.21 on a
-// Zen 5, which falls back to its AVX2 "Haswell" kernels although the CPU has AVX-512), it
-// re-selects the AVX-512 kernels exactly as `OPENBLAS_CORETYPE=SkylakeX` would have done at load
-// time. An explicit `OPENBLAS_CORETYPE` in the environment is always respected.
+// it sets OpenBLAS's thread count from `RAGCHAT_THREADS` (or the number of cores).
+//
+// Kernels: a DYNAMIC_ARCH OpenBLAS picks its kernel set when the library loads. OpenBLAS 0.3.21
+// does not know Zen 5, and this machine's environment also forces `OPENBLAS_CORETYPE=Haswell`,
+// so sgemm runs AVX2 kernels at about half the speed the CPU allows. `configure()` therefore
+// re-selects the AVX-512 kernel set (SkylakeX) when the CPU has AVX-512 and the current set is an
+// AVX2-era one, through OpenBLAS's own `gotoblas_dynamic_quit`/`gotoblas_dynamic_init` (the same
+// path `OPENBLAS_CORETYPE` takes at load time). `RAGCHAT_BLAS_CORETYPE` controls this:
+// unset or `auto` = upgrade as described, `keep` = leave OpenBLAS's choice alone, any other
+// value = that OpenBLAS kernel set name (e.g. `Haswell`, `SkylakeX`).
 
 import COpenBLAS
 #if canImport(Glibc)
@@ -84,21 +89,27 @@ public enum BLAS {
     // MARK: - Kernel selection
 
     private static func upgradeKernelsIfNeeded() {
-        if ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil { return }
+        let request = ProcessInfo.processInfo.environment["RAGCHAT_BLAS_CORETYPE"] ?? "auto"
+        if request.lowercased() == "keep" { return }
         guard let p = openblas_get_corename() else { return }
-        let current = String(cString: p).lowercased()
-        // Only upgrade from AVX2-era kernel sets.
-        guard ["haswell", "zen", "sandybridge"].contains(current) else { return }
-        let flags = cpuFlags()
-        guard ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"].allSatisfy(flags.contains) else { return }
-        let target = flags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX"
+        let current = String(cString: p)
+        var target = request
+        if request.lowercased() == "auto" {
+            // Only upgrade from AVX2-era kernel sets.
+            guard ["haswell", "zen", "sandybridge"].contains(current.lowercased()) else { return }
+            let flags = cpuFlags()
+            guard ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"].allSatisfy(flags.contains) else { return }
+            target = "SkylakeX"
+        }
+        if target.lowercased() == current.lowercased() { return }
         guard let quit = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),
               let initialize = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init") else { return }
         typealias Fn = @convention(c) () -> Void
+        let previous = getenv("OPENBLAS_CORETYPE").map { String(cString: $0) }
         setenv("OPENBLAS_CORETYPE", target, 1)
         unsafeBitCast(quit, to: Fn.self)()
         unsafeBitCast(initialize, to: Fn.self)()
-        unsetenv("OPENBLAS_CORETYPE")
+        if let previous { setenv("OPENBLAS_CORETYPE", previous, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
     }
 
     private static func cpuFlags() -> Set<String> {

@@ -10,23 +10,57 @@ import Glibc
 import Darwin
 #endif
 
-public typealias Vec16 = SIMD16<Float>
-
-@inline(__always) func load16(_ p: UnsafePointer<Float>) -> Vec16 {
-    UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
-}
-
-@inline(__always) func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
-}
-
 public enum Ops {
+    /// 16 float lanes: the unit of the vectorized kernels.
+    public typealias Vec16 = SIMD16<Float>
+
+    @inlinable @inline(__always)
+    static func load16(_ p: UnsafePointer<Float>) -> Vec16 {
+        UnsafeRawPointer(p).loadUnaligned(as: Vec16.self)
+    }
+
+    @inlinable @inline(__always)
+    static func store16(_ p: UnsafeMutablePointer<Float>, _ v: Vec16) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
+    }
+
     // MARK: - Vector math
 
+    // Only plain lane-wise arithmetic and bit operations below: Swift compiles those to vector
+    // instructions, while the generic SIMD helpers (min, max, clamped, replacing) are scalarised.
+
+    /// |x| for 16 lanes (clears the sign bits).
+    @inlinable @inline(__always)
+    public static func abs16(_ x: Vec16) -> Vec16 {
+        unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
+    }
+
+    /// Lane-wise `d < 0 ? b : a`, with bit operations (the sign of d becomes a lane mask).
+    @inlinable @inline(__always)
+    static func select(_ a: Vec16, _ b: Vec16, whereNegative d: Vec16) -> Vec16 {
+        let m = unsafeBitCast(d, to: SIMD16<Int32>.self) &>> 31
+        let ai = unsafeBitCast(a, to: SIMD16<Int32>.self), bi = unsafeBitCast(b, to: SIMD16<Int32>.self)
+        return unsafeBitCast((ai & (m ^ SIMD16<Int32>(repeating: -1))) | (bi & m), to: Vec16.self)
+    }
+
+    /// Lane-wise max(a, b) (finite inputs).
+    @inlinable @inline(__always)
+    public static func max16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: a - b) }
+
+    /// Lane-wise min(a, b) (finite inputs).
+    @inlinable @inline(__always)
+    public static func min16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: b - a) }
+
     /// e^x for 16 lanes, relative error ≈ 2e-7 (inputs clamped to [-87.3, 88.3]).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func exp(_ x: Vec16) -> Vec16 {
-        let clamped = x.clamped(lowerBound: Vec16(repeating: -87.3), upperBound: Vec16(repeating: 88.3))
+        expClamped(min16(x, Vec16(repeating: 88.3)))
+    }
+
+    /// e^x for inputs known to be ≤ 88.3 (softmax, erf): only the lower clamp.
+    @inlinable @inline(__always)
+    static func expClamped(_ x: Vec16) -> Vec16 {
+        let clamped = max16(x, Vec16(repeating: -87.3))
         // n = round(x / ln 2) through the 1.5·2^23 trick: the low mantissa bits hold n.
         let magic = Vec16(repeating: 12_582_912)
         let t = clamped * Vec16(repeating: 1.442_695_04) + magic
@@ -50,9 +84,9 @@ public enum Ops {
     }
 
     /// erf(x) for 16 lanes, absolute error ≈ 2e-7 (Abramowitz & Stegun 7.1.26).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func erf(_ x: Vec16) -> Vec16 {
-        let a = unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
+        let a = abs16(x)
         let one = Vec16(repeating: 1)
         let t = one / (one + Vec16(repeating: 0.327_591_1) * a)
         var p = Vec16(repeating: 1.061_405_429)
@@ -61,19 +95,21 @@ public enum Ops {
         p = p * t + Vec16(repeating: -0.284_496_736)
         p = p * t + Vec16(repeating: 0.254_829_592)
         p = p * t
-        let y = one - p * exp(-(a * a))
-        return y.replacing(with: -y, where: x .< 0)
+        let y = one - p * expClamped(-(a * a))
+        // erf is odd: give y the sign of x.
+        let sign = unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x8000_0000
+        return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) ^ sign, to: Vec16.self)
     }
 
     /// GELU, erf form: x · ½ (1 + erf(x / √2)).
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func gelu(_ x: Vec16) -> Vec16 {
         let half = Vec16(repeating: 0.5)
         return x * half + x * half * erf(x * Vec16(repeating: 0.707_106_781_186_547_6))
     }
 
     /// Scalar GELU with the C library's erf.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func geluReference(_ x: Float) -> Float {
         x * 0.5 * (1 + erff(x * 0.707_106_781_186_547_6))
     }
@@ -81,6 +117,7 @@ public enum Ops {
     // MARK: - Row kernels
 
     // x (rows, n) = gelu(x + bias (n,)); bias may be nil.
+    @inlinable
     public static func biasGELU(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, n: Int) {
         for r in 0..<rows {
             let row = x + r * n
@@ -107,6 +144,7 @@ public enum Ops {
     }
 
     // x (rows, n) += bias (n,)
+    @inlinable
     public static func addBias(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>, rows: Int, n: Int) {
         for r in 0..<rows {
             let row = x + r * n
@@ -118,6 +156,7 @@ public enum Ops {
 
     // x (rows, n) = LayerNorm(x + bias (n,) + residual (rows, n)) · gamma + beta, per row.
     // bias and residual may be nil. Mean and variance in two passes (no cancellation).
+    @inlinable
     public static func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, n: Int,
                                  gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, eps: Float,
                                  bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil) {
@@ -183,36 +222,55 @@ public enum Ops {
         }
     }
 
-    // x (n,) = softmax(x) in place. Returns nothing; a row of -inf is not expected.
+    // x (n,) = softmax(x) in place (n ≥ 1).
+    @inlinable
     public static func softmax(_ x: UnsafeMutablePointer<Float>, n: Int) {
+        scale(x, by: softmaxUnnormalized(x, n: n), n: n)
+    }
+
+    // x (n,) = exp(x - max(x)) in place; returns 1 / Σ, the factor that completes the softmax.
+    // Lets attention scale its (L, d) output rows instead of the (L, L) probabilities.
+    @inlinable @inline(__always)
+    public static func softmaxUnnormalized(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
         let vectorEnd = n & ~15
-        var m16 = Vec16(repeating: -.greatestFiniteMagnitude)
+        var mx: Float
         var i = 0
-        while i < vectorEnd { m16 = pointwiseMax(m16, load16(x + i)); i += 16 }
-        var mx = m16.max()
-        while i < n { mx = max(mx, x[i]); i += 1 }
+        if vectorEnd > 0 {
+            var m16 = load16(x)
+            i = 16
+            while i < vectorEnd { m16 = max16(m16, load16(x + i)); i += 16 }
+            mx = m16[0]
+            for j in 1..<16 { mx = Swift.max(mx, m16[j]) }
+        } else {
+            mx = x[0]
+        }
+        while i < n { mx = Swift.max(mx, x[i]); i += 1 }
         let mv = Vec16(repeating: mx)
         var acc = Vec16()
         i = 0
         while i < vectorEnd {
-            let e = exp(load16(x + i) - mv)
+            let e = expClamped(load16(x + i) - mv)
             store16(x + i, e)
             acc += e
             i += 16
         }
         var sum = acc.sum()
         if i < n {
-            // Tail: pad to 16 lanes with -inf-like values so exp gives 0.
             var tail = Vec16(repeating: -100)
             for j in i..<n { tail[j - i] = x[j] - mx }
-            let e = exp(tail)
+            let e = expClamped(tail)
             for j in i..<n { x[j] = e[j - i]; sum += e[j - i] }
         }
-        let inv = 1 / sum
-        let inv16 = Vec16(repeating: inv)
-        i = 0
-        while i < vectorEnd { store16(x + i, load16(x + i) * inv16); i += 16 }
-        while i < n { x[i] *= inv; i += 1 }
+        return 1 / sum
+    }
+
+    // x (n,) *= factor
+    @inlinable @inline(__always)
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by factor: Float, n: Int) {
+        let f = Vec16(repeating: factor)
+        var i = 0
+        while i + 16 <= n { store16(x + i, load16(x + i) * f); i += 16 }
+        while i < n { x[i] *= factor; i += 1 }
     }
 
     // Scalar twin of `softmax` with the C library's exp.

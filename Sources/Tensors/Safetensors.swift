@@ -128,7 +128,7 @@ public final class SafetensorsFile: @unchecked Sendable {
             }
         case .f16:
             return [Float](unsafeUninitializedCapacity: n) { out, done in
-                for i in 0..<n { out[i] = floatFromHalfBits(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+                for i in 0..<n { out[i] = Self.floatFromHalfBits(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
                 done = n
             }
         case .bf16:
@@ -142,6 +142,23 @@ public final class SafetensorsFile: @unchecked Sendable {
         default:
             throw TensorsError.unsupported(file: path, detail: "tensor '\(name)' has dtype \(info.dtype.rawValue); only F32, F16 and BF16 convert to float")
         }
+    }
+
+    /// IEEE 754 half (binary16) bits → Float, exact (subnormals, infinities, NaN).
+    @inline(__always)
+    public static func floatFromHalfBits(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = UInt32(h >> 10) & 0x1F
+        let mant = UInt32(h & 0x03FF)
+        if exp == 0 {
+            // Zero or subnormal: mant × 2^-24.
+            let v = Float(mant) * (1.0 / 16_777_216.0)
+            return sign != 0 ? -v : v
+        }
+        if exp == 31 {
+            return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13))
+        }
+        return Float(bitPattern: sign | ((exp + 112) << 23) | (mant << 13))
     }
 
     // MARK: - Header
@@ -232,21 +249,4 @@ public final class SafetensorsFile: @unchecked Sendable {
         }
         return out
     }
-}
-
-/// IEEE 754 half (binary16) bits → Float, exact (subnormals, infinities, NaN).
-@inline(__always)
-public func floatFromHalfBits(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exp = UInt32(h >> 10) & 0x1F
-    let mant = UInt32(h & 0x03FF)
-    if exp == 0 {
-        // Zero or subnormal: mant × 2^-24.
-        let v = Float(mant) * (1.0 / 16_777_216.0)
-        return sign != 0 ? -v : v
-    }
-    if exp == 31 {
-        return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13))
-    }
-    return Float(bitPattern: sign | ((exp + 112) << 23) | (mant << 13))
 }

@@ -3,7 +3,7 @@
 // Reference: Hugging Face `tokenizers` (normalizers/bert.rs, pre_tokenizers/bert.rs,
 // models/wordpiece, processors/template.rs). Pipeline:
 //   1. added special tokens ([CLS], [SEP], [MASK] …) found verbatim in the text are kept whole;
-//   2. BertNormalizer: clean text (drop NUL, U+FFFD and control/format/unassigned/private-use
+//   2. BertNormalizer: clean text (drop NUL, U+FFFD and control/format/private-use
 //      characters, whitespace → ' '), spaces around CJK ideographs, strip accents (NFD, drop
 //      Mn) when `strip_accents` is true, or is null and `lowercase` is true, then lowercase;
 //   3. BertPreTokenizer: split on whitespace, each punctuation character (ASCII punctuation or
@@ -282,11 +282,13 @@ public struct WordPieceTokenizer: Sendable {
         return scalars
     }
 
-    /// Tab, newline and carriage return count as whitespace, not control.
+    /// Control, format and private-use characters (tab, newline and carriage return count as
+    /// whitespace). Unassigned code points are kept, as Hugging Face tokenizers keeps them
+    /// (checked on U+0378, U+2FFF, U+E0080 …); they then make their word `[UNK]`.
     static func isControl(_ c: Unicode.Scalar) -> Bool {
         if c == "\t" || c == "\n" || c == "\r" { return false }
         switch c.properties.generalCategory {
-        case .control, .format, .unassigned, .privateUse, .surrogate: return true
+        case .control, .format, .privateUse, .surrogate: return true
         default: return false
         }
     }

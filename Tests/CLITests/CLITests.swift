@@ -177,17 +177,22 @@ struct CLITests {
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         let seen = Mutex(0)
-        err.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            seen.withLock { $0 += text.components(separatedBy: "added ").count - 1 }
-        }
+        // A plain reader thread (FileHandle.readabilityHandler races with dispatch teardown on Linux).
+        let reader = err.fileHandleForReading
         try process.run()
+        Thread.detachNewThread {
+            while true {
+                let chunk = reader.availableData
+                if chunk.isEmpty { break }
+                let text = String(decoding: chunk, as: UTF8.self)
+                seen.withLock { $0 += text.components(separatedBy: "added ").count - 1 }
+            }
+        }
         let deadline = Date().addingTimeInterval(60)
         while seen.withLock({ $0 }) < 5, process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
         let killed = process.isRunning
         if killed { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        err.fileHandleForReading.readabilityHandler = nil
         if killed { #expect(process.terminationReason == .uncaughtSignal) }
 
         // The index opens and answers; the next run completes the work.

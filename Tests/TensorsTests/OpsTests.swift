@@ -24,7 +24,7 @@ struct OpsTests {
         var worst: Float = 0
         var x: Float = -87
         while x < 88 {
-            let lanes = Vec16((0..<16).map { x + Float($0) * 0.0123 })
+            let lanes = Ops.Vec16((0..<16).map { x + Float($0) * 0.0123 })
             let got = Ops.exp(lanes)
             for i in 0..<16 {
                 let want = expf(lanes[i])
@@ -40,7 +40,7 @@ struct OpsTests {
         var worstErf: Float = 0, worstGelu: Float = 0
         var x: Float = -10
         while x < 10 {
-            let lanes = Vec16((0..<16).map { x + Float($0) * 0.001 })
+            let lanes = Ops.Vec16((0..<16).map { x + Float($0) * 0.001 })
             let e = Ops.erf(lanes), g = Ops.gelu(lanes)
             for i in 0..<16 {
                 worstErf = max(worstErf, abs(e[i] - erff(lanes[i])))

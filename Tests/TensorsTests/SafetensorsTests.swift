@@ -64,7 +64,7 @@ struct SafetensorsTests {
         #if arch(x86_64) || arch(arm64)
         for bits in 0...UInt16.max {
             let expected = Float(Float16(bitPattern: bits))
-            let got = floatFromHalfBits(bits)
+            let got = SafetensorsFile.floatFromHalfBits(bits)
             #expect(got.bitPattern == expected.bitPattern || (got.isNaN && expected.isNaN), "bits \(bits)")
             if got.bitPattern != expected.bitPattern && !(got.isNaN && expected.isNaN) { break }
         }

@@ -1,0 +1,68 @@
+// CKernels — innermost quantised loops of the Tensors module (AVX2/FMA/F16C with runtime
+// dispatch, plain C fallback). Block layouts mirror ggml (ggml-common.h) byte for byte; each
+// kernel here has a scalar twin in Swift (Sources/Tensors/QuantScalar.swift) and a test.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- ggml weight blocks (sizes checked by _Static_assert in kernels.c and by Swift tests) ----
+typedef struct { uint16_t d; uint8_t qs[16]; } ck_block_q4_0;                    // 18 B / 32
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[16]; } ck_block_q4_1;        // 20 B / 32
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } ck_block_q5_0;     // 22 B / 32
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[16]; } ck_block_q5_1; // 24 B / 32
+typedef struct { uint16_t d; int8_t qs[32]; } ck_block_q8_0;                     // 34 B / 32
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } ck_block_q4_K; // 144 B / 256
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } ck_block_q5_K; // 176 B / 256
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } ck_block_q6_K; // 210 B / 256
+
+// ---- int8-quantised activations (this engine's layout, same numbers as ggml's Q8_0/Q8_1/Q8_K) ----
+/// 32 activations: x ≈ d * qs; s = d * sum(qs) (for Q4_1/Q5_1 minimums). d rounded through fp16 like ggml.
+typedef struct { float d; float s; int8_t qs[32]; } ck_q8_0;                     // 40 B / 32
+/// 256 activations: x ≈ d * qs; bsums[j] = sum of qs[16j..<16j+16].
+typedef struct { float d; int16_t bsums[16]; int8_t qs[256]; } ck_q8_K;          // 292 B / 256
+
+// ggml type ids used by the dispatchers below.
+enum {
+    CK_F32 = 0, CK_F16 = 1, CK_Q4_0 = 2, CK_Q4_1 = 3, CK_Q5_0 = 6, CK_Q5_1 = 7, CK_Q8_0 = 8,
+    CK_Q4_K = 12, CK_Q5_K = 13, CK_Q6_K = 14, CK_BF16 = 30
+};
+
+/// Activation format a weight type multiplies with: 0 = f32, 1 = ck_q8_0, 2 = ck_q8_K, -1 = unsupported.
+int ck_act_kind(int type);
+
+/// 1 when the AVX2/FMA/F16C paths are in use.
+int ck_has_avx2(void);
+/// Forces the plain C paths (for tests and measurements); 0 restores auto-detection.
+void ck_force_generic(int on);
+
+float ck_fp16_to_fp32(uint16_t h);
+uint16_t ck_fp32_to_fp16(float f);
+
+// x (n,) -> y (n/32 blocks); n multiple of 32
+void ck_quantize_q8_0(ck_q8_0 *y, const float *x, int n);
+// x (n,) -> y (n/256 blocks); n multiple of 256
+void ck_quantize_q8_K(ck_q8_K *y, const float *x, int n);
+
+// row of n weights of `type` -> out (n,)
+void ck_dequantize_row(int type, float *out, const void *row, int n);
+
+// w row (n,) · act (n,) -> float; act in the format of ck_act_kind(type)
+float ck_vec_dot(int type, int n, const void *row, const void *act);
+
+// W rows r0..<r1 (each rowBytes, n weights) @ act (n,) -> out[r - r0]
+void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n, const void *act);
+
+// W rows r0..<r1 @ acts (ntok activations, actStride bytes apart) -> out[t * outStride + (r - r0)]
+void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+               const void *acts, size_t actStride, int ntok);
+
+// W rows r0..<r1 (n weights each) -> out (r1-r0, n) row-major f32
+void ck_dequantize_rows(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n);
+
+// ---- f32 helpers for the decoder ----
+float ck_dot_f32(const float *a, const float *b, int n);
+// y += a * x
+void ck_axpy_f32(float *y, float a, const float *x, int n);
+
+#endif

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Answers without a language model: the passages' sentences closest to the question, quoted
+/// with their `[n]` citation, in French.
+///
+/// Score of a sentence = IDF-weighted share of the question's content words it contains (accent-
+/// and case-folded, French stop words removed, plurals folded), plus a small bonus for better
+/// ranked passages; with an `embed` hook, blended with the cosine similarity of embeddings.
+public struct ExtractiveBackend: AnswerBackend {
+    public let name = "extractive"
+    public var info: String { "extractive (best \(maxQuotes) sentences)" }
+
+    /// How many sentences to quote at most.
+    public var maxQuotes: Int
+    /// Sentences below this share of the best sentence's score are not quoted.
+    public var relativeCutoff: Double
+    /// Optional sentence embedding (e.g. the index's encoder), L2-normalised vectors.
+    public var embed: (@Sendable ([String]) async throws -> [[Float]])?
+    /// Weight of the embedding cosine in [0, 1] when `embed` is set.
+    public var embeddingWeight: Double
+    /// A quoted sentence ending in ":" brings up to this many following sentences (list items)…
+    public var listItemsLimit = 6
+    /// …within this many characters.
+    public var listCharactersLimit = 700
+
+    public init(maxQuotes: Int = 3, relativeCutoff: Double = 0.5,
+                embed: (@Sendable ([String]) async throws -> [[Float]])? = nil, embeddingWeight: Double = 0.5) {
+        self.maxQuotes = maxQuotes
+        self.relativeCutoff = relativeCutoff
+        self.embed = embed
+        self.embeddingWeight = embeddingWeight
+    }
+
+    /// A quoted sentence and the 1-based number of its passage.
+    public struct Quote: Sendable, Equatable {
+        public var sentence: String
+        public var passage: Int
+        public var score: Double
+    }
+
+    public static let intro = "D'après les documents :"
+    public static let noMatch = "Les documents ne répondent pas directement à cette question."
+
+    /// The best sentences, best first.
+    public func quotes(question: String, passages: [RetrievedPassage]) async throws -> [Quote] {
+        var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
+        var sentencesByPassage: [[String]] = []
+        for (pi, p) in passages.enumerated() {
+            let sentences = TextTools.sentences(p.text).map {
+                $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+            }
+            sentencesByPassage.append(sentences)
+            for (si, sentence) in sentences.enumerated() {
+                let wordCount = TextTools.words(sentence).count
+                // Skip headings and fragments: short lines without final punctuation.
+                let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
+                guard wordCount >= 4, punctuated || wordCount >= 10 else { continue }
+                candidates.append((sentence, pi + 1, si, Set(TextTools.contentWords(sentence))))
+            }
+        }
+        guard !candidates.isEmpty else { return [] }
+
+        let questionTerms = Set(TextTools.contentWords(question))
+        var df: [String: Int] = [:]
+        for c in candidates { for t in c.terms where questionTerms.contains(t) { df[t, default: 0] += 1 } }
+        let n = Double(candidates.count)
+        // Squared IDF: a rare question word ("variantes") outweighs two everywhere-words ("tarte", "pommes").
+        func idf(_ t: String) -> Double { let v = log(1 + n / Double(max(1, df[t] ?? 0))); return v * v }
+        let total = questionTerms.reduce(0) { $0 + idf($1) }
+
+        var scores = candidates.map { c -> Double in
+            guard total > 0 else { return 0 }
+            let matched = c.terms.intersection(questionTerms).reduce(0) { $0 + idf($1) }
+            return matched / total
+        }
+        if let embed, embeddingWeight > 0 {
+            let vectors = try await embed([question] + candidates.map(\.sentence))
+            if vectors.count == candidates.count + 1 {
+                let q = vectors[0]
+                for i in candidates.indices {
+                    let v = vectors[i + 1]
+                    var dot: Float = 0
+                    for j in 0..<min(q.count, v.count) { dot += q[j] * v[j] }
+                    scores[i] = (1 - embeddingWeight) * scores[i] + embeddingWeight * Double(max(0, dot))
+                }
+            }
+        }
+        var ranked: [Quote] = []
+        for (i, c) in candidates.enumerated() where scores[i] > 0 {
+            // Small tie-breakers: better passages first, earlier sentences first.
+            let bonus = 0.05 / Double(c.passage) + 0.01 / Double(c.position + 1)
+            var sentence = c.sentence
+            // A sentence announcing a list ("Voici les principales variantes :") brings its items.
+            if sentence.hasSuffix(":") {
+                let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit)
+                var items: [String] = []
+                var length = sentence.count
+                for item in following {
+                    length += item.count
+                    if length > listCharactersLimit && !items.isEmpty { break }
+                    items.append(item)
+                }
+                if !items.isEmpty { sentence += "\n" + items.joined(separator: "\n") }
+            }
+            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus))
+        }
+        ranked.sort { $0.score > $1.score }
+        guard let best = ranked.first?.score else { return [] }
+        var seen = Set<String>()
+        var out: [Quote] = []
+        var quoted = ""   // folded text already quoted, so list items are not quoted twice
+        for q in ranked where q.score >= best * relativeCutoff {
+            let key = TextTools.fold(q.sentence)
+            guard !quoted.contains(key), seen.insert(key).inserted else { continue }
+            out.append(q)
+            quoted += "\n" + key
+            if out.count == maxQuotes { break }
+        }
+        return out
+    }
+
+    /// The whole answer text.
+    public func render(question: String, passages: [RetrievedPassage]) async throws -> String {
+        try await pieces(question: question, passages: passages).joined()
+    }
+
+    func pieces(question: String, passages: [RetrievedPassage]) async throws -> [String] {
+        let quotes = try await quotes(question: question, passages: passages)
+        if quotes.isEmpty {
+            guard let first = passages.first,
+                  let sentence = TextTools.sentences(first.text).first(where: { TextTools.words($0).count >= 4 })
+            else { return [Self.noMatch] }
+            return [Self.noMatch + " Le passage le plus proche dit :\n",
+                    "« \(sentence.replacingOccurrences(of: "\n", with: " ")) » [1]"]
+        }
+        var out = [Self.intro + "\n"]
+        for (i, q) in quotes.enumerated() {
+            out.append("« \(q.sentence) » [\(q.passage)]" + (i == quotes.count - 1 ? "" : "\n"))
+        }
+        return out
+    }
+
+    public func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for piece in try await pieces(question: input.question, passages: input.passages) {
+                        try Task.checkCancellation()
+                        continuation.yield(piece)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

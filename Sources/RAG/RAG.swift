@@ -1,1 +1,0 @@
-// RAG — see ../shared/DESIGN.md for what this module owns.

@@ -1,0 +1,57 @@
+// RAG — the pipeline: retrieve → prompt → generate (remote, extractive, later local) → speak.
+// See ../../../shared/DESIGN.md.
+
+/// The one error type of the `RAG` module. The server maps each case to an HTTP status.
+public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The request itself is unacceptable (empty question, bad top_k, …) → 400.
+    case invalidRequest(String)
+    /// The question is longer than the configured limit → 413.
+    case questionTooLong(length: Int, limit: Int)
+    /// The retriever (index search) failed.
+    case retrieval(String)
+    /// No answer backend is configured or available.
+    case noBackend
+    /// The remote API answered with an HTTP error: its status and message.
+    case upstream(status: Int, message: String)
+    /// The remote API could not be reached (connection refused, DNS, TLS, closed early).
+    case connection(url: String, message: String)
+    /// A deadline passed (remote request, generation).
+    case timeout(what: String, seconds: Double)
+    /// The remote API answered something that is not an OpenAI-compatible completion.
+    case invalidResponse(String)
+    /// A backend failed in its own way (e.g. the local model).
+    case backend(name: String, message: String)
+    /// Speech synthesis failed.
+    case speech(String)
+
+    public var description: String {
+        switch self {
+        case .invalidRequest(let m): return "invalid request: \(m)"
+        case .questionTooLong(let n, let limit): return "question too long: \(n) characters (limit \(limit))"
+        case .retrieval(let m): return "retrieval failed: \(m)"
+        case .noBackend: return "no answer backend is available"
+        case .upstream(let status, let message): return "remote API error \(status): \(message)"
+        case .connection(let url, let message): return "cannot reach \(url): \(message)"
+        case .timeout(let what, let s): return "\(what) timed out after \(String(format: "%.1f", s)) s"
+        case .invalidResponse(let m): return "invalid response from the remote API: \(m)"
+        case .backend(let name, let m): return "\(name) backend failed: \(m)"
+        case .speech(let m): return "speech synthesis failed: \(m)"
+        }
+    }
+
+    /// A short machine-readable code for JSON error bodies.
+    public var code: String {
+        switch self {
+        case .invalidRequest: return "invalid_request"
+        case .questionTooLong: return "question_too_long"
+        case .retrieval: return "retrieval_failed"
+        case .noBackend: return "no_backend"
+        case .upstream: return "upstream_error"
+        case .connection: return "upstream_unreachable"
+        case .timeout: return "timeout"
+        case .invalidResponse: return "upstream_invalid_response"
+        case .backend: return "backend_error"
+        case .speech: return "speech_failed"
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Accent/case folding, French stop words, word tokens and sentence splitting.
+public enum TextTools {
+    /// Lower-cases and removes diacritics: "Élève Œuf" → "eleve oeuf".
+    public static func fold(_ s: String) -> String {
+        var out = s.lowercased()
+        out = out.replacingOccurrences(of: "œ", with: "oe").replacingOccurrences(of: "æ", with: "ae")
+        return out.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "fr_FR"))
+    }
+
+    /// Folded word tokens (letters and digits), elisions split off ("l'eau" → "eau").
+    public static func words(_ s: String) -> [String] {
+        var out: [String] = []
+        var current = ""
+        for ch in fold(s) {
+            if ch.isLetter || ch.isNumber {
+                current.append(ch)
+            } else {
+                if !current.isEmpty { out.append(current); current = "" }
+            }
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    /// Content words: folded, without stop words and 1-letter tokens, lightly stemmed
+    /// (plural `s`/`x` dropped) so "pommes" matches "pomme".
+    public static func contentWords(_ s: String) -> [String] {
+        words(s).compactMap { w in
+            guard w.count > 1, !frenchStopWords.contains(w), !englishStopWords.contains(w) else { return nil }
+            return stem(w)
+        }
+    }
+
+    /// A very light French stemmer: plural marks only.
+    public static func stem(_ w: String) -> String {
+        guard w.count > 3, !w.allSatisfy(\.isNumber) else { return w }
+        if w.hasSuffix("aux") { return String(w.dropLast(3)) + "al" }
+        if w.hasSuffix("s") || w.hasSuffix("x") { return String(w.dropLast()) }
+        return w
+    }
+
+    /// French function words (folded), plus question words that say nothing about the topic.
+    public static let frenchStopWords: Set<String> = [
+        "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle", "elles", "en", "et",
+        "eux", "il", "ils", "je", "la", "le", "les", "leur", "leurs", "lui", "ma", "mais", "me", "meme", "mes", "moi",
+        "mon", "ne", "nos", "notre", "nous", "on", "ou", "par", "pas", "pour", "qu", "que", "qui", "sa", "se", "ses",
+        "son", "sur", "ta", "te", "tes", "toi", "ton", "tu", "un", "une", "vos", "votre", "vous", "c", "d", "j", "l",
+        "m", "n", "s", "t", "y", "ete", "etre", "est", "sont", "etait", "etaient", "sera", "seront", "suis", "es",
+        "sommes", "etes", "ai", "as", "avons", "avez", "ont", "avait", "avaient", "aura", "auront", "eu", "fait",
+        "peut", "peuvent", "plus", "moins", "tres", "trop", "aussi", "alors", "donc", "ainsi", "comme", "si", "sans",
+        "sous", "entre", "vers", "chez", "tout", "tous", "toute", "toutes", "autre", "autres", "quel", "quelle",
+        "quels", "quelles", "quoi", "comment", "pourquoi", "quand", "combien", "lequel", "laquelle", "lesquels",
+        "lesquelles", "dont", "ou", "cela", "ca", "ceci", "celui", "celle", "ceux", "celles", "ici", "la", "y",
+        "bien", "encore", "deja", "faut", "il", "puis", "apres", "avant", "pendant", "selon", "ni", "non", "oui",
+        "quelque", "quelques", "chaque", "different", "differente", "differents", "differentes", "dire", "dis",
+        "dit", "parle", "parler", "peux", "pourrais", "pourriez", "savoir", "sais", "explique", "expliquer",
+        "existe", "existent", "etc",
+    ]
+
+    /// A few English function words, for English questions over French documents.
+    public static let englishStopWords: Set<String> = [
+        "the", "an", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "was", "were", "be", "how",
+        "what", "which", "who", "why", "when", "where", "do", "does", "did", "can", "could", "you", "your", "it",
+        "its", "this", "that", "these", "those", "there", "make", "about", "from", "by", "at", "as",
+    ]
+
+    /// Splits a text into sentences: ends at `.`, `!`, `?`, `…` followed by a space and an
+    /// upper-case letter, digit, quote or dash, or at a blank line / line break before a list item.
+    /// Keeps decimal numbers ("3.5") and common abbreviations ("env.", "p. ex.", "M.") together.
+    public static func sentences(_ text: String) -> [String] {
+        var splitter = SentenceSplitter()
+        var out = splitter.feed(text)
+        if let rest = splitter.finish() { out.append(rest) }
+        return out
+    }
+}
+
+/// Incremental sentence splitter for streamed text: `feed` returns the sentences completed so
+/// far; `finish` returns what is left.
+public struct SentenceSplitter: Sendable {
+    private var buffer = ""
+    /// Sentences shorter than this (characters) are merged with the next one.
+    public var minimumLength: Int
+    public init(minimumLength: Int = 12) { self.minimumLength = minimumLength }
+
+    private static let abbreviations: Set<String> = [
+        "env", "ex", "p", "m", "mm", "mme", "mlle", "dr", "st", "ste", "cf", "etc", "vol", "no", "n°", "av", "bd",
+        "c", "g", "kg", "cl", "ml", "min", "h", "cm", "mr", "mrs", "vs", "eg", "ie", "fig", "chap", "éd", "ed",
+    ]
+
+    public mutating func feed(_ piece: String) -> [String] {
+        buffer += piece
+        var out: [String] = []
+        while let cut = nextBoundary(final: false) {
+            let sentence = String(buffer[..<cut]).trimmingCharacters(in: .whitespacesAndNewlines)
+            buffer = String(buffer[cut...])
+            if !sentence.isEmpty { out.append(sentence) }
+        }
+        return out
+    }
+
+    public mutating func finish() -> String? {
+        var out: [String] = []
+        while let cut = nextBoundary(final: true) {
+            let s = String(buffer[..<cut]).trimmingCharacters(in: .whitespacesAndNewlines)
+            buffer = String(buffer[cut...])
+            if !s.isEmpty { out.append(s) }
+        }
+        let rest = buffer.trimmingCharacters(in: .whitespacesAndNewlines)
+        buffer = ""
+        if !rest.isEmpty { out.append(rest) }
+        return out.isEmpty ? nil : out.joined(separator: " ")
+    }
+
+    /// Index just after the first complete sentence of at least `minimumLength` characters.
+    private func nextBoundary(final: Bool) -> String.Index? {
+        let chars = buffer
+        var i = chars.startIndex
+        while i < chars.endIndex {
+            let c = chars[i]
+            let next = chars.index(after: i)
+            // Blank line (paragraph) or a line break: a boundary if the line has content.
+            if c == "\n" {
+                let head = chars[..<i].trimmingCharacters(in: .whitespacesAndNewlines)
+                if head.count >= 1 {
+                    // A single line break inside a sentence (wrapped text) continues it unless
+                    // the next line starts a list item or the line ends with punctuation.
+                    let lineEnd = head.last.map { ".!?…:;»])\"".contains($0) } ?? false
+                    if next < chars.endIndex {
+                        let after = chars[next...].drop(while: { $0 == " " || $0 == "\t" })
+                        if after.first == "\n" || lineEnd || after.first.map({ "-*•«#".contains($0) || $0.isNumber }) == true {
+                            if head.count >= minimumLength || after.first == "\n" { return next }
+                        }
+                    } else if !final {
+                        return nil   // wait for the next piece to decide
+                    }
+                }
+            }
+            if c == "." || c == "!" || c == "?" || c == "…" {
+                // Consume closing quotes/brackets and repeated punctuation.
+                var j = next
+                while j < chars.endIndex, ".!?…»\")]".contains(chars[j]) { j = chars.index(after: j) }
+                if j == chars.endIndex {
+                    if final { return j }
+                    return nil   // cannot tell yet: the next piece may continue ("3." + "5")
+                }
+                let following = chars[j]
+                if following == " " || following == "\n" || following == "\t" {
+                    var k = j
+                    while k < chars.endIndex, chars[k] == " " || chars[k] == "\t" { k = chars.index(after: k) }
+                    if k == chars.endIndex && !final { return nil }
+                    let startsNew = k == chars.endIndex || chars[k].isUppercase || chars[k].isNumber
+                        || "«\"'(-–—*#\n".contains(chars[k])
+                    if startsNew && !(c == "." && isAbbreviation(before: i)) {
+                        let sentence = chars[..<j].trimmingCharacters(in: .whitespacesAndNewlines)
+                        if sentence.count >= minimumLength { return j }
+                    }
+                }
+                i = j
+                continue
+            }
+            i = next
+        }
+        return nil
+    }
+
+    private func isAbbreviation(before dot: String.Index) -> Bool {
+        var start = dot
+        while start > buffer.startIndex {
+            let p = buffer.index(before: start)
+            if buffer[p].isLetter || buffer[p] == "°" { start = p } else { break }
+        }
+        let word = buffer[start..<dot].lowercased()
+        if word.isEmpty { return false }
+        if word.count == 1 && word.first?.isLetter == true { return true }   // initials: "J. Dupont", "p. 3"
+        return Self.abbreviations.contains(word)
+    }
+}
+
+extension TextTools {
+    /// A rough guess: more English than French function words.
+    public static func isLikelyEnglish(_ s: String) -> Bool {
+        let w = words(s)
+        let en = w.filter { englishStopWords.contains($0) }.count
+        let fr = w.filter { frenchStopWords.contains($0) }.count
+        return en > fr
+    }
+}

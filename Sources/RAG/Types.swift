@@ -1,0 +1,148 @@
+import Foundation
+
+/// One chat turn, as in OpenAI's chat completions.
+public struct ChatMessage: Codable, Sendable, Equatable {
+    public enum Role: String, Codable, Sendable { case system, user, assistant }
+    public var role: Role
+    public var content: String
+    public init(role: Role, content: String) { self.role = role; self.content = content }
+    public static func system(_ s: String) -> ChatMessage { ChatMessage(role: .system, content: s) }
+    public static func user(_ s: String) -> ChatMessage { ChatMessage(role: .user, content: s) }
+    public static func assistant(_ s: String) -> ChatMessage { ChatMessage(role: .assistant, content: s) }
+}
+
+/// `POST /chat` body: `{"question": "...", "top_k": 4, "history": [{"role", "content"}]}`.
+public struct ChatRequest: Codable, Sendable, Equatable {
+    public var question: String
+    public var topK: Int?
+    public var history: [ChatMessage]?
+    public init(question: String, topK: Int? = nil, history: [ChatMessage]? = nil) {
+        self.question = question; self.topK = topK; self.history = history
+    }
+    enum CodingKeys: String, CodingKey { case question, topK = "top_k", history }
+}
+
+/// A passage returned by the retriever (the index's search results).
+public struct RetrievedPassage: Sendable, Equatable, Codable {
+    /// Stable id of the chunk in the index.
+    public var id: String
+    /// The document's file name (relative to the data folder).
+    public var file: String
+    /// 1-based page for paged documents (PDF), nil for plain text.
+    public var page: Int?
+    /// Relevance score from the retriever (higher is better).
+    public var score: Double
+    public var text: String
+    public init(id: String, file: String, page: Int? = nil, score: Double, text: String) {
+        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text
+    }
+}
+
+/// What the index engineer's search conforms to (the lead wires it).
+public protocol Retriever: Sendable {
+    /// The `k` best passages for `query`, best first.
+    func retrieve(query: String, k: Int) async throws -> [RetrievedPassage]
+}
+
+/// A cited source in a response; `n` in the answer's `[n]` is the 1-based position in `sources`.
+public struct Source: Codable, Sendable, Equatable {
+    public var id: String
+    public var file: String
+    public var page: Int?
+    public var score: Double
+    public var text: String
+    public init(id: String, file: String, page: Int?, score: Double, text: String) {
+        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text
+    }
+    public init(_ p: RetrievedPassage) { self.init(id: p.id, file: p.file, page: p.page, score: p.score, text: p.text) }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(file, forKey: .file)
+        try c.encode(page, forKey: .page)          // explicit null for text files
+        try c.encode(score, forKey: .score)
+        try c.encode(text, forKey: .text)
+    }
+}
+
+/// Where the two spoken WAVs are: URLs (`/audio/<id>.wav`) or, with `?audio=inline`, base64 data.
+public struct AudioLinks: Codable, Sendable, Equatable {
+    public var question: String?
+    public var answer: String?
+    public init(question: String? = nil, answer: String? = nil) { self.question = question; self.answer = answer }
+}
+
+/// `POST /chat` response.
+public struct ChatResponse: Codable, Sendable, Equatable {
+    public var question: String
+    public var answer: String
+    public var sources: [Source]
+    public var audio: AudioLinks
+    /// `remote`, `extractive`, `local`, or `none` when retrieval found nothing relevant.
+    public var backend: String
+    /// Milliseconds per stage: `retrieve`, `generate`, `speak_question`, `speak_answer`, `total`, …
+    public var timingsMs: [String: Double]
+    /// Non-fatal problems (e.g. the remote API failed and another backend answered).
+    public var warnings: [String]?
+
+    public init(question: String, answer: String, sources: [Source], audio: AudioLinks, backend: String,
+                timingsMs: [String: Double], warnings: [String]? = nil) {
+        self.question = question; self.answer = answer; self.sources = sources; self.audio = audio
+        self.backend = backend; self.timingsMs = timingsMs; self.warnings = warnings
+    }
+    enum CodingKeys: String, CodingKey {
+        case question, answer, sources, audio, backend, timingsMs = "timings_ms", warnings
+    }
+}
+
+/// A spoken clip announced on the stream.
+public struct AudioClip: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case question, answer }
+    public var kind: Kind
+    /// 0 for the question; 0, 1, 2… for the answer's sentences in order.
+    public var index: Int
+    /// `/audio/<id>.wav`.
+    public var url: String
+    /// The sentence spoken.
+    public var text: String
+    public init(kind: Kind, index: Int, url: String, text: String) {
+        self.kind = kind; self.index = index; self.url = url; self.text = text
+    }
+}
+
+/// Events of `POST /chat/stream`, in order: `sources`, then `token`s and `audio`s interleaved, then `done`.
+public enum ChatEvent: Sendable, Equatable {
+    case sources([Source])
+    case token(String)
+    case audio(AudioClip)
+    /// The full response (its `audio.answer` is the whole answer's WAV).
+    case done(ChatResponse)
+
+    /// The SSE event name.
+    public var name: String {
+        switch self {
+        case .sources: return "sources"
+        case .token: return "token"
+        case .audio: return "audio"
+        case .done: return "done"
+        }
+    }
+}
+
+/// What the engine reports to `/health`.
+public struct EngineStatus: Sendable, Codable, Equatable {
+    public var ready: Bool
+    /// Free-form facts: index path, chunk count, backends, voices, model…
+    public var info: [String: String]
+    public init(ready: Bool, info: [String: String] = [:]) { self.ready = ready; self.info = info }
+}
+
+/// The protocol the server calls; `RAGPipeline` implements it, tests inject a stub.
+public protocol ChatEngine: Sendable {
+    func chat(_ request: ChatRequest) async throws -> ChatResponse
+    func chatStream(_ request: ChatRequest) -> AsyncThrowingStream<ChatEvent, Error>
+    /// A stored WAV by id (the `<id>` of `/audio/<id>.wav`), nil when unknown or evicted.
+    func audio(id: String) async -> Data?
+    func status() async -> EngineStatus
+}

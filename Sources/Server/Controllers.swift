@@ -1,0 +1,84 @@
+import Foundation
+import Hummingbird
+import RAG
+
+/// `GET /health`: 200 with engine info when ready, 503 while loading or after a failed load.
+struct HealthController<Context: RequestContext>: Sendable {
+    let holder: EngineHolder
+    let limiter: GenerationLimiter
+    let configuration: ServerConfiguration
+
+    struct Body: Encodable {
+        var status: String
+        var ready: Bool
+        var info: [String: String]?
+        var error: String?
+        var queue: [String: Int]
+    }
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/health", use: health)
+        router.head("/health", use: health)
+    }
+
+    @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        let queue = ["active": await limiter.active, "waiting": await limiter.waiting,
+                     "max_concurrent": limiter.maxConcurrent, "max_waiting": limiter.maxWaiting]
+        switch await holder.current {
+        case .ready(let engine):
+            let status = await engine.status()
+            let body = Body(status: status.ready ? "ok" : "loading", ready: status.ready, info: status.info, queue: queue)
+            var r = try ChatController<Context>.json(body, status: status.ready ? .ok : .serviceUnavailable)
+            if !status.ready { r.headers[.retryAfter] = String(configuration.retryAfterSeconds) }
+            return r
+        case .loading:
+            var r = try ChatController<Context>.json(Body(status: "loading", ready: false, queue: queue), status: .serviceUnavailable)
+            r.headers[.retryAfter] = String(configuration.retryAfterSeconds)
+            return r
+        case .failed(let message):
+            return try ChatController<Context>.json(Body(status: "failed", ready: false, error: message, queue: queue),
+                                                    status: .serviceUnavailable)
+        }
+    }
+}
+
+/// `GET /audio/<id>.wav`.
+struct AudioController<Context: RequestContext>: Sendable {
+    let holder: EngineHolder
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/audio/:file", use: audio)
+        router.head("/audio/:file", use: audio)
+    }
+
+    @Sendable func audio(_ request: Request, context: Context) async throws -> Response {
+        let file = context.parameters.get("file") ?? ""
+        guard file.hasSuffix(".wav"), case .ready(let engine) = await holder.current,
+              let wav = await engine.audio(id: String(file.dropLast(4))) else {
+            throw APIError.notFound("no such audio clip (clips are kept for a limited time)")
+        }
+        return Response(status: .ok,
+                        headers: [.contentType: "audio/wav", .cacheControl: "private, max-age=3600",
+                                  .contentLength: String(wav.count)],
+                        body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: wav)))
+    }
+}
+
+/// `GET /metrics` (Prometheus text format 0.0.4).
+struct MetricsController<Context: RequestContext>: Sendable {
+    let metrics: ServerMetrics
+    let limiter: GenerationLimiter
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/metrics", use: render)
+    }
+
+    @Sendable func render(_ request: Request, context: Context) async throws -> Response {
+        let text = metrics.render(gauges: [
+            ("generations_active", "Generations running now.", Double(await limiter.active)),
+            ("generations_waiting", "Requests waiting for a generation slot.", Double(await limiter.waiting)),
+        ])
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

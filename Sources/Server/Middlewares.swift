@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import RAG
+
+/// The routes the server knows, for 405s and metric labels.
+enum RouteTable {
+    static let api: [(path: String, methods: [HTTPRequest.Method])] = [
+        ("/health", [.get, .head]),
+        ("/chat", [.post]),
+        ("/chat/stream", [.post]),
+        ("/metrics", [.get]),
+    ]
+
+    /// A bounded label for metrics: the route, `/audio/{id}.wav`, `static` or `unknown`.
+    static func label(path: String, status: Int) -> String {
+        if let r = api.first(where: { $0.path == path }) { return r.path }
+        if path == "/" { return "/" }
+        if path.hasPrefix("/audio/") { return "/audio/{id}.wav" }
+        return status == 404 ? "unknown" : "static"
+    }
+
+    static func allowed(path: String) -> [HTTPRequest.Method]? {
+        if let r = api.first(where: { $0.path == path }) { return r.methods }
+        if path.hasPrefix("/audio/") { return [.get, .head] }
+        return nil
+    }
+}
+
+/// Outermost middleware: 405 for known routes with the wrong method, every error as
+/// `{"error": {"code", "message"}}`, request metrics, and a few safety headers.
+struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+    let webRoot: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let path = request.uri.path
+        var response: Response
+        do {
+            if let allowed = RouteTable.allowed(path: path), !allowed.contains(request.method) {
+                throw APIError.methodNotAllowed(request.method, allowed: allowed)
+            }
+            if request.method != .get && request.method != .head && RouteTable.allowed(path: path) == nil
+                && isStaticFile(path) {
+                throw APIError.methodNotAllowed(request.method, allowed: [.get, .head])
+            }
+            response = try await next(request, context)
+        } catch {
+            let api = APIError.from(error)
+            if api.status.code >= 500 { context.logger.error("\(request.method) \(path): \(api)") }
+            response = try api.response(from: request, context: context)
+        }
+        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let status = Int(response.status.code)
+        metrics.recordRequest(route: RouteTable.label(path: path, status: status), method: request.method.rawValue,
+                              status: status, seconds: seconds)
+        return response
+    }
+
+    private func isStaticFile(_ path: String) -> Bool {
+        guard !path.contains("..") else { return false }
+        let rel = path == "/" ? "index.html" : String(path.dropFirst())
+        var isDir: ObjCBool = false
+        let full = (webRoot as NSString).appendingPathComponent(rel)
+        return FileManager.default.fileExists(atPath: full, isDirectory: &isDir)
+    }
+}

@@ -1,1 +1,0 @@
-// Server — see ../shared/DESIGN.md for what this module owns.

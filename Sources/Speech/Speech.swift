@@ -1,1 +1,0 @@
-// Speech — see ../shared/DESIGN.md for what this module owns.

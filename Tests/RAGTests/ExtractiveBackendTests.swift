@@ -1,0 +1,62 @@
+import Foundation
+import RAG
+import Testing
+
+@Suite struct ExtractiveBackendTests {
+    let passages = [
+        RetrievedPassage(id: "a", file: "connaissances.txt", score: 0.8, text: """
+            2. Les variantes
+
+            La tarte Tatin est une tarte renversée : les pommes caramélisées cuisent sous la pâte. \
+            La tarte normande associe les pommes à une crème aux œufs. Le strudel viennois enroule les fruits dans une pâte très fine.
+            """),
+        RetrievedPassage(id: "b", file: "document.pdf", page: 2, score: 0.7, text: """
+            Le secret d'une bonne tarte tient d'abord au choix des pommes : des fruits acidulés et fermes. \
+            Il faut aussi une pâte bien froide, cuite à blanc quelques minutes. Le four doit être chaud.
+            """),
+        RetrievedPassage(id: "c", file: "connaissances.txt", score: 0.5, text: """
+            La pomme est cultivée depuis des millénaires en Asie centrale. Les Romains savaient la greffer.
+            """),
+    ]
+
+    @Test func quotesTheClosestSentencesWithCitations() async throws {
+        let backend = ExtractiveBackend()
+        let answer = try await backend.render(question: "Quel est le secret d'une bonne tarte aux pommes ?", passages: passages)
+        #expect(answer.hasPrefix(ExtractiveBackend.intro))
+        #expect(answer.contains("« Le secret d'une bonne tarte tient d'abord au choix des pommes : des fruits acidulés et fermes. » [2]"))
+        #expect(!answer.contains("Romains"))
+        #expect(!answer.contains("2. Les variantes"))   // headings are not quoted
+    }
+
+    @Test func variantsQuestionCitesTheVariantsPassage() async throws {
+        let quotes = try await ExtractiveBackend().quotes(question: "Quelles sont les différentes variantes de la tarte aux pommes ?", passages: passages)
+        let first = try #require(quotes.first)
+        #expect(first.passage == 1)
+        #expect(quotes.count <= 3)
+    }
+
+    @Test func saysSoWhenNothingMatches() async throws {
+        let answer = try await ExtractiveBackend().render(question: "Quelle est la capitale du Japon ?", passages: passages)
+        #expect(answer.hasPrefix(ExtractiveBackend.noMatch))
+        #expect(answer.contains("[1]"))
+    }
+
+    @Test func embeddingHookBlendsIn() async throws {
+        // A fake embedding that favours sentences mentioning "Romains".
+        let backend = ExtractiveBackend(maxQuotes: 1, embed: { texts in
+            texts.map { $0.contains("Romains") ? [1, 0] : ($0.hasPrefix("Qui") ? [1, 0] : [0, 1]) }
+        }, embeddingWeight: 0.9)
+        let quotes = try await backend.quotes(question: "Qui greffait les pommes ?", passages: passages)
+        #expect(quotes.first?.sentence == "Les Romains savaient la greffer.")
+    }
+
+    @Test func streamsPieces() async throws {
+        let backend = ExtractiveBackend()
+        let input = AnswerInput(question: "Quel est le secret d'une bonne tarte ?", passages: passages,
+                                prompt: Prompt(messages: [], text: ""))
+        var pieces: [String] = []
+        for try await p in backend.answer(input, options: GenerationOptions()) { pieces.append(p) }
+        #expect(pieces.count >= 2)
+        #expect(pieces.joined() == (try await backend.render(question: input.question, passages: passages)))
+    }
+}

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""End-to-end check of the chat page with headless Chromium driven through WebDriver
+(chromedriver), standard library only.
+
+Opens the page, types a question and presses Enter, waits for the streamed answer, then checks
+that the answer text, its sources and two loaded <audio> elements (question and answer) are
+there, and saves a screenshot. Exit status 0 on success, 1 with a message otherwise.
+
+Usage: e2e.py URL [--question Q] [--screenshot FILE] [--timeout S]
+"""
+import argparse
+import base64
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebDriver:
+    def __init__(self, binary, driver, width, height):
+        self.port = free_port()
+        self.proc = subprocess.Popen([driver, f"--port={self.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 20
+        while True:
+            try:
+                self.call("GET", "/status")
+                break
+            except Exception:
+                if time.time() > deadline:
+                    raise RuntimeError("chromedriver did not start")
+                time.sleep(0.2)
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": binary,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required",
+                         "--mute-audio", "--no-first-run", "--disable-extensions"],
+            },
+        }}}
+        self.session = self.call("POST", "/session", caps)["sessionId"]
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return json.loads(r.read() or b"{}").get("value")
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(f"WebDriver {method} {path}: {e.code} {e.read()[:500]!r}")
+
+    def s(self, method, path, body=None):
+        return self.call(method, f"/session/{self.session}{path}", body)
+
+    def script(self, source, *args):
+        return self.s("POST", "/execute/sync", {"script": source, "args": list(args)})
+
+    def close(self):
+        try:
+            self.s("DELETE", "")
+        except Exception:
+            pass
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+STATE_JS = """
+const ex = document.querySelector('.exchange');
+if (!ex) return {started: false};
+const err = ex.querySelector('.error');
+const audios = [...ex.querySelectorAll('audio')].map(a => ({
+  src: a.getAttribute('src') || '', readyState: a.readyState, duration: isFinite(a.duration) ? a.duration : 0}));
+return {
+  started: true,
+  done: ex.dataset.done === 'true',
+  error: err && !err.hidden ? err.textContent : null,
+  answer: ex.querySelector('.answer .text').textContent,
+  sources: [...ex.querySelectorAll('.sources li .where')].map(s => s.textContent),
+  passages: [...ex.querySelectorAll('.sources li p')].map(p => p.textContent.length),
+  audios,
+  busy: document.querySelector('#send').disabled,
+};
+"""
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("--question", default="Quel est le secret d'une bonne tarte aux pommes ?")
+    ap.add_argument("--expect-file", default=None, help="a source file name that must be cited")
+    ap.add_argument("--screenshot", default="bench-out/e2e.png")
+    ap.add_argument("--timeout", type=float, default=90)
+    ap.add_argument("--width", type=int, default=412)   # phone width
+    ap.add_argument("--height", type=int, default=915)
+    args = ap.parse_args()
+
+    binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        print("e2e: needs the Debian packages chromium and chromium-driver", file=sys.stderr)
+        return 1
+    wd = WebDriver(binary, driver, args.width, args.height)
+    try:
+        wd.s("POST", "/url", {"url": args.url})
+        el = wd.s("POST", "/element", {"using": "css selector", "value": "#question"})
+        el_id = next(iter(el.values()))
+        # Type the question and press Enter (U+E007): Enter must send.
+        wd.s("POST", f"/element/{el_id}/value", {"text": args.question + "\ue007"})
+        start = time.time()
+        state = {}
+        while time.time() - start < args.timeout:
+            state = wd.script(STATE_JS) or {}
+            if state.get("error") or state.get("done"):
+                break
+            time.sleep(0.25)
+        answered = time.time() - start
+        # Give the audio elements a moment to load their clips.
+        while state.get("done") and time.time() - start < args.timeout:
+            if all(a["readyState"] >= 2 for a in state["audios"]):
+                break
+            time.sleep(0.25)
+            state = wd.script(STATE_JS) or {}
+        # Open the sources and the first passage for the screenshot.
+        wd.script("const ex = document.querySelector('.exchange'); if (ex) { const b = ex.querySelector('.sources-box'); "
+                  "if (b) b.open = true; const d = ex.querySelector('.sources li details'); if (d) d.open = true; }")
+        time.sleep(0.3)
+        os.makedirs(os.path.dirname(args.screenshot) or ".", exist_ok=True)
+        png = base64.b64decode(wd.s("GET", "/screenshot"))
+        with open(args.screenshot, "wb") as f:
+            f.write(png)
+
+        problems = []
+        if not state.get("started"):
+            problems.append("no exchange appeared after pressing Enter")
+        if state.get("error"):
+            problems.append(f"the page shows an error: {state['error']}")
+        if not state.get("done"):
+            problems.append(f"no complete answer within {args.timeout:.0f} s")
+        if len((state.get("answer") or "").strip()) < 10:
+            problems.append(f"answer too short: {state.get('answer')!r}")
+        sources = state.get("sources") or []
+        if not sources:
+            problems.append("no sources shown")
+        if args.expect_file and not any(args.expect_file in s for s in sources):
+            problems.append(f"no source from {args.expect_file}: {sources}")
+        audios = state.get("audios") or []
+        loaded = [a for a in audios if a["src"] and a["readyState"] >= 2 and a["duration"] > 0.3]
+        if len(loaded) < 2:
+            problems.append(f"expected two loaded audio elements, got {audios}")
+        print(json.dumps({"answer_seconds": round(answered, 2), "answer": (state.get("answer") or "")[:300],
+                          "sources": sources, "audios": audios, "screenshot": args.screenshot}, ensure_ascii=False, indent=1))
+        if problems:
+            for p in problems:
+                print("e2e: FAIL:", p, file=sys.stderr)
+            return 1
+        print("e2e: OK")
+        return 0
+    finally:
+        wd.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+// RAGChat page: asks /chat/stream, shows the answer as it is written with its sources, and
+// speaks the question then each finished sentence of the answer, in order.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const transcript = $("#transcript");
+const form = $("#ask");
+const input = $("#question");
+const sendButton = $("#send");
+const statusEl = $("#status");
+const voiceToggle = $("#voice");
+const template = $("#exchange-template");
+
+const history = [];          // [{role, content}] sent with follow-up questions
+let busy = false;
+let exchangeCount = 0;
+
+// ---- Audio: one player, a queue of URLs played in order ----
+const player = new Audio();
+const queue = [];
+let playing = false;
+
+function enqueue(url, force = false) {
+  if (!url || (!force && !voiceToggle.checked)) return;
+  queue.push(url);
+  if (!playing) playNext();
+}
+function playNext() {
+  const url = queue.shift();
+  if (!url) { playing = false; return; }
+  playing = true;
+  player.src = url;
+  player.play().catch(() => playNext());   // autoplay refused or bad clip: go on
+}
+function stopAudio() {
+  queue.length = 0;
+  player.pause();
+  playing = false;
+}
+player.addEventListener("ended", playNext);
+player.addEventListener("error", playNext);
+
+/// Question first, then answer sentences by index, whatever order the events arrive in.
+class SpeechOrder {
+  constructor() { this.questionDone = false; this.next = 0; this.pending = new Map(); }
+  question(url) { enqueue(url); this.questionDone = true; this.flush(); }
+  noQuestion() { this.questionDone = true; this.flush(); }
+  answer(index, url) { this.pending.set(index, url); this.flush(); }
+  flush() {
+    if (!this.questionDone) return;
+    while (this.pending.has(this.next)) {
+      enqueue(this.pending.get(this.next));
+      this.pending.delete(this.next);
+      this.next += 1;
+    }
+  }
+  finish() {
+    this.questionDone = true;
+    for (const i of [...this.pending.keys()].sort((a, b) => a - b)) enqueue(this.pending.get(i));
+    this.pending.clear();
+  }
+}
+
+// ---- Server status ----
+async function checkHealth() {
+  try {
+    const r = await fetch("/health", { cache: "no-store" });
+    const j = await r.json();
+    if (r.ok) {
+      const info = j.info || {};
+      const parts = [];
+      if (info.backends) parts.push("réponses : " + info.backends.replace(/,/g, " → "));
+      if (info.chunks) parts.push(info.chunks + " passages");
+      statusEl.textContent = "Prêt" + (parts.length ? " — " + parts.join(", ") : "");
+      statusEl.className = "status ready";
+      return;
+    }
+    statusEl.textContent = j.status === "loading" ? "Chargement de l'index et des modèles…"
+                                                  : "Indisponible : " + (j.error || j.status);
+    statusEl.className = "status down";
+  } catch (e) {
+    statusEl.textContent = "Serveur injoignable";
+    statusEl.className = "status down";
+  }
+  setTimeout(checkHealth, 2000);
+}
+
+// ---- Rendering ----
+function setBusy(on) {
+  busy = on;
+  sendButton.disabled = on;
+  sendButton.textContent = on ? "…" : "Envoyer";
+  sendButton.setAttribute("aria-label", on ? "Réponse en cours" : "Envoyer la question");
+  form.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+function newExchange(question) {
+  exchangeCount += 1;
+  const node = template.content.firstElementChild.cloneNode(true);
+  node.id = "exchange-" + exchangeCount;
+  $(".question .text", node).textContent = question;
+  const ex = {
+    id: exchangeCount,
+    node,
+    answerBox: $(".answer", node),
+    answerText: $(".answer .text", node),
+    busyLine: $(".busy", node),
+    error: $(".error", node),
+    backend: $(".backend", node),
+    qAudio: $(".audio-question", node),
+    aAudio: $(".audio-answer", node),
+    qReplay: $(".replay-question", node),
+    aReplay: $(".replay-answer", node),
+    sourcesBox: $(".sources-box", node),
+    sourcesList: $(".sources", node),
+  };
+  ex.qReplay.addEventListener("click", () => { stopAudio(); enqueue(ex.qAudio.src, true); });
+  ex.aReplay.addEventListener("click", () => { stopAudio(); enqueue(ex.aAudio.src, true); });
+  $(".stop", node).addEventListener("click", stopAudio);
+  const hint = $("#hint");
+  if (hint) hint.remove();
+  transcript.append(node);
+  node.scrollIntoView({ block: "end", behavior: "smooth" });
+  return ex;
+}
+
+function openSource(ex, n) {
+  const li = document.getElementById(`src-${ex.id}-${n}`);
+  if (!li) return;
+  ex.sourcesBox.open = true;
+  const details = $("details", li);
+  details.open = true;
+  $("summary", li).focus();
+  li.classList.add("flash");
+  setTimeout(() => li.classList.remove("flash"), 1200);
+}
+
+function renderAnswer(ex, text) {
+  const el = ex.answerText;
+  el.textContent = "";
+  const re = /\[(\d+(?:\s*[,;]\s*\d+)*)\]/g;
+  let last = 0, m;
+  while ((m = re.exec(text)) !== null) {
+    el.append(text.slice(last, m.index));
+    for (const n of m[1].split(/[,;]/).map((s) => s.trim())) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "cite";
+      b.textContent = `[${n}]`;
+      b.setAttribute("aria-label", `Voir la source ${n}`);
+      b.addEventListener("click", () => openSource(ex, n));
+      el.append(b);
+    }
+    last = re.lastIndex;
+  }
+  el.append(text.slice(last));
+}
+
+function renderSources(ex, sources) {
+  ex.sourcesList.textContent = "";
+  sources.forEach((s, i) => {
+    const n = i + 1;
+    const li = document.createElement("li");
+    li.id = `src-${ex.id}-${n}`;
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    const num = document.createElement("span");
+    num.className = "num";
+    num.textContent = `[${n}] `;
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = s.file + (s.page != null ? `, page ${s.page}` : "");
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = ` · score ${Number(s.score).toFixed(3)}`;
+    summary.append(num, where, score);
+    const p = document.createElement("p");
+    p.textContent = s.text;
+    details.append(summary, p);
+    li.append(details);
+    ex.sourcesList.append(li);
+  });
+  ex.sourcesBox.hidden = sources.length === 0;
+  const summary = $("summary", ex.sourcesBox);
+  summary.textContent = sources.length === 1 ? "1 source" : `${sources.length} sources`;
+}
+
+function showError(ex, message) {
+  ex.error.hidden = false;
+  ex.error.textContent = "Erreur : " + message;
+  ex.busyLine.hidden = true;
+  ex.answerBox.setAttribute("aria-busy", "false");
+}
+
+// ---- Asking ----
+function parseFrame(frame) {
+  let event = "message";
+  const data = [];
+  for (const line of frame.split("\n")) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  let payload = null;
+  try { payload = JSON.parse(data.join("\n")); } catch (e) { payload = null; }
+  return { event, payload };
+}
+
+async function ask(question) {
+  if (busy) return;
+  setBusy(true);
+  stopAudio();
+  const ex = newExchange(question);
+  const order = new SpeechOrder();
+  let answer = "";
+  let finished = false;
+
+  const handle = ({ event, payload }) => {
+    if (!payload) return;
+    switch (event) {
+      case "sources":
+        renderSources(ex, payload.sources || []);
+        ex.busyLine.lastChild.textContent = " Rédaction de la réponse…";
+        break;
+      case "audio":
+        if (payload.kind === "question") {
+          ex.qAudio.src = payload.url;
+          ex.qReplay.disabled = false;
+          order.question(payload.url);
+        } else {
+          order.answer(payload.index, payload.url);
+        }
+        break;
+      case "token":
+        answer += payload.text;
+        ex.busyLine.hidden = true;
+        renderAnswer(ex, answer);
+        break;
+      case "done": {
+        finished = true;
+        answer = payload.answer;
+        renderAnswer(ex, answer);
+        ex.busyLine.hidden = true;
+        ex.backend.textContent = payload.backend ? `· ${payload.backend}` : "";
+        const a = payload.audio || {};
+        if (a.answer) { ex.aAudio.src = a.answer; ex.aReplay.disabled = false; }
+        if (a.question && !ex.qAudio.getAttribute("src")) { ex.qAudio.src = a.question; ex.qReplay.disabled = false; }
+        order.finish();
+        ex.answerBox.setAttribute("aria-busy", "false");
+        ex.node.dataset.done = "true";
+        history.push({ role: "user", content: question }, { role: "assistant", content: answer });
+        while (history.length > 8) history.shift();
+        break;
+      }
+      case "error":
+        showError(ex, (payload.error && payload.error.message) || "erreur inconnue");
+        break;
+    }
+  };
+
+  try {
+    const res = await fetch("/chat/stream", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+      body: JSON.stringify({ question, history: history.slice(-6) }),
+    });
+    if (!res.ok) {
+      let message = `HTTP ${res.status}`;
+      try { const j = await res.json(); if (j.error && j.error.message) message = j.error.message; } catch (e) { /* not JSON */ }
+      if (res.status === 503) message += " — réessayez dans quelques secondes.";
+      throw new Error(message);
+    }
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+      let cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        const frame = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        if (frame.trim()) handle(parseFrame(frame));
+      }
+    }
+    if (!finished && ex.error.hidden) showError(ex, "la réponse a été interrompue");
+  } catch (e) {
+    showError(ex, e.message || String(e));
+  } finally {
+    setBusy(false);
+    input.focus();
+  }
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = input.value.trim();
+  if (!q || busy) return;
+  input.value = "";
+  ask(q);
+});
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    form.requestSubmit();
+  }
+});
+document.addEventListener("keydown", (e) => { if (e.key === "Escape") stopAudio(); });
+voiceToggle.addEventListener("change", () => { if (!voiceToggle.checked) stopAudio(); });
+for (const b of document.querySelectorAll(".example")) {
+  b.addEventListener("click", () => { input.value = b.textContent.trim(); form.requestSubmit(); });
+}
+
+checkHealth();
+input.focus();
