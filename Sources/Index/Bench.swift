@@ -360,7 +360,11 @@ public struct RetrievalQuestion: Sendable, Hashable, Codable {
     /// Reads `{"questions": [{question, file, page, expected, …}]}`.
     public static func load(_ url: URL) throws -> [RetrievalQuestion] {
         struct Set: Decodable { var questions: [RetrievalQuestion] }
-        return try JSONDecoder().decode(Set.self, from: Data(contentsOf: url)).questions
+        do {
+            return try JSONDecoder().decode(Set.self, from: Data(contentsOf: url)).questions
+        } catch {
+            throw IndexError.invalidOptions("\(url.path): not a question set: \(error.localizedDescription)")
+        }
     }
 
     /// The hit answers the question: same file (and page), and its text contains `expected`
