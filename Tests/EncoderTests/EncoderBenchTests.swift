@@ -15,7 +15,7 @@ struct EncoderBenchTests {
     }
 
     /// Prints the real figures; runs only when asked:
-    /// `RAGCHAT_ENCODER_BENCH=1 swift test -c release --filter "Encoder Bench"`
+    /// `RAGCHAT_ENCODER_BENCH=1 swift test -c release --filter EncoderBench`
     @Test("throughput and query latency (prints)",
           .enabled(if: ProcessInfo.processInfo.environment["RAGCHAT_ENCODER_BENCH"] != nil))
     func bench() throws {
