@@ -22,10 +22,10 @@ public struct ServerState: Sendable {
 }
 
 /// The router: API middleware (405, JSON errors, metrics), the static `web/` folder, the routes.
-public func buildRouter(_ state: ServerState) -> Router<AppRequestContext> {
+public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ragchat.server")) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: APIMiddleware(metrics: state.metrics, webRoot: state.configuration.webRoot))
-    router.add(middleware: FileMiddleware(state.configuration.webRoot, searchForIndexHtml: true))
+    router.add(middleware: FileMiddleware(state.configuration.webRoot, searchForIndexHtml: true, logger: logger))
     ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
                                       configuration: state.configuration).addRoutes(to: router)
     HealthController<AppRequestContext>(holder: state.holder, limiter: state.limiter,
@@ -39,7 +39,7 @@ public func buildRouter(_ state: ServerState) -> Router<AppRequestContext> {
 /// - Parameter onServerRunning: called with the bound port once listening (useful with port 0).
 public func buildApplication(_ state: ServerState, logger: Logger = Logger(label: "ragchat.server"),
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-    Application(router: buildRouter(state),
+    Application(router: buildRouter(state, logger: logger),
                 configuration: .init(address: .hostname(state.configuration.host, port: state.configuration.port),
                                      serverName: "ragchat"),
                 onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? state.configuration.port) },

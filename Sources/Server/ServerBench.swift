@@ -63,7 +63,7 @@ public enum ServerBench {
                                    configuration: PipelineConfiguration(speak: speak))
         let state = ServerState(configuration: config, holder: EngineHolder(engine: pipeline))
         var logger = Logger(label: "ragchat.bench")
-        logger.logLevel = .error
+        logger.logLevel = .critical
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         let app = buildApplication(state, logger: logger) { port in portSink.yield(port); portSink.finish() }
         let task = Task { defer { portSink.finish() }; try await app.run() }
