@@ -59,4 +59,53 @@ public struct PromptBuilder: Sendable {
         text += user + "\n\nRéponse :"
         return Prompt(messages: messages, text: text)
     }
+
+    // MARK: - Completion-style prompt (base models without a chat template)
+
+    /// Shapes of the completion prompt for base models (tried and measured; see `completion`).
+    public enum CompletionStyle: String, Sendable, CaseIterable {
+        /// The rules, the numbered passages, the question, then `Réponse :`.
+        case instructions
+        /// A worked example (passages, question, cited answer) then the real ones: the model
+        /// continues the pattern.
+        case oneShot = "one-shot"
+        /// The passages as a document, then a question/answer pair the model completes.
+        case document
+    }
+
+    /// The style used by default (chosen by measurement on the three test questions).
+    public static let defaultCompletionStyle = CompletionStyle.oneShot
+
+    /// Where a base model's answer ends: the start of the next block of the pattern.
+    public static let completionStopStrings = ["\nQuestion", "\nExtraits", "\n\n", "\nRéponse", "\n["]
+
+    static let exampleBlock = """
+    Extraits :
+
+    [1] (guide.txt)
+    Le pain de campagne se cuit au four à 240 °C pendant 40 minutes. On le laisse refroidir sur une grille.
+
+    [2] (guide.txt)
+    La pâte à pain lève deux heures dans un endroit tiède.
+
+    Question : Comment cuire le pain de campagne ?
+    Réponse : On cuit le pain de campagne au four à 240 °C pendant 40 minutes, puis on le laisse refroidir sur une grille [1].
+    """
+
+    /// The completion-style RAG prompt: text the model continues with an answer drawn from the
+    /// passages, in French, citing [n].
+    public func completion(question: String, passages: [RetrievedPassage],
+                           style: CompletionStyle = PromptBuilder.defaultCompletionStyle) -> String {
+        let block = passagesBlock(passages)
+        switch style {
+        case .instructions:
+            return Self.systemInstructions + "\n\nExtraits :\n\n" + block + "\n\nQuestion : " + question + "\nRéponse :"
+        case .oneShot:
+            return "Réponses en français à partir des extraits numérotés, avec le numéro de l'extrait cité entre crochets.\n\n"
+                + Self.exampleBlock + "\n\nExtraits :\n\n" + block + "\n\nQuestion : " + question + "\nRéponse :"
+        case .document:
+            return "Documents :\n\n" + block + "\n\nD'après les documents ci-dessus, voici la réponse à la question « "
+                + question + " », avec les numéros des documents entre crochets :\n"
+        }
+    }
 }

@@ -1,0 +1,203 @@
+import Decoder
+import Foundation
+import Tensors
+import Tokenizers
+
+/// How the local model is prompted.
+public enum LocalPromptMode: Sendable, Equatable {
+    /// Chat turns rendered by the model's chat format (instruct models).
+    case chat(ChatTemplate)
+    /// A completion-style prompt the model continues (base models without a chat template).
+    case completion(PromptBuilder.CompletionStyle)
+
+    public var description: String {
+        switch self {
+        case .chat(let t): return "chat (\(t.family.rawValue))"
+        case .completion(let s): return "completion (\(s.rawValue))"
+        }
+    }
+}
+
+/// Answers with a GGUF language model run in process (the `Decoder` engine): the model is loaded
+/// once; one generation at a time (a lock; waiting requests queue); text streams as produced; ends
+/// on EOS / end-of-turn / stop strings / the repetition guard / `maxTokens`; the prompt is fitted to
+/// the context (`ContextBudget`); cancelling the consumer's stream stops generation at the next token.
+public final class LocalBackend: AnswerBackend, @unchecked Sendable {
+    public let name = "local"
+    public let model: LanguageModel
+    public let tokenizer: any TextTokenizer
+    public let generator: Generator
+    public let promptMode: LocalPromptMode
+    public let promptBuilder: PromptBuilder
+    /// Tokens the context holds (prompt + answer).
+    public let contextLength: Int
+    /// Default answer length cap (a request's `GenerationOptions.maxTokens` can only lower it).
+    public let maxTokens: Int
+    /// Stop generation when the output repeats an n-gram three times (0 = off).
+    public var repeatGuard: Int = 8
+    /// Seconds spent loading the model.
+    public let loadSeconds: Double
+    private let modelFile: String
+    private let lock = NSLock()
+
+    /// Loads `modelPath`. `contextLength`: nil = the model's (capped at 4,096 by the engine);
+    /// `maxTokens`: the longest answer; `threads`: nil = all cores; `promptMode`: nil = the
+    /// file's chat template when it has a recognised one, else the completion prompt.
+    /// Throws `RAGError.backend` naming the file when it is missing or unreadable.
+    public init(modelPath: String, contextLength: Int? = nil, maxTokens: Int = 256, threads: Int? = nil,
+                promptMode: LocalPromptMode? = nil, promptBuilder: PromptBuilder = PromptBuilder()) throws {
+        let t0 = Date()
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            throw RAGError.backend(name: "local", message: "model file not found: \(modelPath)")
+        }
+        do {
+            let pool = threads.map { $0 == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: max(1, $0)) }
+                ?? ThreadPool.shared
+            model = try LanguageModel(path: modelPath, contextLength: contextLength, maxBatch: 512, pool: pool)
+            tokenizer = try GGUFTokenizerLoader.load(model.file)
+        } catch {
+            throw RAGError.backend(name: "local", message: "cannot load \(modelPath): \(error)")
+        }
+        generator = Generator(model: model)
+        self.promptMode = promptMode ?? ChatTemplate.from(model.file).map { .chat($0) }
+            ?? .completion(PromptBuilder.defaultCompletionStyle)
+        self.promptBuilder = promptBuilder
+        self.contextLength = model.maxContext
+        self.maxTokens = max(1, min(maxTokens, model.maxContext - 1))
+        modelFile = URL(fileURLWithPath: modelPath).lastPathComponent
+        loadSeconds = Date().timeIntervalSince(t0)
+    }
+
+    public var info: String {
+        "\(modelFile) (\(model.config.architecture), \(promptMode.description), context \(contextLength))"
+    }
+
+    /// Stop strings for this prompt mode (the chat families' end-of-turn markers are tokens).
+    public var stopStrings: [String] {
+        switch promptMode {
+        case .chat(let t): return t.endOfTurnStrings
+        case .completion: return PromptBuilder.completionStopStrings
+        }
+    }
+
+    /// Token ids ending an answer.
+    public var stopTokens: Set<Int> {
+        var s = Set(tokenizer.endOfGenerationIDs.map(Int.init))
+        if let e = model.config.eosTokenID { s.insert(e) }
+        if case .chat(let t) = promptMode { s.formUnion(t.stopTokenIDs(tokenizer)) }
+        return s
+    }
+
+    /// The prompt's tokens for `passages` as given (no budget).
+    public func promptTokens(question: String, passages: [RetrievedPassage], history: [ChatMessage]) -> [Int32] {
+        switch promptMode {
+        case .chat(let template):
+            let prompt = promptBuilder.build(question: question, passages: passages, history: history)
+            let turns = prompt.messages.map { m -> ChatTurn in
+                switch m.role {
+                case .system: return .system(m.content)
+                case .user: return .user(m.content)
+                case .assistant: return .assistant(m.content)
+                }
+            }
+            return template.encode(turns, tokenizer: tokenizer)
+        case .completion(let style):
+            let text = promptBuilder.completion(question: question, passages: passages, style: style)
+            return tokenizer.tokenize(text, addBOS: true, parseSpecial: false)
+        }
+    }
+
+    /// The prompt fitted to the context minus `answerTokens`: lowest-ranked passages dropped first,
+    /// then the last one kept shortened at a sentence boundary. Throws when even no passage fits.
+    public func fittedPrompt(_ input: AnswerInput, answerTokens: Int) throws -> (tokens: [Int32], passages: [RetrievedPassage]) {
+        let budget = ContextBudget(contextLength: contextLength, maxAnswerTokens: answerTokens)
+        // Passages are cut to the builder's per-passage limit first, so the budget sees the real text.
+        let cap = promptBuilder.maxPassageCharacters
+        let texts = input.passages.map { p -> String in
+            let t = p.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            return t.count > cap ? String(t.prefix(cap)) + "…" : t
+        }
+        func passages(_ ts: [String]) -> [RetrievedPassage] {
+            zip(input.passages, ts).map { p, t in var q = p; q.text = t; return q }
+        }
+        let fit = try budget.fit(passages: texts) { ts in
+            promptTokens(question: input.question, passages: passages(ts), history: input.history)
+        }
+        return (fit.tokens, passages(fit.passages))
+    }
+
+    public func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
+        let flag = CancelFlag()
+        let (stream, continuation) = AsyncThrowingStream<String, Error>.makeStream()
+        continuation.onTermination = { _ in flag.set() }
+        let deadline = Date().addingTimeInterval(options.timeout > 0 ? options.timeout : .infinity)
+        let thread = Thread { [self] in
+            do {
+                try self.generate(input, options: options, deadline: deadline, cancelled: flag) { continuation.yield($0) }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+        return stream
+    }
+
+    /// Synchronous generation (on the caller's thread), calling `emit` with each text piece.
+    /// Returns the engine's statistics. One call at a time per backend (others wait).
+    @discardableResult
+    public func generate(_ input: AnswerInput, options: GenerationOptions, deadline: Date = .distantFuture,
+                         cancelled: CancelFlag = CancelFlag(), emit: (String) -> Void) throws -> GenerationStats? {
+        lock.lock()
+        defer { lock.unlock() }
+        if cancelled.isSet { return nil }
+        if Date() >= deadline { throw RAGError.timeout(what: "local generation (waiting for the model)", seconds: options.timeout) }
+        let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
+        let prompt: [Int32]
+        do {
+            prompt = try fittedPrompt(input, answerTokens: answerTokens).tokens
+        } catch {
+            throw RAGError.backend(name: name, message: "\(error)")
+        }
+        var sampling = SamplingParameters.greedy
+        if options.temperature > 0 {
+            sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
+                                          seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761))
+        }
+        var detok = tokenizer.makeStreamingDetokenizer()
+        var matcher = StopStringMatcher(stopStrings)
+        var timedOut = false
+        var leading = true
+        let flag = CancelFlag()
+        func send(_ s: String) {
+            var s = s
+            if leading {  // no leading whitespace
+                s = String(s.drop(while: { $0.isWhitespace }))
+                if s.isEmpty { return }
+                leading = false
+            }
+            emit(s)
+        }
+        let stats: GenerationStats
+        do {
+            stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
+                                      stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
+                if cancelled.isSet { flag.set(); return }
+                if Date() >= deadline { timedOut = true; flag.set(); return }
+                let out = matcher.feed(detok.append(Int32(id)))
+                if !out.isEmpty { send(out) }
+                if matcher.stopped { flag.set() }
+            }
+        } catch {
+            throw RAGError.backend(name: name, message: "\(error)")
+        }
+        if !matcher.stopped && !cancelled.isSet {
+            let rest = matcher.feed(detok.flush()) + matcher.flush()
+            let trimmed = String(rest.reversed().drop(while: { $0.isWhitespace }).reversed())
+            if !trimmed.isEmpty { send(trimmed) }
+        }
+        if timedOut { throw RAGError.timeout(what: "local generation", seconds: options.timeout) }
+        return stats
+    }
+}
