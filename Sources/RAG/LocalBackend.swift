@@ -35,6 +35,8 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public let maxTokens: Int
     /// Stop generation when the output repeats an n-gram three times (0 = off).
     public var repeatGuard: Int = 8
+    /// Add ` [n]` to answer sentences drawn from passage n that cite nothing (see `AnswerShaper`).
+    public var addCitations = true
     /// Seconds spent loading the model.
     public let loadSeconds: Double
     private let modelFile: String
@@ -154,50 +156,61 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         if cancelled.isSet { return nil }
         if Date() >= deadline { throw RAGError.timeout(what: "local generation (waiting for the model)", seconds: options.timeout) }
         let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
-        let prompt: [Int32]
+        let fitted: (tokens: [Int32], passages: [RetrievedPassage])
         do {
-            prompt = try fittedPrompt(input, answerTokens: answerTokens).tokens
+            fitted = try fittedPrompt(input, answerTokens: answerTokens)
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
         var sampling = SamplingParameters.greedy
         if options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
-                                          seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761))
+                                          seed: UInt64(truncatingIfNeeded: fitted.tokens.count &* 2_654_435_761))
         }
         var detok = tokenizer.makeStreamingDetokenizer()
         var matcher = StopStringMatcher(stopStrings)
+        var shaper = AnswerShaper(passages: fitted.passages.map(\.text), addCitations: addCitations)
         var timedOut = false
         var leading = true
+        var answered = false
+        var heldSpace = ""
         let flag = CancelFlag()
+        /// The model's leading whitespace is dropped before the stop strings see the text.
+        func lead(_ s: String) -> String {
+            guard leading else { return s }
+            let t = String(s.drop(while: { $0.isWhitespace }))
+            if !t.isEmpty { leading = false }
+            return t
+        }
+        /// Trailing whitespace is held until more text follows (never sent at the end).
         func send(_ s: String) {
-            var s = s
-            if leading {  // no leading whitespace
-                s = String(s.drop(while: { $0.isWhitespace }))
-                if s.isEmpty { return }
-                leading = false
-            }
-            emit(s)
+            guard !s.isEmpty else { return }
+            let body = String(s.reversed().drop(while: { $0.isWhitespace }).reversed())
+            let tail = String(s.suffix(s.count - body.count))
+            if body.isEmpty { heldSpace += tail; return }
+            emit(heldSpace + body)
+            answered = true
+            heldSpace = tail
         }
         let stats: GenerationStats
         do {
-            stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
+            stats = try generator.run(prompt: fitted.tokens.map(Int.init), maxTokens: answerTokens, sampling: sampling,
                                       stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
-                let out = matcher.feed(detok.append(Int32(id)))
+                let out = shaper.feed(matcher.feed(lead(detok.append(Int32(id)))))
                 if !out.isEmpty { send(out) }
-                if matcher.stopped { flag.set() }
+                if matcher.stopped || shaper.stopped { flag.set() }
             }
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
-        if !matcher.stopped && !cancelled.isSet {
-            let rest = matcher.feed(detok.flush()) + matcher.flush()
-            let trimmed = String(rest.reversed().drop(while: { $0.isWhitespace }).reversed())
-            if !trimmed.isEmpty { send(trimmed) }
-        }
+        if cancelled.isSet { return stats }
+        var rest = ""
+        if !matcher.stopped { rest = matcher.feed(lead(detok.flush())) + matcher.flush() }
+        send(shaper.feed(rest) + shaper.finish())
         if timedOut { throw RAGError.timeout(what: "local generation", seconds: options.timeout) }
+        if !answered { throw RAGError.backend(name: name, message: "the model produced no answer") }
         return stats
     }
 }

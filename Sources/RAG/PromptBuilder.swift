@@ -64,7 +64,7 @@ public struct PromptBuilder: Sendable {
 
     /// Shapes of the completion prompt for base models (tried and measured; see `completion`).
     public enum CompletionStyle: String, Sendable, CaseIterable {
-        /// The rules, the numbered passages, the question, then `Réponse :`.
+        /// The rules, the numbered passages, `Fin des extraits. Question : …`, then `Réponse :`.
         case instructions
         /// A worked example (passages, question, cited answer) then the real ones: the model
         /// continues the pattern.
@@ -74,10 +74,10 @@ public struct PromptBuilder: Sendable {
     }
 
     /// The style used by default (chosen by measurement on the three test questions).
-    public static let defaultCompletionStyle = CompletionStyle.oneShot
+    public static let defaultCompletionStyle = CompletionStyle.instructions
 
     /// Where a base model's answer ends: the start of the next block of the pattern.
-    public static let completionStopStrings = ["\nQuestion", "\nExtraits", "\n\n", "\nRéponse", "\n["]
+    public static let completionStopStrings = ["\n\n", "\nQuestion", "\nExtraits", "\nRéponse", "\n["]
 
     static let exampleBlock = """
     Extraits :
@@ -99,7 +99,7 @@ public struct PromptBuilder: Sendable {
         let block = passagesBlock(passages)
         switch style {
         case .instructions:
-            return Self.systemInstructions + "\n\nExtraits :\n\n" + block + "\n\nQuestion : " + question + "\nRéponse :"
+            return Self.systemInstructions + "\n\nExtraits :\n\n" + block + "\n\nFin des extraits. Question : " + question + "\nRéponse :"
         case .oneShot:
             return "Réponses en français à partir des extraits numérotés, avec le numéro de l'extrait cité entre crochets.\n\n"
                 + Self.exampleBlock + "\n\nExtraits :\n\n" + block + "\n\nQuestion : " + question + "\nRéponse :"
