@@ -66,6 +66,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "With --rag: prompt style: chat (the model's template), or for base models instructions, one-shot, document.")
     var promptStyle: String?
 
+    @Option(name: .customLong("then"), help: "With --rag: more questions asked after the first one, model loaded (warm figures).")
+    var moreQuestions: [String] = []
+
     @Flag(help: "With --rag: print the prompt to stderr first.")
     var showPrompt = false
 
@@ -156,33 +159,37 @@ struct GenerateCommand: AsyncParsableCommand {
             throw Self.fail("\(error)")
         }
         let loadSeconds = DecoderBench.now() - t0
-        let passages: [RetrievedPassage]
-        do {
-            passages = try IndexStore.open(path: indexPath, create: false).search(prompt, k: k).map(IndexRetriever.passage)
-        } catch {
-            throw Self.fail("\(error)")
-        }
-        let input = AnswerInput(question: prompt, passages: passages, prompt: PromptBuilder().build(question: prompt, passages: passages))
-        if showPrompt {
-            let fitted = try backend.fittedPrompt(input, answerTokens: maxTokens)
-            Terminal.err(backend.tokenizer.decode(fitted.tokens, renderSpecial: true) + "\n----\n")
-        }
-        Terminal.err("model: \(backend.info); passages: \(passages.map { "\($0.file)\($0.page.map { " p.\($0)" } ?? "")" })\n")
-        let start = DecoderBench.now()
-        var first: Double?
         let options = GenerationOptions(maxTokens: maxTokens, temperature: Double(temperature), timeout: 600)
-        let stats: GenerationStats?
-        do {
-            stats = try backend.generate(input, options: options) { piece in
-                if first == nil { first = DecoderBench.now() - start }
-                Terminal.out(piece)
-            }
-        } catch {
-            throw Self.fail("\(error)")
-        }
-        Terminal.out("\n")
         Terminal.err(String(format: "load: %.3f s\n", loadSeconds))
-        if let first { Terminal.err(String(format: "first text: %.3f s after the request\n", first)) }
-        if let s = stats { Self.printStats(s) }
+        for question in [prompt] + moreQuestions {
+            let passages: [RetrievedPassage]
+            do {
+                passages = try IndexStore.open(path: indexPath, create: false).search(question, k: k).map(IndexRetriever.passage)
+            } catch {
+                throw Self.fail("\(error)")
+            }
+            let input = AnswerInput(question: question, passages: passages,
+                                    prompt: PromptBuilder().build(question: question, passages: passages))
+            if showPrompt {
+                let fitted = try backend.fittedPrompt(input, answerTokens: maxTokens)
+                Terminal.err(backend.tokenizer.decode(fitted.tokens, renderSpecial: true) + "\n----\n")
+            }
+            Terminal.err("model: \(backend.info); question: \(question); passages: \(passages.map { "\($0.file)\($0.page.map { " p.\($0)" } ?? "")" })\n")
+            let start = DecoderBench.now()
+            var first: Double?
+            let stats: GenerationStats?
+            do {
+                stats = try backend.generate(input, options: options) { piece in
+                    if first == nil { first = DecoderBench.now() - start }
+                    Terminal.out(piece)
+                }
+            } catch {
+                Terminal.err("ragchat generate: \(error)\n")
+                continue
+            }
+            Terminal.out("\n")
+            if let first { Terminal.err(String(format: "first text: %.3f s after the request\n", first)) }
+            if let s = stats { Self.printStats(s) }
+        }
     }
 }
