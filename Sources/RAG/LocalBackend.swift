@@ -37,6 +37,9 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public var repeatGuard: Int = 8
     /// Add ` [n]` to answer sentences drawn from passage n that cite nothing (see `AnswerShaper`).
     public var addCitations = true
+    /// Use the request's `GenerationOptions.temperature`. Off by default: small local models answer
+    /// best greedily (the prompt was tuned with greedy decoding), whatever remote APIs are sent.
+    public var useRequestTemperature = false
     /// Seconds spent loading the model.
     public let loadSeconds: Double
     private let modelFile: String
@@ -163,7 +166,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             throw RAGError.backend(name: name, message: "\(error)")
         }
         var sampling = SamplingParameters.greedy
-        if options.temperature > 0 {
+        if useRequestTemperature, options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
                                           seed: UInt64(truncatingIfNeeded: fitted.tokens.count &* 2_654_435_761))
         }

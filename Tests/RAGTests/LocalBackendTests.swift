@@ -141,6 +141,7 @@ struct LocalBackendTests {
         // Each byte is a token: the rules and the question alone are ~600 tokens. 900 tokens of
         // context, 100 for the answer: the long third passage is dropped or shortened.
         let b = try LocalBackend(modelPath: path, contextLength: 900, maxTokens: 100, threads: 1)
+        b.useRequestTemperature = true
         #expect(b.contextLength == 900)
         let full = b.promptTokens(question: "Quelles variantes ?", passages: Self.passages, history: [])
         #expect(full.count > 900)
@@ -165,6 +166,7 @@ struct LocalBackendTests {
         defer { unlink(path) }
         let b = try LocalBackend(modelPath: path, contextLength: 4096, maxTokens: 3000, threads: 1)
         b.repeatGuard = 0
+        b.useRequestTemperature = true
         let options = GenerationOptions(maxTokens: 3000, temperature: 1, timeout: 600)
         // The consumer reads one piece then goes away.
         let consumer = Task { () -> Int in
