@@ -4,7 +4,7 @@
 //   ChatML    `<|im_start|>role\ncontent<|im_end|>\n` … `<|im_start|>assistant\n` (SmolLM2, Qwen)
 //   Gemma     `<start_of_turn>user\n[system\n\n]content<end_of_turn>\n` … `<start_of_turn>model\n`
 //   Llama 3   `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>` … assistant header
-//   Mistral   `[INST] content [/INST]answer</s>` (v1 spacing; `[INST]content[/INST]` for v3/Tekken)
+//   Mistral   `[INST] content [/INST]answer</s>` (v0.1/v0.2; v0.3 and Tekken spacing detected)
 // BOS is never part of the rendered text: tokenize with `addBOS: true` and the tokenizer applies the
 // model's own rule (the reference templates start with `{{ bos_token }}` exactly when it adds one).
 import Foundation
@@ -36,13 +36,17 @@ public struct ChatTemplate: Sendable, Equatable {
     /// ChatML: the system turn the template inserts when the conversation has none (SmolLM2's
     /// "You are a helpful AI assistant named SmolLM…"), nil when it inserts none.
     public var defaultSystem: String?
-    /// Mistral: v1 spacing `[INST] x [/INST]` (true) or compact `[INST]x[/INST]` (false).
-    public var mistralSpaced: Bool
+    /// Mistral: how a user message is wrapped: `[INST] ` … ` [/INST]` (v0.1/v0.2, the default),
+    /// `[INST] ` … `[/INST]` (v0.3), `[INST]` … `[/INST]` (Tekken).
+    public var mistralOpen: String
+    public var mistralClose: String
 
-    public init(family: ChatFamily, defaultSystem: String? = nil, mistralSpaced: Bool = true) {
+    public init(family: ChatFamily, defaultSystem: String? = nil, mistralOpen: String = "[INST] ",
+                mistralClose: String = " [/INST]") {
         self.family = family
         self.defaultSystem = defaultSystem
-        self.mistralSpaced = mistralSpaced
+        self.mistralOpen = mistralOpen
+        self.mistralClose = mistralClose
     }
 
     /// The family of a Jinja chat template, nil when none is recognised.
@@ -53,7 +57,8 @@ public struct ChatTemplate: Sendable, Equatable {
         if template.contains("<start_of_turn>") { return ChatTemplate(family: .gemma) }
         if template.contains("<|start_header_id|>") { return ChatTemplate(family: .llama3) }
         if template.contains("[INST]") {
-            return ChatTemplate(family: .mistral, mistralSpaced: template.contains(" [/INST]"))
+            return ChatTemplate(family: .mistral, mistralOpen: template.contains("[INST] ") ? "[INST] " : "[INST]",
+                                mistralClose: template.contains(" [/INST]") ? " [/INST]" : "[/INST]")
         }
         return nil
     }
@@ -166,7 +171,7 @@ public struct ChatTemplate: Sendable, Equatable {
         for t in turns where t.role != .system {
             if t.role == .user {
                 let c = prefix + t.content
-                out += mistralSpaced ? "[INST] \(c) [/INST]" : "[INST]\(c)[/INST]"
+                out += mistralOpen + c + mistralClose
                 prefix = ""
             } else {
                 out += t.content + "</s>"

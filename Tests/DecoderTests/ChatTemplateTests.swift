@@ -71,13 +71,16 @@ struct ChatTemplateTests {
 
     @Test func mistral() throws {
         let t = try #require(ChatTemplate.detect("{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}"))
-        #expect(t.family == .mistral && t.mistralSpaced)
+        #expect(t.family == .mistral && t.mistralOpen == "[INST] " && t.mistralClose == " [/INST]")
         #expect(t.render(Self.single) == "[INST] Bonjour ! [/INST]")
         #expect(t.render([.user("Q1"), .assistant("R1"), .user("Q2")]) == "[INST] Q1 [/INST]R1</s>[INST] Q2 [/INST]")
         // No system role in the template: mistral-common puts it before the first user message.
         #expect(t.render(Self.multi) == "[INST] Sys\n\nQ1 [/INST]R1</s>[INST] Q2 [/INST]")
-        let compact = try #require(ChatTemplate.detect("{{ '[INST]' + message['content'] + '[/INST]' }}"))
-        #expect(!compact.mistralSpaced && compact.render(Self.single) == "[INST]Bonjour ![/INST]")
+        let tekken = try #require(ChatTemplate.detect("{{ '[INST]' + message['content'] + '[/INST]' }}"))
+        #expect(tekken.render(Self.single) == "[INST]Bonjour ![/INST]")
+        // v0.3: `{{- "[INST] " + message["content"] + "[/INST]" }}`.
+        let v3 = try #require(ChatTemplate.detect(#"{{- "[INST] " + message["content"] + "[/INST]" }}"#))
+        #expect(v3.render(Self.single) == "[INST] Bonjour ![/INST]")
     }
 
     @Test func unknownTemplate() {
