@@ -104,7 +104,7 @@ def main():
     ap.add_argument("url")
     ap.add_argument("--question", default="Quel est le secret d'une bonne tarte aux pommes ?")
     ap.add_argument("--expect-file", default=None, help="a source file name that must be cited")
-    ap.add_argument("--screenshot", default="bench-out/e2e.png")
+    ap.add_argument("--screenshot", default=".build/e2e/screenshot.png")
     ap.add_argument("--timeout", type=float, default=90)
     ap.add_argument("--width", type=int, default=412)   # phone width
     ap.add_argument("--height", type=int, default=915)

@@ -62,7 +62,16 @@ class SpeechOrder {
 }
 
 // ---- Server status ----
+// Polled every 2 s while the server is loading or unreachable, every 15 s once ready, so the
+// status line also notices a server that stopped.
+let healthTimer = null;
+function setDown(text) {
+  statusEl.textContent = text;
+  statusEl.className = "status down";
+}
 async function checkHealth() {
+  clearTimeout(healthTimer);
+  let next = 2000;
   try {
     const r = await fetch("/health", { cache: "no-store" });
     const j = await r.json();
@@ -73,16 +82,14 @@ async function checkHealth() {
       if (info.chunks) parts.push(info.chunks + " passages");
       statusEl.textContent = "Prêt" + (parts.length ? " — " + parts.join(", ") : "");
       statusEl.className = "status ready";
-      return;
+      next = 15000;
+    } else {
+      setDown(j.status === "loading" ? "Chargement de l'index et des modèles…" : "Indisponible : " + (j.error || j.status));
     }
-    statusEl.textContent = j.status === "loading" ? "Chargement de l'index et des modèles…"
-                                                  : "Indisponible : " + (j.error || j.status);
-    statusEl.className = "status down";
   } catch (e) {
-    statusEl.textContent = "Serveur injoignable";
-    statusEl.className = "status down";
+    setDown("Serveur injoignable");
   }
-  setTimeout(checkHealth, 2000);
+  healthTimer = setTimeout(checkHealth, next);
 }
 
 // ---- Rendering ----
@@ -290,7 +297,14 @@ async function ask(question) {
     }
     if (!finished && ex.error.hidden) showError(ex, "la réponse a été interrompue");
   } catch (e) {
-    showError(ex, e.message || String(e));
+    if (e instanceof TypeError) {
+      // fetch() rejects with a TypeError when the server cannot be reached.
+      showError(ex, "le serveur ne répond pas. Vérifiez que « ragchat serve » tourne, puis réessayez.");
+      setDown("Serveur injoignable");
+      checkHealth();
+    } else {
+      showError(ex, e.message || String(e));
+    }
   } finally {
     setBusy(false);
     input.focus();
