@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Encoder
 import Index
+import RAG
+import Server
 
 /// `ragchat bench <benchmark>` — measured figures for BENCHMARKS.md (build with -c release).
 /// Each benchmark is a subcommand in this file; other modules add theirs beside.
@@ -9,7 +11,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
-        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self]
+        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self,
+                      ServerBenchCommand.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -158,6 +161,31 @@ struct BenchCommand: AsyncParsableCommand {
                     Terminal.out("  dense \(dense)  offset \(Int(offset)): \(score.hitAt1) \(score.hitAt3) \(score.hitAt5)  mrr \(String(format: "%.3f", mrr))\n")
                 }
             }
+        }
+    }
+
+    struct ServerBenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "server",
+            abstract: "TTS real-time factor (both voices), /chat p50/p95 (extractive, remote against a fake API), time to the first audio event of /chat/stream."
+        )
+
+        @Option(name: .customLong("data"), help: "Data directory (ingested into a scratch index, keyword search).")
+        var dataDirectory = Defaults.dataDirectory
+
+        @Option(name: .customLong("work"), help: "Scratch directory for the index.")
+        var workDirectory = ".build/bench-server"
+
+        @Option(help: "Requests per /chat measurement (a third of it for /chat/stream).")
+        var requests = 30
+
+        func run() async throws {
+            let work = URL(fileURLWithPath: workDirectory)
+            try? FileManager.default.removeItem(at: work)
+            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
+            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+            let lines = try await ServerBench.run(retriever: IndexRetriever(store: store), requests: requests)
+            for line in lines { Terminal.out(line + "\n") }
         }
     }
 }

@@ -8,7 +8,7 @@ struct RagChat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ragchat",
         abstract: "A local, offline, French-first RAG chatbot over the documents in data/.",
-        subcommands: [IngestCommand.self, SearchCommand.self, BenchCommand.self]
+        subcommands: [IngestCommand.self, SearchCommand.self, ServeCommand.self, BenchCommand.self]
     )
 }
 
