@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run test bench clean
+.PHONY: deps models build run e2e test bench clean
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -17,8 +17,17 @@ models:
 build: deps
 	$(SWIFT) build -c release --product ragchat
 
+# Ingests data/ (incrementally) then serves; prints "ragchat: ready at http://127.0.0.1:8080/".
+# Host, port and the rest: RAGCHAT_* variables (e.g. RAGCHAT_PORT=8090 make run).
 run: deps models build
 	$(BIN) ingest --data $(DATA) --index $(INDEX)
+	exec $(BIN) serve --index $(INDEX)
+
+# Headless Chromium asks a question on the page served by `ragchat serve` (temporary index).
+E2E_PACKAGES := chromium chromium-driver
+e2e: deps models build
+	@scripts/deps.sh $(E2E_PACKAGES)
+	scripts/e2e.sh
 
 test: deps models
 	$(SWIFT) test -c release

@@ -41,15 +41,16 @@ class WebDriver:
                 if time.time() > deadline:
                     raise RuntimeError("chromedriver did not start")
                 time.sleep(0.2)
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": binary,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         f"--window-size={width},{height}", "--autoplay-policy=no-user-gesture-required",
-                         "--mute-audio", "--no-first-run", "--disable-extensions"],
-            },
-        }}}
+        options = {
+            "binary": binary,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={max(width, 800)},{height}", "--autoplay-policy=no-user-gesture-required",
+                     "--mute-audio", "--no-first-run", "--disable-extensions"],
+        }
+        if width < 800:
+            # Headless windows are at least ~500 px wide: emulate a phone's viewport instead.
+            options["mobileEmulation"] = {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1, "touch": True}}
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}}
         self.session = self.call("POST", "/session", caps)["sessionId"]
 
     def call(self, method, path, body=None):
@@ -104,7 +105,7 @@ def main():
     ap.add_argument("url")
     ap.add_argument("--question", default="Quel est le secret d'une bonne tarte aux pommes ?")
     ap.add_argument("--expect-file", default=None, help="a source file name that must be cited")
-    ap.add_argument("--screenshot", default="bench-out/e2e.png")
+    ap.add_argument("--screenshot", default=".build/e2e/screenshot.png")
     ap.add_argument("--timeout", type=float, default=90)
     ap.add_argument("--width", type=int, default=412)   # phone width
     ap.add_argument("--height", type=int, default=915)

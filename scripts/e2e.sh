@@ -1,43 +1,62 @@
 #!/usr/bin/env bash
-# End-to-end test: start `ragchat serve` on a free loopback port, open the chat page in headless
-# Chromium (WebDriver), ask a question, check answer + sources + two loaded audio elements, save a
-# screenshot to bench-out/e2e.png, stop the server.
+# End-to-end test of the product as a user sees it (`make e2e`):
+#   1. ingests data/ into a temporary index (unless INDEX is given),
+#   2. starts `ragchat serve` on a free loopback port (own process group),
+#   3. opens the chat page in headless Chromium through WebDriver (scripts/e2e.py), types the
+#      question and presses Enter, checks that the answer, its sources and two loaded audio
+#      elements (question + answer) appear, and saves screenshots (desktop and phone width),
+#   4. stops the server.
 #
-#   scripts/e2e.sh                      # uses .build/release/ragchat serve --index $INDEX
+#   scripts/e2e.sh                               # .build/release/ragchat (make e2e builds it)
+#   INDEX=models/index.sqlite scripts/e2e.sh     # an existing index
 #   RAGCHAT_SERVE_CMD="cmd --port {port}" scripts/e2e.sh   # any server command; {port} is replaced
 #
-# Needs the Debian packages chromium and chromium-driver.
+# Needs the Debian packages chromium and chromium-driver (installed by `make e2e` when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-INDEX=${INDEX:-models/index.sqlite}
 BIN=${BIN:-.build/release/ragchat}
-QUESTION=${QUESTION:-"Quel est le secret d'une bonne tarte aux pommes ?"}
-EXPECT_FILE=${EXPECT_FILE:-}
-SCREENSHOT=${SCREENSHOT:-bench-out/e2e.png}
-mkdir -p bench-out
+DATA=${DATA:-data}
+QUESTION=${QUESTION:-"Comment faire une tarte aux pommes ?"}
+EXPECT_FILE=${EXPECT_FILE:-connaissances.txt}
+OUT=${E2E_OUT:-.build/e2e}
+mkdir -p "$OUT"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ragchat-e2e.XXXXXX")
+SERVER_PID=
+cleanup() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ -z "${INDEX:-}" && -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
+  INDEX=$WORK/index.sqlite
+  echo "e2e: ingesting $DATA into $INDEX"
+  "$BIN" ingest --data "$DATA" --index "$INDEX"
+fi
+INDEX=${INDEX:-models/index.sqlite}
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 if [[ -n "${RAGCHAT_SERVE_CMD:-}" ]]; then
   CMD=${RAGCHAT_SERVE_CMD//\{port\}/$PORT}
 else
-  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX"
+  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX --audio-cache $WORK/audio-cache"
 fi
 
-LOG=bench-out/e2e-server.log
+LOG=$OUT/server.log
 echo "e2e: starting: $CMD"
-# Own process group, so the whole server tree can be stopped by its id.
+# Own process group (setsid), so the server can be stopped by its id.
 setsid bash -c "exec $CMD" >"$LOG" 2>&1 &
 SERVER_PID=$!
-stop_server() {
-  kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || return 0; sleep 0.2; done
-  kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
-}
-trap stop_server EXIT
 
 URL="http://127.0.0.1:$PORT/"
-for i in $(seq 1 ${E2E_START_TIMEOUT:-600}); do
+code=000
+for _ in $(seq 1 "${E2E_START_TIMEOUT:-300}"); do
   if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "e2e: server exited:"; tail -30 "$LOG"; exit 1; fi
   code=$(curl -s -o /dev/null -w '%{http_code}' "${URL}health" || true)
   [[ "$code" == 200 ]] && break
@@ -46,6 +65,10 @@ done
 [[ "$code" == 200 ]] || { echo "e2e: server not healthy (last status $code)"; tail -30 "$LOG"; exit 1; }
 echo "e2e: server ready at $URL"
 
-ARGS=(--question "$QUESTION" --screenshot "$SCREENSHOT")
+ARGS=(--question "$QUESTION")
 [[ -n "$EXPECT_FILE" ]] && ARGS+=(--expect-file "$EXPECT_FILE")
-python3 scripts/e2e.py "$URL" "${ARGS[@]}"
+status=0
+python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 1280 --height 900 --screenshot "$OUT/screenshot.png" || status=1
+python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 390 --height 844 --screenshot "$OUT/screenshot-phone.png" || status=1
+if [[ $status -ne 0 ]]; then echo "e2e: FAILED (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+echo "e2e: passed; screenshots in $OUT/"

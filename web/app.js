@@ -25,17 +25,21 @@ function enqueue(url, force = false) {
   queue.push(url);
   if (!playing) playNext();
 }
+function setPlaying(on) {
+  playing = on;
+  document.body.classList.toggle("speaking", on);
+}
 function playNext() {
   const url = queue.shift();
-  if (!url) { playing = false; return; }
-  playing = true;
+  if (!url) { setPlaying(false); return; }
+  setPlaying(true);
   player.src = url;
   player.play().catch(() => playNext());   // autoplay refused or bad clip: go on
 }
 function stopAudio() {
   queue.length = 0;
   player.pause();
-  playing = false;
+  setPlaying(false);
 }
 player.addEventListener("ended", playNext);
 player.addEventListener("error", playNext);
@@ -62,7 +66,16 @@ class SpeechOrder {
 }
 
 // ---- Server status ----
+// Polled every 2 s while the server is loading or unreachable, every 15 s once ready, so the
+// status line also notices a server that stopped.
+let healthTimer = null;
+function setDown(text) {
+  statusEl.textContent = text;
+  statusEl.className = "status down";
+}
 async function checkHealth() {
+  clearTimeout(healthTimer);
+  let next = 2000;
   try {
     const r = await fetch("/health", { cache: "no-store" });
     const j = await r.json();
@@ -73,16 +86,14 @@ async function checkHealth() {
       if (info.chunks) parts.push(info.chunks + " passages");
       statusEl.textContent = "Prêt" + (parts.length ? " — " + parts.join(", ") : "");
       statusEl.className = "status ready";
-      return;
+      next = 15000;
+    } else {
+      setDown(j.status === "loading" ? "Chargement de l'index et des modèles…" : "Indisponible : " + (j.error || j.status));
     }
-    statusEl.textContent = j.status === "loading" ? "Chargement de l'index et des modèles…"
-                                                  : "Indisponible : " + (j.error || j.status);
-    statusEl.className = "status down";
   } catch (e) {
-    statusEl.textContent = "Serveur injoignable";
-    statusEl.className = "status down";
+    setDown("Serveur injoignable");
   }
-  setTimeout(checkHealth, 2000);
+  healthTimer = setTimeout(checkHealth, next);
 }
 
 // ---- Rendering ----
@@ -111,6 +122,7 @@ function newExchange(question) {
     aAudio: $(".audio-answer", node),
     qReplay: $(".replay-question", node),
     aReplay: $(".replay-answer", node),
+    answerControls: $(".answer-controls", node),
     sourcesBox: $(".sources-box", node),
     sourcesList: $(".sources", node),
   };
@@ -172,7 +184,8 @@ function renderSources(ex, sources) {
     where.textContent = s.file + (s.page != null ? `, page ${s.page}` : "");
     const score = document.createElement("span");
     score.className = "score";
-    score.textContent = ` · score ${Number(s.score).toFixed(3)}`;
+    const v = Number(s.score);
+    score.textContent = ` · score ${Math.abs(v) >= 0.01 || v === 0 ? v.toFixed(2) : v.toExponential(1)}`;
     summary.append(num, where, score);
     const p = document.createElement("p");
     p.textContent = s.text;
@@ -232,6 +245,7 @@ async function ask(question) {
           ex.qReplay.disabled = false;
           order.question(payload.url);
         } else {
+          ex.answerControls.hidden = false;
           order.answer(payload.index, payload.url);
         }
         break;
@@ -248,6 +262,7 @@ async function ask(question) {
         ex.backend.textContent = payload.backend ? `· ${payload.backend}` : "";
         const a = payload.audio || {};
         if (a.answer) { ex.aAudio.src = a.answer; ex.aReplay.disabled = false; }
+        ex.answerControls.hidden = !a.answer;
         if (a.question && !ex.qAudio.getAttribute("src")) { ex.qAudio.src = a.question; ex.qReplay.disabled = false; }
         order.finish();
         ex.answerBox.setAttribute("aria-busy", "false");
@@ -290,7 +305,14 @@ async function ask(question) {
     }
     if (!finished && ex.error.hidden) showError(ex, "la réponse a été interrompue");
   } catch (e) {
-    showError(ex, e.message || String(e));
+    if (e instanceof TypeError) {
+      // fetch() rejects with a TypeError when the server cannot be reached.
+      showError(ex, "le serveur ne répond pas. Vérifiez que « ragchat serve » tourne, puis réessayez.");
+      setDown("Serveur injoignable");
+      checkHealth();
+    } else {
+      showError(ex, e.message || String(e));
+    }
   } finally {
     setBusy(false);
     input.focus();
@@ -315,6 +337,14 @@ voiceToggle.addEventListener("change", () => { if (!voiceToggle.checked) stopAud
 for (const b of document.querySelectorAll(".example")) {
   b.addEventListener("click", () => { input.value = b.textContent.trim(); form.requestSubmit(); });
 }
+
+// The keyboard hint fits in the placeholder on wide screens only.
+const wide = window.matchMedia("(min-width: 40rem)");
+const setPlaceholder = () => {
+  input.placeholder = wide.matches ? "Votre question… (Entrée pour envoyer, Maj+Entrée pour aller à la ligne)" : "Votre question…";
+};
+wide.addEventListener("change", setPlaceholder);
+setPlaceholder();
 
 checkHealth();
 input.focus();

@@ -185,6 +185,18 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             if !t.isEmpty { leading = false }
             return t
         }
+        /// The answer's first characters are held until they show whether the model is answering
+        /// or writing one more passage (`[5] (file…)`, base models do): then it is stopped.
+        var probe: String? = ""
+        var isPassage = false
+        func opening(_ s: String, final: Bool = false) -> String {
+            guard var p = probe else { return s }
+            p += s
+            if p.count < 8 && !final { probe = p; return "" }
+            probe = nil
+            if p.wholeMatch(of: #/\[\d+\]\s*\(.*/#.dotMatchesNewlines()) != nil { isPassage = true; return "" }
+            return p
+        }
         /// Trailing whitespace is held until more text follows (never sent at the end).
         func send(_ s: String) {
             guard !s.isEmpty else { return }
@@ -201,16 +213,16 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
                                       stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
-                let out = shaper.feed(matcher.feed(lead(detok.append(Int32(id)))))
+                let out = shaper.feed(matcher.feed(opening(lead(detok.append(Int32(id))))))
                 if !out.isEmpty { send(out) }
-                if matcher.stopped || shaper.stopped { flag.set() }
+                if matcher.stopped || shaper.stopped || isPassage { flag.set() }
             }
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
         if cancelled.isSet { return stats }
         var rest = ""
-        if !matcher.stopped { rest = matcher.feed(lead(detok.flush())) + matcher.flush() }
+        if !matcher.stopped && !isPassage { rest = matcher.feed(opening(lead(detok.flush()), final: true)) + matcher.flush() }
         send(shaper.feed(rest) + shaper.finish())
         if timedOut { throw RAGError.timeout(what: "local generation", seconds: options.timeout) }
         if !answered { throw RAGError.backend(name: name, message: "the model produced no answer") }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import RAG
 import Speech
+import Synchronization
 
 /// Shared pieces of one server instance.
 public struct ServerState: Sendable {
@@ -52,28 +53,84 @@ public func buildApplication(_ configuration: ServerConfiguration, engine: any C
 }
 
 /// Starts the server at once (so `/health` answers 503 while loading), loads the engine with
-/// `loadEngine`, and serves until SIGINT/SIGTERM. Prints the URL when listening.
+/// `loadEngine`, and serves until SIGINT/SIGTERM (graceful: requests in flight finish). Prints
+/// `ragchat: listening on URL (loading…)` when bound and `ragchat: ready at URL` once loaded.
+/// - Parameters:
+///   - exitOnLoadFailure: when loading fails, shut down and rethrow the load error (the CLI);
+///     otherwise keep serving 503 with the error in `/health` (tests, supervised deployments).
+///     Shutting down sends SIGTERM to this process: use it only in a program of its own.
+/// - Throws: `APIError` code `port_in_use` when the address is taken, the load error (see above),
+///   or the server's own errors.
 public func runServer(configuration: ServerConfiguration,
                       logger: Logger = Logger(label: "ragchat.server"),
+                      exitOnLoadFailure: Bool = false,
                       loadEngine: @escaping @Sendable () async throws -> any ChatEngine) async throws {
     let state = ServerState(configuration: configuration)
+    let bound = Mutex<String?>(nil)
+    let loadError = Mutex<(any Error)?>(nil)
+    let engineLoaded = Mutex(false)
     let app = buildApplication(state, logger: logger) { port in
         var c = configuration
         c.port = port
-        FileHandle.standardOutput.write(Data("ragchat: listening on \(c.url)\n".utf8))
+        let ready = engineLoaded.withLock { loaded in
+            bound.withLock { $0 = c.url }
+            return loaded
+        }
+        let note = ready ? "" : " (loading…)"
+        FileHandle.standardOutput.write(Data("ragchat: listening on \(c.url)\(note)\n".utf8))
+        if ready { FileHandle.standardOutput.write(Data("ragchat: ready at \(c.url)\n".utf8)) }
     }
     let loader = Task {
         do {
             let engine = try await loadEngine()
             await state.holder.set(engine)
             logger.info("engine ready")
+            let url = engineLoaded.withLock { loaded in
+                loaded = true
+                return bound.withLock { $0 }
+            }
+            if let url { FileHandle.standardOutput.write(Data("ragchat: ready at \(url)\n".utf8)) }
+        } catch is CancellationError {
+            return
         } catch {
             await state.holder.fail(String(describing: error))
             logger.error("engine failed to load: \(error)")
+            if exitOnLoadFailure {
+                loadError.withLock { $0 = error }
+                kill(getpid(), SIGTERM)   // graceful shutdown of the service group below
+            }
         }
     }
     defer { loader.cancel() }
-    try await app.runService()
+    do {
+        try await app.runService()
+    } catch {
+        let text = String(describing: error)
+        if text.contains("Address already in use") || text.contains("errno: 98") {
+            throw APIError(.internalServerError, code: "port_in_use",
+                           message: "\(configuration.host):\(configuration.port) is already in use (another ragchat serve?); "
+                               + "stop it or choose another port with --port or RAGCHAT_PORT")
+        }
+        throw error
+    }
+    if let error = loadError.withLock({ $0 }) { throw error }
+}
+
+/// The answering backends in the configured order (`RAGCHAT_BACKENDS`), each unavailable one
+/// skipped with a log line: `remote` without an API base, `local` without a loaded model.
+public func availableBackends(_ configuration: ServerConfiguration, remote: RemoteConfiguration?,
+                              local: (any AnswerBackend)?, extractive: ExtractiveBackend,
+                              logger: Logger = Logger(label: "ragchat.rag")) -> [any AnswerBackend] {
+    for kind in configuration.backends {
+        switch kind {
+        case .remote where remote == nil:
+            logger.notice("backend remote skipped: no API configured (set RAGCHAT_API_BASE or --api-base)")
+        case .local where local == nil:
+            logger.notice("backend local skipped: no local model loaded")
+        default: break
+        }
+    }
+    return RAGPipeline.backends(order: configuration.backends, remote: remote, local: local, extractive: extractive)
 }
 
 /// The standard engine for `ragchat serve`: `retriever` (the index's search), backends in the
@@ -82,11 +139,11 @@ public func runServer(configuration: ServerConfiguration,
 public func makePipeline(_ configuration: ServerConfiguration, retriever: any Retriever,
                          local: (any AnswerBackend)? = nil,
                          embed: (@Sendable ([String]) async throws -> [[Float]])? = nil,
-                         remote: RemoteConfiguration? = RemoteConfiguration.fromEnvironment(),
+                         remote: RemoteConfiguration? = RemoteConfiguration.fromEnvironment(),  // serve passes configuration.remote
                          info: [String: String] = [:],
                          logger: Logger = Logger(label: "ragchat.rag")) -> RAGPipeline {
-    let backends = RAGPipeline.backends(order: configuration.backends, remote: remote, local: local,
-                                        extractive: ExtractiveBackend(embed: embed))
+    let backends = availableBackends(configuration, remote: remote, local: local,
+                                     extractive: ExtractiveBackend(embed: embed), logger: logger)
     var speaker: Speaker?
     do { speaker = try Speaker(configuration: configuration.speech) } catch {
         logger.error("speech disabled: \(error)")

@@ -35,21 +35,34 @@ public struct ServerConfiguration: Sendable {
     public var maxQuestionLength: Int = 4_000
     /// Seconds advertised in `Retry-After` when busy or loading.
     public var retryAfterSeconds: Int = 2
+    /// The sentence encoder's model folder (query embeddings for hybrid search); a missing
+    /// folder means keyword (BM25) search only.
+    public var encoderDirectory: String = "models/encoder/all-MiniLM-L6-v2"
+    /// OpenAI-compatible API for the `remote` backend (nil: no remote backend).
+    public var apiBase: String?
+    /// API key (environment only: `RAGCHAT_API_KEY`, never a flag, so it stays out of `ps`).
+    public var apiKey: String?
+    public var apiModel: String?
+    /// Seconds per remote request.
+    public var apiTimeout: Double = 60
 
     public init() {}
 
     /// Reads `RAGCHAT_HOST`, `RAGCHAT_PORT`, `RAGCHAT_INDEX`, `RAGCHAT_WEB`, `RAGCHAT_QUESTION_VOICE`,
     /// `RAGCHAT_ANSWER_VOICE`, `RAGCHAT_SPEECH_RATE`, `RAGCHAT_AUDIO_CACHE` (empty: off), `RAGCHAT_BACKENDS`,
     /// `RAGCHAT_TOP_K`, `RAGCHAT_MIN_SCORE`, `RAGCHAT_MAX_CONCURRENT`, `RAGCHAT_MAX_QUEUE`,
-    /// `RAGCHAT_QUEUE_TIMEOUT`, `RAGCHAT_REQUEST_TIMEOUT`, then the same as flags (`--host`,
-    /// `--port`, `--index`, `--web`, `--question-voice`, `--answer-voice`, `--speech-rate`,
+    /// `RAGCHAT_QUEUE_TIMEOUT`, `RAGCHAT_REQUEST_TIMEOUT`, `RAGCHAT_ENCODER`, `RAGCHAT_API_BASE`,
+    /// `RAGCHAT_API_MODEL`, `RAGCHAT_API_TIMEOUT` (and `RAGCHAT_API_KEY`), then the same as flags
+    /// (`--host`, `--port`, `--index`, `--web`, `--question-voice`, `--answer-voice`, `--speech-rate`,
     /// `--audio-cache`, `--backends`, `--top-k`, `--min-score`, `--max-concurrent`, `--max-queue`,
-    /// `--queue-timeout`, `--request-timeout`), as `--flag value` or `--flag=value`.
+    /// `--queue-timeout`, `--request-timeout`, `--encoder`, `--api-base`, `--api-model`,
+    /// `--api-timeout`), as `--flag value` or `--flag=value`.
     /// Throws `APIError` (code `bad_configuration`) naming the bad setting.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, arguments: [String] = []) throws {
         var settings: [String: String] = [:]
         let keys = ["host", "port", "index", "web", "question-voice", "answer-voice", "speech-rate", "audio-cache",
-                    "backends", "top-k", "min-score", "max-concurrent", "max-queue", "queue-timeout", "request-timeout"]
+                    "backends", "top-k", "min-score", "max-concurrent", "max-queue", "queue-timeout", "request-timeout",
+                    "encoder", "api-base", "api-model", "api-timeout"]
         for key in keys {
             let env = "RAGCHAT_" + key.uppercased().replacingOccurrences(of: "-", with: "_")
             if let v = environment[env] { settings[key] = v }
@@ -97,6 +110,17 @@ public struct ServerConfiguration: Sendable {
         if let v = try int("max-queue", 0...10_000) { maxWaiting = v }
         if let v = try double("queue-timeout") { queueTimeout = v }
         if let v = try double("request-timeout") { requestTimeout = v }
+        if let v = settings["encoder"], !v.isEmpty { encoderDirectory = v }
+        if let v = settings["api-base"], !v.isEmpty { apiBase = v }
+        if let v = settings["api-model"], !v.isEmpty { apiModel = v }
+        if let v = try double("api-timeout") { apiTimeout = v }
+        if let v = environment["RAGCHAT_API_KEY"], !v.isEmpty { apiKey = v }
+    }
+
+    /// The remote backend's settings, nil when no API base is configured.
+    public var remote: RemoteConfiguration? {
+        guard let apiBase else { return nil }
+        return RemoteConfiguration(baseURL: apiBase, apiKey: apiKey, model: apiModel, timeout: apiTimeout)
     }
 
     static func bad(_ m: String) -> APIError { APIError(.internalServerError, code: "bad_configuration", message: m) }

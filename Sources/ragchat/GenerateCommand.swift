@@ -1,5 +1,6 @@
 import ArgumentParser
 import Decoder
+import Encoder
 import Foundation
 import Index
 import RAG
@@ -62,6 +63,12 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(name: [.customShort("k"), .customLong("top")], help: "With --rag: passages retrieved.")
     var k = 4
+
+    @Option(help: "With --rag: retrieval mode (hybrid, dense, bm25), as `ragchat search`.")
+    var mode: SearchMode = .hybrid
+
+    @Option(name: .customLong("encoder"), help: "With --rag: sentence encoder folder for hybrid and dense retrieval.")
+    var encoderDirectory = Defaults.encoderDirectory
 
     @Option(help: "With --rag: prompt style: chat (the model's template), or for base models instructions, one-shot, document.")
     var promptStyle: String?
@@ -148,26 +155,36 @@ struct GenerateCommand: AsyncParsableCommand {
     /// `--rag`: retrieve `k` passages (BM25) and answer through `LocalBackend`, reporting time to first text.
     func runRAG() async throws {
         let t0 = DecoderBench.now()
-        var mode: LocalPromptMode? = nil
-        if let f = chatFormat.flatMap(ChatFamily.init(rawValue:)) { mode = .chat(ChatTemplate(family: f)) }
-        if let s = promptStyle.flatMap(PromptBuilder.CompletionStyle.init(rawValue:)) { mode = .completion(s) }
+        var promptMode: LocalPromptMode? = nil
+        if let f = chatFormat.flatMap(ChatFamily.init(rawValue:)) { promptMode = .chat(ChatTemplate(family: f)) }
+        if let s = promptStyle.flatMap(PromptBuilder.CompletionStyle.init(rawValue:)) { promptMode = .completion(s) }
         let backend: LocalBackend
         do {
             backend = try LocalBackend(modelPath: model, contextLength: context, maxTokens: maxTokens, threads: threads,
-                                       promptMode: mode)
+                                       promptMode: promptMode)
         } catch {
             throw Self.fail("\(error)")
         }
         let loadSeconds = DecoderBench.now() - t0
         let options = GenerationOptions(maxTokens: maxTokens, temperature: Double(temperature), timeout: 600)
         Terminal.err(String(format: "load: %.3f s\n", loadSeconds))
+        let store: IndexStore
+        var encoder: SentenceEncoder?
+        do {
+            store = try IndexStore.open(path: indexPath, create: false)
+            if mode != .bm25 { encoder = try loadEncoder(encoderDirectory) }
+        } catch {
+            throw Self.fail("\(error)")
+        }
         for question in [prompt] + moreQuestions {
             let passages: [RetrievedPassage]
+            let t = DecoderBench.now()
             do {
-                passages = try IndexStore.open(path: indexPath, create: false).search(question, k: k).map(IndexRetriever.passage)
+                passages = try store.search(question, mode: mode, embedder: encoder, k: k).map(IndexRetriever.passage)
             } catch {
                 throw Self.fail("\(error)")
             }
+            Terminal.err(String(format: "retrieval (%@): %.3f s\n", mode.rawValue, DecoderBench.now() - t))
             let input = AnswerInput(question: question, passages: passages,
                                     prompt: PromptBuilder().build(question: question, passages: passages))
             if showPrompt {

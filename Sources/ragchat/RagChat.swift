@@ -8,7 +8,7 @@ struct RagChat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ragchat",
         abstract: "A local, offline, French-first RAG chatbot over the documents in data/.",
-        subcommands: [IngestCommand.self, SearchCommand.self, BenchCommand.self, GenerateCommand.self]
+        subcommands: [IngestCommand.self, SearchCommand.self, ServeCommand.self, BenchCommand.self, GenerateCommand.self]
     )
 }
 
@@ -16,4 +16,6 @@ struct RagChat: AsyncParsableCommand {
 enum Defaults {
     static let dataDirectory = "data"
     static let indexPath = "models/index.sqlite"
+    /// The sentence encoder's directory (`make models` puts all-MiniLM-L6-v2 there).
+    static let encoderDirectory = "models/encoder/all-MiniLM-L6-v2"
 }

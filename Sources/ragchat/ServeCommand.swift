@@ -1,0 +1,169 @@
+import ArgumentParser
+import Encoder
+import Foundation
+import Index
+import Logging
+import RAG
+import Server
+
+/// `ragchat serve [--host H] [--port P] [--index FILE] …` — the chat server and its page.
+///
+/// Every option is also a `RAGCHAT_*` environment variable (options win); both are read by
+/// `ServerConfiguration`. The server listens at once (`/health` answers 503 while loading), then
+/// loads the index, the sentence encoder (query embeddings for hybrid search when the index holds
+/// vectors of that model; keyword search otherwise) and the voices, once.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the chat page and the HTTP API (POST /chat, /chat/stream, /health, /metrics).",
+        discussion: """
+            Every option can also be set as an environment variable: --host is RAGCHAT_HOST, --max-queue \
+            is RAGCHAT_MAX_QUEUE, and so on. The remote OpenAI-compatible backend is configured by \
+            --api-base (RAGCHAT_API_BASE), --api-model and RAGCHAT_API_KEY (environment only). \
+            Backends are tried in the order of --backends (default remote,local,extractive); an \
+            unavailable one is skipped. SIGINT or SIGTERM stop the server gracefully.
+            """
+    )
+
+    @Option(help: "Address to listen on (RAGCHAT_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: String?
+    @Option(help: "SQLite index built by `ragchat ingest` (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
+    @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
+    @Option(help: "Sentence encoder folder (RAGCHAT_ENCODER, default models/encoder/all-MiniLM-L6-v2).") var encoder: String?
+    @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,local,extractive).") var backends: String?
+    @Option(help: "OpenAI-compatible API base URL for the remote backend (RAGCHAT_API_BASE).") var apiBase: String?
+    @Option(help: "Model name sent to the API (RAGCHAT_API_MODEL).") var apiModel: String?
+    @Option(help: "Seconds per API request (RAGCHAT_API_TIMEOUT, default 60).") var apiTimeout: String?
+    @Option(help: "espeak-ng voice of the question (RAGCHAT_QUESTION_VOICE, default fr+m3).") var questionVoice: String?
+    @Option(help: "espeak-ng voice of the answer (RAGCHAT_ANSWER_VOICE, default fr+f3).") var answerVoice: String?
+    @Option(help: "Speech rate in words per minute (RAGCHAT_SPEECH_RATE, default 175).") var speechRate: String?
+    @Option(help: "On-disk audio cache folder, empty to disable (RAGCHAT_AUDIO_CACHE, default models/audio-cache).") var audioCache: String?
+    @Option(help: "Passages per question (RAGCHAT_TOP_K, default 4).") var topK: String?
+    @Option(help: "Minimum retrieval score of a passage (RAGCHAT_MIN_SCORE).") var minScore: String?
+    @Option(help: "Answers generated at once (RAGCHAT_MAX_CONCURRENT, default 2).") var maxConcurrent: String?
+    @Option(help: "Requests waiting for a slot before 503 (RAGCHAT_MAX_QUEUE, default 8).") var maxQueue: String?
+    @Option(help: "Seconds a request may wait for a slot (RAGCHAT_QUEUE_TIMEOUT, default 30).") var queueTimeout: String?
+    @Option(help: "Seconds one answer may take (RAGCHAT_REQUEST_TIMEOUT, default 120).") var requestTimeout: String?
+    @Flag(help: "Log debug messages.") var verbose = false
+
+    /// The options as `--name value` pairs for `ServerConfiguration`.
+    var arguments: [String] {
+        let pairs: [(String, String?)] = [
+            ("host", host), ("port", port), ("index", index), ("web", web), ("encoder", encoder),
+            ("backends", backends), ("api-base", apiBase), ("api-model", apiModel), ("api-timeout", apiTimeout),
+            ("question-voice", questionVoice), ("answer-voice", answerVoice), ("speech-rate", speechRate),
+            ("audio-cache", audioCache), ("top-k", topK), ("min-score", minScore), ("max-concurrent", maxConcurrent),
+            ("max-queue", maxQueue), ("queue-timeout", queueTimeout), ("request-timeout", requestTimeout),
+        ]
+        return pairs.flatMap { name, value in value.map { ["--\(name)", $0] } ?? [] }
+    }
+
+    func run() async throws {
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration(arguments: arguments)
+        } catch let e as APIError {
+            Terminal.err("ragchat serve: \(e.message)\n")
+            throw ExitCode(64)
+        }
+        var log = Logger(label: "ragchat")
+        log.logLevel = verbose ? .debug : .info
+        let logger = log
+
+        // Checked before listening: a missing index or page is a setup mistake, not a load failure.
+        guard FileManager.default.fileExists(atPath: configuration.indexPath) else {
+            Terminal.err("""
+                ragchat serve: no index at \(configuration.indexPath).
+                Build it first:  ragchat ingest --data data --index \(configuration.indexPath)
+                (or simply `make run`, which ingests data/ and starts the server).
+
+                """)
+            throw ExitCode.failure
+        }
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: configuration.webRoot, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            logger.warning("no web folder at \(configuration.webRoot): the chat page will not be served (set --web or RAGCHAT_WEB)")
+        }
+
+        do {
+            try await runServer(configuration: configuration, logger: logger, exitOnLoadFailure: true) {
+                try await ServeEngine.load(configuration, logger: logger)
+            }
+        } catch let e as APIError where e.code == "port_in_use" {
+            Terminal.err("ragchat serve: \(e.message)\n")
+            throw ExitCode.failure
+        } catch {
+            Terminal.err("ragchat serve: \(error)\n")
+            throw ExitCode.failure
+        }
+        Terminal.err("ragchat serve: stopped\n")
+    }
+}
+
+/// Loads what `serve` answers with: the index, the encoder, the retrieval function, the pipeline.
+enum ServeEngine {
+    static func load(_ configuration: ServerConfiguration, logger: Logger) async throws -> RAGPipeline {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let store = try IndexStore.open(path: configuration.indexPath, create: false)
+        let stats = try store.statistics()
+        if stats.chunks == 0 {
+            logger.warning("the index \(configuration.indexPath) holds no passage: every answer will say the documents do not cover it")
+        }
+        var info: [String: String] = [
+            "index": configuration.indexPath,
+            "documents": String(stats.documents),
+            "chunks": String(stats.chunks),
+        ]
+
+        // The encoder: query embeddings for hybrid search, sentence similarity for extractive answers.
+        var encoder: SentenceEncoder?
+        let encoderURL = URL(fileURLWithPath: configuration.encoderDirectory)
+        do {
+            encoder = try SentenceEncoder(directory: encoderURL)
+        } catch {
+            logger.warning("sentence encoder not loaded (\(error)); using keyword (BM25) search only")
+        }
+
+        // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
+        // an ingest run while the server is up is picked up); keyword search otherwise.
+        let search: @Sendable (String, Int) async throws -> [SearchHit]
+        if let encoder {
+            search = { query, k in
+                guard try store.hasVectors(modelID: encoder.modelID) else { return try store.search(query, k: k) }
+                let vector = try await Task.detached { try encoder.embed(query: query) }.value
+                return try store.hybridSearch(query, vector: vector, modelID: encoder.modelID, k: k)
+            }
+        } else {
+            search = { query, k in try store.search(query, k: k) }
+        }
+        if let encoder, try store.hasVectors(modelID: encoder.modelID) {
+            info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
+        } else {
+            if let encoder, stats.vectors > 0 {
+                logger.warning("the index vectors are from \(stats.encoderModelID ?? "another model"), not \(encoder.modelID): keyword search until `ragchat ingest` recomputes them")
+            }
+            info["retrieval"] = "keyword (BM25)"
+        }
+        info["encoder"] = encoder?.modelID ?? "none"
+        var embed: (@Sendable ([String]) async throws -> [[Float]])?
+        if let encoder {
+            embed = { texts in try await Task.detached { try encoder.embed(texts) }.value }
+        }
+
+        let pipeline = makePipeline(configuration, retriever: IndexRetriever(search: search),
+                                    local: nil,   // the local GGUF backend plugs in here
+                                    embed: embed, remote: configuration.remote, info: info, logger: logger)
+        guard !pipeline.backends.isEmpty else {
+            throw ServeError("no answering backend is available for --backends \(configuration.backends.map(\.rawValue).joined(separator: ",")) "
+                + "(remote needs RAGCHAT_API_BASE; add extractive to answer without a model)")
+        }
+        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
+        return pipeline
+    }
+}
+
+struct ServeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
