@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors"]),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "RAG",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -158,12 +158,42 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         defer { lock.unlock() }
         if cancelled.isSet { return nil }
         if Date() >= deadline { throw RAGError.timeout(what: "local generation (waiting for the model)", seconds: options.timeout) }
+        // A base model sometimes "answers" by writing one more passage; then it gets a second
+        // chance with the answer's first words written for it (the cached prompt prefix makes it
+        // cheap). Nothing was sent to the client by the failed attempt.
+        var lastStats: GenerationStats?
+        for primer in answerPrimers {
+            let (stats, answered) = try attempt(input, options: options, deadline: deadline, cancelled: cancelled,
+                                                primer: primer, emit: emit)
+            lastStats = stats
+            if answered || cancelled.isSet { return stats }
+        }
+        _ = lastStats
+        throw RAGError.backend(name: name, message: "the model produced no answer")
+    }
+
+    /// The answer openings tried in turn: the model's own, then (completion prompts only) one
+    /// that starts the answer for it.
+    var answerPrimers: [String?] {
+        if case .completion = promptMode { return [nil, Self.primer] }
+        return [nil]
+    }
+
+    /// Written at the start of the second attempt's answer.
+    public static let primer = "D'après les extraits,"
+
+    /// One generation; `answered` tells whether any text was sent.
+    private func attempt(_ input: AnswerInput, options: GenerationOptions, deadline: Date, cancelled: CancelFlag,
+                         primer: String?, emit: (String) -> Void) throws -> (GenerationStats?, Bool) {
         let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
-        let fitted: (tokens: [Int32], passages: [RetrievedPassage])
+        var fitted: (tokens: [Int32], passages: [RetrievedPassage])
         do {
             fitted = try fittedPrompt(input, answerTokens: answerTokens)
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
+        }
+        if let primer {
+            fitted.tokens += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
         }
         var sampling = SamplingParameters.greedy
         if useRequestTemperature, options.temperature > 0 {
@@ -187,7 +217,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         }
         /// The answer's first characters are held until they show whether the model is answering
         /// or writing one more passage (`[5] (file…)`, base models do): then it is stopped.
-        var probe: String? = ""
+        var probe: String? = primer == nil ? "" : nil
         var isPassage = false
         func opening(_ s: String, final: Bool = false) -> String {
             guard var p = probe else { return s }
@@ -207,25 +237,31 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             answered = true
             heldSpace = tail
         }
+        /// The primer goes out with the model's first text (never alone).
+        var pending = primer.map { $0 + " " } ?? ""
+        func primed(_ s: String) -> String {
+            guard !pending.isEmpty, !s.isEmpty else { return s }
+            defer { pending = "" }
+            return pending + s
+        }
         let stats: GenerationStats
         do {
             stats = try generator.run(prompt: fitted.tokens.map(Int.init), maxTokens: answerTokens, sampling: sampling,
                                       stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
-                let out = shaper.feed(matcher.feed(opening(lead(detok.append(Int32(id))))))
+                let out = shaper.feed(primed(matcher.feed(opening(lead(detok.append(Int32(id)))))))
                 if !out.isEmpty { send(out) }
                 if matcher.stopped || shaper.stopped || isPassage { flag.set() }
             }
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
-        if cancelled.isSet { return stats }
+        if cancelled.isSet { return (stats, answered) }
         var rest = ""
         if !matcher.stopped && !isPassage { rest = matcher.feed(opening(lead(detok.flush()), final: true)) + matcher.flush() }
-        send(shaper.feed(rest) + shaper.finish())
+        send(shaper.feed(primed(rest)) + shaper.finish())
         if timedOut { throw RAGError.timeout(what: "local generation", seconds: options.timeout) }
-        if !answered { throw RAGError.backend(name: name, message: "the model produced no answer") }
-        return stats
+        return (stats, answered)
     }
 }

@@ -30,9 +30,18 @@ public struct PromptBuilder: Sendable {
     }
 
     /// The numbered passages block.
+    /// Joins the lines of each paragraph (PDF text keeps the page's line breaks), keeping blank
+    /// lines between paragraphs: models then copy sentences whole instead of line-wrapped.
+    public static func unwrapLines(_ text: String) -> String {
+        text.components(separatedBy: "\n\n").map { paragraph in
+            paragraph.split(separator: "\n", omittingEmptySubsequences: true)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        }.joined(separator: "\n\n")
+    }
+
     public func passagesBlock(_ passages: [RetrievedPassage]) -> String {
         passages.enumerated().map { i, p in
-            var text = p.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            var text = Self.unwrapLines(p.text.trimmingCharacters(in: .whitespacesAndNewlines))
             if text.count > maxPassageCharacters { text = String(text.prefix(maxPassageCharacters)) + "…" }
             return "[\(i + 1)] (\(Self.label(p)))\n\(text)"
         }.joined(separator: "\n\n")

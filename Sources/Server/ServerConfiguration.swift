@@ -38,6 +38,12 @@ public struct ServerConfiguration: Sendable {
     /// The sentence encoder's model folder (query embeddings for hybrid search); a missing
     /// folder means keyword (BM25) search only.
     public var encoderDirectory: String = "models/encoder/all-MiniLM-L6-v2"
+    /// GGUF language model of the `local` backend (any supported file: gemma3, llama, qwen2).
+    public var modelPath: String = "models/decoder/gemma-3-270m-q4_k_m.gguf"
+    /// Context length for the local model (nil: the file's own, capped at 4,096).
+    public var contextLength: Int?
+    /// Longest local answer, in tokens.
+    public var maxAnswerTokens: Int = 256
     /// OpenAI-compatible API for the `remote` backend (nil: no remote backend).
     public var apiBase: String?
     /// API key (environment only: `RAGCHAT_API_KEY`, never a flag, so it stays out of `ps`).
@@ -52,17 +58,18 @@ public struct ServerConfiguration: Sendable {
     /// `RAGCHAT_ANSWER_VOICE`, `RAGCHAT_SPEECH_RATE`, `RAGCHAT_AUDIO_CACHE` (empty: off), `RAGCHAT_BACKENDS`,
     /// `RAGCHAT_TOP_K`, `RAGCHAT_MIN_SCORE`, `RAGCHAT_MAX_CONCURRENT`, `RAGCHAT_MAX_QUEUE`,
     /// `RAGCHAT_QUEUE_TIMEOUT`, `RAGCHAT_REQUEST_TIMEOUT`, `RAGCHAT_ENCODER`, `RAGCHAT_API_BASE`,
-    /// `RAGCHAT_API_MODEL`, `RAGCHAT_API_TIMEOUT` (and `RAGCHAT_API_KEY`), then the same as flags
+    /// `RAGCHAT_API_MODEL`, `RAGCHAT_API_TIMEOUT` (and `RAGCHAT_API_KEY`), `RAGCHAT_MODEL`, `RAGCHAT_CONTEXT`,
+    /// `RAGCHAT_MAX_TOKENS`, then the same as flags
     /// (`--host`, `--port`, `--index`, `--web`, `--question-voice`, `--answer-voice`, `--speech-rate`,
     /// `--audio-cache`, `--backends`, `--top-k`, `--min-score`, `--max-concurrent`, `--max-queue`,
     /// `--queue-timeout`, `--request-timeout`, `--encoder`, `--api-base`, `--api-model`,
-    /// `--api-timeout`), as `--flag value` or `--flag=value`.
+    /// `--api-timeout`, `--model`, `--context`, `--max-tokens`), as `--flag value` or `--flag=value`.
     /// Throws `APIError` (code `bad_configuration`) naming the bad setting.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, arguments: [String] = []) throws {
         var settings: [String: String] = [:]
         let keys = ["host", "port", "index", "web", "question-voice", "answer-voice", "speech-rate", "audio-cache",
                     "backends", "top-k", "min-score", "max-concurrent", "max-queue", "queue-timeout", "request-timeout",
-                    "encoder", "api-base", "api-model", "api-timeout"]
+                    "encoder", "api-base", "api-model", "api-timeout", "model", "context", "max-tokens"]
         for key in keys {
             let env = "RAGCHAT_" + key.uppercased().replacingOccurrences(of: "-", with: "_")
             if let v = environment[env] { settings[key] = v }
@@ -111,6 +118,9 @@ public struct ServerConfiguration: Sendable {
         if let v = try double("queue-timeout") { queueTimeout = v }
         if let v = try double("request-timeout") { requestTimeout = v }
         if let v = settings["encoder"], !v.isEmpty { encoderDirectory = v }
+        if let v = settings["model"], !v.isEmpty { modelPath = v }
+        if let v = try int("context", 64...131_072) { contextLength = v }
+        if let v = try int("max-tokens", 1...4_096) { maxAnswerTokens = v }
         if let v = settings["api-base"], !v.isEmpty { apiBase = v }
         if let v = settings["api-model"], !v.isEmpty { apiModel = v }
         if let v = try double("api-timeout") { apiTimeout = v }

@@ -31,6 +31,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
     @Option(help: "Sentence encoder folder (RAGCHAT_ENCODER, default models/encoder/all-MiniLM-L6-v2).") var encoder: String?
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,local,extractive).") var backends: String?
+    @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL, default models/decoder/gemma-3-270m-q4_k_m.gguf).") var model: String?
+    @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: String?
+    @Option(help: "Longest local answer in tokens (RAGCHAT_MAX_TOKENS, default 256).") var maxTokens: String?
     @Option(help: "OpenAI-compatible API base URL for the remote backend (RAGCHAT_API_BASE).") var apiBase: String?
     @Option(help: "Model name sent to the API (RAGCHAT_API_MODEL).") var apiModel: String?
     @Option(help: "Seconds per API request (RAGCHAT_API_TIMEOUT, default 60).") var apiTimeout: String?
@@ -54,6 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("question-voice", questionVoice), ("answer-voice", answerVoice), ("speech-rate", speechRate),
             ("audio-cache", audioCache), ("top-k", topK), ("min-score", minScore), ("max-concurrent", maxConcurrent),
             ("max-queue", maxQueue), ("queue-timeout", queueTimeout), ("request-timeout", requestTimeout),
+            ("model", model), ("context", context), ("max-tokens", maxTokens),
         ]
         return pairs.flatMap { name, value in value.map { ["--\(name)", $0] } ?? [] }
     }
@@ -150,8 +154,20 @@ enum ServeEngine {
             embed = { texts in try await Task.detached { try encoder.embed(texts) }.value }
         }
 
+        // The local language model (Swift GGUF engine), loaded once; one generation at a time.
+        var local: LocalBackend?
+        if configuration.backends.contains(.local) {
+            do {
+                local = try LocalBackend(modelPath: configuration.modelPath, contextLength: configuration.contextLength,
+                                         maxTokens: configuration.maxAnswerTokens)
+                if let local { info["model"] = local.info }
+            } catch {
+                logger.warning("local backend not loaded: \(error)")
+            }
+        }
+
         let pipeline = makePipeline(configuration, retriever: IndexRetriever(search: search),
-                                    local: nil,   // the local GGUF backend plugs in here
+                                    local: local,
                                     embed: embed, remote: configuration.remote, info: info, logger: logger)
         guard !pipeline.backends.isEmpty else {
             throw ServeError("no answering backend is available for --backends \(configuration.backends.map(\.rawValue).joined(separator: ",")) "

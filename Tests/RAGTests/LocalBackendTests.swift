@@ -1,4 +1,5 @@
 import Decoder
+import Encoder
 import Foundation
 import Index
 import RAG
@@ -221,15 +222,20 @@ struct LocalBackendTests {
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// The real Gemma 3 270M file (`make models`) answers a test question from the passages of `data/`.
-    @Test func gemmaAnswersATestQuestion() async throws {
+    /// The real Gemma 3 270M file (`make models`) answers each test question of DESIGN.md from the
+    /// passages `ragchat serve` retrieves (hybrid search with the real encoder over `data/`).
+    @Test(arguments: ["Quelles sont les différentes variantes de la tarte aux pommes ?",
+                      "Comment faire une tarte aux pommes ?",
+                      "Quel est le secret d'une bonne tarte aux pommes ?"])
+    func gemmaAnswersTheTestQuestions(question: String) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-local-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
+        let encoder = try SentenceEncoder(directory: Self.root.appendingPathComponent("models/encoder/all-MiniLM-L6-v2"))
         let store = try IndexStore.open(path: dir.appendingPathComponent("index.sqlite").path)
-        _ = try await store.ingest(dataDirectory: Self.root.appendingPathComponent("data"))
-        let question = "Quel est le secret d'une bonne tarte aux pommes ?"
-        let passages = try await IndexRetriever(store: store).retrieve(query: question, k: 4)
+        _ = try await store.ingest(dataDirectory: Self.root.appendingPathComponent("data"), embedder: encoder)
+        let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
+        let passages = try await retriever.retrieve(query: question, k: 4)
         #expect(passages.count == 4)
         let backend = try LocalBackend(modelPath: Self.root.appendingPathComponent("models/decoder/gemma-3-270m-q4_k_m.gguf").path,
                                        maxTokens: 128)
@@ -243,10 +249,15 @@ struct LocalBackendTests {
             if first == nil { first = Date().timeIntervalSince(start) }
             answer += piece
         }
-        print("gemma-3-270m: first text after \(first ?? -1) s; answer: \(answer)")
-        #expect(answer.localizedCaseInsensitiveContains("pommes"))
+        print("gemma-3-270m: \(question) first text after \(first ?? -1) s; answer: \(answer)")
+        #expect(answer.localizedCaseInsensitiveContains("tarte") || answer.localizedCaseInsensitiveContains("pomme"), "\(answer)")
         let cited = Set(answer.matches(of: #/\[(\d+)\]/#).compactMap { Int($0.output.1) })
-        #expect(!cited.isEmpty && cited.allSatisfy { (1...4).contains($0) }, "\(answer)")
+        #expect(cited.allSatisfy { (1...4).contains($0) }, "\(answer)")
+        // The 270M base model copies the answering passage for the "secret" question and cites it;
+        // its answers to the other two are weak (see the issue notes), so only this one is pinned.
+        if question.contains("secret") {
+            #expect(!cited.isEmpty && answer.contains("choix des pommes"), "\(answer)")
+        }
         // No sentence repeated.
         let sentences = answer.split(whereSeparator: { ".!?".contains($0) }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.count > 10 }
         #expect(Set(sentences).count == sentences.count, "\(answer)")
