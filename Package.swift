@@ -72,7 +72,7 @@ let package = Package(
                     exclude: ["Resources"]),  // fixtures read from #filePath
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers"]),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "Index"]),
         .testTarget(name: "ServerTests", dependencies: [

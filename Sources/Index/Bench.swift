@@ -349,12 +349,24 @@ public struct RetrievalQuestion: Sendable, Hashable, Codable {
     public var page: Int?
     /// A verbatim extract of the answering passage.
     public var expected: String
+    /// The question avoids the passage's words (tests meaning, not keywords).
+    public var paraphrased: Bool
 
-    public init(question: String, file: String, page: Int?, expected: String) {
+    public init(question: String, file: String, page: Int?, expected: String, paraphrased: Bool = false) {
         self.question = question
         self.file = file
         self.page = page
         self.expected = expected
+        self.paraphrased = paraphrased
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        question = try container.decode(String.self, forKey: .question)
+        file = try container.decode(String.self, forKey: .file)
+        page = try container.decodeIfPresent(Int.self, forKey: .page)
+        expected = try container.decode(String.self, forKey: .expected)
+        paraphrased = try container.decodeIfPresent(Bool.self, forKey: .paraphrased) ?? false
     }
 
     /// Reads `{"questions": [{question, file, page, expected, …}]}`.

@@ -12,12 +12,18 @@ public struct FusionWeights: Sendable, Hashable {
     public var rankOffset: Double
     /// How many candidates each list contributes (at least `k`).
     public var candidates: Int
+    /// Dense candidates below this cosine similarity are left out of the fusion: a nearest
+    /// neighbour always exists, but for a question the documents do not cover it is noise
+    /// (all-MiniLM-L6-v2 gives about 0.05–0.25 to unrelated text, 0.35–0.5 to unrelated French).
+    public var minimumCosine: Double
 
-    public init(bm25: Double = 1, dense: Double = 1, rankOffset: Double = 60, candidates: Int = 50) {
+    public init(bm25: Double = 1, dense: Double = 1, rankOffset: Double = 60, candidates: Int = 50,
+                minimumCosine: Double = 0.3) {
         self.bm25 = bm25
         self.dense = dense
         self.rankOffset = rankOffset
         self.candidates = candidates
+        self.minimumCosine = minimumCosine
     }
 }
 
@@ -56,7 +62,7 @@ extension IndexStore {
     /// Keyword and dense search fused by weighted reciprocal rank (`FusionWeights`). Each hit
     /// carries `bm25Score` and `denseScore` when it was in that list; `score` is the fused score.
     public func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int = 5,
-                             weights: FusionWeights = FusionWeights()) throws -> [SearchHit] {
+                             weights: FusionWeights = .tuned) throws -> [SearchHit] {
         guard k > 0 else { return [] }
         let depth = max(k, weights.candidates)
         let snapshot = try vectorSnapshot(modelID: modelID)
@@ -64,7 +70,8 @@ extension IndexStore {
             throw IndexError.embedder(model: modelID,
                                       reason: "query vector has dimension \(vector.count), the index holds \(snapshot.dimension)")
         }
-        let dense = snapshot.dimension > 0 ? Self.topK(vector, snapshot: snapshot, k: depth) : []
+        let dense = snapshot.dimension > 0
+            ? Self.topK(vector, snapshot: snapshot, k: depth).filter { Double($0.score) >= weights.minimumCosine } : []
         return try guarded(path) {
             try pool.read { db in
                 let keyword = try Self.keywordRanking(query, k: depth, db)

@@ -1,4 +1,5 @@
 import Foundation
+import Encoder
 
 /// What the index needs from a sentence encoder. `Encoder` (or a test fake) conforms to it, and
 /// `IndexStore.ingest(…, embedder:)` stores one vector per chunk with it.
@@ -31,3 +32,6 @@ public enum VectorCoding {
         }
     }
 }
+
+/// The Swift sentence encoder embeds chunks for the index as is.
+extension SentenceEncoder: ChunkEmbedder {}

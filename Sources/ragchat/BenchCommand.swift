@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Encoder
 import Index
 import RAG
 import Server
@@ -10,7 +11,8 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
-        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, ServerBenchCommand.self]
+        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self,
+                      ServerBenchCommand.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -68,10 +70,35 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    struct EncoderBenchCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "encoder",
+            abstract: "Sentence encoder throughput (256-token chunks, batch 1, 8, 32) and query embedding latency."
+        )
+
+        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        var encoderDirectory = Defaults.encoderDirectory
+
+        @Option(help: "Threads (the issue's figures use 2).")
+        var threads = 2
+
+        @Option(parsing: .upToNextOption, help: "Batch sizes.")
+        var batches: [Int] = [1, 8, 32]
+
+        @Flag(help: "Print a Markdown table for BENCHMARKS.md.")
+        var markdown = false
+
+        func run() throws {
+            let result = try EncoderBench.measure(modelDirectory: URL(fileURLWithPath: encoderDirectory), threads: threads,
+                                                  batches: batches)
+            for line in markdown ? result.markdown : result.lines { Terminal.out(line + "\n") }
+        }
+    }
+
     struct RetrievalBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "retrieval",
-            abstract: "hit@1/3/5 of keyword search over a question set (indexes the data directory first)."
+            abstract: "hit@1/3/5 of bm25, dense and hybrid search over a question set (indexes the data directory first)."
         )
 
         @Option(name: .customLong("data"), help: "Data directory.")
@@ -83,14 +110,57 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("work"), help: "Scratch directory for the index.")
         var workDirectory = ".build/bench-retrieval"
 
+        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        var encoderDirectory = Defaults.encoderDirectory
+
+        @Flag(help: "Also score a grid of fusion weights (dense weight × rank offset), to choose FusionWeights.tuned.")
+        var grid = false
+
+        @Flag(help: "Print each question's rank in every mode.")
+        var verbose = false
+
         func run() async throws {
             let work = URL(fileURLWithPath: workDirectory)
             try? FileManager.default.removeItem(at: work)
+            let encoder = try loadEncoder(encoderDirectory)
             let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
-            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), embedder: encoder)
             let set = try RetrievalQuestion.load(URL(fileURLWithPath: questions))
-            let bm25 = try IndexBenchmarks.evaluate(set) { try store.search($0, k: 5) }
-            Terminal.out("bm25: \(bm25)\n")
+            // Embed each question once; every mode and weight reuses the vectors.
+            var vectors: [String: [Float]] = [:]
+            for question in set { vectors[question.question] = try encoder.embed(query: question.question) }
+            let model = encoder.modelID
+            let paraphrased = set.filter(\.paraphrased)
+            func report(_ name: String, _ search: (String) throws -> [SearchHit]) throws -> RetrievalScore {
+                let all = try IndexBenchmarks.evaluate(set, search: search)
+                let para = try IndexBenchmarks.evaluate(paraphrased, search: search)
+                Terminal.out("\(name): \(all)   (paraphrased only: \(para))\n")
+                return all
+            }
+            let bm25 = try report("bm25") { try store.search($0, k: 5) }
+            let dense = try report("dense") { try store.denseSearch(vectors[$0] ?? [], modelID: model, k: 5) }
+            let hybrid = try report("hybrid") { try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5) }
+            let plain = try report("hybrid 50/50 (rrf 60)") {
+                try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5, weights: FusionWeights())
+            }
+            if verbose {
+                for (index, question) in set.enumerated() {
+                    func rank(_ score: RetrievalScore) -> String { score.ranks[index].map(String.init) ?? "-" }
+                    Terminal.out("  bm25 \(rank(bm25))  dense \(rank(dense))  hybrid \(rank(hybrid))  50/50 \(rank(plain))  \(question.question)\n")
+                }
+            }
+            guard grid else { return }
+            Terminal.out("grid (bm25 weight 1): dense weight × rank offset → hit@1, hit@3, hit@5, mean reciprocal rank@5\n")
+            for offset in [1.0, 2, 5, 10, 20, 60] {
+                for dense in [0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5] {
+                    let weights = FusionWeights(bm25: 1, dense: dense, rankOffset: offset)
+                    let score = try IndexBenchmarks.evaluate(set) {
+                        try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5, weights: weights)
+                    }
+                    let mrr = score.ranks.reduce(0.0) { $0 + ($1.map { 1 / Double($0) } ?? 0) } / Double(max(score.questions, 1))
+                    Terminal.out("  dense \(dense)  offset \(Int(offset)): \(score.hitAt1) \(score.hitAt3) \(score.hitAt5)  mrr \(String(format: "%.3f", mrr))\n")
+                }
+            }
         }
     }
 

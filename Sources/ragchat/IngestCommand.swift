@@ -1,18 +1,20 @@
 import ArgumentParser
 import Documents
+import Encoder
 import Foundation
 import Index
 import Synchronization
 
-/// `ragchat ingest [--data DIR] [--index FILE] [--chunk-size N] [--overlap N]`
+/// `ragchat ingest [--data DIR] [--index FILE] [--encoder DIR | --no-vectors] [--chunk-size N] [--overlap N]`
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Index the documents of a directory (.txt, .md, .pdf), incrementally.",
         discussion: """
             Unchanged files are skipped, changed files re-indexed, deleted files removed. Each file is \
-            committed on its own, so an interrupted ingest can simply be run again. The exit status is \
-            non-zero when a file could not be read.
+            committed on its own, so an interrupted ingest can simply be run again. Every chunk also gets \
+            a vector from the sentence encoder (for dense and hybrid search); when the encoder changes, \
+            the vectors are recomputed. The exit status is non-zero when a file could not be read.
             """
     )
 
@@ -22,6 +24,15 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .customLong("index"), help: "SQLite index file (created if needed).")
     var indexPath = Defaults.indexPath
 
+    @Option(name: .customLong("encoder"), help: "Sentence encoder directory (config.json, model.safetensors, tokenizer.json).")
+    var encoderDirectory = Defaults.encoderDirectory
+
+    @Flag(name: .customLong("no-vectors"), help: "Keyword index only: do not load the encoder or compute vectors.")
+    var noVectors = false
+
+    @Option(name: .customLong("batch"), help: "Chunks per encoder batch.")
+    var batchSize = IngestOptions().embeddingBatchSize
+
     @Option(name: .customLong("chunk-size"), help: "Target chunk length in characters.")
     var chunkSize = ChunkingOptions.default.targetSize
 
@@ -29,13 +40,15 @@ struct IngestCommand: AsyncParsableCommand {
     var overlap = ChunkingOptions.default.overlap
 
     func run() async throws {
-        let options = IngestOptions(chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap))
+        let options = IngestOptions(chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap),
+                                    embeddingBatchSize: batchSize)
         let reporter = IngestReporter(interactive: Terminal.isTTY(STDERR_FILENO))
         let summary: IngestSummary
         do {
+            let encoder = noVectors ? nil : try loadEncoder(encoderDirectory)
             let store = try IndexStore.open(path: indexPath, create: true)
             summary = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), options: options,
-                                             embedder: nil, progress: { reporter.handle($0) })
+                                             embedder: encoder, progress: { reporter.handle($0) })
         } catch {
             reporter.finish()
             Terminal.err("ragchat ingest: \(error)\n")
@@ -45,6 +58,21 @@ struct IngestCommand: AsyncParsableCommand {
         Terminal.out(summary.line + "\n")
         if summary.failed > 0 { throw ExitCode.failure }
     }
+}
+
+/// Loads the sentence encoder, with a message that says what to do when its files are missing.
+func loadEncoder(_ directory: String) throws -> SentenceEncoder {
+    do {
+        return try SentenceEncoder(directory: URL(fileURLWithPath: directory))
+    } catch EncoderError.modelFilesMissing(let path, let files) {
+        throw CLIError("\(path): encoder files missing (\(files.joined(separator: ", "))): run `make models`, pass --encoder DIR, or --no-vectors")
+    }
+}
+
+/// A message for the user, printed as is.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// Renders ingest events: a progress bar on a terminal, one line per change otherwise.

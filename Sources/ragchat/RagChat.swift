@@ -16,4 +16,6 @@ struct RagChat: AsyncParsableCommand {
 enum Defaults {
     static let dataDirectory = "data"
     static let indexPath = "models/index.sqlite"
+    /// The sentence encoder's directory (`make models` puts all-MiniLM-L6-v2 there).
+    static let encoderDirectory = "models/encoder/all-MiniLM-L6-v2"
 }

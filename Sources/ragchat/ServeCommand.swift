@@ -124,20 +124,25 @@ enum ServeEngine {
             logger.warning("sentence encoder not loaded (\(error)); using keyword (BM25) search only")
         }
 
+        // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
+        // an ingest run while the server is up is picked up); keyword search otherwise.
         let search: @Sendable (String, Int) async throws -> [SearchHit]
-        if let encoder, stats.vectors > 0, stats.encoderModelID == nil || stats.encoderModelID == encoder.modelID,
-           try !store.vectors(modelID: encoder.modelID).ids.isEmpty {
-            info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
+        if let encoder {
             search = { query, k in
+                guard try store.hasVectors(modelID: encoder.modelID) else { return try store.search(query, k: k) }
                 let vector = try await Task.detached { try encoder.embed(query: query) }.value
                 return try store.hybridSearch(query, vector: vector, modelID: encoder.modelID, k: k)
             }
         } else {
+            search = { query, k in try store.search(query, k: k) }
+        }
+        if let encoder, try store.hasVectors(modelID: encoder.modelID) {
+            info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
+        } else {
             if let encoder, stats.vectors > 0 {
-                logger.warning("the index vectors are from \(stats.encoderModelID ?? "another model"), not \(encoder.modelID): keyword search only")
+                logger.warning("the index vectors are from \(stats.encoderModelID ?? "another model"), not \(encoder.modelID): keyword search until `ragchat ingest` recomputes them")
             }
             info["retrieval"] = "keyword (BM25)"
-            search = { query, k in try store.search(query, k: k) }
         }
         info["encoder"] = encoder?.modelID ?? "none"
         var embed: (@Sendable ([String]) async throws -> [[Float]])?

@@ -158,6 +158,55 @@ struct CLITests {
         #expect(try Self.run(["search", "x", "-k", "0"]).status != 0)
     }
 
+    /// Ingest with the real encoder (from `make models`), then the three search modes.
+    @Test func searchModes() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let data = root.appendingPathComponent("data")
+        try Data("""
+            La pâte brisée se fait avec du beurre froid et de la farine.
+
+            La tarte Tatin est une tarte renversée : les pommes caramélisent dans le beurre.
+
+            Le four doit être préchauffé à 180 degrés avant la cuisson.
+            """.utf8).write(to: data.appendingPathComponent("notes.txt"))
+        let index = root.appendingPathComponent("index.sqlite").path
+        let ingest = try Self.run(["ingest", "--data", data.path, "--index", index, "--chunk-size", "100", "--overlap", "0"],
+                                  in: Self.repositoryRoot)
+        #expect(ingest.status == 0, "\(ingest.stderr)")
+
+        func results(_ arguments: [String]) throws -> [[String: Any]] {
+            let run = try Self.run(["search", "--index", index, "--json"] + arguments, in: Self.repositoryRoot)
+            #expect(run.status == 0, "\(run.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            return try #require(object?["results"] as? [[String: Any]])
+        }
+        let hybrid = try results(["tarte renversée"])
+        #expect(hybrid.first?["file"] as? String == "notes.txt")
+        #expect((hybrid.first?["text"] as? String)?.contains("Tatin") == true)
+        #expect(hybrid.first?["bm25"] is Double && hybrid.first?["cosine"] is Double)
+        let bm25 = try results(["tarte renversée", "--mode", "bm25"])
+        #expect(bm25.allSatisfy { $0["cosine"] is NSNull && $0["bm25"] is Double })
+        // Dense search finds a passage that shares no keyword with the question.
+        let dense = try results(["oven temperature", "--mode", "dense", "-k", "1"])
+        #expect((dense.first?["text"] as? String)?.contains("four") == true)
+        #expect(dense.allSatisfy { $0["bm25"] is NSNull && $0["cosine"] is Double })
+        // Human-readable output shows both scores.
+        let plain = try Self.run(["search", "--index", index, "tarte renversée"], in: Self.repositoryRoot)
+        #expect(plain.stdout.contains("bm25 ") && plain.stdout.contains("cosine "))
+        #expect(try Self.run(["search", "--index", index, "x", "--mode", "fuzzy"]).status != 0)
+
+        // A keyword-only index: hybrid warns and falls back, dense is a clear error.
+        let keywordIndex = root.appendingPathComponent("keywords.sqlite").path
+        #expect(try Self.run(["ingest", "--data", data.path, "--index", keywordIndex, "--no-vectors"]).status == 0)
+        let fallback = try Self.run(["search", "--index", keywordIndex, "tarte"], in: Self.repositoryRoot)
+        #expect(fallback.status == 0 && fallback.stderr.contains("no vectors"))
+        let denseOnly = try Self.run(["search", "--index", keywordIndex, "tarte", "--mode", "dense"], in: Self.repositoryRoot)
+        #expect(denseOnly.status != 0 && denseOnly.stderr.contains("ragchat ingest"))
+        let missing = try Self.run(["ingest", "--data", data.path, "--index", keywordIndex, "--encoder", "/nonexistent"])
+        #expect(missing.status != 0 && missing.stderr.contains("make models"))
+    }
+
     @Test func killedIngestResumes() async throws {
         let root = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
@@ -172,7 +221,7 @@ struct CLITests {
         // Start an ingest and kill it (SIGKILL) once a few files are committed.
         let process = Process()
         process.executableURL = try Self.binary()
-        process.arguments = ["ingest", "--data", data.path, "--index", index]
+        process.arguments = ["ingest", "--data", data.path, "--index", index, "--no-vectors"]
         let err = Pipe()
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
@@ -197,13 +246,13 @@ struct CLITests {
 
         // The index opens and answers; the next run completes the work.
         #expect(try Self.run(["search", "normande", "--index", index]).status == 0)
-        let resumed = try Self.run(["ingest", "--data", data.path, "--index", index])
+        let resumed = try Self.run(["ingest", "--data", data.path, "--index", index, "--no-vectors"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let counts = try Self.counts(resumed.stdout)
         #expect(counts[0] + counts[1] + counts[2] == 150 && counts[4] == 0)
         if killed { #expect(counts[2] > 0 && counts[2] < 150) }
-        #expect(try Self.counts(try Self.run(["ingest", "--data", data.path, "--index", index]).stdout) == [0, 0, 150, 0, 0, 0])
-        let json = try Self.run(["search", "Fichier 149 paragraphe 119", "--index", index, "--json", "-k", "1"])
+        #expect(try Self.counts(try Self.run(["ingest", "--data", data.path, "--index", index, "--no-vectors"]).stdout) == [0, 0, 150, 0, 0, 0])
+        let json = try Self.run(["search", "Fichier 149 paragraphe 119", "--index", index, "--json", "-k", "1", "--mode", "bm25"])
         #expect(json.stdout.contains("f149.txt"))
     }
 

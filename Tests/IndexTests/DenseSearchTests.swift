@@ -73,5 +73,50 @@ struct DenseSearchTests {
         #expect(denseOnly.map(\.chunkID) == (try store.denseSearch(vector, modelID: embedder.modelID, k: 3)).map(\.chunkID))
         // A query with no keyword still gets dense results.
         #expect(!(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3)).isEmpty)
+        // …unless no passage is similar enough: then nothing, rather than noise.
+        #expect(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3,
+                                       weights: FusionWeights(minimumCosine: 1.01)).isEmpty)
+    }
+}
+
+@Suite("Search modes")
+struct SearchModeTests {
+    @Test func eachModeIsItsRanking() async throws {
+        let workspace = try Workspace()
+        defer { workspace.cleanup() }
+        let embedder = FakeEmbedder()
+        let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+        let question = "pâte brisée sucre"
+        let vector = try embedder.embed(query: question)
+        let bm25 = try store.search(question, mode: .bm25, embedder: embedder, k: 4)
+        #expect(bm25 == (try store.search(question, k: 4)))
+        #expect(bm25.allSatisfy { $0.denseScore == nil && $0.bm25Score != nil })
+        let dense = try store.search(question, mode: .dense, embedder: embedder, k: 4)
+        #expect(dense == (try store.denseSearch(vector, modelID: embedder.modelID, k: 4)))
+        #expect(dense.allSatisfy { $0.denseScore != nil })
+        let hybrid = try store.search(question, mode: .hybrid, embedder: embedder, k: 4)
+        #expect(hybrid == (try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 4, weights: .tuned)))
+        #expect(hybrid.contains { $0.bm25Score != nil && $0.denseScore != nil })
+        // The tuned weights favour keywords: a passage first in both lists is first.
+        if bm25.first?.chunkID == dense.first?.chunkID { #expect(hybrid.first?.chunkID == bm25.first?.chunkID) }
+    }
+
+    @Test func hybridWithoutVectorsIsKeywordSearch() async throws {
+        let workspace = try Workspace()
+        defer { workspace.cleanup() }
+        try workspace.write("tarte.txt", Samples.tarte)
+        let store = try workspace.open()
+        _ = try await store.ingest(dataDirectory: workspace.data)
+        let embedder = FakeEmbedder()
+        #expect(try !store.hasVectors(modelID: embedder.modelID))
+        let keyword = try store.search("pommes", k: 3)
+        #expect(!keyword.isEmpty)
+        #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
+        #expect(try store.search("pommes", mode: .hybrid, embedder: nil, k: 3) == keyword)
+        #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: embedder, k: 3) }
+        #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: nil, k: 3) }
+        // Vectors of another model do not count.
+        _ = try await store.ingest(dataDirectory: workspace.data, embedder: FakeEmbedder(modelID: "other"))
+        #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
     }
 }

@@ -42,7 +42,7 @@ struct Workspace {
 }
 
 /// Deterministic embedder: hashed bag of words, L2-normalised. Counts the texts it embedded.
-final class FakeEmbedder: ChunkEmbedder {
+final class FakeEmbedder: ChunkEmbedder, QueryEmbedder {
     let modelID: String
     let dimension: Int
     private let count = Mutex(0)
@@ -53,6 +53,8 @@ final class FakeEmbedder: ChunkEmbedder {
     }
 
     var embeddedTexts: Int { count.withLock { $0 } }
+
+    func embed(query: String) throws -> [Float] { try embed([query])[0] }
 
     func embed(_ texts: [String]) throws -> [[Float]] {
         count.withLock { $0 += texts.count }

@@ -1,0 +1,64 @@
+import Encoder
+import Foundation
+
+/// Which ranking `IndexStore.search(_:mode:embedder:k:weights:)` uses.
+public enum SearchMode: String, Sendable, CaseIterable, Codable {
+    /// BM25 and dense rankings fused by weighted reciprocal rank (`FusionWeights.tuned`).
+    case hybrid
+    /// Cosine similarity of the query's vector with every chunk's vector.
+    case dense
+    /// Keyword search only (FTS5 BM25).
+    case bm25
+}
+
+/// What retrieval needs from a sentence encoder: the vector of one question.
+public protocol QueryEmbedder: Sendable {
+    /// Must equal the `ChunkEmbedder.modelID` the index vectors were made with.
+    var modelID: String { get }
+    func embed(query: String) throws -> [Float]
+}
+
+extension SentenceEncoder: QueryEmbedder {}
+
+extension FusionWeights {
+    /// Chosen on `Tests/IndexTests/Resources/questions_fr.json` over `data/` with
+    /// `ragchat bench retrieval --grid` (see BENCHMARKS.md): all-MiniLM-L6-v2 is an English model,
+    /// so its ranking of French text is weaker than BM25's and gets the smaller weight; the small
+    /// rank offset lets a list's first places count clearly more than its tail.
+    public static let tuned = FusionWeights(bm25: 1, dense: 0.4, rankOffset: 1, candidates: 50)
+}
+
+extension IndexStore {
+    /// Does the index hold vectors of `modelID`?
+    public func hasVectors(modelID: String) throws -> Bool {
+        try vectorSnapshot(modelID: modelID).dimension > 0
+    }
+
+    /// Search in one of the three modes. `hybrid` without an embedder, or on an index that has no
+    /// vectors of the embedder's model, is keyword search (its hits have no `denseScore`); `dense`
+    /// then fails with `IndexError.embedder` telling how to get vectors.
+    public func search(_ query: String, mode: SearchMode, embedder: (any QueryEmbedder)?, k: Int = 5,
+                       weights: FusionWeights = .tuned) throws -> [SearchHit] {
+        switch mode {
+        case .bm25:
+            return try search(query, k: k)
+        case .dense, .hybrid:
+            guard let embedder, try hasVectors(modelID: embedder.modelID) else {
+                if mode == .hybrid { return try search(query, k: k) }
+                let model = embedder?.modelID ?? "none"
+                throw IndexError.embedder(model: model,
+                                          reason: "the index at \(path) has no vectors of this model (run `ragchat ingest` with the encoder)")
+            }
+            let vector: [Float]
+            do {
+                vector = try embedder.embed(query: query)
+            } catch {
+                throw IndexError.embedder(model: embedder.modelID, reason: String(describing: error))
+            }
+            if mode == .dense {
+                return try denseSearch(vector, modelID: embedder.modelID, k: k)
+            }
+            return try hybridSearch(query, vector: vector, modelID: embedder.modelID, k: k, weights: weights)
+        }
+    }
+}
