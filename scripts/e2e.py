@@ -119,6 +119,9 @@ def main():
     wd = WebDriver(binary, driver, args.width, args.height)
     try:
         wd.s("POST", "/url", {"url": args.url})
+        # Record what the page's player plays, to check the question is spoken before the answer.
+        wd.script("window.__played = []; player.addEventListener('play', "
+                  "() => window.__played.push(player.src.replace(location.origin, '')));")
         el = wd.s("POST", "/element", {"using": "css selector", "value": "#question"})
         el_id = next(iter(el.values()))
         # Type the question and press Enter (U+E007): Enter must send.
@@ -137,6 +140,12 @@ def main():
                 break
             time.sleep(0.25)
             state = wd.script(STATE_JS) or {}
+        # Let the player start the first clips.
+        for _ in range(20):
+            played = wd.script("return window.__played || []") or []
+            if len(played) >= 2:
+                break
+            time.sleep(0.25)
         # Open the sources and the first passage for the screenshot.
         wd.script("const ex = document.querySelector('.exchange'); if (ex) { const b = ex.querySelector('.sources-box'); "
                   "if (b) b.open = true; const d = ex.querySelector('.sources li details'); if (d) d.open = true; }")
@@ -164,7 +173,14 @@ def main():
         loaded = [a for a in audios if a["src"] and a["readyState"] >= 2 and a["duration"] > 0.3]
         if len(loaded) < 2:
             problems.append(f"expected two loaded audio elements, got {audios}")
-        print(json.dumps({"answer_seconds": round(answered, 2), "answer": (state.get("answer") or "")[:300],
+        question_clip = next((a["src"] for a in audios if "audio" in a["src"]), None)
+        if not played:
+            problems.append("nothing was played aloud")
+        elif played[0] != question_clip:
+            problems.append(f"the question was not spoken first: played {played}, question clip {question_clip}")
+        elif len(played) < 2:
+            problems.append(f"the answer was not spoken after the question: played {played}")
+        print(json.dumps({"played": played, "answer_seconds": round(answered, 2), "answer": (state.get("answer") or "")[:300],
                           "sources": sources, "audios": audios, "screenshot": args.screenshot}, ensure_ascii=False, indent=1))
         if problems:
             for p in problems:

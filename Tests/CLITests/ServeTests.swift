@@ -21,8 +21,12 @@ struct ServeTests {
             work = try CLITests.temporaryDirectory()
             let indexPath = index ?? work.appendingPathComponent("index.sqlite")
             if index == nil {
-                let ingest = try CLITests.run(["ingest", "--data", ServeTests.root.appendingPathComponent("data").path,
-                                               "--index", indexPath.path])
+                var ingestArguments = ["ingest", "--data", ServeTests.root.appendingPathComponent("data").path,
+                                       "--index", indexPath.path]
+                #if DEBUG
+                ingestArguments.append("--no-vectors")   // the unoptimised encoder is too slow for a test
+                #endif
+                let ingest = try CLITests.run(ingestArguments, in: ServeTests.root)
                 #expect(ingest.status == 0, "\(ingest.stderr)")
             }
             let port = try ServeTests.freePort()
