@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
         subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self,
-                      ServerBenchCommand.self]
+                      ServerBenchCommand.self, LocalBench.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -186,6 +186,50 @@ struct BenchCommand: AsyncParsableCommand {
             _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory))
             let lines = try await ServerBench.run(retriever: IndexRetriever(store: store), requests: requests)
             for line in lines { Terminal.out(line + "\n") }
+        }
+    }
+
+    struct LocalBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "local",
+            abstract: "Time to first text of local answers (4 passages, hybrid retrieval over data/) for each model file."
+        )
+
+        @Option(parsing: .upToNextOption, help: "GGUF model files.")
+        var models = ["models/decoder/gemma-3-270m-q4_k_m.gguf", "models/decoder/SmolLM2-135M-Instruct.Q4_1.gguf"]
+
+        @Option(name: .customLong("data"), help: "Data directory (ingested into a scratch index with vectors).")
+        var dataDirectory = Defaults.dataDirectory
+
+        @Option(name: .customLong("work"), help: "Scratch directory for the index.")
+        var workDirectory = ".build/bench-local"
+
+        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        var encoderDirectory = Defaults.encoderDirectory
+
+        @Option(help: "Passages per question.")
+        var k = 4
+
+        @Option(help: "Threads (the issue's figures use 2).")
+        var threads = 2
+
+        @Flag(help: "Print each answer.")
+        var answers = false
+
+        func run() async throws {
+            let work = URL(fileURLWithPath: workDirectory)
+            try? FileManager.default.removeItem(at: work)
+            let encoder = try loadEncoder(encoderDirectory)
+            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
+            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), embedder: encoder)
+            let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
+            for model in models {
+                let result = try await LocalBackendBench.run(modelPath: model, retriever: retriever, k: k, threads: threads)
+                Terminal.out("\(result)\n")
+                if answers {
+                    for row in result.rows { Terminal.out("  answer: \(row.answer)\n") }
+                }
+            }
         }
     }
 }
