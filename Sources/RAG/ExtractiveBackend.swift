@@ -60,7 +60,12 @@ public struct ExtractiveBackend: AnswerBackend {
         }
         guard !candidates.isEmpty else { return [] }
 
-        let questionTerms = Set(TextTools.contentWords(question))
+        var questionTerms = Set(TextTools.contentWords(question))
+        // "Comment faire / préparer / réussir X ?" asks for the recipe and its steps.
+        let folded = Set(TextTools.words(question))
+        if folded.contains("comment"), !folded.isDisjoint(with: ["faire", "preparer", "realiser", "cuisiner", "reussir"]) {
+            questionTerms.formUnion(["recette", "etape"])
+        }
         var df: [String: Int] = [:]
         for c in candidates { for t in c.terms where questionTerms.contains(t) { df[t, default: 0] += 1 } }
         let n = Double(candidates.count)

@@ -56,7 +56,7 @@ public enum TextTools {
         "bien", "encore", "deja", "faut", "il", "puis", "apres", "avant", "pendant", "selon", "ni", "non", "oui",
         "quelque", "quelques", "chaque", "different", "differente", "differents", "differentes", "dire", "dis",
         "dit", "parle", "parler", "peux", "pourrais", "pourriez", "savoir", "sais", "explique", "expliquer",
-        "existe", "existent", "etc",
+        "existe", "existent", "etc", "faire", "fais", "font",
     ]
 
     /// A few English function words, for English questions over French documents.
