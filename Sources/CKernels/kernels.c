@@ -102,7 +102,7 @@ static void generic_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         float amax = 0;
         for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); if (a > amax) amax = a; }
         float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f; // as ggml: 127/amax, not 1/d
         float dr = h2f(ck_fp32_to_fp16(d));
         int sum = 0;
         for (int j = 0; j < 32; j++) {
@@ -129,7 +129,7 @@ CK_AVX2 static void avx2_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float amax = _mm_cvtss_f32(m4);
         float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f; // as ggml: 127/amax, not 1/d
         float dr = _cvtsh_ss(_cvtss_sh(d, 0));
         __m256 mul = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -525,7 +525,7 @@ CK_AVX2 static float avx2_dot_q4_1(int n, const ck_block_q4_1 *x, const ck_q8_0 
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, y)), acc);
-        accm += _cvtsh_ss(x[b].m) * a[b].s;
+        accm = fmaf(_cvtsh_ss(x[b].m), a[b].s, accm); // GCC contracts ggml's summs += m*s
     }
     return hsum8(acc) + accm;
 }
@@ -559,27 +559,21 @@ CK_AVX2 static float avx2_dot_q5_1(int n, const ck_block_q5_1 *x, const ck_q8_0 
 }
 
 CK_AVX2 static float avx2_dot_q8_0(int n, const ck_block_q8_0 *x, const ck_q8_0 *a) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int nb = n / 32, b = 0;
-    for (; b + 1 < nb; b += 2) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)x[b + 1].qs);
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256i y1 = _mm256_loadu_si256((const __m256i *)a[b + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(dot_i8(q1, y1)), acc1);
-    }
-    for (; b < nb; b++) {
+    // One accumulator, blocks in order (same rounding sequence as ggml's AVX2 q8_0 dot).
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
         __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
         __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc0);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc);
     }
-    return hsum8(_mm256_add_ps(acc0, acc1));
+    return hsum8(acc);
 }
 
+// Q4_K in the order of llama.cpp's x86 "repack" kernels (ggml_gemv/gemm_q4_K_8x8_q8_K), which it
+// uses for every Q4_K matrix with a multiple of 8 rows: per super-block one integer sum and one
+// integer min-sum, each folded into a float accumulator with one fma; result = acc - accmin.
 CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K *a) {
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    float acc = 0, accm = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
         int sc[8], mn[8];
@@ -598,11 +592,10 @@ CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K 
             p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        float d = _cvtsh_ss(x[b].d) * a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm += _cvtsh_ss(x[b].dmin) * a[b].d * (float)summ;
+        acc = fmaf((float)hsum8i(sumi), _cvtsh_ss(x[b].d) * a[b].d, acc);
+        accm = fmaf((float)summ, _cvtsh_ss(x[b].dmin) * a[b].d, accm);
     }
-    return hsum8(acc) - accm;
+    return acc - accm;
 }
 
 CK_AVX2 static float avx2_dot_q5_K(int n, const ck_block_q5_K *x, const ck_q8_K *a) {
@@ -642,8 +635,6 @@ CK_AVX2 static float avx2_dot_q6_K(int n, const ck_block_q6_K *x, const ck_q8_K 
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < n / 256; b++) {
         const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales; const int8_t *y = a[b].qs;
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += sc[j] * a[b].bsums[j];
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -663,8 +654,11 @@ CK_AVX2 static float avx2_dot_q6_K(int n, const ck_block_q6_K *x, const ck_q8_K 
             p4 = _mm256_madd_epi16(p4, _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
         }
+        // the -32 offset, lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot)
+        int cl[8];
+        for (int k = 0; k < 8; k++) cl[k] = 32 * (x[b].scales[2 * k] * a[b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[b].bsums[2 * k + 1]);
         float d = _cvtsh_ss(x[b].d) * a[b].d;
-        __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0)));
+        __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)cl)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc);
     }
     return hsum8(acc);
@@ -778,4 +772,152 @@ void ck_axpy_f32(float *y, float a, const float *x, int n) {
     if (ck_has_avx2()) { avx2_axpy(y, a, x, n); return; }
 #endif
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+// ---------------------------------------------------------------- llama.cpp-faithful f32 ops
+// The decoder's reference is llama.cpp's CPU backend on an AVX-512 machine. Its activations are
+// re-quantised to int8 before every matrix product, so a last-bit difference anywhere upstream
+// can flip an int8 rounding and the network amplifies it (measured: 1-4 % logit drift). These
+// functions therefore reproduce that backend's rounding sequence (operation order, fp16
+// roundings, the AVX-512 expf approximation) in portable scalar C.
+
+// Horizontal sum of 16 lanes in the tree order of GCC's _mm512_reduce_add_ps.
+static inline float reduce16(const float *a) {
+    float t3[8], t6[4];
+    for (int i = 0; i < 8; i++) t3[i] = a[8 + i] + a[i];
+    for (int i = 0; i < 4; i++) t6[i] = t3[4 + i] + t3[i];
+    float t80 = t6[0] + t6[2], t81 = t6[1] + t6[3];
+    return t80 + t81;
+}
+
+// 64 partial sums (4 accumulators x 16 lanes, index 16j + l) -> float, in ggml's reduce order.
+static inline double reduce64(float *s) {
+    for (int l = 0; l < 16; l++) { s[l] += s[32 + l]; s[16 + l] += s[48 + l]; }
+    for (int l = 0; l < 16; l++) s[l] += s[16 + l];
+    return (double)reduce16(s);
+}
+
+// expf as ggml's AVX-512 ggml_v_expf computes it (range reduction by 2^n and a degree-5
+// polynomial, after ARM's optimized-routines expf), one lane at a time.
+float ck_expf_ggml(float x) {
+    const float r = 0x1.8p23f;
+    float z = fmaf(x, 0x1.715476p+0f, r);
+    float n = z - r;
+    float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+    float u = b * b;
+    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                   fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+// gate (n,) in place: gate = silu(gate) * up   (ggml_vec_swiglu_f32, AVX-512 path + scalar tail)
+void ck_swiglu_ggml(float *gate, const float *up, int n) {
+    const int nv = n & ~15;
+    for (int i = 0; i < nv; i++) {
+        float x = gate[i];
+        gate[i] = (x / (1.0f + ck_expf_ggml(0.0f - x))) * up[i];
+    }
+    for (int i = nv; i < n; i++) { float x = gate[i]; gate[i] = (x / (1.0f + expf(-x))) * up[i]; }
+}
+
+// GELU-tanh of one value as ggml_gelu_f32 evaluates it (GCC contracts a*b+c into fma).
+float ck_gelu_ggml(float x) {
+    const float a = 0.044715f, s = 0.79788456080286535587989211986876f;
+    float inner = fmaf(a * x, x, 1.0f);
+    return (0.5f * x) * (1.0f + tanhf((s * x) * inner));
+}
+
+// x (n,) -> out (n,) = x * (1/sqrt(mean(x^2) + eps)) * w   (ggml_compute_forward_rms_norm_f32)
+void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float eps) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+// a (n,) · b (n,), both already fp16-representable, in ggml_vec_dot_f16's AVX-512 order
+// (4 accumulators of 16 lanes over 64-element steps, tree reduction, double tail).
+#if CK_X86
+CK_AVX2 static void avx2_lanes64(float *s, const float *a, const float *b, int np) {
+    __m256 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+    for (int i = 0; i < np; i += 64)
+        for (int k = 0; k < 8; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    for (int k = 0; k < 8; k++) _mm256_storeu_ps(s + 8 * k, acc[k]);
+}
+
+CK_AVX2 static void avx2_axpy_exact(float *a, float p, const float *v, int n) {
+    __m256 pv = _mm256_set1_ps(p);
+    int d = 0;
+    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + d), _mm256_loadu_ps(a + d)));
+    for (; d < n; d++) a[d] = fmaf(p, v[d], a[d]);
+}
+#endif
+
+float ck_dot_f16_ggml(const float *a, const float *b, int n) {
+    float s[64] = {0};
+    const int np = n & ~63;
+#if CK_X86
+    if (ck_has_avx2()) avx2_lanes64(s, a, b, np); else
+#endif
+    for (int i = 0; i < np; i += 64)
+        for (int k = 0; k < 64; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+    double sum = reduce64(s);
+    for (int i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+    return (float)sum;
+}
+
+// a (n,) · b (n,), n a multiple of 16, as llama.cpp's prompt path computes it (llamafile tinyBLAS
+// F16 GEMM on AVX-512: one 16-lane accumulator over the whole row, then the 16-lane reduction).
+float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n) {
+    float s[16] = {0};
+    for (int i = 0; i < n; i += 16)
+        for (int k = 0; k < 16; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+    return reduce16(s);
+}
+
+// x (n,) in place: softmax of the first n entries of a row whose other entries are masked (-inf),
+// as ggml_compute_forward_soft_max_f32 (AVX-512: 16-lane chunks, ggml expf, double sum).
+// Then each weight is rounded to fp16 (the next product converts it, as llama.cpp's F16 KV path).
+void ck_softmax_ggml_f16(float *x, int n) {
+    if (n <= 0) return;
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) if (x[i] > max) max = x[i];
+    double sum = 0;
+    for (int c = 0; c < n; c += 16) {
+        float v[16];
+        for (int k = 0; k < 16; k++) {
+            v[k] = c + k < n ? ck_expf_ggml(x[c + k] - max) : 0.0f;
+            if (c + k < n) x[c + k] = v[k];
+        }
+        sum += (double)reduce16(v);
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i] * inv));
+}
+
+// out (vl,) = sum_t p[t] * V[t] (V rows `stride` floats apart, fp16-representable), in the
+// order ggml_vec_dot_f16 sums a transposed V row over the KV cells (cell t -> lane t % 64).
+// acc: scratch of 64 * vl floats.
+void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes) {
+    const int mask = lanes == 16 ? 15 : 63;
+    memset(acc, 0, sizeof(float) * 64 * (size_t)vl);
+    for (int t = 0; t < span; t++) {
+        const float pt = p[t];
+        if (pt == 0.0f) continue;
+        float *a = acc + (size_t)(t & mask) * vl;
+        const float *vt = v + (size_t)t * stride;
+#if CK_X86
+        if (ck_has_avx2()) { avx2_axpy_exact(a, pt, vt, vl); continue; }
+#endif
+        for (int d = 0; d < vl; d++) a[d] = fmaf(pt, vt[d], a[d]);
+    }
+    for (int d = 0; d < vl; d++) {
+        float s[64];
+        for (int k = 0; k < 64; k++) s[k] = acc[(size_t)k * vl + d];
+        out[d] = lanes == 16 ? reduce16(s) : (float)reduce64(s);
+    }
 }
