@@ -598,6 +598,32 @@ CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K 
     return acc - accm;
 }
 
+// Q4_K in the order of the repacked GEMM (groups of 4 prompt rows): one fma per pair of sub-blocks.
+CK_AVX2 static float avx2_dot_q4_K_gemm(int n, const ck_block_q4_K *x, const ck_q8_K *a) {
+    float acc = 0, accm = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const float dd = _cvtsh_ss(x[b].d) * a[b].d, dm = _cvtsh_ss(x[b].dmin) * a[b].d;
+        const uint8_t *q = x[b].qs; const int8_t *y = a[b].qs;
+        for (int c = 0; c < 4; c++, q += 32, y += 64) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(qq, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
+            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c]));
+            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
+            int isum = hsum8i(_mm256_add_epi32(p0, p1));
+            int imin = mn[2 * c] * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + mn[2 * c + 1] * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
+            acc = fmaf((float)isum, dd, acc);
+            accm = fmaf((float)imin, dm, accm);
+        }
+    }
+    return acc - accm;
+}
+
 CK_AVX2 static float avx2_dot_q5_K(int n, const ck_block_q5_K *x, const ck_q8_K *a) {
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
@@ -662,6 +688,41 @@ CK_AVX2 static float avx2_dot_q6_K(int n, const ck_block_q6_K *x, const ck_q8_K 
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc);
     }
     return hsum8(acc);
+}
+
+// Q6_K in the order of llama.cpp's tiled K-quant GEMM (prompts of 8+ rows, AVX-512 VNNI microkernel):
+// per block (isum * d_w) * d_a added to the running sum, no fma.
+CK_AVX2 static float avx2_dot_q6_K_tiled(int n, const ck_block_q6_K *x, const ck_q8_K *a) {
+    float facc = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales; const int8_t *y = a[b].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y));
+            __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32)));
+            __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64)));
+            __m256i p4 = _mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96)));
+            p1 = _mm256_madd_epi16(p1, _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0])));
+            p2 = _mm256_madd_epi16(p2, _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2])));
+            p3 = _mm256_madd_epi16(p3, _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4])));
+            p4 = _mm256_madd_epi16(p4, _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+        }
+        // the -32 offset, lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot)
+        int cl[8];
+        for (int k = 0; k < 8; k++) cl[k] = 32 * (x[b].scales[2 * k] * a[b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[b].bsums[2 * k + 1]);
+        int isum = hsum8i(_mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)cl)));
+        facc = facc + ((float)isum * _cvtsh_ss(x[b].d)) * a[b].d;
+    }
+    return facc;
 }
 
 CK_AVX2 static float avx2_dot_f32(int n, const float *w, const float *x) {
@@ -739,9 +800,30 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok) {
     const char *p = (const char *)w, *a = (const char *)acts;
+#if CK_X86
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
+    // order) and the remaining ntok % 4 rows like a single token.
+    const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
+    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM
+    const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
+#else
+    const int tiled = 0;
+    const int ngemm = 0;
+    (void)tiled;
+#endif
     for (int r = r0; r < r1; r++) {
         const void *row = p + (size_t)r * rowBytes;
         for (int t = 0; t < ntok; t++) {
+#if CK_X86
+            if (t < ngemm) {
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot_q4_K_gemm(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+            if (tiled) {
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot_q6_K_tiled(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+#endif
             out[(size_t)t * outStride + (r - r0)] = ck_vec_dot(type, n, row, a + (size_t)t * actStride);
         }
     }
