@@ -893,9 +893,66 @@ float ck_expf_ggml(float x) {
     return ldexpf(j, (int)n);
 }
 
+#if CK_X86
+// 8 lanes of ck_expf_ggml (same operations; results below 2^-126 flush to 0, which no caller can
+// observe: they vanish after the fp16 rounding of attention weights and in 1 + e).
+CK_AVX2 static inline __m256 avx2_expf_ggml(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    // j * 2^n for -126 <= n <= 127 (exact: j is normal), else 0 / inf
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i in_range = _mm256_and_si256(_mm256_cmpgt_epi32(ni, _mm256_set1_epi32(-127)),
+                                              _mm256_cmpgt_epi32(_mm256_set1_epi32(128), ni));
+    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+    const __m256 res = _mm256_mul_ps(j, pow2);
+    const __m256 alt = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(INFINITY));
+    return _mm256_blendv_ps(alt, res, _mm256_castsi256_ps(in_range));
+}
+
+CK_AVX2 static void avx2_swiglu(float *gate, const float *up, int nv) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int i = 0; i < nv; i += 8) {
+        __m256 x = _mm256_loadu_ps(gate + i);
+        __m256 e = avx2_expf_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+}
+
+CK_AVX2 static void avx2_exp_sub(float *v, const float *x, float max) {
+    __m256 m = _mm256_set1_ps(max);
+    _mm256_storeu_ps(v, avx2_expf_ggml(_mm256_sub_ps(_mm256_loadu_ps(x), m)));
+    _mm256_storeu_ps(v + 8, avx2_expf_ggml(_mm256_sub_ps(_mm256_loadu_ps(x + 8), m)));
+}
+
+CK_AVX2 static float avx2_dot_f16_gemm(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s[16];
+    _mm256_storeu_ps(s, s0);
+    _mm256_storeu_ps(s + 8, s1);
+    float t3[8], t6[4];
+    for (int i = 0; i < 8; i++) t3[i] = s[8 + i] + s[i];
+    for (int i = 0; i < 4; i++) t6[i] = t3[4 + i] + t3[i];
+    return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+#endif
+
 // gate (n,) in place: gate = silu(gate) * up   (ggml_vec_swiglu_f32, AVX-512 path + scalar tail)
 void ck_swiglu_ggml(float *gate, const float *up, int n) {
     const int nv = n & ~15;
+#if CK_X86
+    if (ck_has_avx2()) { avx2_swiglu(gate, up, nv); for (int i = nv; i < n; i++) { float x = gate[i]; gate[i] = (x / (1.0f + expf(-x))) * up[i]; } return; }
+#endif
     for (int i = 0; i < nv; i++) {
         float x = gate[i];
         gate[i] = (x / (1.0f + ck_expf_ggml(0.0f - x))) * up[i];
@@ -955,6 +1012,9 @@ float ck_dot_f16_ggml(const float *a, const float *b, int n) {
 // a (n,) · b (n,), n a multiple of 16, as llama.cpp's prompt path computes it (llamafile tinyBLAS
 // F16 GEMM on AVX-512: one 16-lane accumulator over the whole row, then the 16-lane reduction).
 float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n) {
+#if CK_X86
+    if (ck_has_avx2()) return avx2_dot_f16_gemm(a, b, n);
+#endif
     float s[16] = {0};
     for (int i = 0; i < n; i += 16)
         for (int k = 0; k < 16; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
@@ -971,6 +1031,14 @@ void ck_softmax_ggml_f16(float *x, int n) {
     double sum = 0;
     for (int c = 0; c < n; c += 16) {
         float v[16];
+#if CK_X86
+        if (c + 16 <= n && ck_has_avx2()) {
+            avx2_exp_sub(v, x + c, max);
+            memcpy(x + c, v, sizeof v);
+            sum += (double)reduce16(v);
+            continue;
+        }
+#endif
         for (int k = 0; k < 16; k++) {
             v[k] = c + k < n ? ck_expf_ggml(x[c + k] - max) : 0.0f;
             if (c + k < n) x[c + k] = v[k];
@@ -986,7 +1054,7 @@ void ck_softmax_ggml_f16(float *x, int n) {
 // acc: scratch of 64 * vl floats.
 void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes) {
     const int mask = lanes == 16 ? 15 : 63;
-    memset(acc, 0, sizeof(float) * 64 * (size_t)vl);
+    memset(acc, 0, sizeof(float) * (size_t)(mask + 1) * (size_t)vl);
     for (int t = 0; t < span; t++) {
         const float pt = p[t];
         if (pt == 0.0f) continue;
@@ -999,7 +1067,7 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
     }
     for (int d = 0; d < vl; d++) {
         float s[64];
-        for (int k = 0; k < 64; k++) s[k] = acc[(size_t)k * vl + d];
+        for (int k = 0; k <= mask; k++) s[k] = acc[(size_t)k * vl + d];
         out[d] = lanes == 16 ? reduce16(s) : (float)reduce64(s);
     }
 }
