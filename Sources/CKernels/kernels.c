@@ -761,6 +761,112 @@ CK_AVX2 static float avx2_dot_bf16(int n, const uint16_t *w, const float *x) {
     return s;
 }
 
+// ---- register tiles for the 32-weight block types: R rows x C activations per pass, each output
+// with its own accumulator and exactly the per-block operation sequence of avx2_dot_* above.
+CK_AVX2 static inline __m256i unpack_q4_0(const void *p) { const ck_block_q4_0 *x = p; return _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8)); }
+CK_AVX2 static inline __m256i unpack_q4_1(const void *p) { const ck_block_q4_1 *x = p; return nibbles32(x->qs); }
+CK_AVX2 static inline __m256i unpack_q5_0(const void *p) {
+    const ck_block_q5_0 *x = p;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xF0)));
+}
+CK_AVX2 static inline __m256i unpack_q5_1(const void *p) {
+    const ck_block_q5_1 *x = p;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+}
+CK_AVX2 static inline __m256i unpack_q8_0(const void *p) { const ck_block_q8_0 *x = p; return _mm256_loadu_si256((const __m256i *)x->qs); }
+
+#define CK_TILE(NAME, BT, UNPACK, SIGNED, HASM, R, C) CK_TILE_X(CK_AVX2, dot_i8, dot_u8, NAME, BT, UNPACK, SIGNED, HASM, R, C)
+#define CK_TILE_X(ATTR, DOTI, DOTU, NAME, BT, UNPACK, SIGNED, HASM, R, C)                                    \
+ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os) { \
+    __m256 acc[R][C]; float sm[R][C];                                                                         \
+    for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) { acc[r][c] = _mm256_setzero_ps(); sm[r][c] = 0; } \
+    for (int b = 0; b < n / 32; b++) {                                                                        \
+        __m256i q[R]; float d[R], m[R];                                                                       \
+        for (int r = 0; r < R; r++) {                                                                         \
+            const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
+            q[r] = UNPACK(x); d[r] = _cvtsh_ss(x->d);                                                         \
+            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+        }                                                                                                     \
+        for (int c = 0; c < C; c++) {                                                                         \
+            const ck_q8_0 *y = (const ck_q8_0 *)(act + (size_t)c * as) + b;                                   \
+            __m256i yy = _mm256_loadu_si256((const __m256i *)y->qs);                                          \
+            for (int r = 0; r < R; r++) {                                                                     \
+                __m256i p = SIGNED ? DOTI(q[r], yy) : DOTU(q[r], yy);                                         \
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * y->d), _mm256_cvtepi32_ps(p), acc[r][c]);   \
+                if (HASM) sm[r][c] = fmaf(m[r], y->s, sm[r][c]);                                              \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int r = 0; r < R; r++) for (int c = 0; c < C; c++)                                                  \
+        out[(size_t)c * os + r] = HASM ? hsum8(acc[r][c]) + sm[r][c] : hsum8(acc[r][c]);                      \
+}
+
+CK_TILE(tile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE(tile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE(tile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE(tile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE(tile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE(tile42_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 2)
+CK_TILE(tile42_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 2)
+CK_TILE(tile42_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 2)
+CK_TILE(tile42_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 2)
+CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
+
+// AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
+#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
+CK_VNNI static inline __m256i dot_i8_vnni(__m256i x, __m256i y) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
+
+static int g_vnni = -1;
+static int has_vnni(void) {
+    if (g_force_generic) return 0;
+    if (g_vnni < 0) {
+        __builtin_cpu_init();
+        g_vnni = ck_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    }
+    return g_vnni;
+}
+
+typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, float *, size_t);
+// cols: 1 (one activation) or the wide tile (returns its width in *width)
+static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
+    if (has_vnni()) {
+        if (width) *width = 4;
+        switch (type) {
+        case CK_Q4_0: return cols == 1 ? vtile41_q4_0 : vtile44_q4_0;
+        case CK_Q4_1: return cols == 1 ? vtile41_q4_1 : vtile44_q4_1;
+        case CK_Q5_0: return cols == 1 ? vtile41_q5_0 : vtile44_q5_0;
+        case CK_Q5_1: return cols == 1 ? vtile41_q5_1 : vtile44_q5_1;
+        case CK_Q8_0: return cols == 1 ? vtile41_q8_0 : vtile44_q8_0;
+        default: return 0;
+        }
+    }
+    if (width) *width = 2;
+    switch (type) {
+    case CK_Q4_0: return cols == 1 ? tile41_q4_0 : tile42_q4_0;
+    case CK_Q4_1: return cols == 1 ? tile41_q4_1 : tile42_q4_1;
+    case CK_Q5_0: return cols == 1 ? tile41_q5_0 : tile42_q5_0;
+    case CK_Q5_1: return cols == 1 ? tile41_q5_1 : tile42_q5_1;
+    case CK_Q8_0: return cols == 1 ? tile41_q8_0 : tile42_q8_0;
+    default: return 0;
+    }
+}
+
+static ck_tile_fn tile_fn(int type, int cols) { return tile_fn_w(type, cols, 0); }
+
 static float avx2_dot(int type, int n, const void *row, const void *act) {
     switch (type) {
     case CK_F32: return avx2_dot_f32(n, row, act);
@@ -790,7 +896,10 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     const char *p = (const char *)w;
 #if CK_X86
     if (ck_has_avx2()) {
-        for (int r = r0; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
+        ck_tile_fn tf = tile_fn(type, 1);
+        int r = r0;
+        if (tf) for (; r + 4 <= r1; r += 4) tf(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
+        for (; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
         return;
     }
 #endif
@@ -810,6 +919,24 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
     const int tiled = 0;
     const int ngemm = 0;
     (void)tiled;
+#endif
+#if CK_X86
+    int tw = 2;
+    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 2, &tw) : 0;
+    if (tf) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = 0;
+            for (; t + tw <= ntok; t += tw)
+                tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+            for (; t < ntok; t++)
+                tile_fn(type, 1)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
+        }
+        for (; r < r1; r++)
+            for (int t = 0; t < ntok; t++)
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
+        return;
+    }
 #endif
     for (int r = r0; r < r1; r++) {
         const void *row = p + (size_t)r * rowBytes;
