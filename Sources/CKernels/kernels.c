@@ -823,6 +823,11 @@ CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 8, 1)
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
 CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
@@ -841,6 +846,18 @@ static int has_vnni(void) {
 }
 
 typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, float *, size_t);
+// 8 rows x 1 activation (decode), AVX-512 VNNI machines only
+static ck_tile_fn tile8_fn(int type) {
+    if (!has_vnni()) return 0;
+    switch (type) {
+    case CK_Q4_0: return vtile81_q4_0;
+    case CK_Q4_1: return vtile81_q4_1;
+    case CK_Q5_0: return vtile81_q5_0;
+    case CK_Q5_1: return vtile81_q5_1;
+    case CK_Q8_0: return vtile81_q8_0;
+    default: return 0;
+    }
+}
 // cols: 1 (one activation) or the wide tile (returns its width in *width)
 static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
     if (has_vnni()) {
@@ -896,8 +913,9 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     const char *p = (const char *)w;
 #if CK_X86
     if (ck_has_avx2()) {
-        ck_tile_fn tf = tile_fn(type, 1);
+        ck_tile_fn tf = tile_fn(type, 1), t8 = tile8_fn(type);
         int r = r0;
+        if (t8) for (; r + 8 <= r1; r += 8) t8(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
         if (tf) for (; r + 4 <= r1; r += 4) tf(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
         for (; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
         return;

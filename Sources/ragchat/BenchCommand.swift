@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Index
+import Decoder
+import Tensors
 
 /// `ragchat bench <benchmark>` — measured figures for BENCHMARKS.md (build with -c release).
 /// Each benchmark is a subcommand in this file; other modules add theirs beside.
@@ -8,7 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
-        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self]
+        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, DecoderBenchCommand.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -89,6 +91,36 @@ struct BenchCommand: AsyncParsableCommand {
             let set = try RetrievalQuestion.load(URL(fileURLWithPath: questions))
             let bm25 = try IndexBenchmarks.evaluate(set) { try store.search($0, k: 5) }
             Terminal.out("bm25: \(bm25)\n")
+        }
+    }
+
+    struct DecoderBenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "decoder",
+            abstract: "Language-model load time, prompt (prefill) and decode tok/s and peak RSS for GGUF files."
+        )
+
+        @Argument(help: "GGUF model files.")
+        var models: [String] = ["models/decoder/gemma-3-270m-q4_k_m.gguf", "models/decoder/SmolLM2-135M-Instruct.Q4_1.gguf"]
+
+        @Option(help: "Prompt tokens.")
+        var prompt = 512
+
+        @Option(help: "Decoded tokens.")
+        var decode = 128
+
+        @Option(help: "Threads.")
+        var threads = 2
+
+        @Option(help: "Prompt path: quantized (llama.cpp's int8 arithmetic, the default) or blas (dequantised sgemm).")
+        var mode = "quantized"
+
+        func run() async throws {
+            for path in models {
+                let r = try DecoderBench.run(modelPath: path, promptTokens: prompt, decodeTokens: decode, threads: threads,
+                                             mode: mode == "blas" ? .dequantizedBLAS : .quantized)
+                Terminal.out("\(r)\n")
+            }
         }
     }
 }
