@@ -725,6 +725,89 @@ CK_AVX2 static float avx2_dot_q6_K_tiled(int n, const ck_block_q6_K *x, const ck
     return facc;
 }
 
+// One Q6_K row against 4 prompt activations in the tiled order (the weights unpacked once).
+CK_AVX2 static void avx2_q6_K_tiled_x4(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
+    float facc[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+            __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
+            __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
+            __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
+            for (int t = 0; t < 4; t++) {
+                const int8_t *y = a[t][b].qs + 128 * h;
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
+                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
+                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
+                __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+            }
+        }
+        const float dx = _cvtsh_ss(x[b].d);
+        for (int t = 0; t < 4; t++) {
+            int corr = 0;
+            for (int j = 0; j < 16; j++) corr += x[b].scales[j] * a[t][b].bsums[j];
+            int isum = hsum8i(sumi[t]) - 32 * corr; // exact integers: same total as the per-lane form
+            facc[t] = facc[t] + ((float)isum * dx) * a[t][b].d;
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = facc[t];
+}
+
+// One Q4_K row against 4 prompt activations in the repacked-GEMM order.
+CK_AVX2 static void avx2_q4_K_gemm_x4(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out) {
+    float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
+        __m256i isv[4]; // per token: 4 sub-block-pair sums in lanes 0..3 (after reduction)
+        __m256i part[4][4];
+        const uint8_t *q = x[b].qs;
+        for (int c = 0; c < 4; c++, q += 32) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(qq, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            __m256i s0 = _mm256_set1_epi16((short)sc[2 * c]), s1 = _mm256_set1_epi16((short)sc[2 * c + 1]);
+            for (int t = 0; t < 4; t++) {
+                const int8_t *y = a[t][b].qs + 64 * c;
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
+                part[t][c] = _mm256_add_epi32(p0, p1);
+            }
+        }
+        for (int t = 0; t < 4; t++) {
+            // horizontal sums of the 4 parts at once: lanes 0..3 (low half) + 4..7 (high half)
+            __m256i h01 = _mm256_hadd_epi32(part[t][0], part[t][1]);
+            __m256i h23 = _mm256_hadd_epi32(part[t][2], part[t][3]);
+            __m256i h = _mm256_hadd_epi32(h01, h23);
+            isv[t] = _mm256_add_epi32(h, _mm256_permute2x128_si256(h, h, 1));
+            int is[8];
+            _mm256_storeu_si256((__m256i *)is, isv[t]);
+            const float dd = dx * a[t][b].d, dm = dmx * a[t][b].d;
+            const int16_t *bs = a[t][b].bsums;
+            for (int c = 0; c < 4; c++) {
+                int imin = mn[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + mn[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                acc[t] = fmaf((float)is[c], dd, acc[t]);
+                accm[t] = fmaf((float)imin, dm, accm[t]);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = acc[t] - accm[t];
+}
+
 CK_AVX2 static float avx2_dot_f32(int n, const float *w, const float *x) {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int i = 0;
@@ -958,7 +1041,21 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
 #endif
     for (int r = r0; r < r1; r++) {
         const void *row = p + (size_t)r * rowBytes;
-        for (int t = 0; t < ntok; t++) {
+        int t0 = 0;
+#if CK_X86
+        // 4 prompt rows per pass through the row (same per-output order as the one-row kernels)
+        if (ngemm || tiled) {
+            const int lim = ngemm ? ngemm : ntok;
+            for (; t0 + 4 <= lim; t0 += 4) {
+                const ck_q8_K *ap[4];
+                float o4[4];
+                for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t0 + k) * actStride);
+                if (ngemm) avx2_q4_K_gemm_x4(n, row, ap, o4); else avx2_q6_K_tiled_x4(n, row, ap, o4);
+                for (int k = 0; k < 4; k++) out[(size_t)(t0 + k) * outStride + (r - r0)] = o4[k];
+            }
+        }
+#endif
+        for (int t = t0; t < ntok; t++) {
 #if CK_X86
             if (t < ngemm) {
                 out[(size_t)t * outStride + (r - r0)] = avx2_dot_q4_K_gemm(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));

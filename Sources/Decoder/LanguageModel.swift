@@ -43,7 +43,7 @@ public final class LanguageModel: @unchecked Sendable {
     public let maxContext: Int
     /// Largest number of tokens per batched pass (longer prompts are split).
     public let maxBatch: Int
-    public var prefillMode: PrefillMode = .dequantizedBLAS
+    public var prefillMode: PrefillMode = .quantized
     /// Round K, V (and q, attention weights) through fp16 like llama.cpp's default F16 KV cache.
     public var f16Attention = true
     /// Decode through the f32 (dequantised sgemm) path too (slower, closest to the f32 maths).
