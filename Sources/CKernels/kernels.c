@@ -102,7 +102,7 @@ static void generic_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         float amax = 0;
         for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); if (a > amax) amax = a; }
         float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f; // as ggml: 127/amax, not 1/d
         float dr = h2f(ck_fp32_to_fp16(d));
         int sum = 0;
         for (int j = 0; j < 32; j++) {
@@ -129,7 +129,7 @@ CK_AVX2 static void avx2_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
         m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
         float amax = _mm_cvtss_f32(m4);
         float d = amax / 127.0f;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float id = amax != 0 ? 127.0f / amax : 0.0f; // as ggml: 127/amax, not 1/d
         float dr = _cvtsh_ss(_cvtss_sh(d, 0));
         __m256 mul = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -525,7 +525,7 @@ CK_AVX2 static float avx2_dot_q4_1(int n, const ck_block_q4_1 *x, const ck_q8_0 
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, y)), acc);
-        accm += _cvtsh_ss(x[b].m) * a[b].s;
+        accm = fmaf(_cvtsh_ss(x[b].m), a[b].s, accm); // GCC contracts ggml's summs += m*s
     }
     return hsum8(acc) + accm;
 }
@@ -559,27 +559,21 @@ CK_AVX2 static float avx2_dot_q5_1(int n, const ck_block_q5_1 *x, const ck_q8_0 
 }
 
 CK_AVX2 static float avx2_dot_q8_0(int n, const ck_block_q8_0 *x, const ck_q8_0 *a) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int nb = n / 32, b = 0;
-    for (; b + 1 < nb; b += 2) {
-        __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
-        __m256i q1 = _mm256_loadu_si256((const __m256i *)x[b + 1].qs);
-        __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256i y1 = _mm256_loadu_si256((const __m256i *)a[b + 1].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(dot_i8(q1, y1)), acc1);
-    }
-    for (; b < nb; b++) {
+    // One accumulator, blocks in order (same rounding sequence as ggml's AVX2 q8_0 dot).
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < n / 32; b++) {
         __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
         __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc0);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc);
     }
-    return hsum8(_mm256_add_ps(acc0, acc1));
+    return hsum8(acc);
 }
 
+// Q4_K in the order of llama.cpp's x86 "repack" kernels (ggml_gemv/gemm_q4_K_8x8_q8_K), which it
+// uses for every Q4_K matrix with a multiple of 8 rows: per super-block one integer sum and one
+// integer min-sum, each folded into a float accumulator with one fma; result = acc - accmin.
 CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K *a) {
-    __m256 acc = _mm256_setzero_ps();
-    float accm = 0;
+    float acc = 0, accm = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
         int sc[8], mn[8];
@@ -598,11 +592,36 @@ CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K 
             p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
-        float d = _cvtsh_ss(x[b].d) * a[b].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm += _cvtsh_ss(x[b].dmin) * a[b].d * (float)summ;
+        acc = fmaf((float)hsum8i(sumi), _cvtsh_ss(x[b].d) * a[b].d, acc);
+        accm = fmaf((float)summ, _cvtsh_ss(x[b].dmin) * a[b].d, accm);
     }
-    return hsum8(acc) - accm;
+    return acc - accm;
+}
+
+// Q4_K in the order of the repacked GEMM (groups of 4 prompt rows): one fma per pair of sub-blocks.
+CK_AVX2 static float avx2_dot_q4_K_gemm(int n, const ck_block_q4_K *x, const ck_q8_K *a) {
+    float acc = 0, accm = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const float dd = _cvtsh_ss(x[b].d) * a[b].d, dm = _cvtsh_ss(x[b].dmin) * a[b].d;
+        const uint8_t *q = x[b].qs; const int8_t *y = a[b].qs;
+        for (int c = 0; c < 4; c++, q += 32, y += 64) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(qq, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
+            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32)));
+            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c]));
+            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
+            int isum = hsum8i(_mm256_add_epi32(p0, p1));
+            int imin = mn[2 * c] * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + mn[2 * c + 1] * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
+            acc = fmaf((float)isum, dd, acc);
+            accm = fmaf((float)imin, dm, accm);
+        }
+    }
+    return acc - accm;
 }
 
 CK_AVX2 static float avx2_dot_q5_K(int n, const ck_block_q5_K *x, const ck_q8_K *a) {
@@ -642,8 +661,6 @@ CK_AVX2 static float avx2_dot_q6_K(int n, const ck_block_q6_K *x, const ck_q8_K 
     const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < n / 256; b++) {
         const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales; const int8_t *y = a[b].qs;
-        int corr = 0;
-        for (int j = 0; j < 16; j++) corr += sc[j] * a[b].bsums[j];
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
             __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
@@ -663,11 +680,132 @@ CK_AVX2 static float avx2_dot_q6_K(int n, const ck_block_q6_K *x, const ck_q8_K 
             p4 = _mm256_madd_epi16(p4, _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])));
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
         }
+        // the -32 offset, lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot)
+        int cl[8];
+        for (int k = 0; k < 8; k++) cl[k] = 32 * (x[b].scales[2 * k] * a[b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[b].bsums[2 * k + 1]);
         float d = _cvtsh_ss(x[b].d) * a[b].d;
-        __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * corr, 0, 0, 0, 0, 0, 0, 0)));
+        __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)cl)));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), s, acc);
     }
     return hsum8(acc);
+}
+
+// Q6_K in the order of llama.cpp's tiled K-quant GEMM (prompts of 8+ rows, AVX-512 VNNI microkernel):
+// per block (isum * d_w) * d_a added to the running sum, no fma.
+CK_AVX2 static float avx2_dot_q6_K_tiled(int n, const ck_block_q6_K *x, const ck_q8_K *a) {
+    float facc = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales; const int8_t *y = a[b].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y));
+            __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32)));
+            __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64)));
+            __m256i p4 = _mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96)));
+            p1 = _mm256_madd_epi16(p1, _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0])));
+            p2 = _mm256_madd_epi16(p2, _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2])));
+            p3 = _mm256_madd_epi16(p3, _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4])));
+            p4 = _mm256_madd_epi16(p4, _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+        }
+        // the -32 offset, lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot)
+        int cl[8];
+        for (int k = 0; k < 8; k++) cl[k] = 32 * (x[b].scales[2 * k] * a[b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[b].bsums[2 * k + 1]);
+        int isum = hsum8i(_mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)cl)));
+        facc = facc + ((float)isum * _cvtsh_ss(x[b].d)) * a[b].d;
+    }
+    return facc;
+}
+
+// One Q6_K row against 4 prompt activations in the tiled order (the weights unpacked once).
+CK_AVX2 static void avx2_q6_K_tiled_x4(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
+    float facc[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+            __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
+            __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
+            __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
+            for (int t = 0; t < 4; t++) {
+                const int8_t *y = a[t][b].qs + 128 * h;
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
+                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
+                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
+                __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+            }
+        }
+        const float dx = _cvtsh_ss(x[b].d);
+        for (int t = 0; t < 4; t++) {
+            int corr = 0;
+            for (int j = 0; j < 16; j++) corr += x[b].scales[j] * a[t][b].bsums[j];
+            int isum = hsum8i(sumi[t]) - 32 * corr; // exact integers: same total as the per-lane form
+            facc[t] = facc[t] + ((float)isum * dx) * a[t][b].d;
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = facc[t];
+}
+
+// One Q4_K row against 4 prompt activations in the repacked-GEMM order.
+CK_AVX2 static void avx2_q4_K_gemm_x4(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out) {
+    float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
+        __m256i isv[4]; // per token: 4 sub-block-pair sums in lanes 0..3 (after reduction)
+        __m256i part[4][4];
+        const uint8_t *q = x[b].qs;
+        for (int c = 0; c < 4; c++, q += 32) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(qq, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            __m256i s0 = _mm256_set1_epi16((short)sc[2 * c]), s1 = _mm256_set1_epi16((short)sc[2 * c + 1]);
+            for (int t = 0; t < 4; t++) {
+                const int8_t *y = a[t][b].qs + 64 * c;
+                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
+                part[t][c] = _mm256_add_epi32(p0, p1);
+            }
+        }
+        for (int t = 0; t < 4; t++) {
+            // horizontal sums of the 4 parts at once: lanes 0..3 (low half) + 4..7 (high half)
+            __m256i h01 = _mm256_hadd_epi32(part[t][0], part[t][1]);
+            __m256i h23 = _mm256_hadd_epi32(part[t][2], part[t][3]);
+            __m256i h = _mm256_hadd_epi32(h01, h23);
+            isv[t] = _mm256_add_epi32(h, _mm256_permute2x128_si256(h, h, 1));
+            int is[8];
+            _mm256_storeu_si256((__m256i *)is, isv[t]);
+            const float dd = dx * a[t][b].d, dm = dmx * a[t][b].d;
+            const int16_t *bs = a[t][b].bsums;
+            for (int c = 0; c < 4; c++) {
+                int imin = mn[2 * c] * (bs[4 * c] + bs[4 * c + 1]) + mn[2 * c + 1] * (bs[4 * c + 2] + bs[4 * c + 3]);
+                acc[t] = fmaf((float)is[c], dd, acc[t]);
+                accm[t] = fmaf((float)imin, dm, accm[t]);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = acc[t] - accm[t];
 }
 
 CK_AVX2 static float avx2_dot_f32(int n, const float *w, const float *x) {
@@ -706,6 +844,129 @@ CK_AVX2 static float avx2_dot_bf16(int n, const uint16_t *w, const float *x) {
     return s;
 }
 
+// ---- register tiles for the 32-weight block types: R rows x C activations per pass, each output
+// with its own accumulator and exactly the per-block operation sequence of avx2_dot_* above.
+CK_AVX2 static inline __m256i unpack_q4_0(const void *p) { const ck_block_q4_0 *x = p; return _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8)); }
+CK_AVX2 static inline __m256i unpack_q4_1(const void *p) { const ck_block_q4_1 *x = p; return nibbles32(x->qs); }
+CK_AVX2 static inline __m256i unpack_q5_0(const void *p) {
+    const ck_block_q5_0 *x = p;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_andnot_si256(bits32(x->qh), _mm256_set1_epi8((char)0xF0)));
+}
+CK_AVX2 static inline __m256i unpack_q5_1(const void *p) {
+    const ck_block_q5_1 *x = p;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+}
+CK_AVX2 static inline __m256i unpack_q8_0(const void *p) { const ck_block_q8_0 *x = p; return _mm256_loadu_si256((const __m256i *)x->qs); }
+
+#define CK_TILE(NAME, BT, UNPACK, SIGNED, HASM, R, C) CK_TILE_X(CK_AVX2, dot_i8, dot_u8, NAME, BT, UNPACK, SIGNED, HASM, R, C)
+#define CK_TILE_X(ATTR, DOTI, DOTU, NAME, BT, UNPACK, SIGNED, HASM, R, C)                                    \
+ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os) { \
+    __m256 acc[R][C]; float sm[R][C];                                                                         \
+    for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) { acc[r][c] = _mm256_setzero_ps(); sm[r][c] = 0; } \
+    for (int b = 0; b < n / 32; b++) {                                                                        \
+        __m256i q[R]; float d[R], m[R];                                                                       \
+        for (int r = 0; r < R; r++) {                                                                         \
+            const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
+            q[r] = UNPACK(x); d[r] = _cvtsh_ss(x->d);                                                         \
+            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+        }                                                                                                     \
+        for (int c = 0; c < C; c++) {                                                                         \
+            const ck_q8_0 *y = (const ck_q8_0 *)(act + (size_t)c * as) + b;                                   \
+            __m256i yy = _mm256_loadu_si256((const __m256i *)y->qs);                                          \
+            for (int r = 0; r < R; r++) {                                                                     \
+                __m256i p = SIGNED ? DOTI(q[r], yy) : DOTU(q[r], yy);                                         \
+                acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * y->d), _mm256_cvtepi32_ps(p), acc[r][c]);   \
+                if (HASM) sm[r][c] = fmaf(m[r], y->s, sm[r][c]);                                              \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int r = 0; r < R; r++) for (int c = 0; c < C; c++)                                                  \
+        out[(size_t)c * os + r] = HASM ? hsum8(acc[r][c]) + sm[r][c] : hsum8(acc[r][c]);                      \
+}
+
+CK_TILE(tile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE(tile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE(tile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE(tile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE(tile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE(tile42_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 2)
+CK_TILE(tile42_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 2)
+CK_TILE(tile42_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 2)
+CK_TILE(tile42_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 2)
+CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
+
+// AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
+#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
+CK_VNNI static inline __m256i dot_i8_vnni(__m256i x, __m256i y) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 8, 1)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
+
+static int g_vnni = -1;
+static int has_vnni(void) {
+    if (g_force_generic) return 0;
+    if (g_vnni < 0) {
+        __builtin_cpu_init();
+        g_vnni = ck_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    }
+    return g_vnni;
+}
+
+typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, float *, size_t);
+// 8 rows x 1 activation (decode), AVX-512 VNNI machines only
+static ck_tile_fn tile8_fn(int type) {
+    if (!has_vnni()) return 0;
+    switch (type) {
+    case CK_Q4_0: return vtile81_q4_0;
+    case CK_Q4_1: return vtile81_q4_1;
+    case CK_Q5_0: return vtile81_q5_0;
+    case CK_Q5_1: return vtile81_q5_1;
+    case CK_Q8_0: return vtile81_q8_0;
+    default: return 0;
+    }
+}
+// cols: 1 (one activation) or the wide tile (returns its width in *width)
+static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
+    if (has_vnni()) {
+        if (width) *width = 4;
+        switch (type) {
+        case CK_Q4_0: return cols == 1 ? vtile41_q4_0 : vtile44_q4_0;
+        case CK_Q4_1: return cols == 1 ? vtile41_q4_1 : vtile44_q4_1;
+        case CK_Q5_0: return cols == 1 ? vtile41_q5_0 : vtile44_q5_0;
+        case CK_Q5_1: return cols == 1 ? vtile41_q5_1 : vtile44_q5_1;
+        case CK_Q8_0: return cols == 1 ? vtile41_q8_0 : vtile44_q8_0;
+        default: return 0;
+        }
+    }
+    if (width) *width = 2;
+    switch (type) {
+    case CK_Q4_0: return cols == 1 ? tile41_q4_0 : tile42_q4_0;
+    case CK_Q4_1: return cols == 1 ? tile41_q4_1 : tile42_q4_1;
+    case CK_Q5_0: return cols == 1 ? tile41_q5_0 : tile42_q5_0;
+    case CK_Q5_1: return cols == 1 ? tile41_q5_1 : tile42_q5_1;
+    case CK_Q8_0: return cols == 1 ? tile41_q8_0 : tile42_q8_0;
+    default: return 0;
+    }
+}
+
+static ck_tile_fn tile_fn(int type, int cols) { return tile_fn_w(type, cols, 0); }
+
 static float avx2_dot(int type, int n, const void *row, const void *act) {
     switch (type) {
     case CK_F32: return avx2_dot_f32(n, row, act);
@@ -735,7 +996,11 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     const char *p = (const char *)w;
 #if CK_X86
     if (ck_has_avx2()) {
-        for (int r = r0; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
+        ck_tile_fn tf = tile_fn(type, 1), t8 = tile8_fn(type);
+        int r = r0;
+        if (t8) for (; r + 8 <= r1; r += 8) t8(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
+        if (tf) for (; r + 4 <= r1; r += 4) tf(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
+        for (; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
         return;
     }
 #endif
@@ -745,9 +1010,62 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok) {
     const char *p = (const char *)w, *a = (const char *)acts;
+#if CK_X86
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
+    // order) and the remaining ntok % 4 rows like a single token.
+    const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
+    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM
+    const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
+#else
+    const int tiled = 0;
+    const int ngemm = 0;
+    (void)tiled;
+#endif
+#if CK_X86
+    int tw = 2;
+    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 2, &tw) : 0;
+    if (tf) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = 0;
+            for (; t + tw <= ntok; t += tw)
+                tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+            for (; t < ntok; t++)
+                tile_fn(type, 1)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
+        }
+        for (; r < r1; r++)
+            for (int t = 0; t < ntok; t++)
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
+        return;
+    }
+#endif
     for (int r = r0; r < r1; r++) {
         const void *row = p + (size_t)r * rowBytes;
-        for (int t = 0; t < ntok; t++) {
+        int t0 = 0;
+#if CK_X86
+        // 4 prompt rows per pass through the row (same per-output order as the one-row kernels)
+        if (ngemm || tiled) {
+            const int lim = ngemm ? ngemm : ntok;
+            for (; t0 + 4 <= lim; t0 += 4) {
+                const ck_q8_K *ap[4];
+                float o4[4];
+                for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t0 + k) * actStride);
+                if (ngemm) avx2_q4_K_gemm_x4(n, row, ap, o4); else avx2_q6_K_tiled_x4(n, row, ap, o4);
+                for (int k = 0; k < 4; k++) out[(size_t)(t0 + k) * outStride + (r - r0)] = o4[k];
+            }
+        }
+#endif
+        for (int t = t0; t < ntok; t++) {
+#if CK_X86
+            if (t < ngemm) {
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot_q4_K_gemm(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+            if (tiled) {
+                out[(size_t)t * outStride + (r - r0)] = avx2_dot_q6_K_tiled(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+#endif
             out[(size_t)t * outStride + (r - r0)] = ck_vec_dot(type, n, row, a + (size_t)t * actStride);
         }
     }
@@ -778,4 +1096,220 @@ void ck_axpy_f32(float *y, float a, const float *x, int n) {
     if (ck_has_avx2()) { avx2_axpy(y, a, x, n); return; }
 #endif
     for (int i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+// ---------------------------------------------------------------- llama.cpp-faithful f32 ops
+// The decoder's reference is llama.cpp's CPU backend on an AVX-512 machine. Its activations are
+// re-quantised to int8 before every matrix product, so a last-bit difference anywhere upstream
+// can flip an int8 rounding and the network amplifies it (measured: 1-4 % logit drift). These
+// functions therefore reproduce that backend's rounding sequence (operation order, fp16
+// roundings, the AVX-512 expf approximation) in portable scalar C.
+
+// Horizontal sum of 16 lanes in the tree order of GCC's _mm512_reduce_add_ps.
+static inline float reduce16(const float *a) {
+    float t3[8], t6[4];
+    for (int i = 0; i < 8; i++) t3[i] = a[8 + i] + a[i];
+    for (int i = 0; i < 4; i++) t6[i] = t3[4 + i] + t3[i];
+    float t80 = t6[0] + t6[2], t81 = t6[1] + t6[3];
+    return t80 + t81;
+}
+
+// 64 partial sums (4 accumulators x 16 lanes, index 16j + l) -> float, in ggml's reduce order.
+static inline double reduce64(float *s) {
+    for (int l = 0; l < 16; l++) { s[l] += s[32 + l]; s[16 + l] += s[48 + l]; }
+    for (int l = 0; l < 16; l++) s[l] += s[16 + l];
+    return (double)reduce16(s);
+}
+
+// expf as ggml's AVX-512 ggml_v_expf computes it (range reduction by 2^n and a degree-5
+// polynomial, after ARM's optimized-routines expf), one lane at a time.
+float ck_expf_ggml(float x) {
+    const float r = 0x1.8p23f;
+    float z = fmaf(x, 0x1.715476p+0f, r);
+    float n = z - r;
+    float b = fmaf(-n, 0x1.7f7d1cp-20f, fmaf(-n, 0x1.62e4p-1f, x));
+    if (fabsf(n) > 192) return n <= 0 ? 0.0f : INFINITY;
+    float u = b * b;
+    float j = fmaf(fmaf(fmaf(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, fmaf(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)), u,
+                   fmaf(0x1.ffffecp-1f, b, 1.0f));
+    return ldexpf(j, (int)n);
+}
+
+#if CK_X86
+// 8 lanes of ck_expf_ggml (same operations; results below 2^-126 flush to 0, which no caller can
+// observe: they vanish after the fp16 rounding of attention weights and in 1 + e).
+CK_AVX2 static inline __m256 avx2_expf_ggml(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_fmadd_ps(_mm256_set1_ps(0x1.ffffecp-1f), b, _mm256_set1_ps(1.0f)));
+    // j * 2^n for -126 <= n <= 127 (exact: j is normal), else 0 / inf
+    const __m256i ni = _mm256_cvtps_epi32(n);
+    const __m256i in_range = _mm256_and_si256(_mm256_cmpgt_epi32(ni, _mm256_set1_epi32(-127)),
+                                              _mm256_cmpgt_epi32(_mm256_set1_epi32(128), ni));
+    const __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(ni, _mm256_set1_epi32(127)), 23));
+    const __m256 res = _mm256_mul_ps(j, pow2);
+    const __m256 alt = _mm256_and_ps(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_GT_OQ), _mm256_set1_ps(INFINITY));
+    return _mm256_blendv_ps(alt, res, _mm256_castsi256_ps(in_range));
+}
+
+CK_AVX2 static void avx2_swiglu(float *gate, const float *up, int nv) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int i = 0; i < nv; i += 8) {
+        __m256 x = _mm256_loadu_ps(gate + i);
+        __m256 e = avx2_expf_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(x, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+}
+
+CK_AVX2 static void avx2_exp_sub(float *v, const float *x, float max) {
+    __m256 m = _mm256_set1_ps(max);
+    _mm256_storeu_ps(v, avx2_expf_ggml(_mm256_sub_ps(_mm256_loadu_ps(x), m)));
+    _mm256_storeu_ps(v + 8, avx2_expf_ggml(_mm256_sub_ps(_mm256_loadu_ps(x + 8), m)));
+}
+
+CK_AVX2 static float avx2_dot_f16_gemm(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    float s[16];
+    _mm256_storeu_ps(s, s0);
+    _mm256_storeu_ps(s + 8, s1);
+    float t3[8], t6[4];
+    for (int i = 0; i < 8; i++) t3[i] = s[8 + i] + s[i];
+    for (int i = 0; i < 4; i++) t6[i] = t3[4 + i] + t3[i];
+    return (t6[0] + t6[2]) + (t6[1] + t6[3]);
+}
+#endif
+
+// gate (n,) in place: gate = silu(gate) * up   (ggml_vec_swiglu_f32, AVX-512 path + scalar tail)
+void ck_swiglu_ggml(float *gate, const float *up, int n) {
+    const int nv = n & ~15;
+#if CK_X86
+    if (ck_has_avx2()) { avx2_swiglu(gate, up, nv); for (int i = nv; i < n; i++) { float x = gate[i]; gate[i] = (x / (1.0f + expf(-x))) * up[i]; } return; }
+#endif
+    for (int i = 0; i < nv; i++) {
+        float x = gate[i];
+        gate[i] = (x / (1.0f + ck_expf_ggml(0.0f - x))) * up[i];
+    }
+    for (int i = nv; i < n; i++) { float x = gate[i]; gate[i] = (x / (1.0f + expf(-x))) * up[i]; }
+}
+
+// GELU-tanh of one value as ggml_gelu_f32 evaluates it (GCC contracts a*b+c into fma).
+float ck_gelu_ggml(float x) {
+    const float a = 0.044715f, s = 0.79788456080286535587989211986876f;
+    float inner = fmaf(a * x, x, 1.0f);
+    return (0.5f * x) * (1.0f + tanhf((s * x) * inner));
+}
+
+// x (n,) -> out (n,) = x * (1/sqrt(mean(x^2) + eps)) * w   (ggml_compute_forward_rms_norm_f32)
+void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float eps) {
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    const float mean = (float)(sum / n);
+    const float scale = 1.0f / sqrtf(mean + eps);
+    for (int i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+}
+
+// a (n,) · b (n,), both already fp16-representable, in ggml_vec_dot_f16's AVX-512 order
+// (4 accumulators of 16 lanes over 64-element steps, tree reduction, double tail).
+#if CK_X86
+CK_AVX2 static void avx2_lanes64(float *s, const float *a, const float *b, int np) {
+    __m256 acc[8];
+    for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+    for (int i = 0; i < np; i += 64)
+        for (int k = 0; k < 8; k++)
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+    for (int k = 0; k < 8; k++) _mm256_storeu_ps(s + 8 * k, acc[k]);
+}
+
+CK_AVX2 static void avx2_axpy_exact(float *a, float p, const float *v, int n) {
+    __m256 pv = _mm256_set1_ps(p);
+    int d = 0;
+    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + d), _mm256_loadu_ps(a + d)));
+    for (; d < n; d++) a[d] = fmaf(p, v[d], a[d]);
+}
+#endif
+
+float ck_dot_f16_ggml(const float *a, const float *b, int n) {
+    float s[64] = {0};
+    const int np = n & ~63;
+#if CK_X86
+    if (ck_has_avx2()) avx2_lanes64(s, a, b, np); else
+#endif
+    for (int i = 0; i < np; i += 64)
+        for (int k = 0; k < 64; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+    double sum = reduce64(s);
+    for (int i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+    return (float)sum;
+}
+
+// a (n,) · b (n,), n a multiple of 16, as llama.cpp's prompt path computes it (llamafile tinyBLAS
+// F16 GEMM on AVX-512: one 16-lane accumulator over the whole row, then the 16-lane reduction).
+float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n) {
+#if CK_X86
+    if (ck_has_avx2()) return avx2_dot_f16_gemm(a, b, n);
+#endif
+    float s[16] = {0};
+    for (int i = 0; i < n; i += 16)
+        for (int k = 0; k < 16; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+    return reduce16(s);
+}
+
+// x (n,) in place: softmax of the first n entries of a row whose other entries are masked (-inf),
+// as ggml_compute_forward_soft_max_f32 (AVX-512: 16-lane chunks, ggml expf, double sum).
+// Then each weight is rounded to fp16 (the next product converts it, as llama.cpp's F16 KV path).
+void ck_softmax_ggml_f16(float *x, int n) {
+    if (n <= 0) return;
+    float max = -INFINITY;
+    for (int i = 0; i < n; i++) if (x[i] > max) max = x[i];
+    double sum = 0;
+    for (int c = 0; c < n; c += 16) {
+        float v[16];
+#if CK_X86
+        if (c + 16 <= n && ck_has_avx2()) {
+            avx2_exp_sub(v, x + c, max);
+            memcpy(x + c, v, sizeof v);
+            sum += (double)reduce16(v);
+            continue;
+        }
+#endif
+        for (int k = 0; k < 16; k++) {
+            v[k] = c + k < n ? ck_expf_ggml(x[c + k] - max) : 0.0f;
+            if (c + k < n) x[c + k] = v[k];
+        }
+        sum += (double)reduce16(v);
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i] * inv));
+}
+
+// out (vl,) = sum_t p[t] * V[t] (V rows `stride` floats apart, fp16-representable), in the
+// order ggml_vec_dot_f16 sums a transposed V row over the KV cells (cell t -> lane t % 64).
+// acc: scratch of 64 * vl floats.
+void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes) {
+    const int mask = lanes == 16 ? 15 : 63;
+    memset(acc, 0, sizeof(float) * (size_t)(mask + 1) * (size_t)vl);
+    for (int t = 0; t < span; t++) {
+        const float pt = p[t];
+        if (pt == 0.0f) continue;
+        float *a = acc + (size_t)(t & mask) * vl;
+        const float *vt = v + (size_t)t * stride;
+#if CK_X86
+        if (ck_has_avx2()) { avx2_axpy_exact(a, pt, vt, vl); continue; }
+#endif
+        for (int d = 0; d < vl; d++) a[d] = fmaf(pt, vt[d], a[d]);
+    }
+    for (int d = 0; d < vl; d++) {
+        float s[64];
+        for (int k = 0; k <= mask; k++) s[k] = acc[(size_t)k * vl + d];
+        out[d] = lanes == 16 ? reduce16(s) : (float)reduce64(s);
+    }
 }

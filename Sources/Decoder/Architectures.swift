@@ -84,6 +84,7 @@ extension ModelConfig {
             cfg.postNorms = true
             // Query scale: 1/sqrt(key_length) (llama.cpp: f_attention_scale; 27B uses n_embd/n_head).
             cfg.attentionScale = 1 / Float(keyLength).squareRoot()
+            cfg.scaleQueries = true
             ropeBase = try file.optionalFloat(key("rope.freq_base")) ?? 1_000_000
             cfg.ropeBase = ropeBase
             cfg.ropeBaseLocal = try file.optionalFloat(key("rope.freq_base_swa")) ?? 10_000

@@ -64,7 +64,7 @@ public enum DecoderBench {
 
     /// Loads `path`, runs a `promptTokens`-token prompt (synthetic ids) then `decodeTokens` greedy steps.
     public static func run(modelPath path: String, promptTokens: Int = 512, decodeTokens: Int = 128,
-                           threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .dequantizedBLAS) throws -> Result {
+                           threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .quantized) throws -> Result {
         let t0 = now()
         let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
         let model = try LanguageModel(path: path, contextLength: promptTokens + decodeTokens + 8,

@@ -1,4 +1,5 @@
 // Decoder ops on raw f32 buffers: RMSNorm, RoPE, softmax, GELU-tanh, SiLU. Allocation-free.
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,14 +7,11 @@ import Darwin
 #endif
 
 public enum DecoderOps {
-    // x (n,) -> out (n,) = x / rms(x) * w   (out may alias x)
+    // x (n,) -> out (n,) = x / rms(x) * w   (out may alias x); ggml's rounding sequence
     @inline(__always)
     public static func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                _ n: Int, eps: Float) {
-        var ss: Double = 0
-        for i in 0..<n { ss += Double(x[i]) * Double(x[i]) }
-        let scale = Float(1 / (ss / Double(n) + Double(eps)).squareRoot())
-        for i in 0..<n { out[i] = x[i] * scale * w[i] }
+        Kernels.rmsNormGGML(out, x, w, n, eps: eps)
     }
 
     // x (n,) in place: rotates the first `dims` values of one head at position `pos`.
@@ -46,22 +44,37 @@ public enum DecoderOps {
         }
     }
 
+    // cos/sin (dims/2,) of one position as ggml's rope cache computes them: theta starts at pos and is
+    // multiplied by thetaScale (= base^(-2/dims)) per pair, divided by the pair's frequency factor, times scale.
+    @inline(__always)
+    public static func ropeTable(_ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>, dims: Int,
+                                 pos: Int, thetaScale: Float, factors: UnsafePointer<Float>, scale: Float) {
+        var theta = Float(pos)
+        for i in 0..<(dims / 2) {
+            let t = scale * (theta / factors[i])
+            cos[i] = cosf(t)
+            sin[i] = sinf(t)
+            theta *= thetaScale
+        }
+    }
+
     // x (head,) in place: rotates the first `dims` values with a precomputed table
     @inline(__always)
     public static func rope(_ x: UnsafeMutablePointer<Float>, dims: Int, cos: UnsafePointer<Float>,
                             sin: UnsafePointer<Float>, neox: Bool) {
         let half = dims / 2
+        // fused as GCC compiles ggml's rotate_pairs: fma(x0, c, -(x1 s)), fma(x0, s, x1 c)
         if neox {
             for i in 0..<half {
                 let x0 = x[i], x1 = x[i + half]
-                x[i] = x0 * cos[i] - x1 * sin[i]
-                x[i + half] = x0 * sin[i] + x1 * cos[i]
+                x[i] = (-(x1 * sin[i])).addingProduct(x0, cos[i])
+                x[i + half] = (x1 * cos[i]).addingProduct(x0, sin[i])
             }
         } else {
             for i in 0..<half {
                 let x0 = x[2 * i], x1 = x[2 * i + 1]
-                x[2 * i] = x0 * cos[i] - x1 * sin[i]
-                x[2 * i + 1] = x0 * sin[i] + x1 * cos[i]
+                x[2 * i] = (-(x1 * sin[i])).addingProduct(x0, cos[i])
+                x[2 * i + 1] = (x1 * cos[i]).addingProduct(x0, sin[i])
             }
         }
     }
@@ -101,7 +114,7 @@ public enum DecoderOps {
         let t = UnsafeMutablePointer<Float>.allocate(capacity: 65536)
         for i in 0..<65536 {
             let x = Float(Float16(bitPattern: UInt16(i)))
-            t[i] = x.isFinite ? Float(Float16(geluTanh(x))) : 0
+            t[i] = x.isFinite ? Float(Float16(Kernels.geluGGML(x))) : 0
         }
         return t
     }()
@@ -119,10 +132,7 @@ public enum DecoderOps {
                 gate[i] = g * up[i]
             }
         } else {
-            for i in 0..<n {
-                let x = gate[i]
-                gate[i] = x / (1 + expf(-x)) * up[i]
-            }
+            Kernels.swigluGGML(gate, up, n)
         }
     }
 }

@@ -43,9 +43,9 @@ public final class LanguageModel: @unchecked Sendable {
     public let maxContext: Int
     /// Largest number of tokens per batched pass (longer prompts are split).
     public let maxBatch: Int
-    public var prefillMode: PrefillMode = .dequantizedBLAS
+    public var prefillMode: PrefillMode = .quantized
     /// Round K, V (and q, attention weights) through fp16 like llama.cpp's default F16 KV cache.
-    public var f16Attention = false
+    public var f16Attention = true
     /// Decode through the f32 (dequantised sgemm) path too (slower, closest to the f32 maths).
     public var floatDecode = false
 
@@ -57,6 +57,8 @@ public final class LanguageModel: @unchecked Sendable {
     /// Per layer kind: inverse frequencies (ropeDimensions/2), frequency factors applied.
     let invFreqGlobal: UnsafeMutablePointer<Float>
     let invFreqLocal: UnsafeMutablePointer<Float>
+    /// Per rotated pair: frequency divisor (rope_freqs.weight, else 1).
+    let ropeFactors: UnsafeMutablePointer<Float>
 
     /// Loads `path`. `contextLength` caps the KV cache (default: min(trained context, 4096)).
     public convenience init(path: String, contextLength: Int? = nil, maxBatch: Int = 512,
@@ -131,6 +133,7 @@ public final class LanguageModel: @unchecked Sendable {
             }
             invFreqGlobal = store.make(inv(cfg.ropeBase))
             invFreqLocal = store.make(inv(cfg.ropeBaseLocal))
+            ropeFactors = store.make((0..<half).map { $0 < factors.count ? factors[$0] : 1 })
         } catch let e as GGUFError {
             throw DecoderError.file(e)
         }
@@ -189,6 +192,7 @@ public final class LanguageModel: @unchecked Sendable {
             if let b = w.bv { for i in 0..<kvDimV { vDst[i] += b[i] } }
             prepareQK(q: s.q, k: kDst, rope: s.rope + (local ? c.ropeDimensions : 0), w: w)
             if f16Attention {
+                if c.scaleQueries { for i in 0..<(nH * kl) { s.q[i] *= c.attentionScale } }
                 DecoderOps.roundToHalf(s.q, nH * kl)
                 DecoderOps.roundToHalf(kDst, kvDimK)
                 DecoderOps.roundToHalf(vDst, kvDimV)
@@ -202,15 +206,25 @@ public final class LanguageModel: @unchecked Sendable {
             let scale = c.attentionScale
             let f16 = f16Attention
             // One head per job when the span is long enough to pay for the dispatch.
+            let scoreScale = c.scaleQueries ? 1 : scale
             func head(_ h: Int) {
                 let kvh = h / group
                 let qh = s.q + h * kl
                 let sc = s.scores + h * self.maxContext
+                if f16 {
+                    // llama.cpp's F16 KV cache path, same rounding sequence
+                    for t in 0..<span {
+                        sc[t] = Kernels.dotF16GGML(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scoreScale
+                    }
+                    Kernels.softmaxGGMLF16(sc, span)
+                    Kernels.attentionValuesGGML(out + h * vl, sc, vBase + lo * kvDimV + kvh * vl, stride: kvDimV,
+                                                span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)
+                    return
+                }
                 for t in 0..<span {
                     sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scale
                 }
                 DecoderOps.softmax(sc, span)
-                if f16 { DecoderOps.roundToHalf(sc, span) }
                 let oh = out + h * vl
                 oh.update(repeating: 0, count: vl)
                 for t in 0..<span {
@@ -274,12 +288,17 @@ public final class LanguageModel: @unchecked Sendable {
         let c = config
         let d = c.ropeDimensions, half = d / 2
         let anyLocal = c.layerIsLocal.contains(true)
+        // as ggml: theta_scale = powf(base, -2/n_dims), theta_i accumulated by repeated multiplication
+        let tsGlobal = powf(c.ropeBase, -2 / Float(d))
+        let tsLocal = powf(c.ropeBaseLocal, -2 / Float(d))
         for t in 0..<count {
             let g = out + t * d
-            DecoderOps.ropeTable(g, g + half, dims: d, pos: p0 + t, invFreq: invFreqGlobal, scale: c.ropeScale)
+            DecoderOps.ropeTable(g, g + half, dims: d, pos: p0 + t, thetaScale: tsGlobal, factors: ropeFactors,
+                                 scale: c.ropeScale)
             if anyLocal {
                 let l = out + (count + t) * d
-                DecoderOps.ropeTable(l, l + half, dims: d, pos: p0 + t, invFreq: invFreqLocal, scale: 1)
+                DecoderOps.ropeTable(l, l + half, dims: d, pos: p0 + t, thetaScale: tsLocal, factors: ropeFactors,
+                                     scale: 1)
             }
         }
     }
@@ -331,12 +350,37 @@ public final class LanguageModel: @unchecked Sendable {
                 if let bb = w.bk { for i in 0..<kvDimK { k[i] += bb[i] } }
                 if let bb = w.bv { for i in 0..<kvDimV { v[i] += bb[i] } }
                 prepareQK(q: q, k: k, rope: b.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
+                if f16Attention {
+                    if c.scaleQueries { for i in 0..<(nH * kl) { q[i] *= c.attentionScale } }
+                    DecoderOps.roundToHalf(q, nH * kl)
+                    DecoderOps.roundToHalf(k, kvDimK)
+                    DecoderOps.roundToHalf(v, kvDimV)
+                }
             }
             // attention, one head per job: S = Qh Kh^T, masked softmax, O = S Vh
             let L = p0 + T
             let window = local ? (c.slidingWindow ?? maxContext) : maxContext + 1
             let scale = c.attentionScale
             let att = b.att.f32
+            if f16Attention {
+                let scoreScale = c.scaleQueries ? 1 : scale
+                pool.run(chunks: nH) { h in
+                    let kvh = h / group
+                    let row = b.scores + h * self.maxContext
+                    for t in 0..<T {
+                        let hi = p0 + t
+                        let lo = max(0, hi - window + 1)
+                        let qh = b.q + t * nH * kl + h * kl
+                        for j in lo...hi {
+                            row[j - lo] = Kernels.dotF16GemmGGML(qh, kBase + j * kvDimK + kvh * kl, kl) * scoreScale
+                        }
+                        Kernels.softmaxGGMLF16(row, hi - lo + 1)
+                        Kernels.attentionValuesGGML(att + t * nH * vl + h * vl, row, vBase + lo * kvDimV + kvh * vl,
+                                                    stride: kvDimV, span: hi - lo + 1, vl: vl,
+                                                    scratch: s.attnScratch + h * 64 * vl, promptOrder: true)
+                    }
+                }
+            } else {
             pool.run(chunks: nH) { h in
                 let kvh = h / group
                 let S = b.scores + h * T * L
@@ -352,6 +396,7 @@ public final class LanguageModel: @unchecked Sendable {
                 }
                 Kernels.sgemm(m: T, n: vl, k: L, a: S, lda: L, b: vBase + kvh * vl, ldb: kvDimV, transB: false,
                               c: att + h * vl, ldc: nH * vl)
+            }
             }
             b.att.invalidate(count: T)
             matmul(b.tmp, w.wo, b.att, s)
@@ -400,6 +445,8 @@ public final class InferenceState: @unchecked Sendable {
     let x, q, tmp, up, scores, logits, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
     let kCache, vCache: UnsafeMutablePointer<Float>
+    /// Per head: 64 partial-sum lanes of the attention output (llama.cpp's f16 dot order).
+    let attnScratch: UnsafeMutablePointer<Float>
     private let model: LanguageModel
     private var batchStorage: BatchBuffers?
 
@@ -419,10 +466,11 @@ public final class InferenceState: @unchecked Sendable {
         gate = ActivationBuffer(n: c.feedForwardLength)
         kCache = .allocate(capacity: c.layerCount * m.maxContext * c.headCountKV * c.keyLength)
         vCache = .allocate(capacity: c.layerCount * m.maxContext * c.headCountKV * c.valueLength)
+        attnScratch = .allocate(capacity: c.headCount * 64 * c.valueLength)
     }
 
     deinit {
-        for p in [x, q, tmp, up, scores, logits, rope, kCache, vCache] { p.deallocate() }
+        for p in [x, q, tmp, up, scores, logits, rope, kCache, vCache, attnScratch] { p.deallocate() }
     }
 
     /// Forgets every position (the buffers stay allocated).

@@ -54,6 +54,8 @@ public struct ModelConfig: Sendable {
     public var qkvBias: Bool
     /// Soft-capping of final logits (0 = none).
     public var finalLogitSoftcap: Float
+    /// Queries are multiplied by `attentionScale` before q·k (Gemma 3 in llama.cpp) rather than the scores.
+    public var scaleQueries = false
 
     public var bosTokenID: Int?
     public var eosTokenID: Int?

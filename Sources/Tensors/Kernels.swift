@@ -135,3 +135,53 @@ extension Kernels {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+/// f32 operations that reproduce llama.cpp's CPU backend bit for bit (its AVX-512 build): the
+/// decoder uses them so its int8-requantised activations round like the reference's.
+extension Kernels {
+    // x (n,) -> out (n,) = x / rms(x) * w   (out may alias x)
+    @inline(__always)
+    public static func rmsNormGGML(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                                   _ w: UnsafePointer<Float>, _ n: Int, eps: Float) {
+        ck_rms_norm_ggml(out, x, w, Int32(n), eps)
+    }
+
+    // gate (n,) in place: gate = silu(gate) * up
+    @inline(__always)
+    public static func swigluGGML(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+        ck_swiglu_ggml(gate, up, Int32(n))
+    }
+
+    /// GELU-tanh of `x` with ggml's operation order.
+    public static func geluGGML(_ x: Float) -> Float { ck_gelu_ggml(x) }
+
+    /// exp(x) as ggml's AVX-512 vector expf computes it.
+    public static func expGGML(_ x: Float) -> Float { ck_expf_ggml(x) }
+
+    // a (n,) · b (n,) of fp16-representable values, in ggml_vec_dot_f16's order
+    @inline(__always)
+    public static func dotF16GGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        ck_dot_f16_ggml(a, b, Int32(n))
+    }
+
+    // a (n,) · b (n,) of fp16-representable values, n a multiple of 16, in llama.cpp's prompt-path order
+    @inline(__always)
+    public static func dotF16GemmGGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        ck_dot_f16_gemm_ggml(a, b, Int32(n))
+    }
+
+    // x (n,) in place: softmax, weights rounded to fp16
+    @inline(__always)
+    public static func softmaxGGMLF16(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+        ck_softmax_ggml_f16(x, Int32(n))
+    }
+
+    // p (span,) @ V (span, vl; rows `stride` floats apart) -> out (vl,); acc: 64 * vl floats of scratch.
+    // promptOrder: llama.cpp's batched (tinyBLAS, 16 lanes) order instead of its one-token order (64 lanes).
+    @inline(__always)
+    public static func attentionValuesGGML(_ out: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>,
+                                           _ v: UnsafePointer<Float>, stride: Int, span: Int, vl: Int,
+                                           scratch acc: UnsafeMutablePointer<Float>, promptOrder: Bool = false) {
+        ck_attn_v_ggml(out, p, v, stride, Int32(span), Int32(vl), acc, promptOrder ? 16 : 64)
+    }
+}

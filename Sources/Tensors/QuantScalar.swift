@@ -119,7 +119,7 @@ public enum QuantScalar {
             var amax: Float = 0
             for j in 0..<32 { amax = max(amax, abs(x[32 * b + j])) }
             let d = amax / 127
-            let id: Float = d != 0 ? 1 / d : 0
+            let id: Float = amax != 0 ? 127 / amax : 0 // as ggml: 127/amax, not 1/d
             let dr = Float(Float16(d))
             let p = out + 40 * b
             var sum = 0

@@ -4,6 +4,8 @@ import Encoder
 import Index
 import RAG
 import Server
+import Decoder
+import Tensors
 
 /// `ragchat bench <benchmark>` — measured figures for BENCHMARKS.md (build with -c release).
 /// Each benchmark is a subcommand in this file; other modules add theirs beside.
@@ -12,7 +14,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
         subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self,
-                      ServerBenchCommand.self, LocalBench.self]
+                      ServerBenchCommand.self, LocalBench.self, DecoderBenchCommand.self]
     )
 
     struct IngestBench: AsyncParsableCommand {
@@ -229,6 +231,36 @@ struct BenchCommand: AsyncParsableCommand {
                 if answers {
                     for row in result.rows { Terminal.out("  answer: \(row.answer)\n") }
                 }
+            }
+        }
+    }
+
+    struct DecoderBenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "decoder",
+            abstract: "Language-model load time, prompt (prefill) and decode tok/s and peak RSS for GGUF files."
+        )
+
+        @Argument(help: "GGUF model files.")
+        var models: [String] = ["models/decoder/gemma-3-270m-q4_k_m.gguf", "models/decoder/SmolLM2-135M-Instruct.Q4_1.gguf"]
+
+        @Option(help: "Prompt tokens.")
+        var prompt = 512
+
+        @Option(help: "Decoded tokens.")
+        var decode = 128
+
+        @Option(help: "Threads.")
+        var threads = 2
+
+        @Option(help: "Prompt path: quantized (llama.cpp's int8 arithmetic, the default) or blas (dequantised sgemm).")
+        var mode = "quantized"
+
+        func run() async throws {
+            for path in models {
+                let r = try DecoderBench.run(modelPath: path, promptTokens: prompt, decodeTokens: decode, threads: threads,
+                                             mode: mode == "blas" ? .dequantizedBLAS : .quantized)
+                Terminal.out("\(r)\n")
             }
         }
     }

@@ -44,11 +44,10 @@ struct DecoderParityTests {
         return best
     }
 
-    /// Top-1 after the prompt must match exactly. The 1e-2 logit tolerance and the greedy
-    /// continuation are checked too, but recorded as a known issue: with int8-quantised activations
-    /// (as llama.cpp does) every re-quantisation turns rounding-order differences into ~1-4 %
-    /// logit differences (measured: our AVX2 vs plain-C kernels differ by as much), so exact
-    /// agreement needs bit-identical arithmetic with ggml. See the Decoder report.
+    /// Top-1 after the prompt, the reference top-10 logits within 1e-2 relative, and the greedy ids up
+    /// to the first step whose reference top-2 gap is below 0.05. llama.cpp re-quantises activations
+    /// to int8 before every product, so the engine reproduces its rounding sequence (quantised prefill,
+    /// f16 KV cache, ggml's op order); the f32-activation path lands 1-4 % away.
     func check(_ fixture: String, mode: PrefillMode) throws {
         let (fx, model) = try Self.load(fixture)
         model.prefillMode = mode
@@ -61,11 +60,9 @@ struct DecoderParityTests {
                 worst = max(worst, abs(logits[id] - ref) / abs(ref))
             }
             print("parity \(fx.model) '\(g.prompt.prefix(30))': worst top-10 relative error \(worst)")
-            withKnownIssue("logits within 1e-2 of llama.cpp need bit-identical int8 arithmetic", isIntermittent: true) {
-                for (id, ref) in zip(g.top10_after_prompt.ids, g.top10_after_prompt.logits) {
-                    #expect(abs(logits[id] - ref) <= 1e-2 * abs(ref),
-                            "\(fx.model) '\(g.prompt)': logit of \(id) = \(logits[id]), reference \(ref)")
-                }
+            for (id, ref) in zip(g.top10_after_prompt.ids, g.top10_after_prompt.logits) {
+                #expect(abs(logits[id] - ref) <= 1e-2 * abs(ref),
+                        "\(fx.model) '\(g.prompt)': logit of \(id) = \(logits[id]), reference \(ref)")
             }
             // Greedy ids identical up to the first step whose reference top-2 gap is < 0.05.
             var next = Self.argmax(logits)
@@ -77,12 +74,10 @@ struct DecoderParityTests {
                 next = Self.argmax(try model.evaluate([next], state: st))
             }
             print("parity \(fx.model) '\(g.prompt.prefix(30))': greedy matched \(matched) of \(limit) required steps")
-            withKnownIssue("greedy ids follow llama.cpp until logits differ by more than the gap", isIntermittent: true) {
-                #expect(matched >= limit, "\(fx.model) '\(g.prompt)': greedy ids diverge at step \(matched) (required \(limit))")
-            }
+            #expect(matched >= limit, "\(fx.model) '\(g.prompt)': greedy ids diverge at step \(matched) (required \(limit))")
         }
     }
 
-    @Test func smolLM2() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .dequantizedBLAS) }
-    @Test func gemma3() throws { try check("gemma-3-270m-q4_k_m.json", mode: .dequantizedBLAS) }
+    @Test func smolLM2() throws { try check("SmolLM2-135M-Instruct.Q4_1.json", mode: .quantized) }
+    @Test func gemma3() throws { try check("gemma-3-270m-q4_k_m.json", mode: .quantized) }
 }

@@ -25,6 +25,10 @@ struct TinyModelTests {
         #expect(m.config.architecture == arch)
         #expect(m.config.layerCount == spec.layers)
         let tokens = [1, 5, 17, 42, 7, 7, 90, 3, 64, 12]
+        // f32 attention here: this checks the batching logic. With the f16 KV path, a random network
+        // turns the prompt/decode summation-order differences into fp16 rounding flips and amplifies
+        // them past any useful bound; that path is checked against llama.cpp by the parity tests.
+        m.f16Attention = false
         let dec = try Self.decodeAll(m, tokens)
         let last = dec[dec.count - 1]
         #expect(last.allSatisfy { $0.isFinite })
@@ -38,10 +42,12 @@ struct TinyModelTests {
             #expect(st.position == tokens.count - 1)
             let pre = Array(st.lastLogits)
             let ref = dec[tokens.count - 2]
-            // Same kernels (quantized mode, or float weights): tight. int8 vs f32 activations through a
-            // random (chaotic) network: loose.
-            let exact = mode == .quantized || [.f32, .f16, .bf16].contains(type)
-            let tol: Float = (exact ? 1e-2 : 0.15) * max(1, maxAbs(ref))
+            // Float weights: tight. Quantised weights, int8 activations: the prompt path rounds in
+            // llama.cpp's batched order (repacked/tiled K-quant GEMMs, 16-lane attention sums), decode
+            // in its one-token order, and a random network amplifies last-bit differences through
+            // every int8 re-quantisation: a few per cent. int8 vs f32 activations: loose.
+            let float = [.f32, .f16, .bf16].contains(type)
+            let tol: Float = (float ? 1e-2 : mode == .quantized ? 5e-2 : 0.15) * max(1, maxAbs(ref))
             for i in 0..<pre.count { #expect(abs(pre[i] - ref[i]) <= tol, "\(mode) logit \(i): \(pre[i]) vs \(ref[i])") }
             let next = Array(try m.evaluate([tokens[tokens.count - 1]], state: st))
             for i in 0..<next.count { #expect(abs(next[i] - last[i]) <= tol, "\(mode) next logit \(i)") }

@@ -122,14 +122,18 @@ struct QuantKernelTests {
         x.invalidate(count: ntok)
         w.withUnsafeBytes { wr in
             let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
-            // Quantised matmul == per-row dots.
+            // Quantised matmul == per-row dots, bit for bit, except where llama.cpp's prompt kernels
+            // round in their own order (Q4_K: repacked GEMM on groups of 4 prompt rows; Q6_K: tiled
+            // GEMM from 8 rows): there the same integers meet the scales in another order.
             var outQ = [Float](repeating: 0, count: rows * ntok)
             outQ.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
             let act = x.prepared(m.activationKind)
+            func sameOrder(_ t: Int) -> Bool { !(type == .q4_K && t < ntok - ntok % 4) }
+            func close(_ a: Float, _ b: Float) -> Bool { abs(a - b) <= 1e-5 * max(1, abs(b)) }
             for t in [0, ntok - 1] {
                 for r in [0, 7, rows - 1] {
                     let d = Kernels.rowDot(m, r, act + t * x.stride(m.activationKind))
-                    #expect(outQ[t * rows + r] == d)
+                    if sameOrder(t) { #expect(outQ[t * rows + r] == d) } else { #expect(close(outQ[t * rows + r], d)) }
                 }
             }
             // sgemm over dequantised tiles ≈ quantised path.
@@ -148,7 +152,9 @@ struct QuantKernelTests {
             x1.invalidate()
             var outV = [Float](repeating: 0, count: rows)
             outV.withUnsafeMutableBufferPointer { Kernels.matvec($0.baseAddress!, m, x1, pool: pool) }
-            #expect(Array(outQ[0..<rows]) == outV)
+            if sameOrder(0) { #expect(Array(outQ[0..<rows]) == outV) } else {
+                for r in 0..<rows { #expect(close(outQ[r], outV[r]), "\(r): \(outQ[r]) vs \(outV[r])") }
+            }
         }
     }
 

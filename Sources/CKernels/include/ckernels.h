@@ -65,4 +65,21 @@ float ck_dot_f32(const float *a, const float *b, int n);
 // y += a * x
 void ck_axpy_f32(float *y, float a, const float *x, int n);
 
+// ---- llama.cpp-faithful f32 ops (see kernels.c: same rounding sequence as ggml's AVX-512 CPU backend) ----
+float ck_expf_ggml(float x);
+// gate (n,) in place: silu(gate) * up
+void ck_swiglu_ggml(float *gate, const float *up, int n);
+float ck_gelu_ggml(float x);
+// x (n,) -> out (n,)
+void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float eps);
+// a (n,) · b (n,) (fp16-representable values)
+float ck_dot_f16_ggml(const float *a, const float *b, int n);
+// a (n,) · b (n,) (fp16-representable, n multiple of 16), in the prompt path's (tinyBLAS) order
+float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n);
+// x (n,) in place: softmax, then weights rounded to fp16
+void ck_softmax_ggml_f16(float *x, int n);
+// p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
+// order, ggml_vec_dot_f16) or 16 (prompt order, tinyBLAS)
+void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes);
+
 #endif
