@@ -4,7 +4,9 @@ import Foundation
 /// than needed:
 /// - a sentence that repeats an earlier one (small models loop on whole sentences, beyond the
 ///   engine's n-gram guard) ends the answer: while the sentence being written is still the start
-///   of an earlier one it is held back, and dropped if it completes as a repeat;
+///   of an earlier one it is held back, and dropped if it completes as a repeat — or as a near
+///   repeat: the same but for its numbers ("… pâte sucrée, 5." / "… pâte sucrée, 6."), or the same
+///   for three quarters of its length;
 /// - a sentence without a citation gets ` [n]` before its final punctuation, n being the passage
 ///   that shares most of its words (when it shares enough of them: the sentence is drawn from it).
 public struct AnswerShaper: Sendable {
@@ -17,6 +19,9 @@ public struct AnswerShaper: Sendable {
     private var emitted = 0
     private var pending = ""
     private var done: [String] = []
+    /// The sentence being written began as an earlier one (12 characters or more): it is held
+    /// until it ends, then dropped if it is a near repeat.
+    private var holding = false
     public private(set) var stopped = false
 
     public init(passages: [String], addCitations: Bool = true) {
@@ -31,6 +36,14 @@ public struct AnswerShaper: Sendable {
 
     static func normalize(_ s: String) -> String {
         s.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// `sentence` repeats `earlier` but for its numbers, or shares its first three quarters.
+    public static func nearRepeat(_ sentence: String, of earlier: String) -> Bool {
+        func letters(_ s: String) -> String { String(s.filter { !$0.isNumber && !$0.isWhitespace && !$0.isPunctuation }) }
+        if letters(sentence) == letters(earlier) { return true }
+        let common = zip(sentence, earlier).prefix { $0 == $1 }.count
+        return Double(common) >= 0.75 * Double(max(sentence.count, earlier.count))
     }
 
     /// The 1-based passage a sentence is drawn from, nil when none shares enough words.
@@ -82,7 +95,11 @@ public struct AnswerShaper: Sendable {
 
     private mutating func release() -> String {
         let norm = Self.normalize(sentence)
-        if !norm.isEmpty, done.contains(where: { $0.hasPrefix(norm) }) { return "" }
+        if !norm.isEmpty, done.contains(where: { $0.hasPrefix(norm) }) {
+            if norm.count >= 12 && emitted == 0 { holding = true }
+            return ""
+        }
+        if holding { return "" }
         let s = String(sentence.dropFirst(emitted))
         emitted = sentence.count
         return s
@@ -90,8 +107,8 @@ public struct AnswerShaper: Sendable {
 
     private mutating func endSentence() -> String {
         let norm = Self.normalize(sentence + pending)
-        defer { sentence = ""; emitted = 0; pending = "" }
-        if norm.count >= 12, done.contains(norm) {
+        defer { sentence = ""; emitted = 0; pending = ""; holding = false }
+        if norm.count >= 12, done.contains(norm) || (holding && done.contains { Self.nearRepeat(norm, of: $0) }) {
             stopped = true
             return ""
         }
