@@ -864,17 +864,19 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
     __m256 acc[R][C]; float sm[R][C];                                                                         \
     for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) { acc[r][c] = _mm256_setzero_ps(); sm[r][c] = 0; } \
     for (int b = 0; b < n / 32; b++) {                                                                        \
-        __m256i q[R]; float d[R], m[R];                                                                       \
+        __m256i q[R], ax[R]; float d[R], m[R];                                                                \
         for (int r = 0; r < R; r++) {                                                                         \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
             q[r] = UNPACK(x); d[r] = _cvtsh_ss(x->d);                                                         \
+            ax[r] = SIGNED ? _mm256_sign_epi8(q[r], q[r]) : q[r];                                             \
             if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
         }                                                                                                     \
         for (int c = 0; c < C; c++) {                                                                         \
             const ck_q8_0 *y = (const ck_q8_0 *)(act + (size_t)c * as) + b;                                   \
             __m256i yy = _mm256_loadu_si256((const __m256i *)y->qs);                                          \
             for (int r = 0; r < R; r++) {                                                                     \
-                __m256i p = SIGNED ? DOTI(q[r], yy) : DOTU(q[r], yy);                                         \
+                /* signed weights: |w| . sign(y, w), the sign trick with |w| computed once per block */       \
+                __m256i p = SIGNED ? DOTU(ax[r], _mm256_sign_epi8(yy, q[r])) : DOTU(q[r], yy);                \
                 acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * y->d), _mm256_cvtepi32_ps(p), acc[r][c]);   \
                 if (HASM) sm[r][c] = fmaf(m[r], y->s, sm[r][c]);                                              \
             }                                                                                                 \
