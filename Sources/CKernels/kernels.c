@@ -1315,3 +1315,61 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
         out[d] = lanes == 16 ? reduce16(s) : (float)reduce64(s);
     }
 }
+
+// x (n,) in place: each value rounded to the nearest fp16 (values beyond the fp16 range stay)
+#if CK_X86
+CK_AVX2 static void avx2_round_half(float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) x[i] = _cvtsh_ss(_cvtss_sh(x[i], 0));
+}
+#endif
+void ck_round_half(float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { avx2_round_half(x, n); return; }
+#endif
+    for (int i = 0; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i]));
+}
+
+// GELU-tanh of every fp16 input, rounded to fp16 (ggml's GGML_GELU_FP16 table)
+static float *g_gelu_table = 0;
+static const float *gelu_table(void) {
+    float *t = __atomic_load_n(&g_gelu_table, __ATOMIC_ACQUIRE);
+    if (t) return t;
+    float *n = (float *)malloc(sizeof(float) * 65536);
+    for (int i = 0; i < 65536; i++) {
+        float x = h2f((uint16_t)i);
+        n[i] = isfinite(x) ? h2f(ck_fp32_to_fp16(ck_gelu_ggml(x))) : 0.0f;
+    }
+    float *expected = 0;
+    if (!__atomic_compare_exchange_n(&g_gelu_table, &expected, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) { free(n); return expected; }
+    return n;
+}
+
+#if CK_X86
+CK_AVX2 static uint16_t f2h_fast(float x) { return _cvtss_sh(x, 0); }
+#endif
+
+// gate (n,) in place: gate = gelu(gate) * up, as ggml_vec_geglu_f32 with GGML_GELU_FP16
+void ck_geglu_ggml(float *gate, const float *up, int n) {
+    const float *t = gelu_table();
+#if CK_X86
+    const int f16c = ck_has_avx2();
+#endif
+    for (int i = 0; i < n; i++) {
+        const float x = gate[i];
+        float g;
+        if (x <= -10.0f) g = 0.0f;
+        else if (x >= 10.0f) g = x;
+        else {
+#if CK_X86
+            uint16_t h = f16c ? f2h_fast(x) : ck_fp32_to_fp16(x);
+#else
+            uint16_t h = ck_fp32_to_fp16(x);
+#endif
+            g = t[h];
+        }
+        gate[i] = g * up[i];
+    }
+}
