@@ -998,11 +998,9 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     const char *p = (const char *)w;
 #if CK_X86
     if (ck_has_avx2()) {
-        ck_tile_fn tf = tile_fn(type, 1), t8 = tile8_fn(type);
-        int r = r0;
-        if (t8) for (; r + 8 <= r1; r += 8) t8(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
-        if (tf) for (; r + 4 <= r1; r += 4) tf(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
-        for (; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
+        // One row at a time: a single sequential stream through the weights (measured faster than
+        // the multi-row tiles, which only pay off when activations are reused, i.e. in prompts).
+        for (int r = r0; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
         return;
     }
 #endif
