@@ -900,24 +900,16 @@ CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
 // AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
 #define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
-CK_VNNI static inline __m256i dot_i8_vnni(__m256i x, __m256i y) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
 
 static int g_vnni = -1;
 static int has_vnni(void) {
@@ -931,18 +923,6 @@ static int has_vnni(void) {
 }
 
 typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, float *, size_t);
-// 8 rows x 1 activation (decode), AVX-512 VNNI machines only
-static ck_tile_fn tile8_fn(int type) {
-    if (!has_vnni()) return 0;
-    switch (type) {
-    case CK_Q4_0: return vtile81_q4_0;
-    case CK_Q4_1: return vtile81_q4_1;
-    case CK_Q5_0: return vtile81_q5_0;
-    case CK_Q5_1: return vtile81_q5_1;
-    case CK_Q8_0: return vtile81_q8_0;
-    default: return 0;
-    }
-}
 // cols: 1 (one activation) or the wide tile (returns its width in *width)
 static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
     if (has_vnni()) {
