@@ -864,17 +864,19 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
     __m256 acc[R][C]; float sm[R][C];                                                                         \
     for (int r = 0; r < R; r++) for (int c = 0; c < C; c++) { acc[r][c] = _mm256_setzero_ps(); sm[r][c] = 0; } \
     for (int b = 0; b < n / 32; b++) {                                                                        \
-        __m256i q[R]; float d[R], m[R];                                                                       \
+        __m256i q[R], ax[R]; float d[R], m[R];                                                                \
         for (int r = 0; r < R; r++) {                                                                         \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
             q[r] = UNPACK(x); d[r] = _cvtsh_ss(x->d);                                                         \
+            ax[r] = SIGNED ? _mm256_sign_epi8(q[r], q[r]) : q[r];                                             \
             if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
         }                                                                                                     \
         for (int c = 0; c < C; c++) {                                                                         \
             const ck_q8_0 *y = (const ck_q8_0 *)(act + (size_t)c * as) + b;                                   \
             __m256i yy = _mm256_loadu_si256((const __m256i *)y->qs);                                          \
             for (int r = 0; r < R; r++) {                                                                     \
-                __m256i p = SIGNED ? DOTI(q[r], yy) : DOTU(q[r], yy);                                         \
+                /* signed weights: |w| . sign(y, w), the sign trick with |w| computed once per block */       \
+                __m256i p = SIGNED ? DOTU(ax[r], _mm256_sign_epi8(yy, q[r])) : DOTU(q[r], yy);                \
                 acc[r][c] = _mm256_fmadd_ps(_mm256_set1_ps(d[r] * y->d), _mm256_cvtepi32_ps(p), acc[r][c]);   \
                 if (HASM) sm[r][c] = fmaf(m[r], y->s, sm[r][c]);                                              \
             }                                                                                                 \
@@ -898,24 +900,16 @@ CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
 // AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
 #define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
 CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
-CK_VNNI static inline __m256i dot_i8_vnni(__m256i x, __m256i y) {
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile81_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 8, 1)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8_vnni, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
 
 static int g_vnni = -1;
 static int has_vnni(void) {
@@ -929,18 +923,6 @@ static int has_vnni(void) {
 }
 
 typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, float *, size_t);
-// 8 rows x 1 activation (decode), AVX-512 VNNI machines only
-static ck_tile_fn tile8_fn(int type) {
-    if (!has_vnni()) return 0;
-    switch (type) {
-    case CK_Q4_0: return vtile81_q4_0;
-    case CK_Q4_1: return vtile81_q4_1;
-    case CK_Q5_0: return vtile81_q5_0;
-    case CK_Q5_1: return vtile81_q5_1;
-    case CK_Q8_0: return vtile81_q8_0;
-    default: return 0;
-    }
-}
 // cols: 1 (one activation) or the wide tile (returns its width in *width)
 static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
     if (has_vnni()) {
@@ -996,11 +978,9 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     const char *p = (const char *)w;
 #if CK_X86
     if (ck_has_avx2()) {
-        ck_tile_fn tf = tile_fn(type, 1), t8 = tile8_fn(type);
-        int r = r0;
-        if (t8) for (; r + 8 <= r1; r += 8) t8(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
-        if (tf) for (; r + 4 <= r1; r += 4) tf(n, p + (size_t)r * rowBytes, rowBytes, act, 0, out + (r - r0), 0);
-        for (; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
+        // One row at a time: a single sequential stream through the weights (measured faster than
+        // the multi-row tiles, which only pay off when activations are reused, i.e. in prompts).
+        for (int r = r0; r < r1; r++) out[r - r0] = avx2_dot(type, n, p + (size_t)r * rowBytes, act);
         return;
     }
 #endif
@@ -1311,5 +1291,63 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
         float s[64];
         for (int k = 0; k <= mask; k++) s[k] = acc[(size_t)k * vl + d];
         out[d] = lanes == 16 ? reduce16(s) : (float)reduce64(s);
+    }
+}
+
+// x (n,) in place: each value rounded to the nearest fp16 (values beyond the fp16 range stay)
+#if CK_X86
+CK_AVX2 static void avx2_round_half(float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) x[i] = _cvtsh_ss(_cvtss_sh(x[i], 0));
+}
+#endif
+void ck_round_half(float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { avx2_round_half(x, n); return; }
+#endif
+    for (int i = 0; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i]));
+}
+
+// GELU-tanh of every fp16 input, rounded to fp16 (ggml's GGML_GELU_FP16 table)
+static float *g_gelu_table = 0;
+static const float *gelu_table(void) {
+    float *t = __atomic_load_n(&g_gelu_table, __ATOMIC_ACQUIRE);
+    if (t) return t;
+    float *n = (float *)malloc(sizeof(float) * 65536);
+    for (int i = 0; i < 65536; i++) {
+        float x = h2f((uint16_t)i);
+        n[i] = isfinite(x) ? h2f(ck_fp32_to_fp16(ck_gelu_ggml(x))) : 0.0f;
+    }
+    float *expected = 0;
+    if (!__atomic_compare_exchange_n(&g_gelu_table, &expected, n, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) { free(n); return expected; }
+    return n;
+}
+
+#if CK_X86
+CK_AVX2 static uint16_t f2h_fast(float x) { return _cvtss_sh(x, 0); }
+#endif
+
+// gate (n,) in place: gate = gelu(gate) * up, as ggml_vec_geglu_f32 with GGML_GELU_FP16
+void ck_geglu_ggml(float *gate, const float *up, int n) {
+    const float *t = gelu_table();
+#if CK_X86
+    const int f16c = ck_has_avx2();
+#endif
+    for (int i = 0; i < n; i++) {
+        const float x = gate[i];
+        float g;
+        if (x <= -10.0f) g = 0.0f;
+        else if (x >= 10.0f) g = x;
+        else {
+#if CK_X86
+            uint16_t h = f16c ? f2h_fast(x) : ck_fp32_to_fp16(x);
+#else
+            uint16_t h = ck_fp32_to_fp16(x);
+#endif
+            g = t[h];
+        }
+        gate[i] = g * up[i];
     }
 }

@@ -98,7 +98,7 @@ public enum DecoderOps {
     // x (n,) in place: rounds each value to the nearest fp16
     @inline(__always)
     public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
-        for i in 0..<n { x[i] = Float(Float16(x[i])) }
+        Kernels.roundToHalf(x, n)
     }
 
     /// GELU-tanh of x.
@@ -108,29 +108,12 @@ public enum DecoderOps {
         return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
     }
 
-    /// GELU-tanh tabulated on every fp16 input, values rounded to fp16, as ggml's CPU backend does
-    /// (GGML_GELU_FP16): faster than tanhf and closer to llama.cpp's numbers.
-    nonisolated(unsafe) static let geluTable: UnsafeMutablePointer<Float> = {
-        let t = UnsafeMutablePointer<Float>.allocate(capacity: 65536)
-        for i in 0..<65536 {
-            let x = Float(Float16(bitPattern: UInt16(i)))
-            t[i] = x.isFinite ? Float(Float16(Kernels.geluGGML(x))) : 0
-        }
-        return t
-    }()
-
     // gate (n,) in place: gate = act(gate) * up
     @inline(__always)
     public static func gatedActivation(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int,
                                        gelu: Bool) {
         if gelu {
-            let table = geluTable
-            for i in 0..<n {
-                let x = gate[i]
-                let g: Float
-                if x <= -10 { g = 0 } else if x >= 10 { g = x } else { g = table[Int(Float16(x).bitPattern)] }
-                gate[i] = g * up[i]
-            }
+            Kernels.gegluGGML(gate, up, n)
         } else {
             Kernels.swigluGGML(gate, up, n)
         }

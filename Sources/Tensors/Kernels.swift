@@ -152,6 +152,16 @@ extension Kernels {
         ck_swiglu_ggml(gate, up, Int32(n))
     }
 
+    // x (n,) in place: each value rounded to the nearest fp16
+    @inline(__always)
+    public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) { ck_round_half(x, Int32(n)) }
+
+    // gate (n,) in place: gate = gelu(gate) * up, through ggml's fp16 GELU table
+    @inline(__always)
+    public static func gegluGGML(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+        ck_geglu_ggml(gate, up, Int32(n))
+    }
+
     /// GELU-tanh of `x` with ggml's operation order.
     public static func geluGGML(_ x: Float) -> Float { ck_gelu_ggml(x) }
 

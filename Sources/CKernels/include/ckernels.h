@@ -81,5 +81,9 @@ void ck_softmax_ggml_f16(float *x, int n);
 // p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
 // order, ggml_vec_dot_f16) or 16 (prompt order, tinyBLAS)
 void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes);
+// x (n,) in place: round to the nearest fp16
+void ck_round_half(float *x, int n);
+// gate (n,) in place: gelu_tanh(gate) * up through ggml's fp16 GELU table
+void ck_geglu_ggml(float *gate, const float *up, int n);
 
 #endif
