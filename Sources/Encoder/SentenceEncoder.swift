@@ -38,7 +38,7 @@ public final class SentenceEncoder: @unchecked Sendable {
     /// defaults to `RAGCHAT_THREADS` or the number of cores. Throws
     /// `EncoderError.modelFilesMissing` (telling to run `make models`) when files are absent.
     public convenience init(directory: URL, modelID: String? = nil, threads: Int? = nil,
-                            maxTokensPerPass: Int = 8192) throws {
+                            maxTokensPerPass: Int = 2048) throws {
         let missing = Self.requiredFiles.filter {
             !FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path)
         }
@@ -61,7 +61,7 @@ public final class SentenceEncoder: @unchecked Sendable {
 
     /// Builds an encoder from an opened weight file and a tokenizer (used by tests with tiny models).
     public init(config: BertConfig, weights file: SafetensorsFile, tokenizer: WordPieceTokenizer,
-                modelID: String, threads: Int? = nil, maxTokensPerPass: Int = 8192) throws {
+                modelID: String, threads: Int? = nil, maxTokensPerPass: Int = 2048) throws {
         self.config = config
         self.tokenizer = tokenizer
         self.modelID = modelID
