@@ -17,6 +17,16 @@ struct BenchCommand: AsyncParsableCommand {
                       ServerBenchCommand.self, LocalBench.self, DecoderBenchCommand.self]
     )
 
+    /// A fresh index of `data` in the scratch directory `work` (deleted first), with vectors when
+    /// an embedder is given.
+    static func scratchIndex(_ work: String, data: String, embedder: (any ChunkEmbedder)?) async throws -> IndexStore {
+        let directory = URL(fileURLWithPath: work)
+        try? FileManager.default.removeItem(at: directory)
+        let store = try IndexStore.open(path: directory.appendingPathComponent("index.sqlite").path)
+        _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: data), embedder: embedder)
+        return store
+    }
+
     struct IngestBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "ingest",
@@ -122,11 +132,8 @@ struct BenchCommand: AsyncParsableCommand {
         var verbose = false
 
         func run() async throws {
-            let work = URL(fileURLWithPath: workDirectory)
-            try? FileManager.default.removeItem(at: work)
             let encoder = try loadEncoder(encoderDirectory)
-            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
-            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), embedder: encoder)
+            let store = try await BenchCommand.scratchIndex(workDirectory, data: dataDirectory, embedder: encoder)
             let set = try RetrievalQuestion.load(URL(fileURLWithPath: questions))
             // Embed each question once; every mode and weight reuses the vectors.
             var vectors: [String: [Float]] = [:]
@@ -182,10 +189,7 @@ struct BenchCommand: AsyncParsableCommand {
         var requests = 30
 
         func run() async throws {
-            let work = URL(fileURLWithPath: workDirectory)
-            try? FileManager.default.removeItem(at: work)
-            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
-            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory))
+            let store = try await BenchCommand.scratchIndex(workDirectory, data: dataDirectory, embedder: nil)
             let lines = try await ServerBench.run(retriever: IndexRetriever(store: store), requests: requests)
             for line in lines { Terminal.out(line + "\n") }
         }
@@ -219,11 +223,8 @@ struct BenchCommand: AsyncParsableCommand {
         var answers = false
 
         func run() async throws {
-            let work = URL(fileURLWithPath: workDirectory)
-            try? FileManager.default.removeItem(at: work)
             let encoder = try loadEncoder(encoderDirectory)
-            let store = try IndexStore.open(path: work.appendingPathComponent("index.sqlite").path)
-            _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), embedder: encoder)
+            let store = try await BenchCommand.scratchIndex(workDirectory, data: dataDirectory, embedder: encoder)
             let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
             for model in models {
                 let result = try await LocalBackendBench.run(modelPath: model, retriever: retriever, k: k, threads: threads)
