@@ -7,6 +7,15 @@ import Darwin
 #endif
 
 public enum DecoderOps {
+    /// The residual add `x += y`, `y` first normalised in place by the sandwich norm `postNorm`
+    /// (Gemma 3) when there is one.
+    @inline(__always)
+    public static func addResidual(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                   postNorm: UnsafeMutablePointer<Float>?, _ n: Int, eps: Float) {
+        if let postNorm { rmsNorm(y, y, postNorm, n, eps: eps) }
+        for i in 0..<n { x[i] += y[i] }
+    }
+
     // x (n,) -> out (n,) = x / rms(x) * w   (out may alias x); ggml's rounding sequence
     @inline(__always)
     public static func rmsNorm(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,

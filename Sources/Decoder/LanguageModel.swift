@@ -234,8 +234,7 @@ public final class LanguageModel: @unchecked Sendable {
             if span * nH >= 2048 { pool.run(chunks: nH, head) } else { for h in 0..<nH { head(h) } }
             s.att.invalidate()
             Kernels.matvec(s.tmp, w.wo, s.att, pool: pool)
-            if let pn = w.attnPostNorm { DecoderOps.rmsNorm(s.tmp, s.tmp, pn, e, eps: c.normEpsilon) }
-            for i in 0..<e { x[i] += s.tmp[i] }
+            DecoderOps.addResidual(x, s.tmp, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
 
             // feed-forward
             DecoderOps.rmsNorm(s.xb.f32, x, w.ffnNorm, e, eps: c.normEpsilon)
@@ -244,8 +243,7 @@ public final class LanguageModel: @unchecked Sendable {
             DecoderOps.gatedActivation(s.gate.f32, s.up, c.feedForwardLength, gelu: c.activation == .geluTanh)
             s.gate.invalidate()
             Kernels.matvec(s.tmp, w.ffnDown, s.gate, pool: pool)
-            if let pn = w.ffnPostNorm { DecoderOps.rmsNorm(s.tmp, s.tmp, pn, e, eps: c.normEpsilon) }
-            for i in 0..<e { x[i] += s.tmp[i] }
+            DecoderOps.addResidual(x, s.tmp, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
         }
         logits(from: x, state: s)
         s.position += 1
@@ -401,10 +399,8 @@ public final class LanguageModel: @unchecked Sendable {
             b.att.invalidate(count: T)
             matmul(b.tmp, w.wo, b.att, s)
             for t in 0..<T {
-                let y = b.tmp + t * e
-                if let pn = w.attnPostNorm { DecoderOps.rmsNorm(y, y, pn, e, eps: c.normEpsilon) }
                 let xr = X + t * e
-                for i in 0..<e { xr[i] += y[i] }
+                DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
                 DecoderOps.rmsNorm(b.xb.f32 + t * e, xr, w.ffnNorm, e, eps: c.normEpsilon)
             }
             b.xb.invalidate(count: T)
@@ -418,10 +414,8 @@ public final class LanguageModel: @unchecked Sendable {
             b.gate.invalidate(count: T)
             matmul(b.tmp, w.ffnDown, b.gate, s)
             for t in 0..<T {
-                let y = b.tmp + t * e
-                if let pn = w.ffnPostNorm { DecoderOps.rmsNorm(y, y, pn, e, eps: c.normEpsilon) }
                 let xr = X + t * e
-                for i in 0..<e { xr[i] += y[i] }
+                DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
             }
         }
         s.position += T

@@ -161,14 +161,18 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         // A base model sometimes "answers" by writing one more passage; then it gets a second
         // chance with the answer's first words written for it (the cached prompt prefix makes it
         // cheap). Nothing was sent to the client by the failed attempt.
-        var lastStats: GenerationStats?
+        let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
+        let fitted: (tokens: [Int32], passages: [RetrievedPassage])
+        do {
+            fitted = try fittedPrompt(input, answerTokens: answerTokens)
+        } catch {
+            throw RAGError.backend(name: name, message: "\(error)")
+        }
         for primer in answerPrimers {
-            let (stats, answered) = try attempt(input, options: options, deadline: deadline, cancelled: cancelled,
-                                                primer: primer, emit: emit)
-            lastStats = stats
+            let (stats, answered) = try attempt(fitted, answerTokens: answerTokens, options: options, deadline: deadline,
+                                                cancelled: cancelled, primer: primer, emit: emit)
             if answered || cancelled.isSet { return stats }
         }
-        _ = lastStats
         throw RAGError.backend(name: name, message: "the model produced no answer")
     }
 
@@ -183,22 +187,18 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public static let primer = "D'après les extraits,"
 
     /// One generation; `answered` tells whether any text was sent.
-    private func attempt(_ input: AnswerInput, options: GenerationOptions, deadline: Date, cancelled: CancelFlag,
+    /// `fitted` is the prompt fitted once per request; the primer's tokens follow it.
+    private func attempt(_ fitted: (tokens: [Int32], passages: [RetrievedPassage]), answerTokens: Int,
+                         options: GenerationOptions, deadline: Date, cancelled: CancelFlag,
                          primer: String?, emit: (String) -> Void) throws -> (GenerationStats?, Bool) {
-        let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
-        var fitted: (tokens: [Int32], passages: [RetrievedPassage])
-        do {
-            fitted = try fittedPrompt(input, answerTokens: answerTokens)
-        } catch {
-            throw RAGError.backend(name: name, message: "\(error)")
-        }
+        var prompt = fitted.tokens
         if let primer {
-            fitted.tokens += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
+            prompt += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
         }
         var sampling = SamplingParameters.greedy
         if useRequestTemperature, options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
-                                          seed: UInt64(truncatingIfNeeded: fitted.tokens.count &* 2_654_435_761))
+                                          seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761))
         }
         var detok = tokenizer.makeStreamingDetokenizer()
         var matcher = StopStringMatcher(stopStrings)
@@ -246,7 +246,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         }
         let stats: GenerationStats
         do {
-            stats = try generator.run(prompt: fitted.tokens.map(Int.init), maxTokens: answerTokens, sampling: sampling,
+            stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
                                       stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }

@@ -204,30 +204,21 @@ public final class GGUFFile: @unchecked Sendable {
         return v
     }
 
-    public func int(_ key: String) throws -> Int {
-        guard let v = try value(key).int else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "an integer") }
+    /// The value of `key` seen through `view`; `expected` names the type in the error.
+    private func typed<T>(_ key: String, _ view: (GGUFValue) -> T?, _ expected: String) throws -> T {
+        guard let v = view(try value(key)) else { throw GGUFError.wrongKeyType(file: path, key: key, expected: expected) }
         return v
     }
 
-    public func float(_ key: String) throws -> Float {
-        guard let v = try value(key).float else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "a number") }
-        return v
-    }
+    public func int(_ key: String) throws -> Int { try typed(key, \.int, "an integer") }
 
-    public func string(_ key: String) throws -> String {
-        guard let v = try value(key).string else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "a string") }
-        return v
-    }
+    public func float(_ key: String) throws -> Float { try typed(key, \.float, "a number") }
 
-    public func bool(_ key: String) throws -> Bool {
-        guard let v = try value(key).bool else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "a bool") }
-        return v
-    }
+    public func string(_ key: String) throws -> String { try typed(key, \.string, "a string") }
 
-    public func array(_ key: String) throws -> GGUFArray {
-        guard let v = try value(key).array else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "an array") }
-        return v
-    }
+    public func bool(_ key: String) throws -> Bool { try typed(key, \.bool, "a bool") }
+
+    public func array(_ key: String) throws -> GGUFArray { try typed(key, \.array, "an array") }
 
     public func strings(_ key: String) throws -> [String] {
         guard let v = try array(key).strings else { throw GGUFError.wrongKeyType(file: path, key: key, expected: "an array of strings") }

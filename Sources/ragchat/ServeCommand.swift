@@ -130,15 +130,9 @@ enum ServeEngine {
 
         // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
         // an ingest run while the server is up is picked up); keyword search otherwise.
-        let search: @Sendable (String, Int) async throws -> [SearchHit]
-        if let encoder {
-            search = { query, k in
-                guard try store.hasVectors(modelID: encoder.modelID) else { return try store.search(query, k: k) }
-                let vector = try await Task.detached { try encoder.embed(query: query) }.value
-                return try store.hybridSearch(query, vector: vector, modelID: encoder.modelID, k: k)
-            }
-        } else {
-            search = { query, k in try store.search(query, k: k) }
+        // (The query embedding is CPU work: off the server's tasks.)
+        let search: @Sendable (String, Int) async throws -> [SearchHit] = { [encoder] query, k in
+            try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k) }.value
         }
         if let encoder, try store.hasVectors(modelID: encoder.modelID) {
             info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
