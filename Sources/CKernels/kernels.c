@@ -879,26 +879,176 @@ CK_TILE(tile42_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 2)
 CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
 
 // AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
-#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+
+// Signed weight types on VNNI: the weights are unpacked biased to unsigned bytes (u = w + OFF), and
+// each dot starts from -OFF * sum(y) per 4-byte group, so vpdpbusd alone gives sum(w * y): the same
+// int32 lanes as the sign trick (exact integer arithmetic), without the two vpsignb per product.
+CK_VNNI static inline __m256i unpack_q4_0_u(const void *p) { const ck_block_q4_0 *x = p; return nibbles32(x->qs); }
+CK_VNNI static inline __m256i unpack_q5_0_u(const void *p) {
+    const ck_block_q5_0 *x = p;
+    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+}
+CK_VNNI static inline __m256i unpack_q8_0_u(const void *p) {
+    const ck_block_q8_0 *x = p;
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), _mm256_set1_epi8((char)0x80));
+}
+// Prompt tiles (4 rows x 4 or 8 activations): two activations per 512-bit register, lanes 0..7 holding
+// one activation's 8 accumulators and lanes 8..15 the next one's, with exactly the per-lane operations
+// of the 256-bit dot (int32 lanes, d_w * d_y rounded once, one fma per block): 2x the 256-bit tiles.
+#define CK_ZTILE(NAME, BT, UNPACKU, OFF, HASM, CP)                                                            \
+CK_VNNI static void NAME(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os) { \
+    __m512 acc[4][CP]; float sm[4][2 * CP];                                                                   \
+    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) {                                                \
+        acc[r][c] = _mm512_setzero_ps(); sm[r][2 * c] = sm[r][2 * c + 1] = 0;                                 \
+    }                                                                                                         \
+    const __m512i off = _mm512_set1_epi8((char)(OFF)), zero = _mm512_setzero_si512();                         \
+    for (int b = 0; b < n / 32; b++) {                                                                        \
+        __m512i u[4]; __m512 d[4]; float m[4];                                                                \
+        for (int r = 0; r < 4; r++) {                                                                         \
+            const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
+            u[r] = _mm512_broadcast_i64x4(UNPACKU(x)); d[r] = _mm512_set1_ps(_cvtsh_ss(x->d));                \
+            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+        }                                                                                                     \
+        for (int c = 0; c < CP; c++) {                                                                        \
+            const ck_q8_0 *y0 = (const ck_q8_0 *)(act + (size_t)(2 * c) * as) + b;                            \
+            const ck_q8_0 *y1 = (const ck_q8_0 *)(act + (size_t)(2 * c + 1) * as) + b;                        \
+            __m512i yy = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y0->qs)), \
+                                            _mm256_loadu_si256((const __m256i *)y1->qs), 1);                  \
+            __m512 ys = _mm512_insertf32x8(_mm512_set1_ps(y0->d), _mm256_set1_ps(y1->d), 1);                  \
+            __m512i neg = (OFF) ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, yy)) : zero;          \
+            for (int r = 0; r < 4; r++) {                                                                     \
+                __m512i p = _mm512_dpbusd_epi32(neg, u[r], yy);                                               \
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(d[r], ys), _mm512_cvtepi32_ps(p), acc[r][c]);       \
+                if (HASM) {                                                                                   \
+                    sm[r][2 * c] = fmaf(m[r], y0->s, sm[r][2 * c]);                                           \
+                    sm[r][2 * c + 1] = fmaf(m[r], y1->s, sm[r][2 * c + 1]);                                   \
+                }                                                                                             \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) {                                               \
+        float a0 = hsum8(_mm512_castps512_ps256(acc[r][c])), a1 = hsum8(_mm512_extractf32x8_ps(acc[r][c], 1)); \
+        out[(size_t)(2 * c) * os + r] = HASM ? a0 + sm[r][2 * c] : a0;                                        \
+        out[(size_t)(2 * c + 1) * os + r] = HASM ? a1 + sm[r][2 * c + 1] : a1;                                \
+    }                                                                                                         \
+}
+CK_ZTILE(ztile48_q4_0, ck_block_q4_0, unpack_q4_0_u, 8, 0, 4)
+CK_ZTILE(ztile48_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4)
+CK_ZTILE(ztile48_q5_0, ck_block_q5_0, unpack_q5_0_u, 16, 0, 4)
+CK_ZTILE(ztile48_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4)
+CK_ZTILE(ztile48_q8_0, ck_block_q8_0, unpack_q8_0_u, 128, 0, 4)
+CK_ZTILE(ztile44_q4_0, ck_block_q4_0, unpack_q4_0_u, 8, 0, 2)
+CK_ZTILE(ztile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 2)
+CK_ZTILE(ztile44_q5_0, ck_block_q5_0, unpack_q5_0_u, 16, 0, 2)
+CK_ZTILE(ztile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 2)
+CK_ZTILE(ztile44_q8_0, ck_block_q8_0, unpack_q8_0_u, 128, 0, 2)
+// avx2_q4_K_gemm_x4 with 512-bit integer products and the 4 tokens in the lanes of the float part:
+// per token the same int32 sums (is[c], the minimum products), the same d_w * d_y, and the same fma
+// sequence per block (c = 0..3), lane by lane instead of scalar.
+CK_VNNI static void z_q4_K_gemm_x4(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out) {
+    __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
+        const __m128 dd = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].d)), ad);
+        const __m128 dm = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
+        const __m256i mnx = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
+                                              mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+        __m512i u[4], sv[4];
+        for (int c = 0; c < 4; c++) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+            u[c] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(qq, m4)),
+                                      _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4), 1);
+            sv[c] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)sc[2 * c])),
+                                       _mm256_set1_epi16((short)sc[2 * c + 1]), 1);
+        }
+        __m128 is[4], im[4]; // per token: lanes c = 0..3 (int32 bits)
+        for (int t = 0; t < 4; t++) {
+            __m256i r4[4];
+            for (int c = 0; c < 4; c++) {
+                __m512i y = _mm512_loadu_si512((const void *)(a[t][b].qs + 64 * c));
+                __m512i pz = _mm512_madd_epi16(_mm512_maddubs_epi16(u[c], y), sv[c]);
+                r4[c] = _mm256_add_epi32(_mm512_castsi512_si256(pz), _mm512_extracti64x4_epi64(pz, 1));
+            }
+            __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r4[0], r4[1]), _mm256_hadd_epi32(r4[2], r4[3]));
+            is[t] = _mm_castsi128_ps(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+            __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[t][b].bsums), mnx);
+            pm = _mm256_permute4x64_epi64(_mm256_hadd_epi32(pm, pm), 0x08);
+            im[t] = _mm_castsi128_ps(_mm256_castsi256_si128(pm));
+        }
+        _MM_TRANSPOSE4_PS(is[0], is[1], is[2], is[3]);
+        _MM_TRANSPOSE4_PS(im[0], im[1], im[2], im[3]);
+        for (int c = 0; c < 4; c++) {
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_castps_si128(is[c])), dd, acc);
+            accm = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_castps_si128(im[c])), dm, accm);
+        }
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+// avx2_q6_K_tiled_x4 with 512-bit integer products (the same exact int32 totals per block and
+// token) and the 4 tokens' float updates in the lanes of one vector (same operations per lane).
+CK_VNNI static void z_q6_K_tiled_x4(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
+    __m128 facc = _mm_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    const __m512i sh12 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i sh34 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i i12 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                         1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i i34 = _mm512_add_epi16(i12, _mm512_set1_epi16(4));
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
+        __m512i q12[2], q34[2], s12[2], s34[2];
+        for (int h = 0; h < 2; h++) {
+            __m512i l = _mm512_loadu_si512((const void *)(ql + 64 * h));
+            __m512i hh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qh + 32 * h)));
+            q12[h] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hh, sh12), m2), 4));
+            q34[h] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hh, sh34), m2), 4));
+            __m512i s16 = _mm512_castsi128_si512(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
+            s12[h] = _mm512_permutexvar_epi16(i12, s16);
+            s34[h] = _mm512_permutexvar_epi16(i34, s16);
+        }
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int is[4];
+        for (int t = 0; t < 4; t++) {
+            const int8_t *y = a[t][b].qs;
+            __m512i tot = _mm512_setzero_si512();
+            for (int h = 0; h < 2; h++) {
+                tot = _mm512_add_epi32(tot, _mm512_madd_epi16(_mm512_maddubs_epi16(q12[h], _mm512_loadu_si512((const void *)(y + 128 * h))), s12[h]));
+                tot = _mm512_add_epi32(tot, _mm512_madd_epi16(_mm512_maddubs_epi16(q34[h], _mm512_loadu_si512((const void *)(y + 128 * h + 64))), s34[h]));
+            }
+            __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[t][b].bsums));
+            is[t] = _mm512_reduce_add_epi32(tot) - 32 * hsum8i(corr);
+        }
+        const __m128i isum = _mm_loadu_si128((const __m128i *)is);
+        const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
+        // C contracts the plain kernel's facc + (isum * dx) * ad into one fma (as GCC does llama.cpp's)
+        facc = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(_cvtsh_ss(x[b].d))), ad, facc);
+    }
+    _mm_storeu_ps(out, facc);
+}
+
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_0, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_0, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 4)
-CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile44_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 4)
 
 static int g_vnni = -1;
+static int g_no_avx512 = 0;
+void ck_force_no_avx512(int on) { g_no_avx512 = on; }
 static int has_vnni(void) {
-    if (g_force_generic) return 0;
+    if (g_force_generic || g_no_avx512) return 0;
     if (g_vnni < 0) {
         __builtin_cpu_init();
         g_vnni = ck_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vnni");
     }
     return g_vnni;
 }
@@ -907,13 +1057,13 @@ typedef void (*ck_tile_fn)(int, const char *, size_t, const char *, size_t, floa
 // cols: 1 (one activation) or the wide tile (returns its width in *width)
 static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
     if (has_vnni()) {
-        if (width) *width = 4;
+        if (width) *width = cols >= 8 ? 8 : 4;
         switch (type) {
-        case CK_Q4_0: return cols == 1 ? vtile41_q4_0 : vtile44_q4_0;
-        case CK_Q4_1: return cols == 1 ? vtile41_q4_1 : vtile44_q4_1;
-        case CK_Q5_0: return cols == 1 ? vtile41_q5_0 : vtile44_q5_0;
-        case CK_Q5_1: return cols == 1 ? vtile41_q5_1 : vtile44_q5_1;
-        case CK_Q8_0: return cols == 1 ? vtile41_q8_0 : vtile44_q8_0;
+        case CK_Q4_0: return cols == 1 ? vtile41_q4_0 : cols >= 8 ? ztile48_q4_0 : ztile44_q4_0;
+        case CK_Q4_1: return cols == 1 ? vtile41_q4_1 : cols >= 8 ? ztile48_q4_1 : ztile44_q4_1;
+        case CK_Q5_0: return cols == 1 ? vtile41_q5_0 : cols >= 8 ? ztile48_q5_0 : ztile44_q5_0;
+        case CK_Q5_1: return cols == 1 ? vtile41_q5_1 : cols >= 8 ? ztile48_q5_1 : ztile44_q5_1;
+        case CK_Q8_0: return cols == 1 ? vtile41_q8_0 : cols >= 8 ? ztile48_q8_0 : ztile44_q8_0;
         default: return 0;
         }
     }
@@ -984,13 +1134,16 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
 #endif
 #if CK_X86
     int tw = 2;
-    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 2, &tw) : 0;
+    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
     if (tf) {
         int r = r0;
         for (; r + 4 <= r1; r += 4) {
             int t = 0;
             for (; t + tw <= ntok; t += tw)
                 tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+            if (tw > 4)
+                for (; t + 4 <= ntok; t += 4)
+                    tile_fn(type, 4)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
             for (; t < ntok; t++)
                 tile_fn(type, 1)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
         }
@@ -1011,7 +1164,8 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
                 const ck_q8_K *ap[4];
                 float o4[4];
                 for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t0 + k) * actStride);
-                if (ngemm) avx2_q4_K_gemm_x4(n, row, ap, o4); else avx2_q6_K_tiled_x4(n, row, ap, o4);
+                if (ngemm) (has_vnni() ? z_q4_K_gemm_x4 : avx2_q4_K_gemm_x4)(n, row, ap, o4);
+                else (has_vnni() ? z_q6_K_tiled_x4 : avx2_q6_K_tiled_x4)(n, row, ap, o4);
                 for (int k = 0; k < 4; k++) out[(size_t)(t0 + k) * outStride + (r - r0)] = o4[k];
             }
         }
@@ -1212,6 +1366,71 @@ float ck_dot_f16_ggml(const float *a, const float *b, int n) {
     return (float)sum;
 }
 
+#if CK_X86
+// reduce16 of the 16 lanes of v, same additions in the same order
+CK_VNNI static inline float z_reduce16(__m512 v) {
+    __m256 t3 = _mm256_add_ps(_mm512_extractf32x8_ps(v, 1), _mm512_castps512_ps256(v));
+    __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
+    __m128 t8 = _mm_add_ps(t6, _mm_movehl_ps(t6, t6));
+    return _mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8)));
+}
+
+// ck_attn_scores_f16_gemm with 4 keys per pass (4 independent 16-lane chains)
+CK_VNNI static void z_attn_scores(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+    int j = 0;
+    for (; j + 4 <= span; j += 4) {
+        const float *k0 = k + (size_t)j * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < n; i += 16) {
+            __m512 qv = _mm512_loadu_ps(q + i);
+            a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + i), a0);
+            a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k1 + i), a1);
+            a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k2 + i), a2);
+            a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k3 + i), a3);
+        }
+        row[j] = z_reduce16(a0) * scale;
+        row[j + 1] = z_reduce16(a1) * scale;
+        row[j + 2] = z_reduce16(a2) * scale;
+        row[j + 3] = z_reduce16(a3) * scale;
+    }
+    for (; j < span; j++) {
+        const float *kj = k + (size_t)j * stride;
+        __m512 a0 = _mm512_setzero_ps();
+        for (int i = 0; i < n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
+        row[j] = z_reduce16(a0) * scale;
+    }
+}
+
+// ck_attn_v_ggml's accumulators (lane k = t mod L) kept in registers: for 16 dimensions and 8 lanes
+// at a time, each lane's fma chain runs over its positions in increasing order, as in the plain loop.
+CK_VNNI static void z_attn_v_acc(float *acc, const float *p, const float *v, size_t stride, int span, int vl, int L) {
+    for (int d0 = 0; d0 < vl; d0 += 16) {
+        for (int kb = 0; kb < L; kb += 8) {
+            __m512 a[8];
+            for (int kk = 0; kk < 8; kk++) a[kk] = _mm512_setzero_ps();
+            for (int base = 0; base + kb < span; base += L) {
+                for (int kk = 0; kk < 8; kk++) {
+                    const int t = base + kb + kk;
+                    if (t >= span) break;
+                    const float pt = p[t];
+                    if (pt == 0.0f) continue;
+                    a[kk] = _mm512_fmadd_ps(_mm512_set1_ps(pt), _mm512_loadu_ps(v + (size_t)t * stride + d0), a[kk]);
+                }
+            }
+            for (int kk = 0; kk < 8; kk++) _mm512_storeu_ps(acc + (size_t)(kb + kk) * vl + d0, a[kk]);
+        }
+    }
+}
+#endif
+
+// row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_gemm_ggml
+void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+#if CK_X86
+    if (has_vnni() && n % 16 == 0) { z_attn_scores(row, q, k, stride, span, n, scale); return; }
+#endif
+    for (int j = 0; j < span; j++) row[j] = ck_dot_f16_gemm_ggml(q, k + (size_t)j * stride, n) * scale;
+}
+
 // a (n,) · b (n,), n a multiple of 16, as llama.cpp's prompt path computes it (llamafile tinyBLAS
 // F16 GEMM on AVX-512: one 16-lane accumulator over the whole row, then the 16-lane reduction).
 float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n) {
@@ -1257,6 +1476,12 @@ void ck_softmax_ggml_f16(float *x, int n) {
 // acc: scratch of 64 * vl floats.
 void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes) {
     const int mask = lanes == 16 ? 15 : 63;
+#if CK_X86
+    if (has_vnni() && vl % 16 == 0) {
+        z_attn_v_acc(acc, p, v, stride, span, vl, mask + 1);
+        goto reduce;
+    }
+#endif
     memset(acc, 0, sizeof(float) * (size_t)(mask + 1) * (size_t)vl);
     for (int t = 0; t < span; t++) {
         const float pt = p[t];
@@ -1268,6 +1493,9 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
 #endif
         for (int d = 0; d < vl; d++) a[d] = fmaf(pt, vt[d], a[d]);
     }
+#if CK_X86
+reduce:
+#endif
     for (int d = 0; d < vl; d++) {
         float s[64];
         for (int k = 0; k <= mask; k++) s[k] = acc[(size_t)k * vl + d];

@@ -369,9 +369,8 @@ public final class LanguageModel: @unchecked Sendable {
                         let hi = p0 + t
                         let lo = max(0, hi - window + 1)
                         let qh = b.q + t * nH * kl + h * kl
-                        for j in lo...hi {
-                            row[j - lo] = Kernels.dotF16GemmGGML(qh, kBase + j * kvDimK + kvh * kl, kl) * scoreScale
-                        }
+                        Kernels.attentionScoresF16Gemm(row, qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
+                                                       span: hi - lo + 1, n: kl, scale: scoreScale)
                         Kernels.softmaxGGMLF16(row, hi - lo + 1)
                         Kernels.attentionValuesGGML(att + t * nH * vl + h * vl, row, vBase + lo * kvDimV + kvh * vl,
                                                     stride: kvDimV, span: hi - lo + 1, vl: vl,

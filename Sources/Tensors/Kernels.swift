@@ -105,6 +105,8 @@ public enum Kernels {
 
     /// Forces the plain C kernels (tests, measurements).
     public static func forceGeneric(_ on: Bool) { ck_force_generic(on ? 1 : 0) }
+    /// Uses the 256-bit kernels even where AVX-512 VNNI ones exist (tests: both give the same bits).
+    public static func forceNoAVX512(_ on: Bool) { ck_force_no_avx512(on ? 1 : 0) }
 
     /// The fast (CKernels) dot of one weight row with an activation in `w.activationKind` form.
     public static func rowDot(_ w: QMatrix, _ r: Int, _ act: UnsafeRawPointer) -> Float {
@@ -178,6 +180,13 @@ extension Kernels {
     @inline(__always)
     public static func dotF16GemmGGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         ck_dot_f16_gemm_ggml(a, b, Int32(n))
+    }
+
+    // row[j] = (q · k_j) * scale for j < span (k_j = k + j * stride), each dot as dotF16GemmGGML
+    @inline(__always)
+    public static func attentionScoresF16Gemm(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
+                                              _ k: UnsafePointer<Float>, stride: Int, span: Int, n: Int, scale: Float) {
+        ck_attn_scores_f16_gemm(row, q, k, stride, Int32(span), Int32(n), scale)
     }
 
     // x (n,) in place: softmax, weights rounded to fp16

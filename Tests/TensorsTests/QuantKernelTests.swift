@@ -158,6 +158,71 @@ struct QuantKernelTests {
         }
     }
 
+    /// The 512-bit prompt kernels (two activations per register; Q4_K's tokens in lanes) give the
+    /// same bits as the 256-bit ones, for every tile width, remainder and token span, and the
+    /// 32-weight block types equal their one-row dots bit for bit.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K])
+    func wideTilesMatch256BitKernels(type: GGMLType) {
+        let rows = 70, cols = 512
+        let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 31)
+        let pool = ThreadPool(threads: 2)
+        for ntok in [1, 3, 8, 13, 70, 133] {
+            let x = ActivationBuffer(n: cols, capacity: ntok)
+            for t in 0..<ntok {
+                let v = randomActivations(cols, seed: UInt64(500 + t))
+                for i in 0..<cols { x.f32[t * cols + i] = v[i] }
+            }
+            x.invalidate(count: ntok)
+            w.withUnsafeBytes { wr in
+                let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
+                var wide = [Float](repeating: 0, count: rows * ntok), narrow = wide
+                wide.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
+                Kernels.forceNoAVX512(true)
+                narrow.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
+                Kernels.forceNoAVX512(false)
+                #expect(wide == narrow, "\(type), \(ntok) tokens")
+                if type.blockSize == 32 {
+                    let act = x.prepared(m.activationKind)
+                    var same = true
+                    for t in 0..<ntok {
+                        for r in 0..<rows where wide[t * rows + r] != Kernels.rowDot(m, r, act + t * x.stride(m.activationKind)) {
+                            same = false
+                        }
+                    }
+                    #expect(same, "\(type), \(ntok) tokens: tiles differ from one-row dots")
+                }
+            }
+        }
+    }
+
+    /// Attention in llama.cpp's prompt order: the 4-keys-per-pass scores equal one dot per key, and
+    /// the register-blocked values equal the plain lane-by-lane accumulation, zero weights included.
+    @Test func attentionKernelsMatchPlainLoops() {
+        let n = 256, span = 203, rowStride = 256 + 32
+        let q = randomActivations(n, seed: 1).map { Float(Float16($0)) }
+        let kv = randomActivations(rowStride * span, seed: 2).map { Float(Float16($0)) }
+        var fast = [Float](repeating: 0, count: span), plain = fast
+        fast.withUnsafeMutableBufferPointer { Kernels.attentionScoresF16Gemm($0.baseAddress!, q, kv, stride: rowStride, span: span, n: n, scale: 0.0625) }
+        for j in 0..<span { kv.withUnsafeBufferPointer { plain[j] = Kernels.dotF16GemmGGML(q, $0.baseAddress! + j * rowStride, n) * 0.0625 } }
+        #expect(fast == plain)
+        var p = randomActivations(span, seed: 3).map { abs($0) / 40 }
+        for j in stride(from: 5, to: span, by: 17) { p[j] = 0 }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * n)
+        defer { scratch.deallocate() }
+        for promptOrder in [true, false] {
+            var wide = [Float](repeating: 0, count: n), narrow = wide
+            wide.withUnsafeMutableBufferPointer {
+                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: n, scratch: scratch, promptOrder: promptOrder)
+            }
+            Kernels.forceNoAVX512(true)
+            narrow.withUnsafeMutableBufferPointer {
+                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: n, scratch: scratch, promptOrder: promptOrder)
+            }
+            Kernels.forceNoAVX512(false)
+            #expect(wide == narrow, "promptOrder \(promptOrder)")
+        }
+    }
+
     @Test func fp16Conversions() {
         for f: Float in [0, -0, 1, -2.5, 65504, 1e-5, 6e-8, 1e-8, 70000, 0.1, -3.14159] {
             let h = Kernels.floatToFP16(f)

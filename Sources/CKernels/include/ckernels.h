@@ -35,6 +35,8 @@ int ck_act_kind(int type);
 int ck_has_avx2(void);
 /// Forces the plain C paths (for tests and measurements); 0 restores auto-detection.
 void ck_force_generic(int on);
+/// Forces the 256-bit paths where AVX-512 VNNI kernels exist (for tests: both give the same bits).
+void ck_force_no_avx512(int on);
 
 float ck_fp16_to_fp32(uint16_t h);
 uint16_t ck_fp32_to_fp16(float f);
@@ -76,6 +78,8 @@ void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float e
 float ck_dot_f16_ggml(const float *a, const float *b, int n);
 // a (n,) · b (n,) (fp16-representable, n multiple of 16), in the prompt path's (tinyBLAS) order
 float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n);
+// row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_gemm_ggml
+void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
 // x (n,) in place: softmax, then weights rounded to fp16
 void ck_softmax_ggml_f16(float *x, int n);
 // p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
