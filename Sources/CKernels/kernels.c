@@ -10,6 +10,9 @@
 #include <immintrin.h>
 #define CK_X86 1
 #define CK_AVX2 __attribute__((target("avx2,fma,f16c")))
+// AVX-512 (F, VL, BW, DQ) + VNNI kernels, used when has_vnni()
+#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
+static int has_vnni(void);
 #else
 #define CK_X86 0
 #endif
@@ -27,7 +30,8 @@ _Static_assert(sizeof(ck_q8_K) == 292, "q8_K activation block");
 
 // ---------------------------------------------------------------- dispatch
 
-static int g_force_generic = 0;
+// Per thread, so a test forcing a path does not change the kernels other tests run at the same time.
+static _Thread_local int g_force_generic = 0;
 static int g_avx2 = -1;
 
 int ck_has_avx2(void) {
@@ -160,7 +164,38 @@ void ck_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
     generic_quantize_q8_0(y, x, n);
 }
 
+#if CK_X86
+// ck_quantize_q8_K 16 values at a time: the same max (first index of the largest |x|), the same
+// products iscale * x rounded to nearest-even, the same clamp and block sums.
+CK_VNNI static void z_quantize_q8_K(ck_q8_K *y, const float *x, int n) {
+    for (int b = 0; b < n / 256; b++) {
+        const float *xb = x + 256 * b;
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(xb + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0) { memset(&y[b], 0, sizeof(ck_q8_K)); continue; }
+        float max = 0;
+        for (int j = 0; j < 256; j += 16) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(xb + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) { max = xb[j + __builtin_ctz(hit)]; break; }
+        }
+        const float iscale = -127.0f / max;
+        const __m512 sc = _mm512_set1_ps(iscale);
+        for (int j = 0; j < 256; j += 16) {
+            __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(sc, _mm512_loadu_ps(xb + j)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m512i v = _mm512_min_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[b].qs + j), _mm512_cvtepi32_epi8(v));
+            y[b].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(v);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+#endif
+
 void ck_quantize_q8_K(ck_q8_K *y, const float *x, int n) {
+#if CK_X86
+    if (has_vnni()) { z_quantize_q8_K(y, x, n); return; }
+#endif
     for (int b = 0; b < n / 256; b++) {
         const float *xb = x + 256 * b;
         float amax = 0, max = 0;
@@ -879,7 +914,6 @@ CK_TILE(tile42_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 2)
 CK_TILE(tile42_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 2)
 
 // AVX-512VL + VNNI variants (32 vector registers, one vpdpbusd per 32 products): same integers.
-#define CK_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
@@ -1040,7 +1074,7 @@ CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_0, ck_block_q5_0, unpack_q5_0
 CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q8_0, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
 
 static int g_vnni = -1;
-static int g_no_avx512 = 0;
+static _Thread_local int g_no_avx512 = 0;
 void ck_force_no_avx512(int on) { g_no_avx512 = on; }
 static int has_vnni(void) {
     if (g_force_generic || g_no_avx512) return 0;
@@ -1133,25 +1167,30 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
     (void)tiled;
 #endif
 #if CK_X86
+    // the tiles, chosen once per call: widest (8 or 2 activations), 4 wide on VNNI, one activation
     int tw = 2;
     ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
+    ck_tile_fn tf4 = tw > 4 ? tile_fn(type, 4) : 0, tf1 = tf ? tile_fn(type, 1) : 0;
     if (tf) {
         int r = r0;
         for (; r + 4 <= r1; r += 4) {
             int t = 0;
             for (; t + tw <= ntok; t += tw)
                 tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
-            if (tw > 4)
+            if (tf4)
                 for (; t + 4 <= ntok; t += 4)
-                    tile_fn(type, 4)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+                    tf4(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
             for (; t < ntok; t++)
-                tile_fn(type, 1)(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
+                tf1(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
         }
         for (; r < r1; r++)
             for (int t = 0; t < ntok; t++)
                 out[(size_t)t * outStride + (r - r0)] = avx2_dot(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
         return;
     }
+#endif
+#if CK_X86
+    const int vnni = has_vnni();
 #endif
     for (int r = r0; r < r1; r++) {
         const void *row = p + (size_t)r * rowBytes;
@@ -1164,8 +1203,8 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
                 const ck_q8_K *ap[4];
                 float o4[4];
                 for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t0 + k) * actStride);
-                if (ngemm) (has_vnni() ? z_q4_K_gemm_x4 : avx2_q4_K_gemm_x4)(n, row, ap, o4);
-                else (has_vnni() ? z_q6_K_tiled_x4 : avx2_q6_K_tiled_x4)(n, row, ap, o4);
+                if (ngemm) (vnni ? z_q4_K_gemm_x4 : avx2_q4_K_gemm_x4)(n, row, ap, o4);
+                else (vnni ? z_q6_K_tiled_x4 : avx2_q6_K_tiled_x4)(n, row, ap, o4);
                 for (int k = 0; k < 4; k++) out[(size_t)(t0 + k) * outStride + (r - r0)] = o4[k];
             }
         }
@@ -1282,6 +1321,15 @@ CK_AVX2 static void avx2_swiglu(float *gate, const float *up, int nv) {
     }
 }
 
+// x[i] = fp16-rounded x[i] * s (F16C rounds to nearest even, as ck_fp32_to_fp16); returns the count done
+CK_AVX2 static int avx2_scale_round_half(float *x, float s, int n) {
+    const __m256 sv = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _MM_FROUND_TO_NEAREST_INT)));
+    return i;
+}
+
 CK_AVX2 static void avx2_exp_sub(float *v, const float *x, float max) {
     __m256 m = _mm256_set1_ps(max);
     _mm256_storeu_ps(v, avx2_expf_ggml(_mm256_sub_ps(_mm256_loadu_ps(x), m)));
@@ -1375,23 +1423,18 @@ CK_VNNI static inline float z_reduce16(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8)));
 }
 
-// ck_attn_scores_f16_gemm with 4 keys per pass (4 independent 16-lane chains)
+// ck_attn_scores_f16_gemm with 8 keys per pass (8 independent 16-lane fma chains in flight)
 CK_VNNI static void z_attn_scores(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
     int j = 0;
-    for (; j + 4 <= span; j += 4) {
-        const float *k0 = k + (size_t)j * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (; j + 8 <= span; j += 8) {
+        const float *kj = k + (size_t)j * stride;
+        __m512 a[8];
+        for (int u = 0; u < 8; u++) a[u] = _mm512_setzero_ps();
         for (int i = 0; i < n; i += 16) {
             __m512 qv = _mm512_loadu_ps(q + i);
-            a0 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k0 + i), a0);
-            a1 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k1 + i), a1);
-            a2 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k2 + i), a2);
-            a3 = _mm512_fmadd_ps(qv, _mm512_loadu_ps(k3 + i), a3);
+            for (int u = 0; u < 8; u++) a[u] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kj + (size_t)u * stride + i), a[u]);
         }
-        row[j] = z_reduce16(a0) * scale;
-        row[j + 1] = z_reduce16(a1) * scale;
-        row[j + 2] = z_reduce16(a2) * scale;
-        row[j + 3] = z_reduce16(a3) * scale;
+        for (int u = 0; u < 8; u++) row[j + u] = z_reduce16(a[u]) * scale;
     }
     for (; j < span; j++) {
         const float *kj = k + (size_t)j * stride;
@@ -1401,8 +1444,45 @@ CK_VNNI static void z_attn_scores(float *row, const float *q, const float *k, si
     }
 }
 
-// ck_attn_v_ggml's accumulators (lane k = t mod L) kept in registers: for 16 dimensions and 8 lanes
-// at a time, each lane's fma chain runs over its positions in increasing order, as in the plain loop.
+// ck_attn_v_ggml in the prompt order (16 lanes, lane k = t mod 16) with the 16 accumulators of 16
+// dimensions in registers: each lane's fma chain runs over its positions in increasing order, as in
+// the plain loop, and reduce16 is applied to 16 dimensions at once (same additions per dimension).
+CK_VNNI static void z_attn_v16(float *out, const float *p, const float *v, size_t stride, int span, int vl) {
+    for (int d0 = 0; d0 < vl; d0 += 16) {
+        __m512 a[16];
+        for (int k = 0; k < 16; k++) a[k] = _mm512_setzero_ps();
+        const float *vd = v + d0;
+        for (int base = 0; base < span; base += 16) {
+            const int m = span - base < 16 ? span - base : 16;
+            for (int k = 0; k < m; k++) {
+                const float pt = p[base + k];
+                if (pt != 0.0f) a[k] = _mm512_fmadd_ps(_mm512_set1_ps(pt), _mm512_loadu_ps(vd + (size_t)(base + k) * stride), a[k]);
+            }
+        }
+        __m512 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(a[8 + i], a[i]);
+        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[4 + i], t3[i]);
+        _mm512_storeu_ps(out + d0, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+    }
+}
+
+// out[d] = reduce64 of the 64 lane accumulators acc[k * vl + d], 16 dimensions at a time
+CK_VNNI static void z_reduce64_rows(float *out, const float *acc, int vl) {
+    for (int d0 = 0; d0 < vl; d0 += 16) {
+        __m512 r[16];
+        for (int l = 0; l < 16; l++) {
+            __m512 lo = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)l * vl + d0), _mm512_loadu_ps(acc + (size_t)(32 + l) * vl + d0));
+            __m512 hi = _mm512_add_ps(_mm512_loadu_ps(acc + (size_t)(16 + l) * vl + d0), _mm512_loadu_ps(acc + (size_t)(48 + l) * vl + d0));
+            r[l] = _mm512_add_ps(lo, hi);
+        }
+        __m512 t3[8], t6[4];
+        for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(r[8 + i], r[i]);
+        for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[4 + i], t3[i]);
+        _mm512_storeu_ps(out + d0, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+    }
+}
+
+// the one-token order (64 lanes): accumulators in scratch, 8 lanes x 16 dimensions per pass
 CK_VNNI static void z_attn_v_acc(float *acc, const float *p, const float *v, size_t stride, int span, int vl, int L) {
     for (int d0 = 0; d0 < vl; d0 += 16) {
         for (int kb = 0; kb < L; kb += 8) {
@@ -1468,7 +1548,11 @@ void ck_softmax_ggml_f16(float *x, int n) {
         sum += (double)reduce16(v);
     }
     const float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i] * inv));
+    int i = 0;
+#if CK_X86
+    if (ck_has_avx2()) i = avx2_scale_round_half(x, inv, n);
+#endif
+    for (; i < n; i++) x[i] = h2f(ck_fp32_to_fp16(x[i] * inv));
 }
 
 // out (vl,) = sum_t p[t] * V[t] (V rows `stride` floats apart, fp16-representable), in the
@@ -1478,8 +1562,10 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
     const int mask = lanes == 16 ? 15 : 63;
 #if CK_X86
     if (has_vnni() && vl % 16 == 0) {
+        if (lanes == 16) { z_attn_v16(out, p, v, stride, span, vl); return; }
         z_attn_v_acc(acc, p, v, stride, span, vl, mask + 1);
-        goto reduce;
+        z_reduce64_rows(out, acc, vl);
+        return;
     }
 #endif
     memset(acc, 0, sizeof(float) * (size_t)(mask + 1) * (size_t)vl);
@@ -1493,9 +1579,6 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
 #endif
         for (int d = 0; d < vl; d++) a[d] = fmaf(pt, vt[d], a[d]);
     }
-#if CK_X86
-reduce:
-#endif
     for (int d = 0; d < vl; d++) {
         float s[64];
         for (int k = 0; k <= mask; k++) s[k] = acc[(size_t)k * vl + d];

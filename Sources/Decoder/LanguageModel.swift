@@ -334,7 +334,9 @@ public final class LanguageModel: @unchecked Sendable {
 
         for (l, w) in layers.enumerated() {
             let local = c.layerIsLocal[l]
-            for t in 0..<T { DecoderOps.rmsNorm(b.xb.f32 + t * e, X + t * e, w.attnNorm, e, eps: c.normEpsilon) }
+            pool.parallelFor(T, minChunk: 16) { t0, t1 in
+                for t in t0..<t1 { DecoderOps.rmsNorm(b.xb.f32 + t * e, X + t * e, w.attnNorm, e, eps: c.normEpsilon) }
+            }
             b.xb.invalidate(count: T)
             matmul(b.q, w.wq, b.xb, s)
             let kBase = s.kCache + l * maxContext * kvDimK
@@ -342,17 +344,19 @@ public final class LanguageModel: @unchecked Sendable {
             // k and v rows go straight into the cache (row stride == kvDim).
             matmul(kBase + p0 * kvDimK, w.wk, b.xb, s)
             matmul(vBase + p0 * kvDimV, w.wv, b.xb, s)
-            for t in 0..<T {
-                let q = b.q + t * nH * kl, k = kBase + (p0 + t) * kvDimK, v = vBase + (p0 + t) * kvDimV
-                if let bb = w.bq { for i in 0..<(nH * kl) { q[i] += bb[i] } }
-                if let bb = w.bk { for i in 0..<kvDimK { k[i] += bb[i] } }
-                if let bb = w.bv { for i in 0..<kvDimV { v[i] += bb[i] } }
-                prepareQK(q: q, k: k, rope: b.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
-                if f16Attention {
-                    if c.scaleQueries { for i in 0..<(nH * kl) { q[i] *= c.attentionScale } }
-                    DecoderOps.roundToHalf(q, nH * kl)
-                    DecoderOps.roundToHalf(k, kvDimK)
-                    DecoderOps.roundToHalf(v, kvDimV)
+            pool.parallelFor(T, minChunk: 16) { t0, t1 in
+                for t in t0..<t1 {
+                    let q = b.q + t * nH * kl, k = kBase + (p0 + t) * kvDimK, v = vBase + (p0 + t) * kvDimV
+                    if let bb = w.bq { for i in 0..<(nH * kl) { q[i] += bb[i] } }
+                    if let bb = w.bk { for i in 0..<kvDimK { k[i] += bb[i] } }
+                    if let bb = w.bv { for i in 0..<kvDimV { v[i] += bb[i] } }
+                    prepareQK(q: q, k: k, rope: b.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
+                    if f16Attention {
+                        if c.scaleQueries { for i in 0..<(nH * kl) { q[i] *= c.attentionScale } }
+                        DecoderOps.roundToHalf(q, nH * kl)
+                        DecoderOps.roundToHalf(k, kvDimK)
+                        DecoderOps.roundToHalf(v, kvDimV)
+                    }
                 }
             }
             // attention, one head per job: S = Qh Kh^T, masked softmax, O = S Vh
@@ -397,10 +401,12 @@ public final class LanguageModel: @unchecked Sendable {
             }
             b.att.invalidate(count: T)
             matmul(b.tmp, w.wo, b.att, s)
-            for t in 0..<T {
-                let xr = X + t * e
-                DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
-                DecoderOps.rmsNorm(b.xb.f32 + t * e, xr, w.ffnNorm, e, eps: c.normEpsilon)
+            pool.parallelFor(T, minChunk: 16) { t0, t1 in
+                for t in t0..<t1 {
+                    let xr = X + t * e
+                    DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
+                    DecoderOps.rmsNorm(b.xb.f32 + t * e, xr, w.ffnNorm, e, eps: c.normEpsilon)
+                }
             }
             b.xb.invalidate(count: T)
             matmul(b.gate.f32, w.ffnGate, b.xb, s)
@@ -412,9 +418,10 @@ public final class LanguageModel: @unchecked Sendable {
             }
             b.gate.invalidate(count: T)
             matmul(b.tmp, w.ffnDown, b.gate, s)
-            for t in 0..<T {
-                let xr = X + t * e
-                DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
+            pool.parallelFor(T, minChunk: 16) { t0, t1 in
+                for t in t0..<t1 {
+                    DecoderOps.addResidual(X + t * e, b.tmp + t * e, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
+                }
             }
         }
         s.position += T

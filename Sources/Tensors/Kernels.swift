@@ -51,7 +51,7 @@ public enum Kernels {
     public static func matmulQuantized(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ x: ActivationBuffer,
                                        pool: ThreadPool = .shared) {
         let kind = w.activationKind
-        let act = x.prepared(kind)
+        let act = x.prepared(kind, pool: pool)
         let stride = x.stride(kind)
         let type = Int32(w.type.rawValue), n = Int32(w.cols), rb = w.rowBytes, ntok = Int32(x.count)
         let rows = w.rows
@@ -103,9 +103,10 @@ public enum Kernels {
     /// True when the AVX2 kernels are in use.
     public static var usesAVX2: Bool { ck_has_avx2() != 0 }
 
-    /// Forces the plain C kernels (tests, measurements).
+    /// Forces the plain C kernels on the calling thread (tests; pool threads are not affected).
     public static func forceGeneric(_ on: Bool) { ck_force_generic(on ? 1 : 0) }
-    /// Uses the 256-bit kernels even where AVX-512 VNNI ones exist (tests: both give the same bits).
+    /// Uses the 256-bit kernels on the calling thread even where AVX-512 VNNI ones exist (tests: both
+    /// give the same bits). Pool threads are not affected: compare through a one-thread pool.
     public static func forceNoAVX512(_ on: Bool) { ck_force_no_avx512(on ? 1 : 0) }
 
     /// The fast (CKernels) dot of one weight row with an activation in `w.activationKind` form.

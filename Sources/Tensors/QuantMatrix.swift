@@ -135,29 +135,36 @@ public final class ActivationBuffer: @unchecked Sendable {
     /// Row stride in bytes of the `kind` form.
     public func stride(_ kind: ActivationKind) -> Int { kind.byteCount(n) }
 
-    /// The data in `kind` form (quantising now if needed), `count` rows `stride(kind)` apart.
-    public func prepared(_ kind: ActivationKind) -> UnsafeRawPointer {
+    /// The data in `kind` form (quantising now if needed), `count` rows `stride(kind)` apart; rows
+    /// are quantised across `pool` when given (each row alone: the same bytes either way).
+    public func prepared(_ kind: ActivationKind, pool: ThreadPool? = nil) -> UnsafeRawPointer {
         switch kind {
         case .f32:
             return UnsafeRawPointer(f32)
         case .q8_0:
             if !fresh0 {
-                let s = stride(.q8_0)
-                for t in 0..<count {
-                    ck_quantize_q8_0((q8_0 + t * s).assumingMemoryBound(to: ck_q8_0.self), f32 + t * n, Int32(n))
-                }
+                quantizeRows(q8_0, stride(.q8_0), pool) { ck_quantize_q8_0($0.assumingMemoryBound(to: ck_q8_0.self), $1, $2) }
                 fresh0 = true
             }
             return UnsafeRawPointer(q8_0)
         case .q8_K:
             if !freshK {
-                let s = stride(.q8_K)
-                for t in 0..<count {
-                    ck_quantize_q8_K((q8_K + t * s).assumingMemoryBound(to: ck_q8_K.self), f32 + t * n, Int32(n))
-                }
+                quantizeRows(q8_K, stride(.q8_K), pool) { ck_quantize_q8_K($0.assumingMemoryBound(to: ck_q8_K.self), $1, $2) }
                 freshK = true
             }
             return UnsafeRawPointer(q8_K)
+        }
+    }
+
+    private func quantizeRows(_ out: UnsafeMutableRawPointer, _ s: Int, _ pool: ThreadPool?,
+                              _ quantize: (UnsafeMutableRawPointer, UnsafePointer<Float>, Int32) -> Void) {
+        let f32 = self.f32, n = self.n
+        if let pool, count > 1 {
+            pool.parallelFor(count, minChunk: 8) { t0, t1 in
+                for t in t0..<t1 { quantize(out + t * s, f32 + t * n, Int32(n)) }
+            }
+        } else {
+            for t in 0..<count { quantize(out + t * s, f32 + t * n, Int32(n)) }
         }
     }
 }

@@ -33,9 +33,10 @@ int ck_act_kind(int type);
 
 /// 1 when the AVX2/FMA/F16C paths are in use.
 int ck_has_avx2(void);
-/// Forces the plain C paths (for tests and measurements); 0 restores auto-detection.
+/// Forces the plain C paths on the calling thread (for tests); 0 restores auto-detection.
 void ck_force_generic(int on);
-/// Forces the 256-bit paths where AVX-512 VNNI kernels exist (for tests: both give the same bits).
+/// Forces the 256-bit paths on the calling thread where AVX-512 VNNI kernels exist (for tests:
+/// both give the same bits).
 void ck_force_no_avx512(int on);
 
 float ck_fp16_to_fp32(uint16_t h);
