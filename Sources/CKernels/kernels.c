@@ -921,11 +921,22 @@ CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, vtile41_q5_1, ck_block_q5_1, unpack_q5_1
 // Signed weight types on VNNI: the weights are unpacked biased to unsigned bytes (u = w + OFF), and
 // each dot starts from -OFF * sum(y) per 4-byte group, so vpdpbusd alone gives sum(w * y): the same
 // int32 lanes as the sign trick (exact integer arithmetic), without the two vpsignb per product.
-CK_VNNI static inline __m256i unpack_q4_0_u(const void *p) { const ck_block_q4_0 *x = p; return nibbles32(x->qs); }
-CK_VNNI static inline __m256i unpack_q5_0_u(const void *p) {
-    const ck_block_q5_0 *x = p;
-    return _mm256_or_si256(nibbles32(x->qs), _mm256_and_si256(bits32(x->qh), _mm256_set1_epi8(0x10)));
+// 16 bytes of nibbles -> 32 bytes (low nibbles, then high nibbles), in 3 operations after the load
+CK_VNNI static inline __m256i z_nibbles32(const uint8_t *qs) {
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    return _mm256_and_si256(_mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0), _mm256_set1_epi8(0x0F));
 }
+// nibbles + 16 for each set bit of qh (a mask register instead of the byte shuffle of bits32)
+CK_VNNI static inline __m256i z_nibbles_hi32(const uint8_t *qs, const uint8_t *qh) {
+    uint32_t bits; memcpy(&bits, qh, 4);
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    __m256i nib = _mm256_and_si256(_mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0), _mm256_set1_epi8(0x0F));
+    return _mm256_mask_add_epi8(nib, (__mmask32)bits, nib, _mm256_set1_epi8(0x10));
+}
+CK_VNNI static inline __m256i unpack_q4_0_u(const void *p) { const ck_block_q4_0 *x = p; return z_nibbles32(x->qs); }
+CK_VNNI static inline __m256i unpack_q5_0_u(const void *p) { const ck_block_q5_0 *x = p; return z_nibbles_hi32(x->qs, x->qh); }
+CK_VNNI static inline __m256i unpack_q4_1_u(const void *p) { const ck_block_q4_1 *x = p; return z_nibbles32(x->qs); }
+CK_VNNI static inline __m256i unpack_q5_1_u(const void *p) { const ck_block_q5_1 *x = p; return z_nibbles_hi32(x->qs, x->qh); }
 CK_VNNI static inline __m256i unpack_q8_0_u(const void *p) {
     const ck_block_q8_0 *x = p;
     return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), _mm256_set1_epi8((char)0x80));
@@ -935,18 +946,18 @@ CK_VNNI static inline __m256i unpack_q8_0_u(const void *p) {
 // of the 256-bit dot (int32 lanes, d_w * d_y rounded once, one fma per block): 2x the 256-bit tiles.
 #define CK_ZTILE(NAME, BT, UNPACKU, OFF, HASM, CP)                                                            \
 CK_VNNI static void NAME(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os) { \
-    __m512 acc[4][CP]; float sm[4][2 * CP];                                                                   \
-    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) {                                                \
-        acc[r][c] = _mm512_setzero_ps(); sm[r][2 * c] = sm[r][2 * c + 1] = 0;                                 \
-    }                                                                                                         \
+    __m512 acc[4][CP]; __m128 sm[2 * CP]; /* minimum terms: lanes = rows */                                                                   \
+    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) acc[r][c] = _mm512_setzero_ps();                 \
+    for (int c = 0; c < 2 * CP; c++) sm[c] = _mm_setzero_ps();                                                \
     const __m512i off = _mm512_set1_epi8((char)(OFF)), zero = _mm512_setzero_si512();                         \
     for (int b = 0; b < n / 32; b++) {                                                                        \
-        __m512i u[4]; __m512 d[4]; float m[4];                                                                \
+        __m512i u[4]; __m512 d[4]; float m[4]; __m128 mv = _mm_setzero_ps();                                  \
         for (int r = 0; r < 4; r++) {                                                                         \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
             u[r] = _mm512_broadcast_i64x4(UNPACKU(x)); d[r] = _mm512_set1_ps(_cvtsh_ss(x->d));                \
             if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
         }                                                                                                     \
+        if (HASM) mv = _mm_loadu_ps(m);                                                                       \
         for (int c = 0; c < CP; c++) {                                                                        \
             const ck_q8_0 *y0 = (const ck_q8_0 *)(act + (size_t)(2 * c) * as) + b;                            \
             const ck_q8_0 *y1 = (const ck_q8_0 *)(act + (size_t)(2 * c + 1) * as) + b;                        \
@@ -957,28 +968,30 @@ CK_VNNI static void NAME(int n, const char *w, size_t rb, const char *act, size_
             for (int r = 0; r < 4; r++) {                                                                     \
                 __m512i p = _mm512_dpbusd_epi32(neg, u[r], yy);                                               \
                 acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(d[r], ys), _mm512_cvtepi32_ps(p), acc[r][c]);       \
-                if (HASM) {                                                                                   \
-                    sm[r][2 * c] = fmaf(m[r], y0->s, sm[r][2 * c]);                                           \
-                    sm[r][2 * c + 1] = fmaf(m[r], y1->s, sm[r][2 * c + 1]);                                   \
-                }                                                                                             \
+            }                                                                                                 \
+            if (HASM) {                                                                                       \
+                sm[2 * c] = _mm_fmadd_ps(mv, _mm_set1_ps(y0->s), sm[2 * c]);                                  \
+                sm[2 * c + 1] = _mm_fmadd_ps(mv, _mm_set1_ps(y1->s), sm[2 * c + 1]);                          \
             }                                                                                                 \
         }                                                                                                     \
     }                                                                                                         \
+    float smf[2 * CP][4];                                                                                     \
+    for (int c = 0; c < 2 * CP; c++) _mm_storeu_ps(smf[c], sm[c]);                                            \
     for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) {                                               \
         float a0 = hsum8(_mm512_castps512_ps256(acc[r][c])), a1 = hsum8(_mm512_extractf32x8_ps(acc[r][c], 1)); \
-        out[(size_t)(2 * c) * os + r] = HASM ? a0 + sm[r][2 * c] : a0;                                        \
-        out[(size_t)(2 * c + 1) * os + r] = HASM ? a1 + sm[r][2 * c + 1] : a1;                                \
+        out[(size_t)(2 * c) * os + r] = HASM ? a0 + smf[2 * c][r] : a0;                                       \
+        out[(size_t)(2 * c + 1) * os + r] = HASM ? a1 + smf[2 * c + 1][r] : a1;                               \
     }                                                                                                         \
 }
 CK_ZTILE(ztile48_q4_0, ck_block_q4_0, unpack_q4_0_u, 8, 0, 4)
-CK_ZTILE(ztile48_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 4)
+CK_ZTILE(ztile48_q4_1, ck_block_q4_1, unpack_q4_1_u, 0, 1, 4)
 CK_ZTILE(ztile48_q5_0, ck_block_q5_0, unpack_q5_0_u, 16, 0, 4)
-CK_ZTILE(ztile48_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 4)
+CK_ZTILE(ztile48_q5_1, ck_block_q5_1, unpack_q5_1_u, 0, 1, 4)
 CK_ZTILE(ztile48_q8_0, ck_block_q8_0, unpack_q8_0_u, 128, 0, 4)
 CK_ZTILE(ztile44_q4_0, ck_block_q4_0, unpack_q4_0_u, 8, 0, 2)
-CK_ZTILE(ztile44_q4_1, ck_block_q4_1, unpack_q4_1, 0, 1, 2)
+CK_ZTILE(ztile44_q4_1, ck_block_q4_1, unpack_q4_1_u, 0, 1, 2)
 CK_ZTILE(ztile44_q5_0, ck_block_q5_0, unpack_q5_0_u, 16, 0, 2)
-CK_ZTILE(ztile44_q5_1, ck_block_q5_1, unpack_q5_1, 0, 1, 2)
+CK_ZTILE(ztile44_q5_1, ck_block_q5_1, unpack_q5_1_u, 0, 1, 2)
 CK_ZTILE(ztile44_q8_0, ck_block_q8_0, unpack_q8_0_u, 128, 0, 2)
 // avx2_q4_K_gemm_x4 with 512-bit integer products and the 4 tokens in the lanes of the float part:
 // per token the same int32 sums (is[c], the minimum products), the same d_w * d_y, and the same fma
