@@ -1516,6 +1516,88 @@ CK_VNNI static void z_attn_v_acc(float *acc, const float *p, const float *v, siz
 }
 #endif
 
+#if CK_X86
+// Prompt attention of G query heads that share one KV head, at one position: each head's scores,
+// fp16 softmax and values exactly as z_attn_scores / ck_softmax_ggml_f16 / z_attn_v16, but every K
+// and V row is loaded once for the G heads (GQA) instead of once per head.
+CK_VNNI static void z_attn_group(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
+                                 const float *v, size_t vs, int span, int kl, int vl, float scale, float *sc) {
+    // scores: 2 keys x G heads per pass (G <= 4: up to 8 independent chains)
+    int j = 0;
+    for (; j + 2 <= span; j += 2) {
+        const float *k0 = k + (size_t)j * ks, *k1 = k0 + ks;
+        __m512 a0[4], a1[4];
+        for (int g = 0; g < G; g++) { a0[g] = _mm512_setzero_ps(); a1[g] = _mm512_setzero_ps(); }
+        for (int i = 0; i < kl; i += 16) {
+            __m512 kv0 = _mm512_loadu_ps(k0 + i), kv1 = _mm512_loadu_ps(k1 + i);
+            for (int g = 0; g < G; g++) {
+                __m512 qv = _mm512_loadu_ps(q + (size_t)g * qs + i);
+                a0[g] = _mm512_fmadd_ps(qv, kv0, a0[g]);
+                a1[g] = _mm512_fmadd_ps(qv, kv1, a1[g]);
+            }
+        }
+        for (int g = 0; g < G; g++) {
+            sc[(size_t)g * span + j] = z_reduce16(a0[g]) * scale;
+            sc[(size_t)g * span + j + 1] = z_reduce16(a1[g]) * scale;
+        }
+    }
+    for (; j < span; j++)
+        for (int g = 0; g < G; g++) {
+            const float *kj = k + (size_t)j * ks, *qg = q + (size_t)g * qs;
+            __m512 a = _mm512_setzero_ps();
+            for (int i = 0; i < kl; i += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), _mm512_loadu_ps(kj + i), a);
+            sc[(size_t)g * span + j] = z_reduce16(a) * scale;
+        }
+    for (int g = 0; g < G; g++) ck_softmax_ggml_f16(sc + (size_t)g * span, span);
+    // values: 16 dimensions x 4 lanes x G heads of accumulators per pass, lanes k = t mod 16
+    float lanes[4][16][16];
+    for (int d0 = 0; d0 < vl; d0 += 16) {
+        const float *vd = v + d0;
+        for (int kb = 0; kb < 16; kb += 4) {
+            __m512 a[4][4];
+            for (int g = 0; g < G; g++) for (int kk = 0; kk < 4; kk++) a[g][kk] = _mm512_setzero_ps();
+            for (int base = kb; base < span; base += 16) {
+                for (int kk = 0; kk < 4 && base + kk < span; kk++) {
+                    const int t = base + kk;
+                    const __m512 vt = _mm512_loadu_ps(vd + (size_t)t * vs);
+                    for (int g = 0; g < G; g++) {
+                        const float pt = sc[(size_t)g * span + t];
+                        if (pt != 0.0f) a[g][kk] = _mm512_fmadd_ps(_mm512_set1_ps(pt), vt, a[g][kk]);
+                    }
+                }
+            }
+            for (int g = 0; g < G; g++) for (int kk = 0; kk < 4; kk++) _mm512_storeu_ps(lanes[g][kb + kk], a[g][kk]);
+        }
+        for (int g = 0; g < G; g++) {
+            __m512 t3[8], t6[4];
+            for (int i = 0; i < 8; i++) t3[i] = _mm512_add_ps(_mm512_loadu_ps(lanes[g][8 + i]), _mm512_loadu_ps(lanes[g][i]));
+            for (int i = 0; i < 4; i++) t6[i] = _mm512_add_ps(t3[4 + i], t3[i]);
+            _mm512_storeu_ps(out + (size_t)g * os + d0, _mm512_add_ps(_mm512_add_ps(t6[0], t6[2]), _mm512_add_ps(t6[1], t6[3])));
+        }
+    }
+}
+#endif
+
+// G (<= 4) query heads q_g = q + g * qs sharing one KV head, one query position, span positions:
+// out_g = softmax_f16(q_g · K^T * scale) V, in llama.cpp's prompt order (the same bits as
+// ck_attn_scores_f16_gemm, ck_softmax_ggml_f16 and ck_attn_v_ggml with 16 lanes, head by head).
+// sc: G * span floats of scratch; acc: 16 * vl floats of scratch (plain path).
+void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
+                       const float *v, size_t vs, int span, int kl, int vl, float scale, float *sc, float *acc) {
+#if CK_X86
+    if (has_vnni() && G <= 4 && kl % 16 == 0 && vl % 16 == 0) {
+        z_attn_group(out, os, q, qs, G, k, ks, v, vs, span, kl, vl, scale, sc);
+        return;
+    }
+#endif
+    for (int g = 0; g < G; g++) {
+        float *row = sc + (size_t)g * span;
+        ck_attn_scores_f16_gemm(row, q + (size_t)g * qs, k, ks, span, kl, scale);
+        ck_softmax_ggml_f16(row, span);
+        ck_attn_v_ggml(out + (size_t)g * os, row, v, vs, span, vl, acc, 16);
+    }
+}
+
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_gemm_ggml
 void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
 #if CK_X86

@@ -365,20 +365,29 @@ public final class LanguageModel: @unchecked Sendable {
             let scale = c.attentionScale
             let att = b.att.f32
             if f16Attention {
+                // One job per (KV head, run of positions): the query heads sharing a KV head read
+                // each K and V row once (in groups of up to 4 heads). Scratch: `b.scores`.
                 let scoreScale = c.scaleQueries ? 1 : scale
-                pool.run(chunks: nH) { h in
-                    let kvh = h / group
-                    let row = b.scores + h * self.maxContext
-                    for t in 0..<T {
+                let gMax = min(group, 4), perJob = gMax * maxContext + 16 * vl
+                let maxRuns = max(1, min(T, (4 * pool.threadCount + nKV - 1) / nKV, b.scoresCapacity / perJob / nKV))
+                let runLength = (T + maxRuns - 1) / maxRuns, runs = (T + runLength - 1) / runLength
+                pool.run(chunks: nKV * runs) { job in
+                    let kvh = job % nKV, run = job / nKV
+                    let sc = b.scores + job * perJob
+                    for t in (run * runLength)..<min(T, (run + 1) * runLength) {
                         let hi = p0 + t
                         let lo = max(0, hi - window + 1)
-                        let qh = b.q + t * nH * kl + h * kl
-                        Kernels.attentionScoresF16Gemm(row, qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
-                                                       span: hi - lo + 1, n: kl, scale: scoreScale)
-                        Kernels.softmaxGGMLF16(row, hi - lo + 1)
-                        Kernels.attentionValuesGGML(att + t * nH * vl + h * vl, row, vBase + lo * kvDimV + kvh * vl,
-                                                    stride: kvDimV, span: hi - lo + 1, vl: vl,
-                                                    scratch: s.attnScratch + h * 64 * vl, promptOrder: true)
+                        var h = kvh * group
+                        while h < (kvh + 1) * group {
+                            let g = min(4, (kvh + 1) * group - h)
+                            Kernels.attentionGroupF16(att + t * nH * vl + h * vl, headStride: vl,
+                                                      q: b.q + t * nH * kl + h * kl, qStride: kl, heads: g,
+                                                      k: kBase + lo * kvDimK + kvh * kl, kStride: kvDimK,
+                                                      v: vBase + lo * kvDimV + kvh * vl, vStride: kvDimV,
+                                                      span: hi - lo + 1, kl: kl, vl: vl, scale: scoreScale,
+                                                      scratch: sc, accumulators: sc + gMax * maxContext)
+                            h += g
+                        }
                     }
                 }
             } else {
@@ -495,6 +504,8 @@ final class BatchBuffers: @unchecked Sendable {
     let x, q, tmp, up, scores, scratch, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
     let tileRows = 128
+    /// Floats in `scores` (the f32 path's score matrices, or the f16 path's per-job scratch).
+    let scoresCapacity: Int
 
     init(model m: LanguageModel) {
         let c = m.config, n = m.maxBatch
@@ -502,7 +513,9 @@ final class BatchBuffers: @unchecked Sendable {
         q = .allocate(capacity: n * c.headCount * c.keyLength)
         tmp = .allocate(capacity: n * c.embeddingLength)
         up = .allocate(capacity: n * c.feedForwardLength)
-        scores = .allocate(capacity: c.headCount * n * m.maxContext)
+        // (at least 4 jobs per KV head of up to 4 heads' scores + 16 lanes of values)
+        scoresCapacity = max(c.headCount * n * m.maxContext, c.headCountKV * 4 * (4 * m.maxContext + 16 * c.valueLength))
+        scores = .allocate(capacity: scoresCapacity)
         rope = .allocate(capacity: 2 * n * c.ropeDimensions)
         let maxCols = max(c.embeddingLength, c.feedForwardLength, c.headCount * c.valueLength)
         scratch = .allocate(capacity: m.pool.threadCount * tileRows * maxCols)
