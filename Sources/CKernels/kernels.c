@@ -1521,9 +1521,10 @@ CK_VNNI static void z_attn_v_acc(float *acc, const float *p, const float *v, siz
 // fp16 softmax and values exactly as z_attn_scores / ck_softmax_ggml_f16 / z_attn_v16, but every K
 // and V row is loaded once for the G heads (GQA) instead of once per head.
 CK_VNNI static void z_attn_group(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                                 const float *v, size_t vs, int span, int kl, int vl, float scale, float *sc) {
+                                 const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc) {
+    for (int g = 0; g < G; g++) for (int j = 0; j < masked; j++) sc[(size_t)g * span + j] = -INFINITY;
     // scores: 2 keys x G heads per pass (G <= 4: up to 8 independent chains)
-    int j = 0;
+    int j = masked;
     for (; j + 2 <= span; j += 2) {
         const float *k0 = k + (size_t)j * ks, *k1 = k0 + ks;
         __m512 a0[4], a1[4];
@@ -1578,21 +1579,24 @@ CK_VNNI static void z_attn_group(float *out, size_t os, const float *q, size_t q
 }
 #endif
 
-// G (<= 4) query heads q_g = q + g * qs sharing one KV head, one query position, span positions:
+// G (<= 4) query heads q_g = q + g * qs sharing one KV head, one query position, span positions of
+// which the first `masked` are outside the window (score -inf, weight 0; their rows are not read):
 // out_g = softmax_f16(q_g · K^T * scale) V, in llama.cpp's prompt order (the same bits as
 // ck_attn_scores_f16_gemm, ck_softmax_ggml_f16 and ck_attn_v_ggml with 16 lanes, head by head).
 // sc: G * span floats of scratch; acc: 16 * vl floats of scratch (plain path).
 void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                       const float *v, size_t vs, int span, int kl, int vl, float scale, float *sc, float *acc) {
+                       const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
+                       float *acc) {
 #if CK_X86
     if (has_vnni() && G <= 4 && kl % 16 == 0 && vl % 16 == 0) {
-        z_attn_group(out, os, q, qs, G, k, ks, v, vs, span, kl, vl, scale, sc);
+        z_attn_group(out, os, q, qs, G, k, ks, v, vs, span, masked, kl, vl, scale, sc);
         return;
     }
 #endif
     for (int g = 0; g < G; g++) {
         float *row = sc + (size_t)g * span;
-        ck_attn_scores_f16_gemm(row, q + (size_t)g * qs, k, ks, span, kl, scale);
+        for (int j = 0; j < masked; j++) row[j] = -INFINITY;
+        ck_attn_scores_f16_gemm(row + masked, q + (size_t)g * qs, k + (size_t)masked * ks, ks, span - masked, kl, scale);
         ck_softmax_ggml_f16(row, span);
         ck_attn_v_ggml(out + (size_t)g * os, row, v, vs, span, vl, acc, 16);
     }

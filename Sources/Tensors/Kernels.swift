@@ -192,17 +192,18 @@ extension Kernels {
 
     /// Prompt attention (llama.cpp's order, f16-rounded values) of `heads` (<= 4) query heads sharing
     /// one KV head at one position: out + g * headStride = softmax_f16(q_g · K^T * scale) V, K and V
-    /// being `span` rows kStride / vStride floats apart. The same bits as attentionScoresF16Gemm,
-    /// softmaxGGMLF16 and attentionValuesGGML(promptOrder: true) head by head.
-    /// scratch: heads * span floats; accumulators: 16 * vl floats.
+    /// being `span` rows kStride / vStride floats apart, the first `masked` of them outside the window
+    /// (score -inf, weight 0, not read). The same bits as attentionScoresF16Gemm, softmaxGGMLF16 and
+    /// attentionValuesGGML(promptOrder: true) head by head. scratch: heads * span floats;
+    /// accumulators: 16 * vl floats.
     @inline(__always)
     public static func attentionGroupF16(_ out: UnsafeMutablePointer<Float>, headStride: Int,
                                          q: UnsafePointer<Float>, qStride: Int, heads: Int,
                                          k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
-                                         span: Int, kl: Int, vl: Int, scale: Float,
+                                         span: Int, masked: Int = 0, kl: Int, vl: Int, scale: Float,
                                          scratch: UnsafeMutablePointer<Float>, accumulators: UnsafeMutablePointer<Float>) {
-        ck_attn_group_f16(out, headStride, q, qStride, Int32(heads), k, kStride, v, vStride, Int32(span), Int32(kl),
-                          Int32(vl), scale, scratch, accumulators)
+        ck_attn_group_f16(out, headStride, q, qStride, Int32(heads), k, kStride, v, vStride, Int32(span),
+                          Int32(masked), Int32(kl), Int32(vl), scale, scratch, accumulators)
     }
 
     // x (n,) in place: softmax, weights rounded to fp16

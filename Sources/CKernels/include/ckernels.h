@@ -81,10 +81,12 @@ float ck_dot_f16_ggml(const float *a, const float *b, int n);
 float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n);
 // row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_gemm_ggml
 void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
-// G query heads (q + g * qs) sharing one KV head at one position, span key/value rows (ks, vs apart):
-// out + g * os = softmax_f16(q_g · K^T * scale) V in the prompt order; sc: G * span, acc: 16 * vl floats
+// G query heads (q + g * qs) sharing one KV head at one position, span key/value rows (ks, vs apart),
+// the first `masked` of them outside the window (weight 0): out + g * os = softmax_f16(q_g · K^T *
+// scale) V in the prompt order; sc: G * span, acc: 16 * vl floats
 void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                       const float *v, size_t vs, int span, int kl, int vl, float scale, float *sc, float *acc);
+                       const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
+                       float *acc);
 // x (n,) in place: softmax, then weights rounded to fp16
 void ck_softmax_ggml_f16(float *x, int n);
 // p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
