@@ -198,8 +198,12 @@ public final class LanguageModel: @unchecked Sendable {
                 DecoderOps.roundToHalf(vDst, kvDimV)
             }
 
+            // Sliding window: keys lo...pos. With the f16 path the span starts at lo rounded down to 64
+            // and the keys before lo get a -inf score (weight exactly 0): llama.cpp's softmax chunks and
+            // value lanes count from KV cell 0, so the same cells share a lane (see alignedWindowStart).
             let lo = local ? max(0, pos - (c.slidingWindow ?? maxContext) + 1) : 0
-            let span = pos - lo + 1
+            let start = f16Attention ? Self.alignedWindowStart(lo, lanes: 64) : lo
+            let span = pos - start + 1
             let kBase = s.kCache + l * maxContext * kvDimK
             let vBase = s.vCache + l * maxContext * kvDimV
             let out = s.att.f32
@@ -213,11 +217,12 @@ public final class LanguageModel: @unchecked Sendable {
                 let sc = s.scores + h * self.maxContext
                 if f16 {
                     // llama.cpp's F16 KV cache path, same rounding sequence
-                    for t in 0..<span {
-                        sc[t] = Kernels.dotF16GGML(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scoreScale
+                    for t in 0..<(lo - start) { sc[t] = -.infinity }
+                    for t in (lo - start)..<span {
+                        sc[t] = Kernels.dotF16GGML(qh, kBase + (start + t) * kvDimK + kvh * kl, kl) * scoreScale
                     }
                     Kernels.softmaxGGMLF16(sc, span)
-                    Kernels.attentionValuesGGML(out + h * vl, sc, vBase + lo * kvDimV + kvh * vl, stride: kvDimV,
+                    Kernels.attentionValuesGGML(out + h * vl, sc, vBase + start * kvDimV + kvh * vl, stride: kvDimV,
                                                 span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)
                     return
                 }
@@ -301,6 +306,16 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
+    /// First key of a sliding-window span on the f16 attention path: the window start `lo` rounded
+    /// down to a multiple of `lanes` (the keys before `lo` are then masked with a -inf score).
+    /// llama.cpp attends over the whole KV cache with a mask: its softmax sums 16-value chunks and its
+    /// value product (ggml_vec_dot_f16: 64 lanes in decode; tinyBLAS: 16 lanes in the prompt path) puts
+    /// KV cell t in lane t % lanes. Starting the span at `lo` itself shifted the lanes whenever `lo` was
+    /// not a multiple of the lane count (Gemma 3 beyond 512 tokens): rounding-level differences that
+    /// Gemma's layers amplify to whole logits (0.5 on a 700-token RAG prompt, LongPromptParityTests).
+    @inline(__always)
+    static func alignedWindowStart(_ lo: Int, lanes: Int) -> Int { lo - lo % lanes }
+
     // MARK: prefill: a batch of tokens
 
     // W (rows, cols) @ X (count, cols)^T -> out (count, rows)
@@ -377,15 +392,18 @@ public final class LanguageModel: @unchecked Sendable {
                     for t in (run * runLength)..<min(T, (run + 1) * runLength) {
                         let hi = p0 + t
                         let lo = max(0, hi - window + 1)
+                        // sliding window: span from lo rounded down to 16 (llama.cpp's prompt-path lanes),
+                        // keys before lo masked (weight 0), as in decode
+                        let start = Self.alignedWindowStart(lo, lanes: 16)
                         var h = kvh * group
                         while h < (kvh + 1) * group {
                             let g = min(4, (kvh + 1) * group - h)
                             Kernels.attentionGroupF16(att + t * nH * vl + h * vl, headStride: vl,
                                                       q: b.q + t * nH * kl + h * kl, qStride: kl, heads: g,
-                                                      k: kBase + lo * kvDimK + kvh * kl, kStride: kvDimK,
-                                                      v: vBase + lo * kvDimV + kvh * vl, vStride: kvDimV,
-                                                      span: hi - lo + 1, kl: kl, vl: vl, scale: scoreScale,
-                                                      scratch: sc, accumulators: sc + gMax * maxContext)
+                                                      k: kBase + start * kvDimK + kvh * kl, kStride: kvDimK,
+                                                      v: vBase + start * kvDimV + kvh * vl, vStride: kvDimV,
+                                                      span: hi - start + 1, masked: lo - start, kl: kl, vl: vl,
+                                                      scale: scoreScale, scratch: sc, accumulators: sc + gMax * maxContext)
                             h += g
                         }
                     }

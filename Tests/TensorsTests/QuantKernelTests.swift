@@ -235,8 +235,8 @@ struct QuantKernelTests {
 
     /// Grouped-query prompt attention (K and V rows shared by up to 4 heads) gives, head by head,
     /// the bits of the one-head kernels: scores, fp16 softmax, values in the prompt order.
-    @Test(arguments: [1, 3, 4])
-    func groupedAttentionMatchesOneHeadKernels(heads: Int) {
+    @Test(arguments: [1, 3, 4], [0, 5])
+    func groupedAttentionMatchesOneHeadKernels(heads: Int, masked: Int) {
         let kl = 256, vl = 128, span = 77, kStride = 256 + 16, vStride = 128 + 48
         let q = randomActivations(heads * kl, seed: 7).map { Float(Float16($0)) }
         let k = randomActivations(kStride * span, seed: 8).map { Float(Float16($0)) }
@@ -246,22 +246,27 @@ struct QuantKernelTests {
         var grouped = [Float](repeating: 0, count: heads * vl)
         grouped.withUnsafeMutableBufferPointer {
             Kernels.attentionGroupF16($0.baseAddress!, headStride: vl, q: q, qStride: kl, heads: heads, k: k, kStride: kStride,
-                                      v: v, vStride: vStride, span: span, kl: kl, vl: vl, scale: 0.0625,
+                                      v: v, vStride: vStride, span: span, masked: masked, kl: kl, vl: vl, scale: 0.0625,
                                       scratch: scratch, accumulators: scratch + 4 * span)
         }
         for g in 0..<heads {
             var row = [Float](repeating: 0, count: span), one = [Float](repeating: 0, count: vl)
             q.withUnsafeBufferPointer { qp in
-                row.withUnsafeMutableBufferPointer {
-                    Kernels.attentionScoresF16Gemm($0.baseAddress!, qp.baseAddress! + g * kl, k, stride: kStride, span: span, n: kl, scale: 0.0625)
-                    Kernels.softmaxGGMLF16($0.baseAddress!, span)
+                row.withUnsafeMutableBufferPointer { rp in
+                    for j in 0..<masked { rp[j] = -.infinity }
+                    k.withUnsafeBufferPointer { kp in
+                        Kernels.attentionScoresF16Gemm(rp.baseAddress! + masked, qp.baseAddress! + g * kl, kp.baseAddress! + masked * kStride,
+                                                       stride: kStride, span: span - masked, n: kl, scale: 0.0625)
+                    }
+                    Kernels.softmaxGGMLF16(rp.baseAddress!, span)
                 }
+                if masked > 0 { #expect(row[masked - 1] == 0 && row[masked] > 0) }
             }
             one.withUnsafeMutableBufferPointer {
                 Kernels.attentionValuesGGML($0.baseAddress!, row, v, stride: vStride, span: span, vl: vl,
                                             scratch: scratch + 4 * span, promptOrder: true)
             }
-            #expect(Array(grouped[(g * vl)..<((g + 1) * vl)]) == one, "head \(g) of \(heads)")
+            #expect(Array(grouped[(g * vl)..<((g + 1) * vl)]) == one, "head \(g) of \(heads), \(masked) masked")
         }
     }
 
