@@ -12,6 +12,17 @@ func randomActivations(_ n: Int, seed: UInt64) -> [Float] {
     }
 }
 
+/// `count` rows of random activations (row t from seed + t), ready for the matmul kernels.
+func randomActivationBatch(_ n: Int, count: Int, seed: UInt64) -> ActivationBuffer {
+    let x = ActivationBuffer(n: n, capacity: count)
+    for t in 0..<count {
+        let v = randomActivations(n, seed: seed + UInt64(t))
+        for i in 0..<n { x.f32[t * n + i] = v[i] }
+    }
+    x.invalidate(count: count)
+    return x
+}
+
 func relClose(_ a: Float, _ b: Float, _ tol: Float) -> Bool {
     abs(a - b) <= tol * max(1, abs(a), abs(b))
 }
@@ -117,12 +128,7 @@ struct QuantKernelTests {
         let rows = 300, cols = 512, ntok = 5
         let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 21)
         let pool = ThreadPool(threads: 2)
-        let x = ActivationBuffer(n: cols, capacity: ntok)
-        for t in 0..<ntok {
-            let v = randomActivations(cols, seed: UInt64(100 + t))
-            for i in 0..<cols { x.f32[t * cols + i] = v[i] }
-        }
-        x.invalidate(count: ntok)
+        let x = randomActivationBatch(cols, count: ntok, seed: 100)
         w.withUnsafeBytes { wr in
             let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
             // Quantised matmul == per-row dots, bit for bit, except where llama.cpp's prompt kernels
@@ -170,12 +176,7 @@ struct QuantKernelTests {
         let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 31)
         let pool = ThreadPool(threads: 1) // the forced path is per thread: run everything on this one
         for ntok in [1, 3, 8, 13, 70, 133] {
-            let x = ActivationBuffer(n: cols, capacity: ntok)
-            for t in 0..<ntok {
-                let v = randomActivations(cols, seed: UInt64(500 + t))
-                for i in 0..<cols { x.f32[t * cols + i] = v[i] }
-            }
-            x.invalidate(count: ntok)
+            let x = randomActivationBatch(cols, count: ntok, seed: 500)
             w.withUnsafeBytes { wr in
                 let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
                 var wide = [Float](repeating: 0, count: rows * ntok), narrow = wide
