@@ -40,6 +40,18 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// Use the request's `GenerationOptions.temperature`. Off by default: small local models answer
     /// best greedily (the prompt was tuned with greedy decoding), whatever remote APIs are sent.
     public var useRequestTemperature = false
+    /// Completion prompts: each passage is cut to its sentences most relevant to the question,
+    /// within this many characters (`TextTools.focusedPassages`; nil = whole passages).
+    public var focusCharacters: Int? = Int(ProcessInfo.processInfo.environment["RAGX_FOCUS"] ?? "") ?? 600
+    /// Completion prompts: at most this many passages (the best ranked).
+    public var maxPassages: Int = Int(ProcessInfo.processInfo.environment["RAGX_K"] ?? "") ?? 3
+    /// Completion prompts: `SamplingParameters.copyBias` towards the passages' wording (0 = off).
+    public var copyBias: Float = Float(ProcessInfo.processInfo.environment["RAGX_COPY"] ?? "") ?? 4
+    /// Completion prompts: the answer's first words come from the question's form
+    /// (`PromptBuilder.answerOpening`) when it has a recognised one.
+    public var openFromQuestion = (ProcessInfo.processInfo.environment["RAGX_OPEN"] ?? "1") == "1"
+    /// Completion prompts: the best-ranked passage is written last, closest to the answer.
+    public var bestLast = (ProcessInfo.processInfo.environment["RAGX_ORDER"] ?? "0") == "1"
     /// Seconds spent loading the model.
     public let loadSeconds: Double
     private let modelFile: String
@@ -65,7 +77,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         }
         generator = Generator(model: model)
         self.promptMode = promptMode ?? ChatTemplate.from(model.file).map { .chat($0) }
-            ?? .completion(PromptBuilder.defaultCompletionStyle)
+            ?? .completion(ProcessInfo.processInfo.environment["RAGX_STYLE"].flatMap(PromptBuilder.CompletionStyle.init(rawValue:)) ?? PromptBuilder.defaultCompletionStyle)
         self.promptBuilder = promptBuilder
         self.contextLength = model.maxContext
         self.maxTokens = max(1, min(maxTokens, model.maxContext - 1))
@@ -107,7 +119,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             }
             return template.encode(turns, tokenizer: tokenizer)
         case .completion(let style):
-            let text = promptBuilder.completion(question: question, passages: passages, style: style)
+            let text = promptBuilder.completion(question: question, passages: passages, style: style, bestLast: bestLast)
             return tokenizer.tokenize(text, addBOS: true, parseSpecial: false)
         }
     }
@@ -118,12 +130,20 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         let budget = ContextBudget(contextLength: contextLength, maxAnswerTokens: answerTokens)
         // Passages are cut to the builder's per-passage limit first, so the budget sees the real text.
         let cap = promptBuilder.maxPassageCharacters
-        let texts = input.passages.map { p -> String in
+        var given = input.passages
+        var texts = given.map { p -> String in
             let t = p.text.trimmingCharacters(in: .whitespacesAndNewlines)
             return t.count > cap ? String(t.prefix(cap)) + "…" : t
         }
+        if case .completion = promptMode {
+            given = Array(given.prefix(max(1, maxPassages)))
+            texts = Array(texts.prefix(given.count))
+            if let focus = focusCharacters {
+                texts = TextTools.focusedPassages(texts, question: input.question, maxCharacters: focus)
+            }
+        }
         func passages(_ ts: [String]) -> [RetrievedPassage] {
-            zip(input.passages, ts).map { p, t in var q = p; q.text = t; return q }
+            zip(given, ts).map { p, t in var q = p; q.text = t; return q }
         }
         let fit = try budget.fit(passages: texts) { ts in
             promptTokens(question: input.question, passages: passages(ts), history: input.history)
@@ -168,7 +188,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
-        for primer in answerPrimers {
+        for primer in answerPrimers(question: input.question) {
             let (stats, answered) = try attempt(fitted, answerTokens: answerTokens, options: options, deadline: deadline,
                                                 cancelled: cancelled, primer: primer, emit: emit)
             if answered || cancelled.isSet { return stats }
@@ -178,9 +198,10 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
 
     /// The answer openings tried in turn: the model's own, then (completion prompts only) one
     /// that starts the answer for it.
-    var answerPrimers: [String?] {
-        if case .completion = promptMode { return [nil, Self.primer] }
-        return [nil]
+    func answerPrimers(question: String) -> [String?] {
+        guard case .completion = promptMode else { return [nil] }
+        if openFromQuestion, let opening = PromptBuilder.answerOpening(for: question) { return [opening, Self.primer] }
+        return [nil, Self.primer]
     }
 
     /// Written at the start of the second attempt's answer.
@@ -196,9 +217,18 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             prompt += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
         }
         var sampling = SamplingParameters.greedy
+        var copySource: [Int] = []
+        if case .completion = promptMode, copyBias != 0 {
+            sampling.copyBias = copyBias
+            for p in fitted.passages {
+                copySource += tokenizer.tokenize(" " + p.text, addBOS: false, parseSpecial: false).map(Int.init)
+                copySource.append(-1)
+            }
+        }
         if useRequestTemperature, options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
-                                          seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761))
+                                          seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761),
+                                          copyBias: sampling.copyBias)
         }
         var detok = tokenizer.makeStreamingDetokenizer()
         var matcher = StopStringMatcher(stopStrings)
@@ -238,16 +268,20 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             heldSpace = tail
         }
         /// The primer goes out with the model's first text (never alone).
-        var pending = primer.map { $0 + " " } ?? ""
+        var pending = primer ?? ""
         func primed(_ s: String) -> String {
             guard !pending.isEmpty, !s.isEmpty else { return s }
             defer { pending = "" }
-            return pending + s
+            // The model's leading space was dropped (`lead`): put one back unless it goes on
+            // with punctuation ("Le secret de X" + ", c'est …").
+            if let c = s.first, ",.;:)!?…".contains(c) { return pending + s }
+            return pending + " " + s
         }
         let stats: GenerationStats
         do {
             stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
-                                      stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag) { id in
+                                      stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag,
+                                      copySource: copySource) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
                 let out = shaper.feed(primed(matcher.feed(opening(lead(detok.append(Int32(id)))))))
