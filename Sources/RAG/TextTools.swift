@@ -195,9 +195,9 @@ extension TextTools {
     /// overlap) is dropped; sentences are scored by the question's content words they contain,
     /// each weighted by its rarity among all the passages' sentences (IDF, so words every sentence
     /// shares count little); the best sentence of each passage is kept with the sentences that
-    /// follow it, then other sentences by score, in their original order, within `maxCharacters`
-    /// per passage. A passage whose sentences share no content word with the question keeps its
-    /// opening. Paragraph breaks become spaces.
+    /// follow it, then other sentences sharing a question word, by score; all in their original
+    /// order, within `maxCharacters` per passage. A passage whose sentences share no content word
+    /// with the question keeps its opening. Paragraph breaks become spaces.
     public static func focusedPassages(_ passages: [String], question: String, maxCharacters: Int) -> [String] {
         let q = Set(contentWords(question))
         let split = passages.map { passageSentences($0) }
