@@ -53,8 +53,10 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// Completion prompts: the answer's first words come from the question's form
     /// (`PromptBuilder.answerOpening`) when it has a recognised one.
     public var openFromQuestion = true
-    /// Completion prompts: the best-ranked passage is written last, closest to the answer.
-    public var bestLast = true
+    /// Completion prompts: the best-ranked passage is written last, closest to the answer. Off:
+    /// measured, the 270M model quotes the first passage it reads when the question's form gives
+    /// no opening, so the best one goes first.
+    public var bestLast = false
     /// The answer ends after this many sentences (nil = no limit): small models that quote the
     /// passages otherwise go on quoting, into what no longer answers the question.
     public var maxSentences: Int? = 5
@@ -261,7 +263,8 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             p += s
             if p.count < 8 && !final { probe = p; return "" }
             probe = nil
-            if p.wholeMatch(of: #/\[\d+\]\s*\(.*/#.dotMatchesNewlines()) != nil { isPassage = true; return "" }
+            // "[5] (file…)" (instructions prompt) or "[5] Text" (compact prompt).
+            if p.wholeMatch(of: #/\[\d+\]\s*(\(|\p{Lu}).*/#.dotMatchesNewlines()) != nil { isPassage = true; return "" }
             return p
         }
         /// Trailing whitespace is held until more text follows (never sent at the end).
