@@ -282,6 +282,12 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         func primed(_ s: String) -> String {
             guard !pending.isEmpty, !s.isEmpty else { return s }
             defer { pending = "" }
+            // An opening the model ends at once ("Les variantes de X" + ".") only restates the
+            // question: it is left out, the answer starts with the model's next sentence.
+            if s.first == ".", primer != Self.primer {
+                leading = true
+                return lead(String(s.dropFirst()))
+            }
             // The model's leading space was dropped (`lead`): put one back unless it goes on
             // with punctuation ("Le secret de X" + ", c'est …").
             if let c = s.first, ",.;:)!?…".contains(c) { return pending + s }
