@@ -20,15 +20,24 @@ public struct SamplingParameters: Sendable {
     public var repetitionPenalty: Float
     public var repetitionWindow: Int
     public var seed: UInt64
+    /// Copy bias (0 = off): added to the logit of each token that continues, in the copy source
+    /// (`Sampler(_:copySource:)`, e.g. a RAG prompt's passages), the longest run of the output's
+    /// last tokens found there (at least `copyMinMatch` tokens). Small models then keep to the
+    /// passages' wording once they start quoting them, instead of drifting into invention.
+    public var copyBias: Float
+    /// Shortest run of output tokens found in the source that triggers the copy bias.
+    public var copyMinMatch: Int
 
     public init(temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, repetitionPenalty: Float = 1,
-                repetitionWindow: Int = 64, seed: UInt64 = 0) {
+                repetitionWindow: Int = 64, seed: UInt64 = 0, copyBias: Float = 0, copyMinMatch: Int = 2) {
         self.temperature = temperature
         self.topK = topK
         self.topP = topP
         self.repetitionPenalty = repetitionPenalty
         self.repetitionWindow = repetitionWindow
         self.seed = seed
+        self.copyBias = copyBias
+        self.copyMinMatch = copyMinMatch
     }
 
     public static let greedy = SamplingParameters()
@@ -40,10 +49,41 @@ public struct Sampler: Sendable {
     private var rng: GGUFSplitMix
     private var candidates: [Int] = []
     private var probs: [Float] = []
+    /// Token ids the copy bias follows (negative ids separate runs that must not be joined).
+    public let copySource: [Int]
+    /// Positions of each token in `copySource`.
+    private let copyIndex: [Int: [Int]]
 
-    public init(_ p: SamplingParameters) {
+    public init(_ p: SamplingParameters, copySource: [Int] = []) {
         parameters = p
         rng = GGUFSplitMix(seed: p.seed)
+        self.copySource = copySource
+        var index: [Int: [Int]] = [:]
+        if p.copyBias != 0 {
+            for (i, t) in copySource.enumerated() where t >= 0 { index[t, default: []].append(i) }
+        }
+        copyIndex = index
+    }
+
+    /// The tokens continuing, in `copySource`, the longest run (≥ `minMatch`, ≤ 16 tokens) that
+    /// ends `history`, and that run's length (0 when none).
+    public func copyContinuations(history: ArraySlice<Int>, minMatch: Int) -> (tokens: [Int], length: Int) {
+        guard let last = history.last, let starts = copyIndex[last] else { return ([], 0) }
+        var best = 0
+        var next: [Int] = []
+        let maxRun = 16
+        for p in starts where p + 1 < copySource.count && copySource[p + 1] >= 0 {
+            var n = 1
+            var h = history.index(before: history.endIndex)
+            while n < maxRun, p - n >= 0, h > history.startIndex {
+                h = history.index(before: h)
+                if copySource[p - n] != history[h] { break }
+                n += 1
+            }
+            if n > best { best = n; next.removeAll() }
+            if n == best, !next.contains(copySource[p + 1]) { next.append(copySource[p + 1]) }
+        }
+        return best >= max(1, minMatch) ? (next, best) : ([], 0)
     }
 
     public static func argmax(_ l: UnsafeBufferPointer<Float>) -> Int {
@@ -58,6 +98,11 @@ public struct Sampler: Sendable {
         if p.repetitionPenalty != 1 {
             for t in history.suffix(p.repetitionWindow) where t >= 0 && t < logits.count {
                 logits[t] = logits[t] > 0 ? logits[t] / p.repetitionPenalty : logits[t] * p.repetitionPenalty
+            }
+        }
+        if p.copyBias != 0 {
+            for t in copyContinuations(history: history, minMatch: p.copyMinMatch).tokens where t < logits.count {
+                logits[t] += p.copyBias
             }
         }
         if p.temperature <= 0 { return Self.argmax(UnsafeBufferPointer(logits)) }
@@ -175,7 +220,7 @@ public final class Generator: @unchecked Sendable {
 
     /// Synchronous generation (same rules), calling `onToken` for each new token.
     public func run(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stops: Set<Int>,
-                    repeatGuard: Int = 8, cancelled: CancelFlag = CancelFlag(),
+                    repeatGuard: Int = 8, cancelled: CancelFlag = CancelFlag(), copySource: [Int] = [],
                     onToken: (Int) -> Void) throws -> GenerationStats {
         lock.lock()
         defer { lock.unlock() }
@@ -193,7 +238,7 @@ public final class Generator: @unchecked Sendable {
         var logits = try model.evaluate(fresh, state: state)
         cached += fresh
         let t1 = DecoderBench.now()
-        var sampler = Sampler(sampling)
+        var sampler = Sampler(sampling, copySource: copySource)
         var generated: [Int] = []
         var reason = StopReason.maxTokens
         var history = prompt

@@ -13,6 +13,11 @@ public struct AnswerShaper: Sendable {
     /// Per passage (in citation order), its lower-cased content words.
     private let passageWords: [Set<String>]
     public var addCitations: Bool
+    /// The question's content words: a sentence made of them only restates the question (the
+    /// answer's opening) and is not cited.
+    private let questionWords: Set<String>
+    /// Stop after this many sentences (nil = no limit).
+    public var maxSentences: Int?
     /// Smallest share of a sentence's content words found in a passage to cite it.
     public var minOverlap: Double = 0.5
     private var sentence = ""
@@ -24,9 +29,10 @@ public struct AnswerShaper: Sendable {
     private var holding = false
     public private(set) var stopped = false
 
-    public init(passages: [String], addCitations: Bool = true) {
+    public init(passages: [String], addCitations: Bool = true, question: String = "") {
         passageWords = passages.map { Set(Self.words($0)) }
         self.addCitations = addCitations
+        questionWords = Set(Self.words(question))
     }
 
     /// Content words: letters only, lower-cased, at least 4 characters.
@@ -49,7 +55,7 @@ public struct AnswerShaper: Sendable {
     /// The 1-based passage a sentence is drawn from, nil when none shares enough words.
     public func source(of sentence: String) -> Int? {
         let w = Self.words(sentence)
-        guard w.count >= 3 else { return nil }
+        guard w.count >= 3, w.contains(where: { !questionWords.contains($0) }) else { return nil }
         var best: (n: Int, share: Double)? = nil
         for (i, set) in passageWords.enumerated() {
             let share = Double(w.filter { set.contains($0) }.count) / Double(w.count)
@@ -121,6 +127,7 @@ public struct AnswerShaper: Sendable {
         }
         out += pending
         if !norm.isEmpty { done.append(norm) }
+        if let m = maxSentences, done.count >= m { stopped = true }
         return out
     }
 }

@@ -80,10 +80,14 @@ public struct PromptBuilder: Sendable {
         case oneShot = "one-shot"
         /// The passages as a document, then a question/answer pair the model completes.
         case document
+        /// The numbered passages (no file labels, no rules), `Question : …`, `Réponse :`: the
+        /// shortest prompt, for small base models that ignore rules anyway.
+        case compact
     }
 
-    /// The style used by default (chosen by measurement on the three test questions).
-    public static let defaultCompletionStyle = CompletionStyle.instructions
+    /// The style used by default (chosen by measurement on the three test questions and a few
+    /// more: with Gemma 3 270M, the rules of `instructions` cost 150 tokens and change nothing).
+    public static let defaultCompletionStyle = CompletionStyle.compact
 
     /// Where a base model's answer ends: the start of the next block of the pattern.
     public static let completionStopStrings = ["\n\n", "\nQuestion", "\nExtraits", "\nRéponse", "\n["]
@@ -103,8 +107,10 @@ public struct PromptBuilder: Sendable {
 
     /// The completion-style RAG prompt: text the model continues with an answer drawn from the
     /// passages, in French, citing [n].
+    /// `bestLast` (compact style): the passages are written in reverse order, keeping their
+    /// numbers, so the best-ranked one is the closest to the answer.
     public func completion(question: String, passages: [RetrievedPassage],
-                           style: CompletionStyle = PromptBuilder.defaultCompletionStyle) -> String {
+                           style: CompletionStyle = PromptBuilder.defaultCompletionStyle, bestLast: Bool = false) -> String {
         let block = passagesBlock(passages)
         switch style {
         case .instructions:
@@ -112,9 +118,42 @@ public struct PromptBuilder: Sendable {
         case .oneShot:
             return "Réponses en français à partir des extraits numérotés, avec le numéro de l'extrait cité entre crochets.\n\n"
                 + Self.exampleBlock + "\n\nExtraits :\n\n" + block + "\n\nQuestion : " + question + "\nRéponse :"
+        case .compact:
+            var lines = passages.enumerated().map { i, p in
+                "[\(i + 1)] " + Self.unwrapLines(p.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                    .replacingOccurrences(of: "\n\n", with: " ")
+            }
+            if bestLast { lines.reverse() }
+            return "Extraits :\n\n" + lines.joined(separator: "\n\n") + "\n\nQuestion : " + question + "\nRéponse :"
         case .document:
             return "Documents :\n\n" + block + "\n\nD'après les documents ci-dessus, voici la réponse à la question « "
                 + question + " », avec les numéros des documents entre crochets :\n"
         }
+    }
+
+    // MARK: - Answer opening from the question's form
+
+    /// The first words of an answer, rewritten from the question's form, for base models that
+    /// answer better when the answer is started for them (they then go on drawing from the
+    /// passages): "Quel est le X ?" → "Le X", "Quelles sont les X ?" → "Les X",
+    /// "Qu'est-ce que le X ?" → "Le X est", "Comment <infinitive> X ?" → "Pour <infinitive> X, on".
+    /// Nil for other forms (the model opens the answer itself). (Measured: "…, il faut" leads the
+    /// 270M model into an invented list; a verb after "Les X" into "sont les suivantes :".)
+    public static func answerOpening(for question: String) -> String? {
+        var q = question.trimmingCharacters(in: .whitespacesAndNewlines)
+        while let l = q.last, "?!. ".contains(l) { q.removeLast() }
+        q = q.replacingOccurrences(of: "’", with: "'")
+        guard q.count >= 6 else { return nil }
+        func cap(_ s: Substring) -> String { s.prefix(1).uppercased() + s.dropFirst() }
+        if let m = q.wholeMatch(of: /(?i)(quel|quelle|quels|quelles)\s+(est|sont)\s+((le|la|les|l'|un|une|des)\s*.+)/) {
+            return cap(m.output.3)
+        }
+        if let m = q.wholeMatch(of: /(?i)qu'est-ce\s+qu(e\s+|')((le|la|les|l'|un|une|des)\s*.+)/) {
+            return cap(m.output.2) + " est"
+        }
+        if let m = q.wholeMatch(of: /(?i)comment\s+(\p{L}+(er|ir|re))\s+(.+)/) {
+            return "Pour " + m.output.1.lowercased() + " " + m.output.3 + ", on"
+        }
+        return nil
     }
 }

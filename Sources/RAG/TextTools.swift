@@ -188,3 +188,73 @@ extension TextTools {
         return en > fr
     }
 }
+
+extension TextTools {
+    /// Each passage cut down to its sentences most relevant to `question`, for small models that
+    /// copy noise: a leading fragment (a chunk that starts mid-sentence, from the chunker's
+    /// overlap) is dropped; sentences are scored by the question's content words they contain,
+    /// each weighted by its rarity among all the passages' sentences (IDF, so words every sentence
+    /// shares count little); the best sentence of each passage is kept with the sentences that
+    /// follow it, then other sentences sharing a question word, by score; all in their original
+    /// order, within `maxCharacters` per passage. A passage whose sentences share no content word
+    /// with the question keeps its opening. Paragraph breaks become spaces.
+    public static func focusedPassages(_ passages: [String], question: String, maxCharacters: Int) -> [String] {
+        let q = Set(contentWords(question))
+        let split = passages.map { passageSentences($0) }
+        let all = split.flatMap { $0 }
+        var df: [String: Int] = [:]
+        for s in all { for w in Set(contentWords(s)) where q.contains(w) { df[w, default: 0] += 1 } }
+        let n = Double(max(all.count, 1))
+        func score(_ s: String) -> Double {
+            Set(contentWords(s)).filter { q.contains($0) }.reduce(0) { $0 + log(1 + n / Double(df[$1] ?? 1)) }
+        }
+        return split.enumerated().map { i, sentences in
+            guard !sentences.isEmpty else { return passages[i].trimmingCharacters(in: .whitespacesAndNewlines) }
+            let scores = sentences.map(score)
+            var keep = Set<Int>()
+            var used = 0
+            func take(_ j: Int) -> Bool {
+                let c = sentences[j].count + 1
+                guard keep.contains(j) || used + c <= maxCharacters || keep.isEmpty else { return false }
+                if keep.insert(j).inserted { used += c }
+                return true
+            }
+            let best = scores.indices.max { scores[$0] < scores[$1] || (scores[$0] == scores[$1] && $0 > $1) } ?? 0
+            // The best sentence, then what follows it (the passage's answer usually goes on).
+            var j = scores[best] > 0 ? best : 0
+            while j < sentences.count, take(j) { j += 1 }
+            for k in scores.indices.sorted(by: { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) })
+                where scores[k] > 0 { _ = take(k) }
+            return keep.sorted().map { sentences[$0] }.joined(separator: " ")
+        }
+    }
+
+    /// A passage's sentences (lines of wrapped text joined; headings and list items on their own
+    /// line are sentences), without a leading fragment that starts in lower case.
+    public static func passageSentences(_ text: String) -> [String] {
+        var out: [String] = []
+        for paragraph in text.components(separatedBy: "\n\n") {
+            let lines = paragraph.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            // A line break before a list item or after a line ending in punctuation separates sentences.
+            var joined = ""
+            for l in lines {
+                if joined.isEmpty { joined = l; continue }
+                let ends = joined.last.map { ".!?…:;".contains($0) } ?? false
+                let item = l.first.map { "-*•".contains($0) || $0.isNumber } ?? false
+                joined += (ends || item) ? "\n" + l : " " + l
+            }
+            for s in sentences(joined) {
+                var t = s.replacingOccurrences(of: "\n", with: " ")
+                // A heading ("2.1 La tarte normande") becomes a sentence: number dropped, period added.
+                if let last = t.last, !".!?…:;»)\"".contains(last) {
+                    if let m = t.prefixMatch(of: /\d+(\.\d+)*\.?\s+/), t[m.range].contains(".") { t = String(t[m.range.upperBound...]) }
+                    if t.isEmpty { continue }
+                    t += "."
+                }
+                out.append(t)
+            }
+        }
+        if let first = out.first?.first, first.isLowercase { out.removeFirst() }
+        return out
+    }
+}

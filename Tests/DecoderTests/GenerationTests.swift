@@ -70,4 +70,26 @@ struct GenerationTests {
         let best = logits.withUnsafeMutableBufferPointer { g.sample($0, history: [16]) }
         #expect(best != 16)
     }
+
+    @Test func copyBiasFollowsTheLongestRunFoundInTheSource() throws {
+        // Source: two runs separated by -1; "1 2 3" continues with 4, "2 3" (shorter) with 9.
+        let source = [1, 2, 3, 4, -1, 2, 3, 9, 2, 3, -1, 5]
+        let s = Sampler(SamplingParameters(copyBias: 5, copyMinMatch: 2), copySource: source)
+        let long = s.copyContinuations(history: [7, 1, 2, 3], minMatch: 2)
+        #expect(long.tokens == [4] && long.length == 3)
+        let short = s.copyContinuations(history: [8, 2, 3], minMatch: 2)
+        #expect(Set(short.tokens) == [4, 9] && short.length == 2)
+        // A run at the end of a segment (before -1) continues nowhere; below minMatch: nothing.
+        #expect(s.copyContinuations(history: [0, 5], minMatch: 1).tokens.isEmpty)
+        #expect(s.copyContinuations(history: [0, 3], minMatch: 2).tokens.isEmpty)
+        // Greedy: token 4 wins over a slightly higher logit once biased; no bias, no change.
+        var logits = [Float](repeating: 0, count: 10)
+        logits[6] = 3
+        logits[4] = 1
+        var biased = Sampler(SamplingParameters(copyBias: 5), copySource: source)
+        #expect(logits.withUnsafeMutableBufferPointer { biased.sample($0, history: [1, 2, 3]) } == 4)
+        logits[4] = 1
+        var plain = Sampler(SamplingParameters(), copySource: source)
+        #expect(logits.withUnsafeMutableBufferPointer { plain.sample($0, history: [1, 2, 3]) } == 6)
+    }
 }
