@@ -1602,6 +1602,36 @@ void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, 
     }
 }
 
+#if CK_X86
+// ck_attn_scores_f16 on AVX-512: per key, the 64 lanes of ck_dot_f16_ggml in four 16-lane registers
+// and reduce64's additions lane-wise (s[l] + s[32+l], s[16+l] + s[48+l], then their sum, reduce16).
+CK_VNNI static void z_attn_scores64(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+    const int np = n & ~63;
+    for (int j = 0; j < span; j++) {
+        const float *kj = k + (size_t)j * stride;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int i = 0; i < np; i += 64) {
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+        }
+        double sum = (double)z_reduce16(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+        for (int i = np; i < n; i++) sum += (double)(q[i] * kj[i]);
+        row[j] = (float)sum * scale;
+    }
+}
+#endif
+
+// row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_ggml
+// (the one-token order)
+void ck_attn_scores_f16(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+#if CK_X86
+    if (has_vnni()) { z_attn_scores64(row, q, k, stride, span, n, scale); return; }
+#endif
+    for (int j = 0; j < span; j++) row[j] = ck_dot_f16_ggml(q, k + (size_t)j * stride, n) * scale;
+}
+
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_gemm_ggml
 void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
 #if CK_X86

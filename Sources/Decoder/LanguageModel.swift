@@ -218,9 +218,8 @@ public final class LanguageModel: @unchecked Sendable {
                 if f16 {
                     // llama.cpp's F16 KV cache path, same rounding sequence
                     for t in 0..<(lo - start) { sc[t] = -.infinity }
-                    for t in (lo - start)..<span {
-                        sc[t] = Kernels.dotF16GGML(qh, kBase + (start + t) * kvDimK + kvh * kl, kl) * scoreScale
-                    }
+                    Kernels.attentionScoresF16(sc + (lo - start), qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
+                                               span: span - (lo - start), n: kl, scale: scoreScale)
                     Kernels.softmaxGGMLF16(sc, span)
                     Kernels.attentionValuesGGML(out + h * vl, sc, vBase + start * kvDimV + kvh * vl, stride: kvDimV,
                                                 span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)

@@ -183,6 +183,13 @@ extension Kernels {
         ck_dot_f16_gemm_ggml(a, b, Int32(n))
     }
 
+    // row[j] = (q · k_j) * scale for j < span (k_j = k + j * stride), each dot as dotF16GGML
+    @inline(__always)
+    public static func attentionScoresF16(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
+                                          _ k: UnsafePointer<Float>, stride: Int, span: Int, n: Int, scale: Float) {
+        ck_attn_scores_f16(row, q, k, stride, Int32(span), Int32(n), scale)
+    }
+
     // row[j] = (q · k_j) * scale for j < span (k_j = k + j * stride), each dot as dotF16GemmGGML
     @inline(__always)
     public static func attentionScoresF16Gemm(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,

@@ -79,6 +79,8 @@ void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float e
 float ck_dot_f16_ggml(const float *a, const float *b, int n);
 // a (n,) · b (n,) (fp16-representable, n multiple of 16), in the prompt path's (tinyBLAS) order
 float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n);
+// row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_ggml
+void ck_attn_scores_f16(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
 // row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_gemm_ggml
 void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
 // G query heads (q + g * qs) sharing one KV head at one position, span key/value rows (ks, vs apart),
