@@ -13,31 +13,11 @@ BIN=${BIN:-.build/release/ragchat}
 OUT=.build/ttft
 mkdir -p "$OUT"
 
-SERVER_PID=
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ragchat-ttft.XXXXXX")
-cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then
-    kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+NAME=ttft
+source scripts/serve-lib.sh
 if [[ -z "${URL:-}" ]]; then
-  INDEX=${INDEX:-$WORK/index.sqlite}
-  [[ -f "$INDEX" ]] || "$BIN" ingest --data "${DATA:-data}" --index "$INDEX" >/dev/null
-  PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  # shellcheck disable=SC2086
-  setsid "$BIN" serve --host 127.0.0.1 --port "$PORT" --index "$INDEX" --audio-cache "" ${SERVE_ARGS:-} \
-    > "$OUT/server.log" 2>&1 &
-  SERVER_PID=$!
-  URL="http://127.0.0.1:$PORT"
-  for _ in $(seq 1 600); do
-    [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/health" || true)" == 200 ]] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { echo "ttft: server exited"; tail -20 "$OUT/server.log"; exit 1; }
-    sleep 0.5
-  done
+  ensure_index
+  serve_start "$BIN serve --host 127.0.0.1 --port {port} --index $INDEX --audio-cache '' ${SERVE_ARGS:-}"
 fi
 echo "ttft: $URL, $ROUNDS rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$URL" "$ROUNDS" <<'EOF' | tee "$OUT/ttft.txt"

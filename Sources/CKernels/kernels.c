@@ -604,6 +604,14 @@ CK_AVX2 static float avx2_dot_q8_0(int n, const ck_block_q8_0 *x, const ck_q8_0 
     return hsum8(acc);
 }
 
+// One K-quant sub-block pair: sc0 * (lo . y[0..31]) + sc1 * (hi . y[32..63]) in 8 int32 lanes
+// (lo, hi: the pair's 32 unsigned 4- or 5-bit weights each; the Q4_K and Q5_K dots share it).
+CK_AVX2 static inline __m256i avx2_k_pair(__m256i lo, __m256i hi, const int8_t *y, int sc0, int sc1) {
+    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), _mm256_set1_epi16((short)sc0));
+    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), _mm256_set1_epi16((short)sc1));
+    return _mm256_add_epi32(p0, p1);
+}
+
 // Q4_K in the order of llama.cpp's x86 "repack" kernels (ggml_gemv/gemm_q4_K_8x8_q8_K), which it
 // uses for every Q4_K matrix with a multiple of 8 rows: per super-block one integer sum and one
 // integer min-sum, each folded into a float accumulator with one fma; result = acc - accmin.
@@ -621,11 +629,7 @@ CK_AVX2 static float avx2_dot_q4_K(int n, const ck_block_q4_K *x, const ck_q8_K 
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(qq, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32)));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            sumi = _mm256_add_epi32(sumi, avx2_k_pair(lo, hi, y, sc[2 * c], sc[2 * c + 1]));
         }
         acc = fmaf((float)hsum8i(sumi), _cvtsh_ss(x[b].d) * a[b].d, acc);
         accm = fmaf((float)summ, _cvtsh_ss(x[b].dmin) * a[b].d, accm);
@@ -646,11 +650,7 @@ CK_AVX2 static float avx2_dot_q4_K_gemm(int n, const ck_block_q4_K *x, const ck_
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(qq, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32)));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
-            int isum = hsum8i(_mm256_add_epi32(p0, p1));
+            int isum = hsum8i(avx2_k_pair(lo, hi, y, sc[2 * c], sc[2 * c + 1]));
             int imin = mn[2 * c] * (a[b].bsums[4 * c] + a[b].bsums[4 * c + 1]) + mn[2 * c + 1] * (a[b].bsums[4 * c + 2] + a[b].bsums[4 * c + 3]);
             acc = fmaf((float)isum, dd, acc);
             accm = fmaf((float)imin, dm, accm);
@@ -678,11 +678,7 @@ CK_AVX2 static float avx2_dot_q5_K(int n, const ck_block_q5_K *x, const ck_q8_K 
             hb = _mm256_srli_epi16(hb, 2);
             __m256i lo = _mm256_or_si256(_mm256_and_si256(qq, m4), h0);
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qq, 4), m4), h1);
-            __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y));
-            __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32)));
-            p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c]));
-            p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1]));
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+            sumi = _mm256_add_epi32(sumi, avx2_k_pair(lo, hi, y, sc[2 * c], sc[2 * c + 1]));
         }
         float d = _cvtsh_ss(x[b].d) * a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -691,21 +687,27 @@ CK_AVX2 static float avx2_dot_q5_K(int n, const ck_block_q5_K *x, const ck_q8_K 
     return hsum8(acc) - accm;
 }
 
+// Half a Q6_K super-block (64 ql bytes, 32 qh bytes) -> its 128 unsigned 6-bit weights, 4 x 32 bytes.
+CK_AVX2 static inline void avx2_q6_K_unpack(const uint8_t *ql, const uint8_t *qh, __m256i *q1, __m256i *q2, __m256i *q3, __m256i *q4) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+    *q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
+    *q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
+    *q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
+    *q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+}
+
 // One Q6_K super-block against its Q8_K activations: 8 int32 lanes of scaled products, minus the
 // -32 offset with lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot). Both Q6_K dots
 // below share it; they differ only in how the blocks are accumulated.
 CK_AVX2 static inline __m256i avx2_q6_K_block_lanes(const ck_block_q6_K *xb, const ck_q8_K *ab) {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     const uint8_t *ql = xb->ql, *qh = xb->qh; const int8_t *sc = xb->scales; const int8_t *y = ab->qs;
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-        __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
-        __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
-        __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
-        __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
-        __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+        __m256i q1, q2, q3, q4;
+        avx2_q6_K_unpack(ql, qh, &q1, &q2, &q3, &q4);
         __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y));
         __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32)));
         __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64)));
@@ -744,19 +746,13 @@ CK_AVX2 static float avx2_dot_q6_K_tiled(int n, const ck_block_q6_K *x, const ck
 // One Q6_K row against 4 prompt activations in the tiled order (the weights unpacked once).
 CK_AVX2 static void avx2_q6_K_tiled_x4(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
     float facc[4] = {0, 0, 0, 0};
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
     for (int b = 0; b < n / 256; b++) {
         const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
         __m256i sumi[4];
         for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4));
-            __m256i q2 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4));
-            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4));
-            __m256i q4 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4));
+            __m256i q1, q2, q3, q4;
+            avx2_q6_K_unpack(ql, qh, &q1, &q2, &q3, &q4);
             __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
             __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
             __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
@@ -796,13 +792,7 @@ CK_AVX2 static void avx2_q4_K_gemm_x4(int n, const ck_block_q4_K *x, const ck_q8
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(qq, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
-            __m256i s0 = _mm256_set1_epi16((short)sc[2 * c]), s1 = _mm256_set1_epi16((short)sc[2 * c + 1]);
-            for (int t = 0; t < 4; t++) {
-                const int8_t *y = a[t][b].qs + 64 * c;
-                __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
-                part[t][c] = _mm256_add_epi32(p0, p1);
-            }
+            for (int t = 0; t < 4; t++) part[t][c] = avx2_k_pair(lo, hi, a[t][b].qs + 64 * c, sc[2 * c], sc[2 * c + 1]);
         }
         for (int t = 0; t < 4; t++) {
             // horizontal sums of the 4 parts at once: lanes 0..3 (low half) + 4..7 (high half)

@@ -196,9 +196,17 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
+        // The passages' tokens the copy bias follows (once per request, for every attempt).
+        var copySource: [Int] = []
+        if case .completion = promptMode, copyBias != 0 {
+            for p in fitted.passages {
+                copySource += tokenizer.tokenize(" " + p.text, addBOS: false, parseSpecial: false).map(Int.init)
+                copySource.append(-1)
+            }
+        }
         for primer in answerPrimers(question: input.question) {
-            let (stats, answered) = try attempt(fitted, question: input.question, answerTokens: answerTokens, options: options, deadline: deadline,
-                                                cancelled: cancelled, primer: primer, emit: emit)
+            let (stats, answered) = try attempt(fitted, copySource: copySource, question: input.question, answerTokens: answerTokens,
+                                                options: options, deadline: deadline, cancelled: cancelled, primer: primer, emit: emit)
             if answered || cancelled.isSet { return stats }
         }
         throw RAGError.backend(name: name, message: "the model produced no answer")
@@ -216,8 +224,9 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public static let primer = "D'après les extraits,"
 
     /// One generation; `answered` tells whether any text was sent.
-    /// `fitted` is the prompt fitted once per request; the primer's tokens follow it.
-    private func attempt(_ fitted: (tokens: [Int32], passages: [RetrievedPassage]), question: String, answerTokens: Int,
+    /// `fitted` is the prompt fitted once per request; the primer's tokens follow it. A non-empty
+    /// `copySource` turns the copy bias on.
+    private func attempt(_ fitted: (tokens: [Int32], passages: [RetrievedPassage]), copySource: [Int], question: String, answerTokens: Int,
                          options: GenerationOptions, deadline: Date, cancelled: CancelFlag,
                          primer: String?, emit: (String) -> Void) throws -> (GenerationStats?, Bool) {
         var prompt = fitted.tokens
@@ -225,14 +234,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             prompt += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
         }
         var sampling = SamplingParameters.greedy
-        var copySource: [Int] = []
-        if case .completion = promptMode, copyBias != 0 {
-            sampling.copyBias = copyBias
-            for p in fitted.passages {
-                copySource += tokenizer.tokenize(" " + p.text, addBOS: false, parseSpecial: false).map(Int.init)
-                copySource.append(-1)
-            }
-        }
+        if !copySource.isEmpty { sampling.copyBias = copyBias }
         if useRequestTemperature, options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
                                           seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761),
