@@ -33,6 +33,9 @@ let package = Package(
                        providers: [.apt(["libpoppler-glib-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng",
                        providers: [.apt(["libespeak-ng-dev"])]),
+        // Snowball stemmers; Debian's libstemmer-dev has no pkg-config file (headers and library
+        // are in the default paths).
+        .systemLibrary(name: "CStemmer", providers: [.apt(["libstemmer-dev"])]),
 
         // Libraries, bottom-up.
         // Innermost quantised loops (AVX2 with run-time dispatch, plain C fallback); see Sources/CKernels.
@@ -42,15 +45,17 @@ let package = Package(
         .target(name: "Encoder", dependencies: ["Tensors", "Tokenizers"], swiftSettings: simdSwiftSettings),
         .target(name: "Decoder", dependencies: ["Tensors", "Tokenizers"]),
         .target(name: "Documents", dependencies: ["CPoppler"]),
+        // French text analysis: folding, stop words, stems, keyword terms (search and answer checks).
+        .target(name: "TextAnalysis", dependencies: ["CStemmer"]),
         .target(name: "Index", dependencies: [
-            "Documents", "Encoder",
+            "Documents", "Encoder", "TextAnalysis",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Speech", dependencies: ["CEspeakNG"]),
         .target(name: "RAG", dependencies: [
-            "Index", "Encoder", "Decoder", "Speech",
+            "Index", "Encoder", "Decoder", "Speech", "TextAnalysis",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -59,8 +64,11 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Question sets and their scoring (retrieval ranks, gate, answer keys): for `ragchat bench`
+        // and the quality tests, not for the server.
+        .target(name: "Evaluation", dependencies: ["Index", "RAG", "TextAnalysis"]),
         .executableTarget(name: "ragchat", dependencies: [
-            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech",
+            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,6 +80,7 @@ let package = Package(
                     exclude: ["Resources"]),  // fixtures read from #filePath
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers"]),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
+        .testTarget(name: "TextAnalysisTests", dependencies: ["TextAnalysis"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder"]),
@@ -80,5 +89,6 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["ragchat"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "TextAnalysis"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Documents
 import Foundation
 import GRDB
+import TextAnalysis
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,7 +49,7 @@ public enum IndexBenchmarks {
         try? manager.removeItem(at: workDirectory)
         try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         var figures: [BenchmarkFigure] = []
-        var generator = FrenchText(seed: 42)
+        var generator = SyntheticFrench(seed: 42)
 
         // 300-page PDF.
         let pdfDirectory = workDirectory.appendingPathComponent("pdf")
@@ -124,7 +125,7 @@ public enum IndexBenchmarks {
             let path = workDirectory.appendingPathComponent("search-\(size).sqlite").path
             for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
             let store = try IndexStore.open(path: path)
-            var generator = FrenchText(seed: UInt64(size))
+            var generator = SyntheticFrench(seed: UInt64(size))
             let clock = ContinuousClock(), start = clock.now
             try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
             log(String(format: "built %d-chunk index in %.1f s", size, (clock.now - start).seconds))
@@ -134,7 +135,7 @@ public enum IndexBenchmarks {
                 "Comment faire une tarte aux pommes ?",
                 "Quel est le secret d'une bonne tarte aux pommes ?",
             ]
-            var queryGenerator = FrenchText(seed: 7)
+            var queryGenerator = SyntheticFrench(seed: 7)
             while questions.count < queries { questions.append(queryGenerator.query()) }
             _ = try store.search(questions[0], k: 5) // warm the page cache
             var latencies: [Double] = []
@@ -153,7 +154,7 @@ public enum IndexBenchmarks {
                                            detail: String(format: "max %.1f ms", latencies.last ?? 0)))
 
             guard vectorDimension > 0 else { continue }
-            var vectors = FrenchText(seed: 11)
+            var vectors = SyntheticFrench(seed: 11)
             let queryVectors = (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) }
             let loadStart = clock.now
             _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
@@ -188,7 +189,7 @@ extension IndexStore {
     /// (for benchmarks: bypasses extraction).
     func insertSyntheticChunks(count: Int, dimension: Int = 0, make: () -> String) throws {
         let texts = (0..<count).map { _ in make() }
-        var generator = FrenchText(seed: 5)
+        var generator = SyntheticFrench(seed: 5)
         let vectors = dimension > 0 ? (0..<count).map { _ in VectorCoding.encode(generator.unitVector(dimension)) } : []
         try guarded(path) {
             try pool.write { db in
@@ -199,13 +200,15 @@ extension IndexStore {
                     """, arguments: ["synthetic-\(number).txt"])
                 let document = db.lastInsertedRowID
                 let insert = try db.cachedStatement(sql: """
-                    INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text) VALUES (?, ?, NULL, ?, ?, ?)
+                    INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text, terms)
+                    VALUES (?, ?, NULL, ?, ?, ?, ?)
                     """)
                 let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
                 var offset = 0
                 for (ordinal, text) in texts.enumerated() {
                     let length = text.unicodeScalars.count
-                    try insert.execute(arguments: [document, ordinal, offset, offset + length, text])
+                    try insert.execute(arguments: [document, ordinal, offset, offset + length, text,
+                                                   KeywordAnalyzer.terms(text).joined(separator: " ")])
                     if !vectors.isEmpty {
                         try insertVector.execute(arguments: [db.lastInsertedRowID, syntheticModelID, dimension, vectors[ordinal]])
                     }
@@ -221,7 +224,7 @@ let syntheticModelID = "synthetic-random"
 
 /// Deterministic French-like text: words from a cooking-flavoured vocabulary with a Zipf-like
 /// distribution, sentences of 6–22 words, paragraphs of 2–6 sentences.
-struct FrenchText {
+struct SyntheticFrench {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }

@@ -75,6 +75,7 @@ extension IndexStore {
         return try guarded(path) {
             try pool.read { db in
                 let keyword = try Self.keywordRanking(query, k: depth, db)
+                let highlight = FTSQuery.make(query)
                 var scores: [Int64: Double] = [:]
                 var bm25: [Int64: Double] = [:]
                 var cosine: [Int64: Double] = [:]
@@ -93,7 +94,7 @@ extension IndexStore {
                     hit.score = score
                     hit.bm25Score = bm25[id]
                     hit.denseScore = cosine[id]
-                    if let match = keyword?.match, bm25[id] != nil {
+                    if let match = highlight, bm25[id] != nil {
                         hit.snippet = try Self.snippet(match: match, chunkID: id, db) ?? hit.snippet
                     }
                     return hit

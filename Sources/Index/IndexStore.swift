@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
+import TextAnalysis
 
 /// One retrieved chunk.
 public struct SearchHit: Sendable, Hashable, Codable {
@@ -102,18 +103,37 @@ public final class IndexStore: Sendable {
                 throw IndexError.unsupportedSchema(path: path, found: found, supported: Schema.version)
             }
             try Schema.migrator.migrate(pool)
+            try reanalyseIfNeeded(pool)
             return IndexStore(path: path, pool: pool)
+        }
+    }
+
+    /// Recomputes every chunk's keyword terms when they were made by another version of
+    /// `KeywordAnalyzer` (or by a version of the index that had none), in one transaction.
+    static func reanalyseIfNeeded(_ pool: DatabasePool) throws {
+        let current = try pool.read { db in try metadata(db, "analyzer") }
+        guard current != KeywordAnalyzer.version else { return }
+        try pool.write { db in
+            let update = try db.cachedStatement(sql: "UPDATE chunks SET terms = ? WHERE id = ?")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, text FROM chunks")
+            var pending: [(Int64, String)] = []
+            while let row = try rows.next() { pending.append((row["id"], row["text"])) }
+            for (id, text) in pending {
+                try update.execute(arguments: [KeywordAnalyzer.terms(text).joined(separator: " "), id])
+            }
+            try setMetadata(db, "analyzer", KeywordAnalyzer.version)
+            if !pending.isEmpty { try bumpGeneration(db) }
         }
     }
 
     // MARK: - Keyword search
 
-    /// BM25 keyword search over chunk text, accent- and case-insensitive. Any string is accepted:
-    /// it is reduced to quoted terms OR-ed together (`FTSQuery.make`); a query without a usable
-    /// term returns no hit. Best hit first.
+    /// BM25 keyword search over the chunks' French terms (`KeywordAnalyzer`: stems, stop words
+    /// dropped, options and paths as exact terms). Any string is accepted: its terms are quoted
+    /// and OR-ed; a query without a usable term returns no hit. Best hit first.
     ///
-    /// In a large index (at least `ubiquityThreshold` chunks), words found in more than half of
-    /// the chunks are left out of the query when rarer words remain: BM25 gives them almost no
+    /// In a large index (at least `ubiquityThreshold` chunks), terms found in more than half of
+    /// the chunks are left out of the query when rarer terms remain: BM25 gives them almost no
     /// weight (FTS5 floors their IDF), and they cost the most. Ties are broken by chunk id.
     public func search(_ query: String, k: Int = 5) throws -> [SearchHit] {
         guard k > 0 else { return [] }
@@ -121,34 +141,38 @@ public final class IndexStore: Sendable {
             try pool.read { db in
                 guard let ranking = try Self.keywordRanking(query, k: k, db) else { return [] }
                 let rows = try Self.chunkRows(ranking.ranked.map(\.id), db)
+                let highlight = FTSQuery.make(query)
                 return try ranking.ranked.compactMap { item -> SearchHit? in
                     guard var hit = rows[item.id] else { return nil }
                     hit.score = item.score
                     hit.bm25Score = item.score
-                    hit.snippet = try Self.snippet(match: ranking.match, chunkID: item.id, db) ?? hit.snippet
+                    if let highlight {
+                        hit.snippet = try Self.snippet(match: highlight, chunkID: item.id, db) ?? hit.snippet
+                    }
                     return hit
                 }
             }
         }
     }
 
-    /// The best `k` chunk ids by BM25 (score = −bm25, best first) and the FTS5 expression used;
-    /// `nil` when the query has no word. Ranks with bm25 alone: no text is read for the many
-    /// matching rows.
+    /// The best `k` chunk ids by BM25 over `terms_fts` (score = −bm25, best first) and the query
+    /// terms used; `nil` when the query has no term. Ranks with bm25 alone: no text is read for
+    /// the many matching rows.
     static func keywordRanking(_ query: String, k: Int, _ db: Database) throws
-        -> (match: String, ranked: [(id: Int64, score: Double)])? {
-        let parsed = FTSQuery.parse(query)
-        guard !parsed.isEmpty else { return nil }
-        let terms = parsed.count > 1 ? try withoutUbiquitousTerms(parsed, db) : parsed
-        guard let match = FTSQuery.expression(terms) else { return nil }
+        -> (terms: [String], ranked: [(id: Int64, score: Double)])? {
+        let analysed = KeywordAnalyzer.queryTerms(query)
+        guard !analysed.isEmpty else { return nil }
+        let terms = analysed.count > 1 ? try withoutUbiquitousTerms(analysed, db) : analysed
+        let match = terms.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
         let ranked = try Row.fetchAll(db, sql: """
-            SELECT rowid, bm25(chunks_fts) AS rank FROM chunks_fts
-            WHERE chunks_fts MATCH ? ORDER BY rank, rowid LIMIT ?
+            SELECT rowid, bm25(terms_fts) AS rank FROM terms_fts
+            WHERE terms_fts MATCH ? ORDER BY rank, rowid LIMIT ?
             """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, score: -($0["rank"] as Double)) }
-        return (match, ranked)
+        return (terms, ranked)
     }
 
-    /// FTS5's snippet of one chunk for a match expression (matches in `[` `]`).
+    /// FTS5's snippet of one chunk's text for a match expression over `chunks_fts` (matches in
+    /// `[` `]`): the extract shown beside a hit.
     static func snippet(match: String, chunkID: Int64, _ db: Database) throws -> String? {
         let statement = try db.cachedStatement(sql: """
             SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
@@ -156,29 +180,26 @@ public final class IndexStore: Sendable {
         return try String.fetchOne(statement, arguments: [match, chunkID])
     }
 
-    /// Below this many chunks every query word is kept: on a small index the tiny weights of common
-    /// words still break ties usefully (measured on `data/`), and the query is fast anyway.
+    /// Below this many chunks every query term is kept: on a small index the tiny weights of
+    /// common terms still break ties usefully, and the query is fast anyway.
     public static let ubiquityThreshold = 2_000
 
     /// Drops terms present in more than half of the chunks, keeping at least the rarest one.
-    static func withoutUbiquitousTerms(_ terms: [FTSQuery.Term], _ db: Database) throws -> [FTSQuery.Term] {
+    static func withoutUbiquitousTerms(_ terms: [String], _ db: Database) throws -> [String] {
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
         guard total >= ubiquityThreshold else { return terms }
-        let exact = try db.cachedStatement(sql: "SELECT doc FROM chunks_vocab WHERE term = ?")
-        let prefix = try db.cachedStatement(sql: "SELECT COALESCE(SUM(doc), 0) FROM chunks_vocab WHERE term >= ? AND term < ?")
-        var frequencies: [Int] = []
-        for term in terms {
-            var frequency = try Int.fetchOne(exact, arguments: [term.folded]) ?? 0
-            if let stem = term.stem, let last = stem.unicodeScalars.last, let next = Unicode.Scalar(last.value + 1) {
-                let upper = String(stem.unicodeScalars.dropLast()) + String(next)
-                // Upper bound of the documents matching the prefix (a chunk can hold several forms).
-                frequency = max(frequency, try Int.fetchOne(prefix, arguments: [stem, upper]) ?? 0)
-            }
-            frequencies.append(frequency)
-        }
-        let kept = zip(terms, frequencies).filter { $0.1 * 2 <= total }.map(\.0)
+        let frequencies = try documentFrequencies(terms, db)
+        let kept = terms.filter { (frequencies[$0] ?? 0) * 2 <= total }
         if !kept.isEmpty { return kept }
-        return frequencies.indices.min { frequencies[$0] < frequencies[$1] }.map { [terms[$0]] } ?? terms
+        return terms.min { (frequencies[$0] ?? 0) < (frequencies[$1] ?? 0) }.map { [$0] } ?? terms
+    }
+
+    /// How many chunks hold each term (`terms_vocab`).
+    static func documentFrequencies(_ terms: [String], _ db: Database) throws -> [String: Int] {
+        let statement = try db.cachedStatement(sql: "SELECT doc FROM terms_vocab WHERE term = ?")
+        var result: [String: Int] = [:]
+        for term in terms { result[term] = try Int.fetchOne(statement, arguments: [term]) ?? 0 }
+        return result
     }
 
     // MARK: - Inspection

@@ -1,6 +1,7 @@
 import Crypto
 import Documents
 import Foundation
+import TextAnalysis
 import GRDB
 
 /// Settings of one ingest.
@@ -246,6 +247,7 @@ extension IndexStore {
         }
 
         let dimension = embedder?.dimension ?? 0
+        let terms = chunks.map { KeywordAnalyzer.terms($0.text).joined(separator: " ") }
         let blobs = vectors, model = embeddingModel
         let hook = options.beforeCommit
         let path = file.path
@@ -270,11 +272,12 @@ extension IndexStore {
                 documentID = db.lastInsertedRowID
             }
             let insertChunk = try db.cachedStatement(sql: """
-                INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text, terms) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """)
             let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
             for (index, chunk) in chunks.enumerated() {
-                try insertChunk.execute(arguments: [documentID, chunk.ordinal, chunk.page, chunk.start, chunk.end, chunk.text])
+                try insertChunk.execute(arguments: [documentID, chunk.ordinal, chunk.page, chunk.start, chunk.end, chunk.text,
+                                                    terms[index]])
                 if !blobs.isEmpty {
                     try insertVector.execute(arguments: [db.lastInsertedRowID, model, dimension, blobs[index]])
                 }

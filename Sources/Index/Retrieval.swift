@@ -62,3 +62,35 @@ extension IndexStore {
         }
     }
 }
+
+/// A search with the relevance gate's verdict: `covered` false means no passage is relevant and
+/// the question should be declined (the hits are kept for inspection).
+public struct GatedSearchResult: Sendable {
+    public var hits: [SearchHit]
+    public var signals: RelevanceSignals
+    public var covered: Bool
+}
+
+extension IndexStore {
+    /// `search(_:mode:embedder:k:weights:)` and the relevance gate, the query embedded once.
+    public func search(_ query: String, mode: SearchMode, embedder: (any QueryEmbedder)?, k: Int = 5,
+                       weights: FusionWeights = .tuned, gate: RelevanceGate) throws -> GatedSearchResult {
+        var vector: [Float]?
+        if mode != .bm25, let embedder, try hasVectors(modelID: embedder.modelID) {
+            do {
+                vector = try embedder.embed(query: query)
+            } catch {
+                throw IndexError.embedder(model: embedder.modelID, reason: String(describing: error))
+            }
+        }
+        let hits: [SearchHit]
+        switch (mode, vector, embedder) {
+        case (.dense, let vector?, let embedder?): hits = try denseSearch(vector, modelID: embedder.modelID, k: k)
+        case (.hybrid, let vector?, let embedder?): hits = try hybridSearch(query, vector: vector, modelID: embedder.modelID, k: k, weights: weights)
+        case (.dense, _, _): hits = try search(query, mode: .dense, embedder: embedder, k: k)   // throws: no vectors
+        default: hits = try search(query, k: k)
+        }
+        let signals = try relevance(query, vector: vector, modelID: vector == nil ? nil : embedder?.modelID)
+        return GatedSearchResult(hits: hits, signals: signals, covered: !hits.isEmpty && gate.isCovered(signals))
+    }
+}

@@ -10,8 +10,12 @@ import GRDB
 ///   tokenizer `unicode61 remove_diacritics 2`;
 /// - `vectors(chunk_id, model_id, dim, data)`: float32 little-endian blobs.
 /// Version 2 adds `chunks_vocab`, an `fts5vocab` view of the terms (document frequencies).
+/// Version 3 adds French keyword terms: `chunks.terms` (the chunk's `KeywordAnalyzer` terms,
+/// space-separated), `terms_fts` (FTS5 over them: what BM25 ranks) and `terms_vocab` (their
+/// document frequencies); `metadata.analyzer` names the analysis they were made with
+/// (`IndexStore.open` re-analyses every chunk when it differs).
 enum Schema {
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -72,6 +76,29 @@ enum Schema {
                 CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, row);
                 UPDATE metadata SET value = '2' WHERE key = 'schema_version';
                 """)
+        }
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: """
+                ALTER TABLE chunks ADD COLUMN terms TEXT NOT NULL DEFAULT '';
+                CREATE VIRTUAL TABLE terms_fts USING fts5(
+                    terms, content = 'chunks', content_rowid = 'id',
+                    tokenize = "unicode61 remove_diacritics 0 tokenchars '_'"
+                );
+                CREATE VIRTUAL TABLE terms_vocab USING fts5vocab(terms_fts, row);
+                INSERT INTO terms_fts(terms_fts) VALUES ('rebuild');
+                CREATE TRIGGER chunks_terms_after_insert AFTER INSERT ON chunks BEGIN
+                    INSERT INTO terms_fts(rowid, terms) VALUES (new.id, new.terms);
+                END;
+                CREATE TRIGGER chunks_terms_after_delete AFTER DELETE ON chunks BEGIN
+                    INSERT INTO terms_fts(terms_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
+                END;
+                CREATE TRIGGER chunks_terms_after_update AFTER UPDATE OF terms ON chunks BEGIN
+                    INSERT INTO terms_fts(terms_fts, rowid, terms) VALUES ('delete', old.id, old.terms);
+                    INSERT INTO terms_fts(rowid, terms) VALUES (new.id, new.terms);
+                END;
+                UPDATE metadata SET value = '3' WHERE key = 'schema_version';
+                """)
+            // The terms of chunks written before this version are filled by `reanalyse`.
         }
         return migrator
     }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Evaluation
 import Foundation
 import Encoder
 import Index
+import Logging
 import RAG
 import Server
 import Decoder
@@ -13,7 +15,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
-        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, EncoderBenchCommand.self,
+        subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, AnswersBench.self, EncoderBenchCommand.self,
                       ServerBenchCommand.self, LocalBench.self, DecoderBenchCommand.self]
     )
 
@@ -110,66 +112,178 @@ struct BenchCommand: AsyncParsableCommand {
     struct RetrievalBench: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "retrieval",
-            abstract: "hit@1/3/5 of bm25, dense and hybrid search over a question set (indexes the data directory first)."
+            abstract: "hit@1/3/5 and MRR@5 of bm25, dense and hybrid search over an evaluation set, per question class, and the relevance gate's declines.",
+            discussion: """
+                A set is eval/NAME.json (or a path): questions with the file, page and a verbatim extract of \
+                the passage that answers them, and off-topic questions. Its corpus (for dev-fr: `make \
+                eval-data`) is indexed into --work once per encoder, incrementally.
+                """
         )
 
-        @Option(name: .customLong("data"), help: "Data directory.")
-        var dataDirectory = Defaults.dataDirectory
+        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        var set = "dev-fr"
 
-        @Option(help: "Question set: {\"questions\": [{question, file, page, expected}]}.")
-        var questions = "Tests/IndexTests/Resources/questions_fr.json"
+        @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
+        var workDirectory = ".build/eval/index"
 
-        @Option(name: .customLong("work"), help: "Scratch directory for the index.")
-        var workDirectory = ".build/bench-retrieval"
-
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        @Option(name: .customLong("encoder"), help: "Sentence encoder.")
         var encoderDirectory = Defaults.encoderDirectory
 
-        @Flag(help: "Also score a grid of fusion weights (dense weight × rank offset), to choose FusionWeights.tuned.")
+        @Flag(help: "Also score a grid of fusion weights (dense weight × rank offset).")
         var grid = false
 
-        @Flag(help: "Print each question's rank in every mode.")
+        @Flag(help: "Print each question's rank in every mode and its relevance signals.")
         var verbose = false
 
         func run() async throws {
             let encoder = try loadEncoder(encoderDirectory)
-            let store = try await BenchCommand.scratchIndex(workDirectory, data: dataDirectory, embedder: encoder)
-            let set = try RetrievalQuestion.load(URL(fileURLWithPath: questions))
-            // Embed each question once; every mode and weight reuses the vectors.
-            var vectors: [String: [Float]] = [:]
-            for question in set { vectors[question.question] = try encoder.embed(query: question.question) }
-            let model = encoder.modelID
-            let paraphrased = set.filter(\.paraphrased)
-            func report(_ name: String, _ search: (String) throws -> [SearchHit]) throws -> RetrievalScore {
-                let all = try IndexBenchmarks.evaluate(set, search: search)
-                let para = try IndexBenchmarks.evaluate(paraphrased, search: search)
-                Terminal.out("\(name): \(all)   (paraphrased only: \(para))\n")
-                return all
+            let set = try EvalSet.load(self.set)
+            let bench = try await RetrievalBenchmark.prepare(set, embedder: encoder, workDirectory: URL(fileURLWithPath: workDirectory),
+                                                             log: { Terminal.err($0 + "\n") })
+            let classes = QuestionClass.allCases.map { c in "\(c.rawValue) \(set.questions.filter { $0.questionClass == c }.count)" }
+            Terminal.out("set \(set.name): \(set.questions.count) questions (\(classes.joined(separator: ", "))), encoder \(encoder.modelID)\n\n")
+            Terminal.out("| mode | questions | hit@1 | hit@3 | hit@5 | MRR@5 |\n|---|---|---|---|---|---|\n")
+            let runs = try [SearchMode.bm25, .dense, .hybrid].map { try bench.run($0) }
+            for run in runs { for row in run.rows { Terminal.out(row + "\n") } }
+
+            let signals = try bench.signals()
+            let gate = RelevanceGate.standard
+            var gateScore = GateScore()
+            for question in set.questions {
+                gateScore.add(question, declined: signals[question.id].map { !gate.isCovered($0) } ?? false)
             }
-            let bm25 = try report("bm25") { try store.search($0, k: 5) }
-            let dense = try report("dense") { try store.denseSearch(vectors[$0] ?? [], modelID: model, k: 5) }
-            let hybrid = try report("hybrid") { try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5) }
-            let plain = try report("hybrid 50/50 (rrf 60)") {
-                try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5, weights: FusionWeights())
+            Terminal.out("\nrelevance gate (\(gate)): \(gateScore.summary)\n")
+            for id in gateScore.mistakes {
+                guard let q = set.questions.first(where: { $0.id == id }), let s = signals[id] else { continue }
+                Terminal.out("  gate wrong: \(id) [\(q.questionClass.rawValue)] \(Self.describe(s))  \(q.question)\n")
+            }
+
+            let hybrid = runs[2]
+            let misses = set.covered.filter { (hybrid.ranks[$0.id] ?? nil) == nil }
+            Terminal.out("\nhybrid misses (answer not in the top 5): \(misses.count)\n")
+            for question in misses {
+                let top = try bench.search(question, mode: .hybrid, k: 1).first
+                Terminal.out("  \(question.id) [\(question.questionClass.rawValue)] \(question.question)  → expected \(question.file ?? "?")"
+                    + (question.page.map { " p. \($0)" } ?? "") + "; top: \(top.map { $0.file + ($0.page.map { " p. \($0)" } ?? "") } ?? "none")\n")
             }
             if verbose {
-                for (index, question) in set.enumerated() {
-                    func rank(_ score: RetrievalScore) -> String { score.ranks[index].map(String.init) ?? "-" }
-                    Terminal.out("  bm25 \(rank(bm25))  dense \(rank(dense))  hybrid \(rank(hybrid))  50/50 \(rank(plain))  \(question.question)\n")
+                Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tcoverage\tterms\tquestion\n")
+                for question in set.questions {
+                    let ranks = runs.map { run in (run.ranks[question.id] ?? nil).map(String.init) ?? "-" }
+                    let s = signals[question.id]
+                    Terminal.out("\(question.id)\t\(question.questionClass.rawValue)\t\(ranks.joined(separator: "\t"))\t"
+                        + String(format: "%.4f\t%.3f\t%d", s?.bestCosine ?? 0, s?.keywordCoverage ?? 0, s?.queryTerms ?? 0)
+                        + "\t\(question.question)\n")
                 }
             }
             guard grid else { return }
-            Terminal.out("grid (bm25 weight 1): dense weight × rank offset → hit@1, hit@3, hit@5, mean reciprocal rank@5\n")
+            Terminal.out("\ngrid (bm25 weight 1): dense weight × rank offset → hit@1, hit@3, hit@5, MRR@5\n")
             for offset in [1.0, 2, 5, 10, 20, 60] {
-                for dense in [0.0, 0.25, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5] {
-                    let weights = FusionWeights(bm25: 1, dense: dense, rankOffset: offset)
-                    let score = try IndexBenchmarks.evaluate(set) {
-                        try store.hybridSearch($0, vector: vectors[$0] ?? [], modelID: model, k: 5, weights: weights)
-                    }
-                    let mrr = score.ranks.reduce(0.0) { $0 + ($1.map { 1 / Double($0) } ?? 0) } / Double(max(score.questions, 1))
-                    Terminal.out("  dense \(dense)  offset \(Int(offset)): \(score.hitAt1) \(score.hitAt3) \(score.hitAt5)  mrr \(String(format: "%.3f", mrr))\n")
+                for dense in [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 3.0] {
+                    let score = try bench.run(.hybrid, weights: FusionWeights(bm25: 1, dense: dense, rankOffset: offset)).all
+                    Terminal.out("  dense \(dense)  offset \(Int(offset)): \(score.hitAt1) \(score.hitAt3) \(score.hitAt5)  mrr \(String(format: "%.3f", score.mrrAt5))\n")
                 }
             }
+        }
+
+        static func describe(_ s: RelevanceSignals) -> String {
+            String(format: "cosine %.4f, coverage %.3f, %d terms", s.bestCosine ?? 0, s.keywordCoverage, s.queryTerms)
+        }
+    }
+
+    struct AnswersBench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "answers",
+            abstract: "Answer quality through the real pipeline: correct, correctly cited and declined answers per question class, and latencies.",
+            discussion: """
+                Every question of the set is asked through the same engine as `ragchat serve` (hybrid \
+                retrieval, relevance gate, the backends, speech), one at a time. A run per backend: \
+                `extractive`, and `local` once per --model. The set's index is built like `bench retrieval`'s.
+                """
+        )
+
+        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        var set = "dev-fr"
+
+        @Option(help: "Runs: extractive and/or local (local once per --model).")
+        var backends = "extractive,local"
+
+        @Option(help: "GGUF model of a local run (repeatable).")
+        var model: [String] = []
+
+        @Option(name: .customLong("encoder"), help: "Sentence encoder.")
+        var encoderDirectory = Defaults.encoderDirectory
+
+        @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
+        var workDirectory = ".build/eval/index"
+
+        @Option(help: "Only the first N questions of each class (0: all).")
+        var limit = 0
+
+        @Option(help: "Write every answer and its scores as JSON to this file.")
+        var json: String?
+
+        @Flag(help: "Print every answer as it comes.")
+        var verbose = false
+
+        func run() async throws {
+            let encoder = try loadEncoder(encoderDirectory)
+            let set = try EvalSet.load(self.set)
+            let bench = try await RetrievalBenchmark.prepare(set, embedder: encoder, workDirectory: URL(fileURLWithPath: workDirectory),
+                                                             log: { Terminal.err($0 + "\n") })
+            var questions = set.questions
+            if limit > 0 {
+                questions = QuestionClass.allCases.flatMap { c in set.questions.filter { $0.questionClass == c }.prefix(limit) }
+            }
+            var runs: [(label: String, backends: String, model: String?)] = []
+            for kind in try BackendKind.parseList(backends) {
+                switch kind {
+                case .extractive: runs.append(("extractive", "extractive", nil))
+                case .local:
+                    for m in model.isEmpty ? [ServerConfiguration().modelPath] : model {
+                        runs.append((URL(fileURLWithPath: m).deletingPathExtension().lastPathComponent, "local,extractive", m))
+                    }
+                case .remote: runs.append(("remote", "remote,extractive", nil))
+                }
+            }
+            var reports: [AnswerReport] = []
+            for run in runs {
+                var arguments = ["--index", bench.store.path, "--backends", run.backends, "--encoder", encoderDirectory,
+                                 "--audio-cache", ""]
+                if let m = run.model { arguments += ["--model", m] }
+                let configuration = try ServerConfiguration(arguments: arguments)
+                var logger = Logger(label: "ragchat.bench")
+                logger.logLevel = .warning
+                let engine = try await ServeEngine.load(configuration, logger: logger)
+                Terminal.err("run \(run.label): \(questions.count) questions\n")
+                let verbose = self.verbose
+                let report = try await AnswerReport.run(label: run.label, questions: questions, engine: engine,
+                                                        log: { if verbose { Terminal.err($0 + "\n") } })
+                reports.append(report)
+                Terminal.err(report.tableRow + "\n")
+            }
+            Terminal.out("set \(set.name), \(questions.count) questions, encoder \(encoder.modelID), CPU \(Self.cpuModel)\n\n")
+            Terminal.out(AnswerReport.tableHeader + "\n")
+            for report in reports { Terminal.out(report.tableRow + "\n") }
+            for report in reports {
+                Terminal.out("\nfailures of \(report.label) (\(report.failures.count)):\n")
+                for o in report.failures {
+                    let state = o.declined ? "declined" : o.correct ? "uncited" : "wrong"
+                    Terminal.out("  \(o.id) [\(o.questionClass.rawValue), \(state)] \(o.question)\n      → "
+                        + o.answer.replacingOccurrences(of: "\n", with: " ").prefix(240) + "\n")
+                }
+            }
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                try encoder.encode(reports).write(to: URL(fileURLWithPath: json))
+            }
+        }
+
+        static var cpuModel: String {
+            let info = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            return info.split(separator: "\n").first { $0.hasPrefix("model name") }
+                .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "?" } ?? "unknown"
         }
     }
 

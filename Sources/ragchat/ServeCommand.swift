@@ -131,8 +131,16 @@ enum ServeEngine {
         // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
         // an ingest run while the server is up is picked up); keyword search otherwise.
         // (The query embedding is CPU work: off the server's tasks.)
+        // The relevance gate: when no passage is relevant, no passage is returned, and the pipeline
+        // answers that the documents do not cover the question without calling a model.
+        let gate = RelevanceGate.standard
         let search: @Sendable (String, Int) async throws -> [SearchHit] = { [encoder] query, k in
-            try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k) }.value
+            let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
+            guard result.covered else {
+                logger.info("not covered by the documents (\(result.signals)): \(query.prefix(200))")
+                return []
+            }
+            return result.hits
         }
         if let encoder, try store.hasVectors(modelID: encoder.modelID) {
             info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"

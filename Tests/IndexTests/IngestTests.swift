@@ -17,7 +17,7 @@ struct IngestTests {
         #expect(first.chunks > 0)
         #expect(try store.documents().map(\.path) == ["recettes/secrets.md", "tarte.txt"])
         let stats = try store.statistics()
-        #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == 2)
+        #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == 3)
 
         // Re-run: nothing to do.
         let again = try await store.ingest(dataDirectory: workspace.data)

@@ -1,0 +1,63 @@
+import Foundation
+import Index
+
+/// Retrieval over an evaluation set: the set's corpus indexed once (incrementally) per encoder,
+/// every covered question searched in each mode, and the relevance signals of every question.
+public struct RetrievalBenchmark: Sendable {
+    public let set: EvalSet
+    public let store: IndexStore
+    public let embedder: (any ChunkEmbedder & QueryEmbedder)?
+    /// Query vectors by question id (computed once; every mode and weight reuses them).
+    public let vectors: [String: [Float]]
+
+    /// Indexes `set`'s corpus into `workDirectory/<set>-<encoder>.sqlite` (unchanged files are
+    /// skipped on later runs) and embeds the questions.
+    public static func prepare(_ set: EvalSet, embedder: (any ChunkEmbedder & QueryEmbedder)?, workDirectory: URL,
+                               root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                               log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> RetrievalBenchmark {
+        let corpus = set.corpusURL(root: root)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: corpus.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw EvalError("no corpus at \(corpus.path) for set \(set.name) (run `make eval-data`)")
+        }
+        let model = embedder.map { $0.modelID.replacingOccurrences(of: "/", with: "_") } ?? "bm25"
+        let path = workDirectory.appendingPathComponent("\(set.name)-\(model).sqlite").path
+        let store = try IndexStore.open(path: path)
+        let summary = try await store.ingest(dataDirectory: corpus, embedder: embedder) { event in
+            if case .fileFailed(let file, let reason) = event { log("ingest: \(file): \(reason)") }
+        }
+        log("index \(path): \(summary.chunks) chunks (\(summary.added) files added, \(summary.unchanged) unchanged) in "
+            + String(format: "%.1f s", summary.seconds))
+        var vectors: [String: [Float]] = [:]
+        if let embedder {
+            for question in set.questions { vectors[question.id] = try embedder.embed(query: question.question) }
+        }
+        return RetrievalBenchmark(set: set, store: store, embedder: embedder, vectors: vectors)
+    }
+
+    /// Ranks of the covered questions in one mode (`dense` and `hybrid` need an embedder).
+    public func run(_ mode: SearchMode, weights: FusionWeights = .tuned, k: Int = 5) throws -> RetrievalRun {
+        try RetrievalRun(mode: mode.rawValue, questions: set.questions) { question in
+            try search(question, mode: mode, weights: weights, k: k)
+        }
+    }
+
+    /// The hits of one question in one mode.
+    public func search(_ question: EvalQuestion, mode: SearchMode, weights: FusionWeights = .tuned, k: Int = 5) throws -> [SearchHit] {
+        guard let embedder, let vector = vectors[question.id] else { return try store.search(question.question, k: k) }
+        switch mode {
+        case .bm25: return try store.search(question.question, k: k)
+        case .dense: return try store.denseSearch(vector, modelID: embedder.modelID, k: k)
+        case .hybrid: return try store.hybridSearch(question.question, vector: vector, modelID: embedder.modelID, k: k, weights: weights)
+        }
+    }
+
+    /// The relevance signals of every question (covered and off-topic).
+    public func signals() throws -> [String: RelevanceSignals] {
+        var result: [String: RelevanceSignals] = [:]
+        for question in set.questions {
+            result[question.id] = try store.relevance(question.question, vector: vectors[question.id], modelID: embedder?.modelID)
+        }
+        return result
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import TextAnalysis
+
+/// What says whether the index holds an answer to a query at all: a nearest neighbour and a best
+/// BM25 match always exist, so their ranks say nothing; these absolute measures do.
+public struct RelevanceSignals: Sendable, Hashable, Codable {
+    /// The highest cosine similarity between the query's vector and any chunk's; `nil` without
+    /// vectors.
+    public var bestCosine: Double?
+    /// The largest share, weighted by rarity (BM25's IDF), of the query's terms that one chunk
+    /// holds (0…1): 1 when a chunk has every term, near 0 when only common terms match. Terms
+    /// absent from the whole index weigh the most, so a question about something the documents
+    /// never name scores low.
+    public var keywordCoverage: Double
+    /// How many distinct terms the query has (`KeywordAnalyzer.queryTerms`).
+    public var queryTerms: Int
+
+    public init(bestCosine: Double?, keywordCoverage: Double, queryTerms: Int) {
+        self.bestCosine = bestCosine
+        self.keywordCoverage = keywordCoverage
+        self.queryTerms = queryTerms
+    }
+}
+
+extension IndexStore {
+    /// The relevance signals of a query: its best cosine over every vector of `modelID` (when a
+    /// vector is given) and its best keyword coverage over the `candidates` best BM25 chunks.
+    public func relevance(_ query: String, vector: [Float]?, modelID: String?, candidates: Int = 20) throws -> RelevanceSignals {
+        var bestCosine: Double?
+        if let vector, let modelID {
+            let snapshot = try vectorSnapshot(modelID: modelID)
+            if snapshot.dimension > 0, snapshot.dimension == vector.count {
+                bestCosine = Self.topK(vector, snapshot: snapshot, k: 1).first.map { Double($0.score) }
+            }
+        }
+        let terms = KeywordAnalyzer.queryTerms(query)
+        guard !terms.isEmpty else { return RelevanceSignals(bestCosine: bestCosine, keywordCoverage: 0, queryTerms: 0) }
+        let coverage = try guarded(path) {
+            try pool.read { db -> Double in
+                guard let ranking = try Self.keywordRanking(query, k: candidates, db), !ranking.ranked.isEmpty else { return 0 }
+                let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+                let frequencies = try Self.documentFrequencies(terms, db)
+                let weights = terms.map { Self.idf(documents: frequencies[$0] ?? 0, total: total) }
+                let sum = weights.reduce(0, +)
+                guard sum > 0 else { return 0 }
+                let ids = ranking.ranked.map(\.id)
+                let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
+                var best = 0.0
+                for row in try Row.fetchAll(db, sql: "SELECT terms FROM chunks WHERE id IN (\(placeholders))",
+                                            arguments: StatementArguments(ids)) {
+                    let held = Set((row["terms"] as String).split(separator: " ").map(String.init))
+                    var covered = 0.0
+                    for (term, weight) in zip(terms, weights) where held.contains(term) { covered += weight }
+                    best = max(best, covered / sum)
+                }
+                return best
+            }
+        }
+        return RelevanceSignals(bestCosine: bestCosine, keywordCoverage: coverage, queryTerms: terms.count)
+    }
+
+    /// BM25's inverse document frequency, floored above 0: ln(1 + (N − n + 0.5) / (n + 0.5)).
+    static func idf(documents n: Int, total: Int) -> Double {
+        log(1 + (Double(max(total - n, 0)) + 0.5) / (Double(n) + 0.5))
+    }
+}
+
+/// Decides from `RelevanceSignals` whether the documents cover a query. A question is covered
+/// when its meaning is close to a chunk (`sureCosine`), or when it is reasonably close
+/// (`minimumCosine`) and one chunk holds enough of its rare words (`minimumCoverage`). Without
+/// vectors, keyword coverage alone decides (`keywordOnlyCoverage`).
+public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
+    public var sureCosine: Double
+    public var minimumCosine: Double
+    public var minimumCoverage: Double
+    public var keywordOnlyCoverage: Double
+
+    public init(sureCosine: Double, minimumCosine: Double, minimumCoverage: Double, keywordOnlyCoverage: Double) {
+        self.sureCosine = sureCosine
+        self.minimumCosine = minimumCosine
+        self.minimumCoverage = minimumCoverage
+        self.keywordOnlyCoverage = keywordOnlyCoverage
+    }
+
+    public func isCovered(_ signals: RelevanceSignals) -> Bool {
+        guard let cosine = signals.bestCosine else { return signals.keywordCoverage >= keywordOnlyCoverage }
+        if cosine >= sureCosine { return true }
+        return cosine >= minimumCosine && signals.keywordCoverage >= minimumCoverage
+    }
+
+    /// Lets everything through (the gate turned off).
+    public static let open = RelevanceGate(sureCosine: -1, minimumCosine: -1, minimumCoverage: 0, keywordOnlyCoverage: 0)
+
+    /// Provisional values; calibrated on the development set (see BENCHMARKS.md).
+    public static let standard = RelevanceGate(sureCosine: 0.9, minimumCosine: 0.3, minimumCoverage: 0.5, keywordOnlyCoverage: 0.5)
+
+    public var description: String {
+        String(format: "covered when cosine ≥ %.3f, or cosine ≥ %.3f and keyword coverage ≥ %.2f; keywords only: coverage ≥ %.2f",
+               sureCosine, minimumCosine, minimumCoverage, keywordOnlyCoverage)
+    }
+}

@@ -1,0 +1,75 @@
+import Testing
+@testable import TextAnalysis
+
+@Suite("French keyword analysis")
+struct KeywordAnalyzerTests {
+    @Test("fold removes case, accents and ligatures")
+    func folding() {
+        #expect(FrenchText.fold("Élève Œuf Ça") == "eleve oeuf ca")
+        #expect(FrenchText.fold("l’option") == "l'option")
+    }
+
+    @Test("word forms meet: plural, feminine, verb forms")
+    func wordForms() {
+        let pairs: [(String, String)] = [
+            ("fichiers", "fichier"), ("supprimer", "supprime"), ("supprimés", "supprimer"),
+            ("paquets", "paquet"), ("installer", "installation"), ("configurée", "configurer"),
+            ("répertoires", "répertoire"), ("compilé", "compiler"),
+        ]
+        for (a, b) in pairs {
+            #expect(KeywordAnalyzer.terms(a) == KeywordAnalyzer.terms(b), "\(a) vs \(b)")
+        }
+        // Accents typed or not give the same term.
+        #expect(KeywordAnalyzer.terms("système") == KeywordAnalyzer.terms("systeme"))
+        #expect(KeywordAnalyzer.terms("FEUILLETÉE") == KeywordAnalyzer.terms("feuilletee"))
+    }
+
+    @Test("stop words and elisions are dropped")
+    func stopWords() {
+        #expect(KeywordAnalyzer.terms("Comment est-ce que l'on supprime les fichiers ?") == ["supprim", "fichi"])
+        #expect(KeywordAnalyzer.terms("de la et le") == [])
+        // A query made only of stop words still has terms.
+        #expect(!KeywordAnalyzer.queryTerms("de la et le").isEmpty)
+    }
+
+    @Test("options, paths and dotted names also give one exact term")
+    func identifiers() {
+        let rm = KeywordAnalyzer.terms("rm --preserve-root -h, fichier.")
+        #expect(rm.contains("__preserve_root"))
+        #expect(rm.contains("_h"))
+        #expect(rm.contains("preserv") && rm.contains("root"))
+        let path = KeywordAnalyzer.terms("(voir /etc/apt/sources.list)")
+        #expect(path.contains("_etc_apt_sources_list") && path.contains("apt") && path.contains("list"))
+        #expect(KeywordAnalyzer.terms("apt-get").first == "apt_get")
+        #expect(KeywordAnalyzer.terms("version 2.24.1.").contains("2_24_1"))
+        // A dash used as a bullet is not an option.
+        #expect(KeywordAnalyzer.terms("- pommes") == KeywordAnalyzer.terms("pommes"))
+        // Verbs joined to their pronouns are not names.
+        #expect(KeywordAnalyzer.terms("Quel alcool met-on ?") == ["alcool", "met"])
+        #expect(!KeywordAnalyzer.terms("diminue-t-elle").contains { $0.contains("_") })
+        // French hyphenated words keep their parts.
+        #expect(KeywordAnalyzer.terms("arc-en-ciel").contains("arc"))
+    }
+
+    @Test("any input is safe: empty, symbols, very long")
+    func robustness() {
+        #expect(KeywordAnalyzer.terms("").isEmpty)
+        #expect(KeywordAnalyzer.terms("*** \" ( ) -- « » …").isEmpty)
+        let long = String(repeating: "anticonstitutionnellementissimement", count: 5)
+        #expect(KeywordAnalyzer.terms(long).count == 1)
+        #expect(KeywordAnalyzer.queryTerms(String(repeating: "mot ", count: 100_000) + "autre").count <= 32)
+        #expect(KeywordAnalyzer.terms("😀 日本語 العربية").count >= 1)
+    }
+
+    @Test("the stemmer is safe from many threads")
+    func concurrentStemming() async {
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    (0..<2_000).allSatisfy { _ in FrenchStemmer.shared.stem("continuellement") == "continuel" }
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
+}
