@@ -88,7 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
             abstract: "Sentence encoder throughput (256-token chunks, batch 1, 8, 32) and query embedding latency."
         )
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Option(help: "Threads (the issue's figures use 2).")
@@ -122,7 +122,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("work"), help: "Scratch directory for the index.")
         var workDirectory = ".build/bench-retrieval"
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Flag(help: "Also score a grid of fusion weights (dense weight × rank offset), to choose FusionWeights.tuned.")
@@ -210,7 +210,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("work"), help: "Scratch directory for the index.")
         var workDirectory = ".build/bench-local"
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Option(help: "Passages per question.")
