@@ -91,8 +91,9 @@ public final class UnigramTokenizer: Sendable {
             offsets.append(Int32(storage.count))
             longest = max(longest, p.count)
             lowest = min(lowest, v.scores[i])
-            if p.count > 3 {
-                for j in 3..<(p.count - 2) where p[j] == 0xE2 && p[j + 1] == 0x96 && p[j + 2] == 0x81 { inner = true }
+            // (0xE2 only starts a character in valid UTF-8: a match at j ≥ 1 is a later '▁')
+            if p.count >= 4 {
+                for j in 1..<(p.count - 2) where p[j] == 0xE2 && p[j + 1] == 0x96 && p[j + 2] == 0x81 { inner = true }
             }
         }
         maxPieceBytes = longest
