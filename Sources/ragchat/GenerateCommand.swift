@@ -67,7 +67,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "With --rag: retrieval mode (hybrid, dense, bm25), as `ragchat search`.")
     var mode: SearchMode = .hybrid
 
-    @Option(name: .customLong("encoder"), help: "With --rag: sentence encoder folder for hybrid and dense retrieval.")
+    @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: "With --rag: " + Defaults.encoderHelp))
     var encoderDirectory = Defaults.encoderDirectory
 
     @Option(help: "With --rag: prompt style: chat (the model's template), or for base models instructions, one-shot, document.")

@@ -24,7 +24,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .customLong("index"), help: "SQLite index file (created if needed).")
     var indexPath = Defaults.indexPath
 
-    @Option(name: .customLong("encoder"), help: "Sentence encoder directory (config.json, model.safetensors, tokenizer.json).")
+    @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
     var encoderDirectory = Defaults.encoderDirectory
 
     @Flag(name: .customLong("no-vectors"), help: "Keyword index only: do not load the encoder or compute vectors.")
@@ -60,12 +60,13 @@ struct IngestCommand: AsyncParsableCommand {
     }
 }
 
-/// Loads the sentence encoder, with a message that says what to do when its files are missing.
-func loadEncoder(_ directory: String) throws -> SentenceEncoder {
+/// Loads the sentence encoder (an E5S1 file or a model folder), with a message that says what to
+/// do when its files are missing; a bad file is named with its problem.
+func loadEncoder(_ path: String) throws -> SentenceEncoder {
     do {
-        return try SentenceEncoder(directory: URL(fileURLWithPath: directory))
+        return try SentenceEncoder(path: URL(fileURLWithPath: path))
     } catch EncoderError.modelFilesMissing(let path, let files) {
-        throw CLIError("\(path): encoder files missing (\(files.joined(separator: ", "))): run `make models`, pass --encoder DIR, or --no-vectors")
+        throw CLIError("\(path): encoder files missing (\(files.joined(separator: ", "))): run `make models`, pass --encoder FILE|DIR, or --no-vectors")
     }
 }
 

@@ -16,6 +16,9 @@ struct RagChat: AsyncParsableCommand {
 enum Defaults {
     static let dataDirectory = "data"
     static let indexPath = "models/index.sqlite"
-    /// The sentence encoder's directory (`make models` puts all-MiniLM-L6-v2 there).
-    static let encoderDirectory = "models/encoder/all-MiniLM-L6-v2"
+    /// The sentence encoder: multilingual-e5-small's E5S1 file, from `make models` (a folder holding
+    /// one, or a sentence-transformers folder such as models/encoder/all-MiniLM-L6-v2, also loads).
+    static let encoderDirectory = "models/encoder/multilingual-e5-small/e5-small-q4.bin"
+    /// Help text of every `--encoder` option.
+    static let encoderHelp = "Sentence encoder: an E5S1 .bin file (or a folder holding one) or a sentence-transformers folder (default \(encoderDirectory); English: models/encoder/all-MiniLM-L6-v2)."
 }

@@ -29,7 +29,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Ranking: hybrid, dense or bm25.")
     var mode = SearchMode.hybrid
 
-    @Option(name: .customLong("encoder"), help: "Sentence encoder directory (for hybrid and dense).")
+    @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
     var encoderDirectory = Defaults.encoderDirectory
 
     @Flag(help: "Print {\"results\": [{rank, score, bm25, cosine, file, page, text}]} with each chunk's full text.")

@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: String?
     @Option(help: "SQLite index built by `ragchat ingest` (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
-    @Option(help: "Sentence encoder folder (RAGCHAT_ENCODER, default models/encoder/all-MiniLM-L6-v2).") var encoder: String?
+    @Option(help: "Sentence encoder: E5S1 .bin file or model folder (RAGCHAT_ENCODER, default models/encoder/multilingual-e5-small/e5-small-q4.bin).") var encoder: String?
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,local,extractive).") var backends: String?
     @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL, default models/decoder/gemma-3-270m-q4_k_m.gguf).") var model: String?
     @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: String?
@@ -123,7 +123,7 @@ enum ServeEngine {
         var encoder: SentenceEncoder?
         let encoderURL = URL(fileURLWithPath: configuration.encoderDirectory)
         do {
-            encoder = try SentenceEncoder(directory: encoderURL)
+            encoder = try SentenceEncoder(path: encoderURL)
         } catch {
             logger.warning("sentence encoder not loaded (\(error)); using keyword (BM25) search only")
         }
@@ -153,7 +153,8 @@ enum ServeEngine {
         info["encoder"] = encoder?.modelID ?? "none"
         var embed: (@Sendable ([String]) async throws -> [[Float]])?
         if let encoder {
-            embed = { texts in try await Task.detached { try encoder.embed(texts) }.value }
+            // The question and the candidate sentences are compared as short texts: queries to e5.
+            embed = { texts in try await Task.detached { try encoder.embed(queries: texts) }.value }
         }
 
         // The local language model (Swift GGUF engine), loaded once; one generation at a time.

