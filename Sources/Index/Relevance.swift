@@ -8,6 +8,11 @@ public struct RelevanceSignals: Sendable, Hashable, Codable {
     /// The highest cosine similarity between the query's vector and any chunk's; `nil` without
     /// vectors.
     public var bestCosine: Double?
+    /// How far the best cosine stands above the query's background similarity (the mean cosine
+    /// of its 10th to 30th nearest chunks): a question the documents answer has a few chunks
+    /// clearly closer than the rest; one they do not cover is about as close to everything.
+    /// `nil` without vectors or with fewer than 30 chunks.
+    public var cosineMargin: Double?
     /// The largest share, weighted by rarity (BM25's IDF), of the query's terms that one chunk
     /// holds (0…1): 1 when a chunk has every term, near 0 when only common terms match. Terms
     /// absent from the whole index weigh the most, so a question about something the documents
@@ -16,8 +21,9 @@ public struct RelevanceSignals: Sendable, Hashable, Codable {
     /// How many distinct terms the query has (`KeywordAnalyzer.queryTerms`).
     public var queryTerms: Int
 
-    public init(bestCosine: Double?, keywordCoverage: Double, queryTerms: Int) {
+    public init(bestCosine: Double?, cosineMargin: Double? = nil, keywordCoverage: Double, queryTerms: Int) {
         self.bestCosine = bestCosine
+        self.cosineMargin = cosineMargin
         self.keywordCoverage = keywordCoverage
         self.queryTerms = queryTerms
     }
@@ -28,14 +34,19 @@ extension IndexStore {
     /// vector is given) and its best keyword coverage over the `candidates` best BM25 chunks.
     public func relevance(_ query: String, vector: [Float]?, modelID: String?, candidates: Int = 20) throws -> RelevanceSignals {
         var bestCosine: Double?
+        var margin: Double?
         if let vector, let modelID {
             let snapshot = try vectorSnapshot(modelID: modelID)
             if snapshot.dimension > 0, snapshot.dimension == vector.count {
-                bestCosine = Self.topK(vector, snapshot: snapshot, k: 1).first.map { Double($0.score) }
+                let nearest = Self.topK(vector, snapshot: snapshot, k: 30).map { Double($0.score) }
+                bestCosine = nearest.first
+                if nearest.count == 30, let best = nearest.first {
+                    margin = best - nearest[9...].reduce(0, +) / Double(nearest.count - 9)
+                }
             }
         }
         let terms = KeywordAnalyzer.queryTerms(query)
-        guard !terms.isEmpty else { return RelevanceSignals(bestCosine: bestCosine, keywordCoverage: 0, queryTerms: 0) }
+        guard !terms.isEmpty else { return RelevanceSignals(bestCosine: bestCosine, cosineMargin: margin, keywordCoverage: 0, queryTerms: 0) }
         let coverage = try guarded(path) {
             try pool.read { db -> Double in
                 guard let ranking = try Self.keywordRanking(query, k: candidates, db), !ranking.ranked.isEmpty else { return 0 }
@@ -57,7 +68,7 @@ extension IndexStore {
                 return best
             }
         }
-        return RelevanceSignals(bestCosine: bestCosine, keywordCoverage: coverage, queryTerms: terms.count)
+        return RelevanceSignals(bestCosine: bestCosine, cosineMargin: margin, keywordCoverage: coverage, queryTerms: terms.count)
     }
 
     /// BM25's inverse document frequency, floored above 0: ln(1 + (N − n + 0.5) / (n + 0.5)).
@@ -98,5 +109,43 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         String(format: "covered when cosine ≥ %.3f, or cosine ≥ %.3f and keyword coverage ≥ %.2f; keywords only: coverage ≥ %.2f",
                sureCosine, minimumCosine, minimumCoverage, keywordOnlyCoverage)
+    }
+}
+
+extension IndexStore {
+    /// The hit's chunk joined with up to `after` following (and `before` preceding) chunks of the
+    /// same document, their overlaps removed: a list or a procedure that the chunker cut in two
+    /// reads whole. The result keeps the hit's id, scores and page.
+    public func neighbourhood(of hit: SearchHit, before: Int = 0, after: Int = 1) throws -> SearchHit {
+        guard before > 0 || after > 0 else { return hit }
+        return try guarded(path) {
+            try pool.read { db in
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT ordinal, page, start_offset, end_offset, text FROM chunks
+                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal BETWEEN ? AND ?
+                    ORDER BY ordinal
+                    """, arguments: [hit.chunkID, hit.ordinal - before, hit.ordinal + after])
+                guard rows.count > 1 else { return hit }
+                var merged = hit
+                var text = String.UnicodeScalarView()
+                var previous: (page: Int?, end: Int)?
+                for row in rows {
+                    let chunk: String = row["text"]
+                    let page: Int? = row["page"], start: Int = row["start_offset"], end: Int = row["end_offset"]
+                    var scalars = Substring(chunk).unicodeScalars[...]
+                    if let previous {
+                        if previous.page == page, previous.end > start {
+                            scalars = scalars.dropFirst(min(previous.end - start, scalars.count))
+                        } else {
+                            text.append(contentsOf: "\n\n".unicodeScalars)
+                        }
+                    }
+                    text.append(contentsOf: scalars)
+                    previous = (page, end)
+                }
+                merged.text = String(text)
+                return merged
+            }
+        }
     }
 }

@@ -186,12 +186,12 @@ struct BenchCommand: AsyncParsableCommand {
                     + (question.page.map { " p. \($0)" } ?? "") + "; top: \(top.map { $0.file + ($0.page.map { " p. \($0)" } ?? "") } ?? "none")\n")
             }
             if verbose {
-                Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tcoverage\tterms\tquestion\n")
+                Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tmargin\tcoverage\tterms\tquestion\n")
                 for question in set.questions {
                     let ranks = runs.map { run in (run.ranks[question.id] ?? nil).map(String.init) ?? "-" }
                     let s = signals[question.id]
                     Terminal.out("\(question.id)\t\(question.questionClass.rawValue)\t\(ranks.joined(separator: "\t"))\t"
-                        + String(format: "%.4f\t%.3f\t%d", s?.bestCosine ?? 0, s?.keywordCoverage ?? 0, s?.queryTerms ?? 0)
+                        + String(format: "%.4f\t%.4f\t%.3f\t%d", s?.bestCosine ?? 0, s?.cosineMargin ?? 0, s?.keywordCoverage ?? 0, s?.queryTerms ?? 0)
                         + "\t\(question.question)\n")
                 }
             }
@@ -206,7 +206,8 @@ struct BenchCommand: AsyncParsableCommand {
         }
 
         static func describe(_ s: RelevanceSignals) -> String {
-            String(format: "cosine %.4f, coverage %.3f, %d terms", s.bestCosine ?? 0, s.keywordCoverage, s.queryTerms)
+            String(format: "cosine %.4f, margin %.4f, coverage %.3f, %d terms", s.bestCosine ?? 0, s.cosineMargin ?? 0,
+                   s.keywordCoverage, s.queryTerms)
         }
     }
 

@@ -1,0 +1,53 @@
+import Testing
+@testable import RAG
+
+@Suite("Grounding check")
+struct GroundingCheckTests {
+    static let passages = [
+        "Pour installer un paquet, lancez apt-get install suivi du nom du paquet. Il faut être root.",
+        "Le fichier /etc/apt/sources.list liste les dépôts. Chaque ligne décrit un dépôt et ses composants.",
+    ]
+    let check = GroundingCheck(passages: passages, question: "Comment installer un paquet ?")
+
+    @Test("a sentence its cited passage supports is kept")
+    func supported() {
+        #expect(check.check("Lancez apt-get install avec le nom du paquet [1].") == .kept("Lancez apt-get install avec le nom du paquet [1]."))
+        // Other words for the same facts still hold most terms.
+        #expect(check.check("Il faut être root pour lancer apt-get install [1].").text != nil)
+    }
+
+    @Test("a wrong citation is moved to the passage that supports the sentence")
+    func recited() {
+        #expect(check.check("Les dépôts sont listés dans /etc/apt/sources.list [1].")
+                == .recited("Les dépôts sont listés dans /etc/apt/sources.list [2]."))
+        #expect(check.check("Les dépôts sont listés dans /etc/apt/sources.list.")
+                == .recited("Les dépôts sont listés dans /etc/apt/sources.list [2]."))
+    }
+
+    @Test("an invented number or path is not supported")
+    func exactTerms() {
+        let outcome = check.check("Les dépôts sont listés dans /etc/apt/repos.conf [2].")
+        #expect(outcome != .kept("Les dépôts sont listés dans /etc/apt/repos.conf [2]."))
+        if case .quoted(let q) = outcome { #expect(q.contains("sources.list") && q.hasSuffix("[2]")) }
+    }
+
+    @Test("an unsupported claim is dropped or replaced by a quote")
+    func unsupported() {
+        #expect(check.check("Windows utilise le registre pour stocker la configuration [1].") == .dropped)
+        let quoted = check.check("Chaque ligne du fichier décrit un dépôt différent, avec ses sections [1].")
+        #expect(quoted.text != nil)
+    }
+
+    @Test("sentences without claims are kept")
+    func noClaim() {
+        #expect(check.check("Voici comment faire :") == .kept("Voici comment faire :"))
+        #expect(check.check("Pour installer un paquet :") == .kept("Pour installer un paquet :"))
+    }
+
+    @Test("citations are parsed, stripped and replaced")
+    func citations() {
+        #expect(AnswerCitations.numbers(in: "a [2] b [1, 3] c [4-5] [2]") == [2, 1, 3, 4, 5])
+        #expect(AnswerCitations.strip("Texte [1] suite [2, 3].") == "Texte suite.")
+        #expect(AnswerCitations.replace(in: "Texte [1].", with: 3) == "Texte [3].")
+    }
+}
