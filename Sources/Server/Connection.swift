@@ -165,7 +165,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var inbound = Inbound.awaitingHead(bytes: false)
     private var parseFailed = false
     private var closing = false
-    private var timer: Scheduled<Void>?
+    /// The current time limit, if any: when, which one, its length.
+    private var deadline: (at: NIODeadline, what: String, seconds: Double)?
+    /// The scheduled check of `deadline`, and when it runs.
+    private var check: (task: Scheduled<Void>, at: NIODeadline)?
     private var writeStallTimer: Scheduled<Void>?
 
     init(timeouts: ConnectionTimeouts, logger: Logger) {
@@ -247,14 +250,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let http10 = exchange.version.major == 1 && exchange.version.minor == 0
             let close = parseFailed || !exchange.keepAlive || !head.isKeepAlive
                 || (http10 && !head.headers.contains(name: "content-length"))   // a body ended by the close
-            if http10 { head.version = exchange.version }
-            head.headers.remove(name: "connection")
-            if close {
-                head.headers.add(name: "Connection", value: "close")
-            } else if http10 {
-                head.headers.add(name: "Connection", value: "keep-alive")
-            }
             exchanges[exchanges.startIndex].closeAfter = close
+            guard close || http10 else {
+                context.write(data, promise: promise)   // the usual case: passed on untouched
+                return
+            }
+            if http10 { head.version = exchange.version }
+            head.headers.replaceOrAdd(name: "Connection", value: close ? "close" : "keep-alive")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
         case .body:
             context.write(data, promise: promise)
@@ -296,27 +298,47 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func closeOutput() {
         guard let context else { return }
         context.close(mode: .output).assumeIsolated().whenFailure { _ in self.context?.close(promise: nil) }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(Self.lingerSeconds * 1000))) { [self] in
-            self.context?.close(promise: nil)
-        }
+        arm(Self.lingerSeconds, "linger")
     }
 
+    /// Sets the connection's one deadline (`seconds` from now; nil: none), replacing the last.
+    /// A single scheduled check serves them all: it is rescheduled only when a deadline comes
+    /// earlier than it, so the usual request (header, body, then idle limits) costs one timer.
     private func arm(_ seconds: Double?, _ what: String) {
-        cancelTimer()
-        guard let seconds, seconds > 0, let context else { return }
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(seconds * 1e9))) { [self] in
-            logger.debug("closing a connection: \(what) timeout (\(seconds) s)")
-            self.context?.close(promise: nil)
+        guard let seconds, seconds > 0 else {
+            deadline = nil
+            return
         }
+        let at = NIODeadline.now() + .nanoseconds(Int64(seconds * 1e9))
+        deadline = (at, what, seconds)
+        if let check, check.at <= at { return }
+        check?.task.cancel()
+        scheduleCheck(at)
+    }
+
+    private func scheduleCheck(_ at: NIODeadline) {
+        guard let context else { return }
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: at) { [self] in
+            check = nil
+            guard let deadline else { return }
+            if deadline.at <= .now() {
+                logger.debug("closing a connection: \(deadline.what) timeout (\(deadline.seconds) s)")
+                self.context?.close(promise: nil)
+            } else {
+                scheduleCheck(deadline.at)
+            }
+        }
+        check = (task, at)
     }
 
     private func cancelTimer() {
-        timer?.cancel()
-        timer = nil
+        deadline = nil   // a pending check finds nothing to do
     }
 
     private func cancelTimers() {
-        cancelTimer()
+        deadline = nil
+        check?.task.cancel()
+        check = nil
         writeStallTimer?.cancel()
         writeStallTimer = nil
     }

@@ -53,6 +53,8 @@ struct PageFolder: FileProvider {
     /// True when a request path (as sent, percent-encoded) may name a page file: it decodes, it
     /// has no encoded separator or NUL (`%2f`, `%5c`, `%00`), and its decoded form is plain.
     static func isPlain(rawPath: String) -> Bool {
+        // Most paths have no escape at all: one pass over the bytes, no decoding.
+        guard rawPath.utf8.contains(UInt8(ascii: "%")) else { return isPlain(decodedPath: rawPath) }
         let lowered = rawPath.lowercased()
         guard !["%2f", "%5c", "%00"].contains(where: lowered.contains),
               let decoded = rawPath.removingPercentEncoding else { return false }
@@ -63,19 +65,24 @@ struct PageFolder: FileProvider {
     /// (but for a trailing `/`), no leading dot (`.`, `..`, dotfiles), no backslash, `%`, NUL or
     /// other control character.
     static func isPlain(decodedPath path: String) -> Bool {
-        guard path.first == "/" else { return false }
-        let components = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        for (i, component) in components.enumerated() {
-            if component.isEmpty {
-                if i == components.count - 1 { continue }   // "/" or "folder/"
-                return false
+        var previous: UInt8 = 0   // the byte before, "/" at a component's start
+        var first = true
+        for byte in path.utf8 {
+            if first {
+                guard byte == UInt8(ascii: "/") else { return false }
+                first = false
+                previous = byte
+                continue
             }
-            if component.first == "." { return false }
-            if component.unicodeScalars.contains(where: { $0 == "\\" || $0 == "%" || $0.value < 0x20 || $0.value == 0x7F }) {
-                return false
+            switch byte {
+            case UInt8(ascii: "/") where previous == UInt8(ascii: "/"): return false        // an empty component
+            case UInt8(ascii: ".") where previous == UInt8(ascii: "/"): return false        // ".", "..", a dotfile
+            case UInt8(ascii: "\\"), UInt8(ascii: "%"), 0..<0x20, 0x7F: return false
+            default: break
             }
+            previous = byte
         }
-        return true
+        return !first
     }
 
     /// `realpath(3)`: absolute, symbolic links resolved; nil when it does not exist.
