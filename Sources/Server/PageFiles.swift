@@ -9,7 +9,7 @@ import Glibc
 /// ranges, HEAD and `index.html` for folders). A path is served only when every component is a
 /// plain name (no `.`, `..`, dotfile, backslash, NUL or `%`), and its resolved location
 /// (`realpath`, symbolic links followed) is a regular file or folder inside the folder's own
-/// resolved location. Anything else is "not found".
+/// resolved location, itself made of plain names. Anything else is "not found".
 struct PageFolder: FileProvider {
     struct FileAttributes: FileMiddlewareFileAttributes, Sendable {
         var isFolder: Bool
@@ -28,8 +28,11 @@ struct PageFolder: FileProvider {
         guard Self.isPlain(decodedPath: path), let realRoot = Self.realPath(root) else { return nil }
         let relative = path.split(separator: "/").joined(separator: "/")
         let candidate = relative.isEmpty ? realRoot : realRoot + "/" + relative
-        guard let resolved = Self.realPath(candidate),
-              resolved == realRoot || resolved.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else { return nil }
+        guard let resolved = Self.realPath(candidate) else { return nil }
+        if resolved == realRoot { return resolved }
+        let prefix = realRoot.hasSuffix("/") ? realRoot : realRoot + "/"
+        // Inside the folder, and not a dotfile reached through a link (`page.txt -> .env`).
+        guard resolved.hasPrefix(prefix), Self.isPlain(decodedPath: "/" + resolved.dropFirst(prefix.count)) else { return nil }
         return resolved
     }
 

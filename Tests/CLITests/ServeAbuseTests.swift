@@ -155,6 +155,7 @@ struct ServeAbuseTests {
         try fm.createSymbolicLink(atPath: web.appendingPathComponent("outside.txt").path, withDestinationPath: "../secret.txt")
         try fm.createSymbolicLink(atPath: web.appendingPathComponent("outdir").path, withDestinationPath: site.appendingPathComponent("private").path)
         try fm.createSymbolicLink(atPath: web.appendingPathComponent("alias.css").path, withDestinationPath: "style.css")
+        try fm.createSymbolicLink(atPath: web.appendingPathComponent("env.txt").path, withDestinationPath: ".env")
         mkfifo(web.appendingPathComponent("fifo").path, 0o644)
 
         let server = try Server(arguments: ["--backends", "extractive", "--web", web.path], index: try Self.sharedIndex())
@@ -186,7 +187,7 @@ struct ServeAbuseTests {
         let cached = try await get("/style.css", headers: "If-None-Match: \(etag)\r\n")
         #expect(cached?.status == 304)
 
-        let refused = ["/passwd", "/outside.txt", "/outdir/key.txt", "/outdir/", "/fifo", "/.env", "/.git/config", "/%2eenv", "/%2Eenv",
+        let refused = ["/passwd", "/outside.txt", "/env.txt", "/outdir/key.txt", "/outdir/", "/fifo", "/.env", "/.git/config", "/%2eenv", "/%2Eenv",
                        "/index.html%00", "/index.html%00.txt", "/style.css%00.html", "/../secret.txt", "/sub/../../secret.txt",
                        "/%2e%2e/secret.txt", "/%2e%2e%2fsecret.txt", "/..%2fsecret.txt", "/..%2Fsecret.txt", "/..%5csecret.txt",
                        "/sub%2fpage.html", "/sub%5cpage.html", "/sub%2Fpage.html", "/%252e%252e/secret.txt", "/.%2e/secret.txt",
