@@ -2,6 +2,7 @@
 // See ../../../shared/DESIGN.md.
 import Foundation
 import Hummingbird
+import NIOHTTP1
 import RAG
 
 /// The one error type of the `Server` module: an HTTP status, a machine code and a message,
@@ -36,7 +37,10 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
     public static func badRequest(_ message: String, code: String = "bad_request") -> APIError { APIError(.badRequest, code: code, message: message) }
     public static func notFound(_ message: String = "no such route") -> APIError { APIError(.notFound, code: "not_found", message: message) }
-    public static func tooLarge(_ message: String, code: String = "payload_too_large") -> APIError { APIError(.contentTooLarge, code: code, message: message) }
+    /// 413; the connection is closed after it (the rest of the body is not read).
+    public static func tooLarge(_ message: String, code: String = "payload_too_large") -> APIError {
+        APIError(.contentTooLarge, code: code, message: message, headers: [.connection: "close"])
+    }
     public static func unsupportedMediaType(_ message: String) -> APIError { APIError(.unsupportedMediaType, code: "unsupported_media_type", message: message) }
     public static func methodNotAllowed(_ method: HTTPRequest.Method, allowed: [HTTPRequest.Method]) -> APIError {
         var h = HTTPFields()
@@ -53,6 +57,12 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
     /// Maps any error to an `APIError` (RAG errors to their status, the rest to 500).
     public static func from(_ error: any Error) -> APIError {
         if let e = error as? APIError { return e }
+        // A request NIO could not parse (malformed chunked body, bad framing): the client's fault,
+        // and the connection cannot be read further, so it is closed after the answer.
+        if let e = error as? HTTPParserError {
+            return APIError(.badRequest, code: "malformed_request", message: "malformed HTTP request: \(e)",
+                            headers: [.connection: "close"])
+        }
         if let e = error as? RAGError {
             let status: HTTPResponse.Status
             switch e {
@@ -76,7 +86,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
             default: code = "http_\(e.status.code)"
             }
             let message = (e as? HTTPError)?.body ?? e.status.reasonPhrase
-            return APIError(e.status, code: code, message: message)
+            return APIError(e.status, code: code, message: message,
+                            headers: e.status == .contentTooLarge ? [.connection: "close"] : [:])
         }
         if error is CancellationError { return APIError(.serviceUnavailable, code: "cancelled", message: "the request was cancelled") }
         return APIError(.internalServerError, code: "internal_error", message: String(describing: error))

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import RAG
 import Speech
@@ -22,11 +23,13 @@ public struct ServerState: Sendable {
     }
 }
 
-/// The router: API middleware (405, JSON errors, metrics), the static `web/` folder, the routes.
+/// The router: API middleware (405, JSON errors, metrics), 404 for paths no file nor route can
+/// have, the files of the page folder (`web/`, nothing outside it), the routes.
 public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ragchat.server")) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: APIMiddleware(metrics: state.metrics, webRoot: state.configuration.webRoot))
-    router.add(middleware: FileMiddleware(state.configuration.webRoot, searchForIndexHtml: true, logger: logger))
+    router.add(middleware: PlainPathMiddleware())
+    router.add(middleware: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot), searchForIndexHtml: true))
     ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
                                       configuration: state.configuration).addRoutes(to: router)
     HealthController<AppRequestContext>(holder: state.holder, limiter: state.limiter,
@@ -36,11 +39,14 @@ public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ra
     return router
 }
 
-/// The Hummingbird application for `state` (the engine may still be loading).
+/// The Hummingbird application for `state` (the engine may still be loading), its HTTP/1.1
+/// connections guarded (timeouts, closing rules: `GuardedHTTP1Channel`).
 /// - Parameter onServerRunning: called with the bound port once listening (useful with port 0).
 public func buildApplication(_ state: ServerState, logger: Logger = Logger(label: "ragchat.server"),
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-    Application(router: buildRouter(state, logger: logger),
+    let timeouts = state.configuration.connectionTimeouts
+    return Application(router: buildRouter(state, logger: logger),
+                server: HTTPServerBuilder { responder in GuardedHTTP1Channel(responder: responder, timeouts: timeouts) },
                 configuration: .init(address: .hostname(state.configuration.host, port: state.configuration.port),
                                      serverName: "ragchat"),
                 onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? state.configuration.port) },
@@ -50,6 +56,28 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
 /// Convenience: an application with an engine already loaded (tests).
 public func buildApplication(_ configuration: ServerConfiguration, engine: any ChatEngine) -> some ApplicationProtocol {
     buildApplication(ServerState(configuration: configuration, holder: EngineHolder(engine: engine)))
+}
+
+/// What loading gives the server: the engine, and the configured parts that failed to load (a
+/// backend, the encoder), each with its reason. The engine answers without them; `/health`
+/// reports "degraded" with these reasons.
+public struct LoadedEngine: Sendable {
+    public var engine: any ChatEngine
+    public var problems: [String]
+    public init(_ engine: any ChatEngine, problems: [String] = []) {
+        self.engine = engine
+        self.problems = problems
+    }
+}
+
+/// `runServer` for a loader that reports no load problems.
+public func runServer(configuration: ServerConfiguration,
+                      logger: Logger = Logger(label: "ragchat.server"),
+                      exitOnLoadFailure: Bool = false,
+                      loadEngine: @escaping @Sendable () async throws -> any ChatEngine) async throws {
+    try await runServer(configuration: configuration, logger: logger, exitOnLoadFailure: exitOnLoadFailure) {
+        LoadedEngine(try await loadEngine())
+    }
 }
 
 /// Starts the server at once (so `/health` answers 503 while loading), loads the engine with
@@ -64,7 +92,7 @@ public func buildApplication(_ configuration: ServerConfiguration, engine: any C
 public func runServer(configuration: ServerConfiguration,
                       logger: Logger = Logger(label: "ragchat.server"),
                       exitOnLoadFailure: Bool = false,
-                      loadEngine: @escaping @Sendable () async throws -> any ChatEngine) async throws {
+                      loadEngine: @escaping @Sendable () async throws -> LoadedEngine) async throws {
     let state = ServerState(configuration: configuration)
     let bound = Mutex<String?>(nil)
     let loadError = Mutex<(any Error)?>(nil)
@@ -82,9 +110,10 @@ public func runServer(configuration: ServerConfiguration,
     }
     let loader = Task {
         do {
-            let engine = try await loadEngine()
-            await state.holder.set(engine)
+            let loaded = try await loadEngine()
+            await state.holder.set(loaded.engine, problems: loaded.problems)
             logger.info("engine ready")
+            for problem in loaded.problems { logger.warning("degraded: \(problem)") }
             let url = engineLoaded.withLock { loaded in
                 loaded = true
                 return bound.withLock { $0 }

@@ -98,9 +98,12 @@ struct ChatController<Context: RequestContext>: Sendable {
         let chatRequest = try await parse(request)
         let engine = try await engine()
         let inline = request.uri.queryParameters.get("audio") == "inline"
-        let timeout = configuration.requestTimeout
-        var response = try await limiter.run {
-            try await withTimeout(seconds: timeout, what: "answering") { try await engine.chat(chatRequest) }
+        let timeout = configuration.requestTimeout, limiter = self.limiter
+        // Waiting and answering stop when the client leaves (its slot and queue place go back).
+        var response = try await ClientConnection.untilClosed(ClientConnection.current) {
+            try await limiter.run {
+                try await withTimeout(seconds: timeout, what: "answering") { try await engine.chat(chatRequest) }
+            }
         }
         metrics.recordTimings(response.timingsMs)
         if inline {
@@ -127,36 +130,51 @@ struct ChatController<Context: RequestContext>: Sendable {
     @Sendable func stream(_ request: Request, context: Context) async throws -> Response {
         let chatRequest = try await parse(request)
         let engine = try await engine()
-        try await limiter.acquire()
-        let limiter = self.limiter, metrics = self.metrics, timeout = configuration.requestTimeout
+        let connection = ClientConnection.current
+        let limiter = self.limiter
+        // The slot is taken before the response starts, so that a full queue or a long wait is
+        // still an HTTP 503; the wait stops if the client leaves. From here the lease has one
+        // owner: the body below, then the generation it starts, which releases it when it ends
+        // (finished, failed, timed out, or cancelled because the client left). A body that is
+        // never written (the client left before its first byte) is dropped, and the lease with it.
+        let lease = try await ClientConnection.untilClosed(connection) { try await limiter.acquire() }
+        let metrics = self.metrics, timeout = configuration.requestTimeout
         let logger = context.logger
         let body = ResponseBody { writer in
-            let events = engine.chatStream(chatRequest)
-            let (buffers, sink) = AsyncStream<ByteBuffer>.makeStream()
-            // Produce SSE frames in a child task so the deadline can cut a stalled generation.
-            let producer = Task {
+            let (frames, sink) = AsyncStream<ByteBuffer>.makeStream()
+            // SSE frames are produced in a task of their own, so that the deadline or a client
+            // gone away can stop a generation while the writer waits.
+            let generation = Task {
+                defer {
+                    lease.release()
+                    sink.finish()
+                }
                 do {
                     try await withTimeout(seconds: timeout, what: "answering") {
-                        for try await event in events {
+                        for try await event in engine.chatStream(chatRequest) {
                             if case .done(let r) = event { metrics.recordTimings(r.timingsMs) }
                             sink.yield(ByteBuffer(bytes: try SSE.frame(event)))
                         }
                     }
                 } catch {
+                    if Task.isCancelled {
+                        metrics.increment("streams_abandoned")   // nobody left to read an error event
+                        return
+                    }
                     let api = APIError.from(error)
                     logger.warning("stream error: \(api)")
                     metrics.increment("stream_errors")
                     sink.yield(ByteBuffer(bytes: SSE.errorFrame(code: api.code, message: api.message)))
                 }
-                sink.finish()
             }
+            let token = connection?.onClose { generation.cancel() }
+            defer { connection?.forget(token) }
             do {
-                for await buffer in buffers { try await writer.write(buffer) }
+                for await frame in frames { try await writer.write(frame) }
                 try await writer.finish(nil)
             } catch {
-                producer.cancel()   // client went away
+                generation.cancel()   // the client went away
             }
-            await limiter.release()
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
                                                .init("X-Accel-Buffering")!: "no"], body: body)

@@ -2,7 +2,14 @@ import Foundation
 import Hummingbird
 import RAG
 
-/// `GET /health`: 200 with engine info when ready, 503 while loading or after a failed load.
+/// `GET /health`:
+/// - 200 `"status": "ok"` when ready;
+/// - 200 `"status": "degraded"` when ready but a configured part failed to load (a backend, the
+///   encoder): it answers without it, `reasons` says what is missing;
+/// - 503 `"status": "degraded"` when every generation slot has been held, with requests waiting
+///   or turned away, for longer than the request timeout without one being freed (answers are
+///   stuck; `reasons` and `error` say so);
+/// - 503 `"status": "loading"` while loading, `"failed"` after a failed load.
 struct HealthController<Context: RequestContext>: Sendable {
     let holder: EngineHolder
     let limiter: GenerationLimiter
@@ -13,6 +20,7 @@ struct HealthController<Context: RequestContext>: Sendable {
         var ready: Bool
         var info: [String: String]?
         var error: String?
+        var reasons: [String]?
         var queue: [String: Int]
     }
 
@@ -22,15 +30,27 @@ struct HealthController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
-        let queue = ["active": await limiter.active, "waiting": await limiter.waiting,
+        let queue = ["active": limiter.active, "waiting": limiter.waiting,
                      "max_concurrent": limiter.maxConcurrent, "max_waiting": limiter.maxWaiting]
         switch await holder.current {
         case .ready(let engine):
             let status = await engine.status()
-            let body = Body(status: status.ready ? "ok" : "loading", ready: status.ready, info: status.info, queue: queue)
-            var r = try ChatController<Context>.json(body, status: status.ready ? .ok : .serviceUnavailable)
-            if !status.ready { r.headers[.retryAfter] = String(configuration.retryAfterSeconds) }
-            return r
+            guard status.ready else {
+                var r = try ChatController<Context>.json(Body(status: "loading", ready: false, info: status.info, queue: queue),
+                                                         status: .serviceUnavailable)
+                r.headers[.retryAfter] = String(configuration.retryAfterSeconds)
+                return r
+            }
+            var reasons = await holder.loadProblems
+            var stalled = false
+            if let seconds = limiter.stalled(longerThan: configuration.requestTimeout) {
+                stalled = true
+                reasons.append("no generation slot freed for \(Int(seconds)) s (request timeout \(Int(configuration.requestTimeout)) s) "
+                               + "while requests wait: answers are stuck")
+            }
+            let body = Body(status: reasons.isEmpty ? "ok" : "degraded", ready: true, info: status.info,
+                            error: stalled ? reasons.last : nil, reasons: reasons.isEmpty ? nil : reasons, queue: queue)
+            return try ChatController<Context>.json(body, status: stalled ? .serviceUnavailable : .ok)
         case .loading:
             var r = try ChatController<Context>.json(Body(status: "loading", ready: false, queue: queue), status: .serviceUnavailable)
             r.headers[.retryAfter] = String(configuration.retryAfterSeconds)
@@ -75,8 +95,8 @@ struct MetricsController<Context: RequestContext>: Sendable {
 
     @Sendable func render(_ request: Request, context: Context) async throws -> Response {
         let text = metrics.render(gauges: [
-            ("generations_active", "Generations running now.", Double(await limiter.active)),
-            ("generations_waiting", "Requests waiting for a generation slot.", Double(await limiter.waiting)),
+            ("generations_active", "Generations running now.", Double(limiter.active)),
+            ("generations_waiting", "Requests waiting for a generation slot.", Double(limiter.waiting)),
         ])
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                         body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -58,11 +58,8 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
+    /// True when `path` (as sent) names a file of the page folder.
     private func isStaticFile(_ path: String) -> Bool {
-        guard !path.contains("..") else { return false }
-        let rel = path == "/" ? "index.html" : String(path.dropFirst())
-        var isDir: ObjCBool = false
-        let full = (webRoot as NSString).appendingPathComponent(rel)
-        return FileManager.default.fileExists(atPath: full, isDirectory: &isDir)
+        PageFolder(root: webRoot).serves(rawPath: path)
     }
 }

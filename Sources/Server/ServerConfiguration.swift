@@ -29,6 +29,15 @@ public struct ServerConfiguration: Sendable {
     public var queueTimeout: Double = 30
     /// Seconds one `/chat` may take end to end (→ 504).
     public var requestTimeout: Double = 120
+    /// Seconds a connection may stay idle (no request in progress, nothing received), or a
+    /// client may leave a response unread, before the connection is closed (0: no limit).
+    public var idleTimeout: Double = 60
+    /// Seconds from the first byte of a request to the end of its head (request line and
+    /// headers) before the connection is closed (0: no limit).
+    public var headerTimeout: Double = 10
+    /// Seconds from the end of a request's head to the end of its body before the connection is
+    /// closed (0: no limit).
+    public var bodyTimeout: Double = 30
     /// Request bodies above this → 413.
     public var maxBodyBytes: Int = 64 * 1024
     /// Questions above this many characters → 413.
@@ -58,19 +67,21 @@ public struct ServerConfiguration: Sendable {
     /// Reads `RAGCHAT_HOST`, `RAGCHAT_PORT`, `RAGCHAT_INDEX`, `RAGCHAT_WEB`, `RAGCHAT_QUESTION_VOICE`,
     /// `RAGCHAT_ANSWER_VOICE`, `RAGCHAT_SPEECH_RATE`, `RAGCHAT_AUDIO_CACHE` (empty: off), `RAGCHAT_BACKENDS`,
     /// `RAGCHAT_TOP_K`, `RAGCHAT_MIN_SCORE`, `RAGCHAT_MAX_CONCURRENT`, `RAGCHAT_MAX_QUEUE`,
-    /// `RAGCHAT_QUEUE_TIMEOUT`, `RAGCHAT_REQUEST_TIMEOUT`, `RAGCHAT_ENCODER`, `RAGCHAT_API_BASE`,
+    /// `RAGCHAT_QUEUE_TIMEOUT`, `RAGCHAT_REQUEST_TIMEOUT`, `RAGCHAT_IDLE_TIMEOUT`, `RAGCHAT_HEADER_TIMEOUT`,
+    /// `RAGCHAT_BODY_TIMEOUT`, `RAGCHAT_ENCODER`, `RAGCHAT_API_BASE`,
     /// `RAGCHAT_API_MODEL`, `RAGCHAT_API_TIMEOUT` (and `RAGCHAT_API_KEY`), `RAGCHAT_MODEL`, `RAGCHAT_CONTEXT`,
     /// `RAGCHAT_MAX_TOKENS`, then the same as flags
     /// (`--host`, `--port`, `--index`, `--web`, `--question-voice`, `--answer-voice`, `--speech-rate`,
     /// `--audio-cache`, `--backends`, `--top-k`, `--min-score`, `--max-concurrent`, `--max-queue`,
-    /// `--queue-timeout`, `--request-timeout`, `--encoder`, `--api-base`, `--api-model`,
+    /// `--queue-timeout`, `--request-timeout`, `--idle-timeout`, `--header-timeout`, `--body-timeout`,
+    /// `--encoder`, `--api-base`, `--api-model`,
     /// `--api-timeout`, `--model`, `--context`, `--max-tokens`), as `--flag value` or `--flag=value`.
     /// Throws `APIError` (code `bad_configuration`) naming the bad setting.
     public init(environment: [String: String] = ProcessInfo.processInfo.environment, arguments: [String] = []) throws {
         var settings: [String: String] = [:]
         let keys = ["host", "port", "index", "web", "question-voice", "answer-voice", "speech-rate", "audio-cache",
                     "backends", "top-k", "min-score", "max-concurrent", "max-queue", "queue-timeout", "request-timeout",
-                    "encoder", "api-base", "api-model", "api-timeout", "model", "context", "max-tokens"]
+                    "idle-timeout", "header-timeout", "body-timeout", "encoder", "api-base", "api-model", "api-timeout", "model", "context", "max-tokens"]
         for key in keys {
             let env = "RAGCHAT_" + key.uppercased().replacingOccurrences(of: "-", with: "_")
             if let v = environment[env] { settings[key] = v }
@@ -118,6 +129,9 @@ public struct ServerConfiguration: Sendable {
         if let v = try int("max-queue", 0...10_000) { maxWaiting = v }
         if let v = try double("queue-timeout") { queueTimeout = v }
         if let v = try double("request-timeout") { requestTimeout = v }
+        if let v = try double("idle-timeout") { idleTimeout = v }
+        if let v = try double("header-timeout") { headerTimeout = v }
+        if let v = try double("body-timeout") { bodyTimeout = v }
         if let v = settings["encoder"], !v.isEmpty { encoderDirectory = v }
         if let v = settings["model"], !v.isEmpty { modelPath = v }
         if let v = try int("context", 64...131_072) { contextLength = v }
@@ -141,6 +155,12 @@ public struct ServerConfiguration: Sendable {
         SpeechConfiguration(questionVoice: Voice(name: questionVoice, rate: speechRate),
                             answerVoice: Voice(name: answerVoice, rate: speechRate),
                             cacheDirectory: audioCacheDirectory.map { URL(fileURLWithPath: $0) })
+    }
+
+    /// The connection timeouts (0 means none).
+    public var connectionTimeouts: ConnectionTimeouts {
+        ConnectionTimeouts(idle: idleTimeout > 0 ? idleTimeout : nil, header: headerTimeout > 0 ? headerTimeout : nil,
+                           body: bodyTimeout > 0 ? bodyTimeout : nil)
     }
 
     /// The pipeline settings (top_k, min score, question length, generation timeout).

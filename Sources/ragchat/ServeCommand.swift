@@ -47,6 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Requests waiting for a slot before 503 (RAGCHAT_MAX_QUEUE, default 8).") var maxQueue: String?
     @Option(help: "Seconds a request may wait for a slot (RAGCHAT_QUEUE_TIMEOUT, default 30).") var queueTimeout: String?
     @Option(help: "Seconds one answer may take (RAGCHAT_REQUEST_TIMEOUT, default 120).") var requestTimeout: String?
+    @Option(help: "Seconds a connection may stay idle, or leave a response unread, before it is closed (RAGCHAT_IDLE_TIMEOUT, default 60; 0: no limit).") var idleTimeout: String?
+    @Option(help: "Seconds from a request's first byte to the end of its headers (RAGCHAT_HEADER_TIMEOUT, default 10; 0: no limit).") var headerTimeout: String?
+    @Option(help: "Seconds from the end of a request's headers to the end of its body (RAGCHAT_BODY_TIMEOUT, default 30; 0: no limit).") var bodyTimeout: String?
     @Flag(help: "Log debug messages.") var verbose = false
 
     /// The options as `--name value` pairs for `ServerConfiguration`.
@@ -57,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("question-voice", questionVoice), ("answer-voice", answerVoice), ("speech-rate", speechRate),
             ("audio-cache", audioCache), ("top-k", topK), ("min-score", minScore), ("max-concurrent", maxConcurrent),
             ("max-queue", maxQueue), ("queue-timeout", queueTimeout), ("request-timeout", requestTimeout),
+            ("idle-timeout", idleTimeout), ("header-timeout", headerTimeout), ("body-timeout", bodyTimeout),
             ("model", model), ("context", context), ("max-tokens", maxTokens),
         ]
         return pairs.flatMap { name, value in value.map { ["--\(name)", $0] } ?? [] }
@@ -104,9 +108,11 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Loads what `serve` answers with: the index, the encoder, the retrieval function, the pipeline.
+/// Loads what `serve` answers with: the index, the encoder, the retrieval function, the pipeline;
+/// and what was configured but did not load (reported by `/health` as "degraded").
 enum ServeEngine {
-    static func load(_ configuration: ServerConfiguration, logger: Logger) async throws -> RAGPipeline {
+    static func load(_ configuration: ServerConfiguration, logger: Logger) async throws -> LoadedEngine {
+        var problems: [String] = []
         let start = DispatchTime.now().uptimeNanoseconds
         let store = try IndexStore.open(path: configuration.indexPath, create: false)
         let stats = try store.statistics()
@@ -126,6 +132,10 @@ enum ServeEngine {
             encoder = try SentenceEncoder(path: encoderURL)
         } catch {
             logger.warning("sentence encoder not loaded (\(error)); using keyword (BM25) search only")
+            // A missing folder is a setup without vectors; a folder that does not load is a fault.
+            if FileManager.default.fileExists(atPath: configuration.encoderDirectory) {
+                problems.append("encoder \(configuration.encoderDirectory) failed to load (\(error)): keyword search only")
+            }
         }
 
         // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
@@ -166,6 +176,7 @@ enum ServeEngine {
                 if let local { info["model"] = local.info }
             } catch {
                 logger.warning("local backend not loaded: \(error)")
+                problems.append("backend local failed to load \(configuration.modelPath): \(error)")
             }
         }
 
@@ -178,7 +189,7 @@ enum ServeEngine {
         }
         let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
-        return pipeline
+        return LoadedEngine(pipeline, problems: problems)
     }
 }
 

@@ -17,7 +17,11 @@ struct ServeTests {
         let output = OutputBuffer()
         let work: URL
 
-        init(arguments extra: [String] = [], index: URL? = nil) throws {
+        /// - Parameters:
+        ///   - extra: more `serve` options (later options win over the defaults above them).
+        ///   - index: an index to reuse (nil: `data/` is ingested into a temporary one).
+        ///   - environment: more `RAGCHAT_*` variables for the server.
+        init(arguments extra: [String] = [], index: URL? = nil, environment extraEnvironment: [String: String] = [:]) throws {
             work = try CLITests.temporaryDirectory()
             let indexPath = index ?? work.appendingPathComponent("index.sqlite")
             if index == nil {
@@ -44,6 +48,7 @@ struct ServeTests {
             process.currentDirectoryURL = ServeTests.root   // web/ and models/ are found from here
             var environment = ProcessInfo.processInfo.environment
             environment.removeValue(forKey: "RAGCHAT_API_BASE")
+            environment.merge(extraEnvironment) { _, new in new }
             process.environment = environment
             let pipe = Pipe()
             process.standardOutput = pipe
@@ -55,6 +60,9 @@ struct ServeTests {
         }
 
         var log: String { output.text }
+
+        /// The port it listens on.
+        var port: Int { Int(base.split(separator: ":").last ?? "") ?? 0 }
 
         /// Polls `/health` until 200 (or the process exits).
         func waitReady(timeout: Double = 120) async throws {

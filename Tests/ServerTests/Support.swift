@@ -47,7 +47,8 @@ struct StubEngine: ChatEngine {
     func status() async -> EngineStatus { EngineStatus(ready: true, info: ["index": "test.sqlite", "chunks": "42"]) }
 }
 
-/// A web root with an index page, a stylesheet, and a secret file beside it (not below it).
+/// A web root with an index page, a stylesheet, a dotfile and a symbolic link to a secret file
+/// beside it (not below it).
 enum TestWeb {
     static let root: String = {
         let base = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-web-\(UUID().uuidString)")
@@ -56,6 +57,9 @@ enum TestWeb {
         try? Data("<!doctype html><html><body>chat</body></html>".utf8).write(to: web.appendingPathComponent("index.html"))
         try? Data("body { color: black; }".utf8).write(to: web.appendingPathComponent("style.css"))
         try? Data("TOP SECRET".utf8).write(to: base.appendingPathComponent("secret.txt"))
+        try? Data("TOP SECRET".utf8).write(to: web.appendingPathComponent(".hidden"))
+        try? FileManager.default.createSymbolicLink(atPath: web.appendingPathComponent("outside.txt").path,
+                                                    withDestinationPath: base.appendingPathComponent("secret.txt").path)
         return web.path
     }()
 }
