@@ -3,7 +3,8 @@
 //   h = LayerNorm(wordEmb[id] (Q4_0, dequantised) + (posEmb[p] + typeEmb[0]))   p = 0, 1, … per text
 //       (the file's position table already starts at XLM-R's first real position, padding_idx + 1)
 //   per layer: every matrix is Q4_0, multiplied by activations quantised to int8 per block of 32
-//   with an f32 scale (d = amax / 127), integer dots scaled by d_w · d_x:
+//   with an f32 scale (d = amax / 127), exact integer block dots scaled by d_w · d_x and summed
+//   block after block as e5.c's plain C path does (Kernels.matmul on a PackedQ4Matrix):
 //     q, k, v = Q8(h) W{q,k,v}ᵀ + b;  a = softmax(q kᵀ / √d) v per head;  h = LN(h + Q8(a) Woᵀ + bo)
 //     h = LN(h + Q8(GELU_erf(Q8(h) Wiᵀ + bi)) Wdᵀ + bd)
 // then mean pooling over every token (<s> and </s> included) and L2 normalisation.
@@ -50,16 +51,17 @@ public struct E5Config: Sendable, Equatable {
     }
 }
 
-/// One layer: Q4_0 matrices are views into the mapped file, vectors are F32 copies.
+/// One layer: Q4_0 matrices repacked from the mapped file for the e5 product kernel (groups of 8
+/// rows), vectors as F32 copies.
 struct E5LayerWeights: @unchecked Sendable {
-    let wq: QMatrix, wk: QMatrix, wv: QMatrix  // (H, H)
+    let wq: PackedQ4Matrix, wk: PackedQ4Matrix, wv: PackedQ4Matrix  // (H, H)
     let bq: FloatBuffer, bk: FloatBuffer, bv: FloatBuffer
-    let wo: QMatrix                            // (H, H)
+    let wo: PackedQ4Matrix                                          // (H, H)
     let bo: FloatBuffer
     let attnNormWeight: FloatBuffer, attnNormBias: FloatBuffer
-    let ffnUp: QMatrix                         // (F, H)
+    let ffnUp: PackedQ4Matrix                                       // (F, H)
     let ffnUpBias: FloatBuffer
-    let ffnDown: QMatrix                       // (H, F)
+    let ffnDown: PackedQ4Matrix                                     // (H, F)
     let ffnDownBias: FloatBuffer
     let ffnNormWeight: FloatBuffer, ffnNormBias: FloatBuffer
 }
@@ -106,7 +108,13 @@ final class E5Weights: @unchecked Sendable {
         var layers: [E5LayerWeights] = []
         for i in 0..<c.layerCount {
             let n = Self.tensorNames(layer: i)
-            func m(_ key: String, _ rows: Int, _ cols: Int) throws -> QMatrix { try matrix(n[key] ?? key, rows, cols) }
+            func m(_ key: String, _ rows: Int, _ cols: Int) throws -> PackedQ4Matrix {
+                let name = n[key] ?? key
+                guard let packed = PackedQ4Matrix(try matrix(name, rows, cols)) else {
+                    throw EncoderError.invalidConfig(file: file.path, detail: "tensor '\(name)' (\(rows) × \(cols)): rows must be a multiple of 8")
+                }
+                return packed
+            }
             func v(_ key: String, _ count: Int) throws -> FloatBuffer { try vector(n[key] ?? key, count) }
             layers.append(E5LayerWeights(
                 wq: try m("wq", h, h), wk: try m("wk", h, h), wv: try m("wv", h, h),
@@ -254,7 +262,8 @@ extension E5Weights {
                                    acts: qH + r.lowerBound * strideH, actStride: strideH, count: r.count)
                 }
             }, rowJobs: { r in
-                pool.parallelFor(3 * h, minChunk: 32) { r0, r1 in
+                pool.parallelFor(3 * h / 8, minChunk: 4) { g0, g1 in
+                    let r0 = 8 * g0, r1 = 8 * g1
                     for (w, col) in qkvParts {
                         let lo = max(r0, col) - col, hi = min(r1, col + h) - col
                         if lo < hi {
@@ -297,8 +306,8 @@ extension E5Weights {
                 Kernels.matmul(y + r.lowerBound * h, outStride: h, layer.wo, rows: 0..<h,
                                acts: qH + r.lowerBound * strideH, actStride: strideH, count: r.count)
             }, rowJobs: { r in
-                pool.parallelFor(h, minChunk: 16) { r0, r1 in
-                    Kernels.matmul(y + r0, outStride: h, layer.wo, rows: r0..<r1, acts: qH, actStride: strideH, count: r.count)
+                pool.parallelFor(h / 8, minChunk: 2) { g0, g1 in
+                    Kernels.matmul(y + 8 * g0, outStride: h, layer.wo, rows: (8 * g0)..<(8 * g1), acts: qH, actStride: strideH, count: r.count)
                 }
             }, epilogue: { [x, y] r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.attnNormWeight.pointer,
@@ -312,8 +321,8 @@ extension E5Weights {
                 Kernels.matmul(ffn + r.lowerBound * f, outStride: f, layer.ffnUp, rows: 0..<f,
                                acts: qH + r.lowerBound * strideH, actStride: strideH, count: r.count)
             }, rowJobs: { r in
-                pool.parallelFor(f, minChunk: 32) { r0, r1 in
-                    Kernels.matmul(ffn + r0, outStride: f, layer.ffnUp, rows: r0..<r1, acts: qH, actStride: strideH, count: r.count)
+                pool.parallelFor(f / 8, minChunk: 4) { g0, g1 in
+                    Kernels.matmul(ffn + 8 * g0, outStride: f, layer.ffnUp, rows: (8 * g0)..<(8 * g1), acts: qH, actStride: strideH, count: r.count)
                 }
             }, epilogue: { r in
                 Ops.biasGELU(ffn + r.lowerBound * f, bias: layer.ffnUpBias.pointer, rows: r.count, n: f)
@@ -325,8 +334,8 @@ extension E5Weights {
                 Kernels.matmul(y + r.lowerBound * h, outStride: h, layer.ffnDown, rows: 0..<h,
                                acts: qF + r.lowerBound * strideF, actStride: strideF, count: r.count)
             }, rowJobs: { r in
-                pool.parallelFor(h, minChunk: 16) { r0, r1 in
-                    Kernels.matmul(y + r0, outStride: h, layer.ffnDown, rows: r0..<r1, acts: qF, actStride: strideF, count: r.count)
+                pool.parallelFor(h / 8, minChunk: 2) { g0, g1 in
+                    Kernels.matmul(y + 8 * g0, outStride: h, layer.ffnDown, rows: (8 * g0)..<(8 * g1), acts: qF, actStride: strideF, count: r.count)
                 }
             }, epilogue: { [x, y] r in
                 Ops.layerNorm(y + r.lowerBound * h, rows: r.count, n: h, gamma: layer.ffnNormWeight.pointer,

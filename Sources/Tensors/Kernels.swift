@@ -140,6 +140,17 @@ public enum Kernels {
                   Int32(w.cols), acts, actStride, Int32(count))
     }
 
+    /// One thread's share of an e5 product: packed weight rows `rows` (multiples of 8) times
+    /// `count` activations quantised by `quantizeQ8_0F32Scale`, per output e5.c's plain C sum
+    /// (acc = acc + (d_w · d_x) · Σ x (q − 8), block after block).
+    // W[rows] (|rows|, cols) @ acts (count, cols)^T -> out[t * outStride + (r - rows.lowerBound)]
+    public static func matmul(_ out: UnsafeMutablePointer<Float>, outStride: Int, _ w: PackedQ4Matrix, rows: Range<Int>,
+                              acts: UnsafeRawPointer, actStride: Int, count: Int) {
+        if rows.isEmpty || count <= 0 { return }
+        precondition(rows.lowerBound % 8 == 0 && rows.upperBound % 8 == 0, "e5 product rows must be whole groups of 8")
+        ck_e5_gemm(out, outStride, w.data, Int32(rows.lowerBound), Int32(rows.upperBound), Int32(w.cols), acts, actStride, Int32(count))
+    }
+
     /// Fast fp16 conversions.
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }

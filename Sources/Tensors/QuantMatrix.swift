@@ -168,3 +168,23 @@ public final class ActivationBuffer: @unchecked Sendable {
         }
     }
 }
+
+/// A Q4_0 matrix repacked for multilingual-e5's products (`ck_e5_pack_q4_0`: groups of 8 rows,
+/// int8 weights with their scales and sums beside them). Owns its memory (about 1.8× the Q4_0 bytes).
+public final class PackedQ4Matrix: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let data: UnsafeMutableRawPointer
+
+    /// Repacks `w` (Q4_0, rows a multiple of 8, cols a multiple of 32).
+    public init?(_ w: QMatrix) {
+        guard w.type == .q4_0, w.rows % 8 == 0, w.cols % 32 == 0, w.rows > 0 else { return nil }
+        rows = w.rows
+        cols = w.cols
+        let size = ck_e5_packed_size(Int32(rows), Int32(cols))
+        data = .allocate(byteCount: max(64, size), alignment: 64)
+        ck_e5_pack_q4_0(data, w.data, w.rowBytes, Int32(rows), Int32(cols))
+    }
+
+    deinit { data.deallocate() }
+}

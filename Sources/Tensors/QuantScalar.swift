@@ -155,6 +155,23 @@ public enum QuantScalar {
         }
     }
 
+    /// Scalar twin of the e5 product for one output: Q4_0 row (n weights) · q8_0 activation with
+    /// an f32 scale, as e5.c's plain C path sums it (block after block: acc + (d_w · d_x) · Σ x (q − 8)).
+    public static func dotE5(_ n: Int, _ row: UnsafeRawPointer, _ act: UnsafeRawPointer) -> Float {
+        var acc: Float = 0
+        for b in 0..<(n / 32) {
+            let p = row + 18 * b, a = act + 40 * b
+            var s = 0
+            for j in 0..<32 {
+                let q = (j < 16 ? u8(p, 2 + j) & 0xF : u8(p, 2 + j - 16) >> 4) - 8
+                s += q * i8(a, 8 + j)
+            }
+            let scale = f16(p, 0) * f32(a, 0)
+            acc = acc + scale * Float(s)
+        }
+        return acc
+    }
+
     /// Quantises `n` activations (n multiple of 256) into q8_K blocks (292 bytes each).
     // x (n,) -> out (n/256 blocks)
     public static func quantizeQ8_K(_ x: UnsafePointer<Float>, _ n: Int, into out: UnsafeMutableRawPointer) {

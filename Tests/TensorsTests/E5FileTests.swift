@@ -160,4 +160,52 @@ struct E5FileTests {
             }
         }
     }
+
+    @Test("e5 product on repacked Q4_0: the AVX2 kernel, the plain C one and the Swift twin give the same bits")
+    func packedProductMatchesTwin() throws {
+        let rows = 48, cols = 384, count = 37
+        let w = GGUFWriter.randomTensorData(.q4_0, rows: rows, cols: cols, seed: 9)
+        let stride = cols / 32 * 40
+        var acts = [UInt8](repeating: 0, count: count * stride)
+        for t in 0..<count {
+            var x = randomActivations(cols, seed: 90 + UInt64(t))
+            if t == 5 { for i in 0..<cols { x[i] = i % 2 == 0 ? 127 : -128 } }  // extreme bytes: int16 sums near their limit
+            x.withUnsafeBufferPointer { xp in
+                acts.withUnsafeMutableBytes { Kernels.quantizeQ8_0F32Scale(xp.baseAddress!, cols, into: $0.baseAddress! + t * stride) }
+            }
+        }
+        try w.withUnsafeBytes { wr in
+            let m = QMatrix(type: .q4_0, data: wr.baseAddress!, rows: rows, cols: cols)
+            let packed = try #require(PackedQ4Matrix(m))
+            acts.withUnsafeBytes { ar in
+                var fast = [Float](repeating: 0, count: count * rows), plain = fast, split = fast
+                fast.withUnsafeMutableBufferPointer {
+                    Kernels.matmul($0.baseAddress!, outStride: rows, packed, rows: 0..<rows, acts: ar.baseAddress!, actStride: stride, count: count)
+                }
+                Kernels.forceGeneric(true)
+                plain.withUnsafeMutableBufferPointer {
+                    Kernels.matmul($0.baseAddress!, outStride: rows, packed, rows: 0..<rows, acts: ar.baseAddress!, actStride: stride, count: count)
+                }
+                Kernels.forceGeneric(false)
+                // rows and tokens in pieces: the same outputs
+                split.withUnsafeMutableBufferPointer { o in
+                    for (r0, r1) in [(0, 8), (8, 40), (40, 48)] {
+                        for (t0, t1) in [(0, 1), (1, 30), (30, 37)] {
+                            Kernels.matmul(o.baseAddress! + t0 * rows + r0, outStride: rows, packed, rows: r0..<r1,
+                                           acts: ar.baseAddress! + t0 * stride, actStride: stride, count: t1 - t0)
+                        }
+                    }
+                }
+                #expect(fast == plain)
+                #expect(fast == split)
+                for t in 0..<count {
+                    for r in 0..<rows {
+                        let twin = QuantScalar.dotE5(cols, wr.baseAddress! + r * m.rowBytes, ar.baseAddress! + t * stride)
+                        #expect(fast[t * rows + r] == twin, "t \(t) r \(r)")
+                    }
+                }
+            }
+        }
+        #expect(PackedQ4Matrix(QMatrix(type: .q4_0, data: UnsafeRawPointer(bitPattern: 64)!, rows: 12, cols: 64)) == nil)
+    }
 }

@@ -66,6 +66,14 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
 // W rows r0..<r1 (n weights each) -> out (r1-r0, n) row-major f32
 void ck_dequantize_rows(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n);
 
+// ---- multilingual-e5 products (see kernels.c): Q4_0 rows repacked by 8 (rows % 8 == 0, cols % 32 == 0) ----
+size_t ck_e5_packed_size(int rows, int cols);
+// W (rows, cols) Q4_0 rows rowBytes apart -> dst (ck_e5_packed_size bytes, 32-byte aligned)
+void ck_e5_pack_q4_0(void *dst, const void *w, size_t rowBytes, int rows, int cols);
+// packed W rows r0..<r1 (multiples of 8) @ acts (ntok ck_q8_0 rows, actStride bytes apart) -> out[t * outStride + (r - r0)]
+void ck_e5_gemm(float *out, size_t outStride, const void *packed, int r0, int r1, int cols, const void *acts,
+                size_t actStride, int ntok);
+
 // ---- f32 helpers for the decoder ----
 float ck_dot_f32(const float *a, const float *b, int n);
 // y += a * x
