@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run e2e test bench clean
+.PHONY: deps models build run e2e test bench eval-data clean
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -28,6 +28,13 @@ E2E_PACKAGES := chromium chromium-driver
 e2e: deps models build
 	@scripts/deps.sh $(E2E_PACKAGES)
 	scripts/e2e.sh
+
+# French development corpus for the retrieval and answer benchmarks (eval/dev-fr.json): Debian's
+# FAQ, Reference and New Maintainers' Guide (HTML to text) and two 40-page LilyPond PDFs, laid out
+# under .build/eval/dev-fr/ from Debian packages; idempotent. Check the questions with
+# scripts/check-eval.py eval/dev-fr.json.
+eval-data:
+	@scripts/eval-data.sh
 
 test: deps models
 	$(SWIFT) test -c release
