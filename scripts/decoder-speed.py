@@ -5,7 +5,7 @@ size (one batch) then 128 greedy tokens, 2 threads. Prints every run, then a Mar
 medians and the ratios engine / llama.cpp. Not run by CI. From the repository root, after
 `swift build -c release`:
 
-    python3 scripts/decoder-speed.py [--rounds 2] [--prompts 512 1500] [--llama-python /opt/venv-llama/bin/python] MODEL...
+    python3 scripts/decoder-speed.py MODEL... [--rounds 2] [--prompts 512 1500] [--llama-python /opt/venv-llama/bin/python]
 """
 import argparse, re, statistics, subprocess, sys
 
