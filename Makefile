@@ -1,6 +1,6 @@
 # RAGChat — see README.md.
 SHELL := /bin/bash
-APT_PACKAGES := libsqlite3-dev libpoppler-glib-dev libespeak-ng-dev libopenblas-dev libstemmer-dev pkg-config
+APT_PACKAGES := libsqlite3-dev libpoppler-glib-dev libespeak-ng-dev libopenblas-dev libstemmer-dev pkg-config gcc
 SWIFT ?= swift
 DATA ?= data
 INDEX ?= models/index.sqlite
@@ -37,7 +37,7 @@ e2e: deps models build
 eval-data:
 	@scripts/eval-data.sh
 
-test: deps models
+test: deps models eval-data
 	$(SWIFT) test -c release
 
 bench: deps models build

@@ -274,7 +274,9 @@ struct BenchCommand: AsyncParsableCommand {
                 let configuration = try ServerConfiguration(arguments: arguments)
                 var logger = Logger(label: "ragchat.bench")
                 logger.logLevel = .warning
-                let engine = try await ServeEngine.load(configuration, logger: logger)
+                let loaded = try await ServeEngine.load(configuration, logger: logger)
+                for problem in loaded.problems { Terminal.err("run \(run.label): \(problem)\n") }
+                let engine = loaded.engine
                 Terminal.err("run \(run.label): \(questions.count) questions\n")
                 let verbose = self.verbose
                 let report = try await AnswerReport.run(label: run.label, questions: questions, engine: engine,

@@ -1,7 +1,7 @@
 import Foundation
 import Index
 import Testing
-@testable import Evaluation
+import Evaluation
 
 @Suite("Evaluation sets")
 struct EvalSetTests {
@@ -29,6 +29,10 @@ struct EvalSetTests {
             """)
         #expect(q.isCorrect(answer: "Utilisez APT-GET  install depuis le Dépôt [1]."))
         #expect(!q.isCorrect(answer: "Utilisez apt-get install [1]."))
+        // Upper-case classes keep their meaning (`\S` is not `\s`), accents are ignored in patterns too.
+        let upper = try Self.question(#"{"id": "z", "question": "?", "class": "lookup", "answer": ["\\S+\\.list", "Dépôt"]}"#)
+        #expect(upper.isCorrect(answer: "Voyez sources.list du depot"))
+        #expect(!upper.isCorrect(answer: "Voyez  .list du depot"))
         let offTopic = try Self.question(#"{"id": "y", "question": "?", "class": "offtopic"}"#)
         #expect(!offTopic.isCovered && !offTopic.isCorrect(answer: "anything"))
     }

@@ -1,5 +1,5 @@
 import Testing
-@testable import RAG
+import RAG
 
 @Suite("Grounding check")
 struct GroundingCheckTests {

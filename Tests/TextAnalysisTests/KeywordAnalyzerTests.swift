@@ -1,5 +1,5 @@
 import Testing
-@testable import TextAnalysis
+import TextAnalysis
 
 @Suite("French keyword analysis")
 struct KeywordAnalyzerTests {
