@@ -74,7 +74,7 @@ let package = Package(
         ]),
         // Question sets and their scoring (retrieval ranks, gate, answer keys): for `ragchat bench`
         // and the quality tests, not for the server.
-        .target(name: "Evaluation", dependencies: ["Index", "RAG", "TextAnalysis"]),
+        .target(name: "Evaluation", dependencies: ["Index", "Documents", "RAG", "TextAnalysis"]),
         .executableTarget(name: "ragchat", dependencies: [
             "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

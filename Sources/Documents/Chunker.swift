@@ -1,11 +1,16 @@
+import Foundation
+
 /// Chunk size and overlap, in Unicode scalars.
 public struct ChunkingOptions: Sendable, Hashable, Codable {
-    /// Target (and usual maximum) length of a chunk. Default 800.
+    /// Target (and usual maximum) length of a chunk. Default 1,200: on the French development set
+    /// (`ragchat bench retrieval --chunk-size`), 1,200-character chunks put the answer first for 52
+    /// of 114 questions against 38 at 800 and 30 at 500, in the top 5 for 81 against 81 and 71:
+    /// a section's words stay together, and lists and procedures are less often cut.
     public var targetSize: Int
-    /// Wanted overlap between neighbours, 0 for none; at most half of `targetSize`. Default 150.
+    /// Wanted overlap between neighbours, 0 for none; at most half of `targetSize`. Default 200.
     public var overlap: Int
 
-    public init(targetSize: Int = 800, overlap: Int = 150) {
+    public init(targetSize: Int = 1200, overlap: Int = 200) {
         self.targetSize = targetSize
         self.overlap = overlap
     }
@@ -39,9 +44,14 @@ public struct Chunker: Sendable {
         self.options = options
     }
 
-    /// The chunks of a document, ordinals counted across pages; empty pages give no chunk.
+    /// The chunks of a document, ordinals counted across pages; empty pages give no chunk. Each
+    /// chunk's `context` names the file, the document's title (its first line, when short) and
+    /// the last section heading at or before the chunk's start (headings carry over from page to page).
     public func chunks(of document: ExtractedDocument) -> [Chunk] {
         var result: [Chunk] = []
+        let name = Self.displayName(of: document.path)
+        var title: String?
+        var section: String?
         for page in document.pages {
             // Scalars, and the UTF-8 offset of each scalar index, so a chunk's text is one slice.
             let bytes = Array(page.text.utf8)
@@ -55,13 +65,98 @@ public struct Chunker: Sendable {
                 offset += UTF8.width(scalar)
                 offsets.append(offset)
             }
+            if title == nil { title = Self.firstLine(scalars) }
+            let headings = Self.headings(scalars)
+            var nextHeading = 0
             for range in ranges(scalars) {
+                while nextHeading < headings.count, headings[nextHeading].position <= range.lowerBound {
+                    section = headings[nextHeading].text
+                    nextHeading += 1
+                }
                 let text = String(decoding: bytes[offsets[range.lowerBound]..<offsets[range.upperBound]], as: UTF8.self)
+                var parts: [String] = []
+                for part in [name, title, section] {
+                    guard let part, !part.isEmpty,
+                          !parts.contains(where: { $0.localizedCaseInsensitiveContains(part) }) else { continue }
+                    parts.append(part)
+                }
                 result.append(Chunk(file: document.path, page: page.number, start: range.lowerBound,
-                                    end: range.upperBound, ordinal: result.count, text: text))
+                                    end: range.upperBound, ordinal: result.count, text: text,
+                                    context: parts.joined(separator: " — ")))
             }
         }
         return result
+    }
+
+    /// The file's name without folders and extension, separators as spaces (`man/rm.1.txt` → `rm 1`,
+    /// `guide-utilisateur.pdf` → `guide utilisateur`).
+    static func displayName(of path: String) -> String {
+        var name = (path as NSString).lastPathComponent
+        let ext = (name as NSString).pathExtension
+        if !ext.isEmpty { name = String(name.dropLast(ext.count + 1)) }
+        return name.map { "-_.".contains($0) ? " " : $0 }.reduce(into: "") { $0.append($1) }
+            .split(separator: " ").joined(separator: " ")
+    }
+
+    /// The first non-blank line of a page, when it is short enough to be a title (≤ 100 characters).
+    static func firstLine(_ s: [Unicode.Scalar]) -> String? {
+        var i = 0
+        while i < s.count, isSpace(s[i]) { i += 1 }
+        guard i < s.count else { return nil }
+        var end = i
+        while end < s.count, s[end] != "\n" { end += 1 }
+        guard end - i <= 100 else { return nil }
+        return heading(s[i..<end]) ?? clean(s[i..<end])
+    }
+
+    /// Section headings: paragraphs of one short line (≤ 100 characters) that end no sentence or
+    /// list introduction (no final `.`, `!`, `?`, `…`, `:`, `;` or `,`), hold a letter, and are not
+    /// a list item, a shell line or a Markdown code fence. Markdown `#` marks are dropped; a
+    /// `#` line whose text starts in lower case is a root shell prompt, not a heading.
+    static func headings(_ s: [Unicode.Scalar]) -> [(position: Int, text: String)] {
+        var result: [(position: Int, text: String)] = []
+        var lineStart = 0
+        var previousBlank = true
+        while lineStart < s.count {
+            var lineEnd = lineStart
+            while lineEnd < s.count, s[lineEnd] != "\n" { lineEnd += 1 }
+            let line = s[lineStart..<lineEnd]
+            let blank = line.allSatisfy(isSpace)
+            let nextBlank: Bool = {
+                var j = lineEnd + 1
+                while j < s.count, s[j] != "\n" {
+                    if !isSpace(s[j]) { return false }
+                    j += 1
+                }
+                return true
+            }()
+            if !blank, previousBlank, nextBlank, let text = heading(line) {
+                result.append((lineStart, text))
+            }
+            previousBlank = blank
+            lineStart = lineEnd + 1
+        }
+        return result
+    }
+
+    static func heading(_ line: ArraySlice<Unicode.Scalar>) -> String? {
+        guard line.count <= 100, var text = clean(line) else { return nil }
+        if text.hasPrefix("#") {
+            text = String(text.drop(while: { $0 == "#" })).trimmingCharacters(in: .whitespaces)
+            guard let first = text.unicodeScalars.first, first.properties.isUppercase || ("0"..."9").contains(first) else { return nil }
+        }
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+              !"-*•–—$>|`<{[(/".unicodeScalars.contains(first),
+              !".!?…:;,".unicodeScalars.contains(last),
+              text.unicodeScalars.contains(where: { $0.properties.isAlphabetic }) else { return nil }
+        return text
+    }
+
+    static func clean(_ scalars: ArraySlice<Unicode.Scalar>) -> String? {
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        let text = String(view).split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return text.isEmpty ? nil : text
     }
 
     /// Chunk ranges (Unicode-scalar offsets) of one text.

@@ -62,13 +62,26 @@ public struct Chunk: Sendable, Hashable {
     /// Position of the chunk in its document, from 0, across pages.
     public var ordinal: Int
     public var text: String
+    /// Where the chunk stands in its document: the file's name, the document's title and the
+    /// heading of the section the chunk starts in, joined by " — " (see `Chunker`). Embedded and
+    /// keyword-indexed with the text, because a passage often answers a question only together
+    /// with its heading ("6.1. Reconstruction complète" above "$ dpkg-buildpackage -us -uc").
+    public var context: String
 
-    public init(file: String, page: Int?, start: Int, end: Int, ordinal: Int, text: String) {
+    public init(file: String, page: Int?, start: Int, end: Int, ordinal: Int, text: String, context: String = "") {
         self.file = file
         self.page = page
         self.start = start
         self.end = end
         self.ordinal = ordinal
         self.text = text
+        self.context = context
+    }
+
+    /// What the encoder and the keyword index see: the context line, then the text.
+    public var indexedText: String { Chunk.indexedText(text, context: context) }
+
+    public static func indexedText(_ text: String, context: String) -> String {
+        context.isEmpty ? text : context + "\n\n" + text
     }
 }

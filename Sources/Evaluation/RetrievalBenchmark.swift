@@ -1,4 +1,5 @@
 import Foundation
+import Documents
 import Index
 
 /// Retrieval over an evaluation set: the set's corpus indexed once (incrementally) per encoder,
@@ -13,7 +14,7 @@ public struct RetrievalBenchmark: Sendable {
     /// Indexes `set`'s corpus into `workDirectory/<set>-<encoder>.sqlite` (unchanged files are
     /// skipped on later runs) and embeds the questions.
     public static func prepare(_ set: EvalSet, embedder: (any ChunkEmbedder & QueryEmbedder)?, workDirectory: URL,
-                               root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                               chunking: ChunkingOptions = .default, root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
                                log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> RetrievalBenchmark {
         let corpus = set.corpusURL(root: root)
         var isDirectory: ObjCBool = false
@@ -21,9 +22,10 @@ public struct RetrievalBenchmark: Sendable {
             throw EvalError("no corpus at \(corpus.path) for set \(set.name) (run `make eval-data`)")
         }
         let model = embedder.map { $0.modelID.replacingOccurrences(of: "/", with: "_") } ?? "bm25"
-        let path = workDirectory.appendingPathComponent("\(set.name)-\(model).sqlite").path
+        let size = chunking == .default ? "" : "-\(chunking.targetSize)-\(chunking.overlap)"
+        let path = workDirectory.appendingPathComponent("\(set.name)-\(model)\(size).sqlite").path
         let store = try IndexStore.open(path: path)
-        let summary = try await store.ingest(dataDirectory: corpus, embedder: embedder) { event in
+        let summary = try await store.ingest(dataDirectory: corpus, options: IngestOptions(chunking: chunking), embedder: embedder) { event in
             if case .fileFailed(let file, let reason) = event { log("ingest: \(file): \(reason)") }
         }
         log("index \(path): \(summary.chunks) chunks (\(summary.added) files added, \(summary.unchanged) unchanged) in "
@@ -50,6 +52,22 @@ public struct RetrievalBenchmark: Sendable {
         case .dense: return try store.denseSearch(vector, modelID: embedder.modelID, k: k)
         case .hybrid: return try store.hybridSearch(question.question, vector: vector, modelID: embedder.modelID, k: k, weights: weights)
         }
+    }
+
+    /// Every question's `depth` best BM25 and dense candidates as JSON: `[{id, class, bm25: [[chunk,
+    /// score, answers]], dense: [...]}]`, for studying fusion rules outside the program.
+    public func writeCandidates(to url: URL, depth: Int = 100) throws {
+        var out: [[String: Any]] = []
+        for question in set.questions {
+            var entry: [String: Any] = ["id": question.id, "class": question.questionClass.rawValue]
+            for mode in [SearchMode.bm25, .dense] where mode == .bm25 || embedder != nil {
+                entry[mode.rawValue] = try search(question, mode: mode, k: depth).map { hit -> [Any] in
+                    [hit.chunkID, hit.score, question.isCovered && question.isAnswered(by: hit)]
+                }
+            }
+            out.append(entry)
+        }
+        try JSONSerialization.data(withJSONObject: out).write(to: url)
     }
 
     /// The relevance signals of every question (covered and off-topic).

@@ -205,7 +205,7 @@ extension IndexStore {
         guard !ids.isEmpty else { return [:] }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ",")
         let rows = try Row.fetchAll(db, sql: """
-            SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+            SELECT c.id, d.path, c.page, c.ordinal, c.text, c.context FROM chunks c
             JOIN documents d ON d.id = c.document_id WHERE c.id IN (\(placeholders))
             """, arguments: StatementArguments(ids))
         var result: [Int64: SearchHit] = [:]
@@ -213,7 +213,7 @@ extension IndexStore {
             let text: String = row["text"]
             result[row["id"]] = SearchHit(chunkID: row["id"], file: row["path"], page: row["page"],
                                           ordinal: row["ordinal"], score: 0, text: text,
-                                          snippet: leadingSnippet(text))
+                                          snippet: leadingSnippet(text), context: row["context"])
         }
         return result
     }

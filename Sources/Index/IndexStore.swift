@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
+import Documents
 import TextAnalysis
 
 /// One retrieved chunk.
@@ -23,9 +24,11 @@ public struct SearchHit: Sendable, Hashable, Codable {
     public var bm25Score: Double?
     /// Cosine similarity when the chunk was in the dense list (`denseSearch`, `hybridSearch`).
     public var denseScore: Double?
+    /// The chunk's file name, document title and section heading (`Chunk.context`).
+    public var context: String
 
     public init(chunkID: Int64, file: String, page: Int?, ordinal: Int, score: Double, text: String, snippet: String,
-                bm25Score: Double? = nil, denseScore: Double? = nil) {
+                bm25Score: Double? = nil, denseScore: Double? = nil, context: String = "") {
         self.chunkID = chunkID
         self.file = file
         self.page = page
@@ -35,6 +38,7 @@ public struct SearchHit: Sendable, Hashable, Codable {
         self.snippet = snippet
         self.bm25Score = bm25Score
         self.denseScore = denseScore
+        self.context = context
     }
 }
 
@@ -115,9 +119,9 @@ public final class IndexStore: Sendable {
         guard current != KeywordAnalyzer.version else { return }
         try pool.write { db in
             let update = try db.cachedStatement(sql: "UPDATE chunks SET terms = ? WHERE id = ?")
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, text FROM chunks")
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, text, context FROM chunks")
             var pending: [(Int64, String)] = []
-            while let row = try rows.next() { pending.append((row["id"], row["text"])) }
+            while let row = try rows.next() { pending.append((row["id"], Chunk.indexedText(row["text"], context: row["context"]))) }
             for (id, text) in pending {
                 try update.execute(arguments: [KeywordAnalyzer.terms(text).joined(separator: " "), id])
             }
@@ -239,11 +243,11 @@ public final class IndexStore: Sendable {
         try guarded(path) {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text FROM chunks c
+                    SELECT c.id, d.path, c.page, c.ordinal, c.text, c.context FROM chunks c
                     JOIN documents d ON d.id = c.document_id WHERE d.path = ? ORDER BY c.ordinal
                     """, arguments: [file]).map { row in
                     SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
-                              score: 0, text: row["text"], snippet: "")
+                              score: 0, text: row["text"], snippet: "", context: row["context"])
                 }
             }
         }

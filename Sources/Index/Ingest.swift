@@ -74,7 +74,7 @@ public struct IngestSummary: Sendable, Hashable {
 
 extension IndexStore {
     /// Version of extraction + normalisation + chunking; bumping it re-indexes every file.
-    static let extractorVersion = 1
+    static let extractorVersion = 2
 
     /// Brings the index in line with `dataDirectory` (recursively: `.txt`, `.md`, `.pdf`; hidden
     /// files and directories skipped).
@@ -239,7 +239,7 @@ extension IndexStore {
             while start < chunks.count {
                 try Task.checkCancellation()
                 let batch = chunks[start..<min(start + options.embeddingBatchSize, chunks.count)]
-                let result = try Self.embed(batch.map(\.text), with: embedder)
+                let result = try Self.embed(batch.map(\.indexedText), with: embedder)
                 vectors.append(contentsOf: result.map(VectorCoding.encode))
                 start += batch.count
                 report(.embedding(done: start, total: chunks.count))
@@ -247,7 +247,7 @@ extension IndexStore {
         }
 
         let dimension = embedder?.dimension ?? 0
-        let terms = chunks.map { KeywordAnalyzer.terms($0.text).joined(separator: " ") }
+        let terms = chunks.map { KeywordAnalyzer.terms($0.indexedText).joined(separator: " ") }
         let blobs = vectors, model = embeddingModel
         let hook = options.beforeCommit
         let path = file.path
@@ -272,12 +272,13 @@ extension IndexStore {
                 documentID = db.lastInsertedRowID
             }
             let insertChunk = try db.cachedStatement(sql: """
-                INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text, terms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO chunks(document_id, ordinal, page, start_offset, end_offset, text, terms, context)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
             for (index, chunk) in chunks.enumerated() {
                 try insertChunk.execute(arguments: [documentID, chunk.ordinal, chunk.page, chunk.start, chunk.end, chunk.text,
-                                                    terms[index]])
+                                                    terms[index], chunk.context])
                 if !blobs.isEmpty {
                     try insertVector.execute(arguments: [db.lastInsertedRowID, model, dimension, blobs[index]])
                 }
@@ -321,9 +322,9 @@ extension IndexStore {
         let missing = try guarded(path) {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT c.id, c.text FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id
+                    SELECT c.id, c.text, c.context FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id
                     WHERE v.chunk_id IS NULL ORDER BY c.id
-                    """).map { (id: $0["id"] as Int64, text: $0["text"] as String) }
+                    """).map { (id: $0["id"] as Int64, text: Chunk.indexedText($0["text"], context: $0["context"])) }
             }
         }
         guard !missing.isEmpty else { return 0 }

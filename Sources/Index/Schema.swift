@@ -14,8 +14,11 @@ import GRDB
 /// space-separated), `terms_fts` (FTS5 over them: what BM25 ranks) and `terms_vocab` (their
 /// document frequencies); `metadata.analyzer` names the analysis they were made with
 /// (`IndexStore.open` re-analyses every chunk when it differs).
+/// Version 4 adds `chunks.context` (file name, title and section heading of the chunk, see
+/// `Chunk.context`), embedded and keyword-indexed with the text; documents chunked before it are
+/// re-chunked on the next ingest (the extractor version in `documents.chunking` changed).
 enum Schema {
-    static let version = 3
+    static let version = 4
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -99,6 +102,12 @@ enum Schema {
                 UPDATE metadata SET value = '3' WHERE key = 'schema_version';
                 """)
             // The terms of chunks written before this version are filled by `reanalyse`.
+        }
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: """
+                ALTER TABLE chunks ADD COLUMN context TEXT NOT NULL DEFAULT '';
+                UPDATE metadata SET value = '4' WHERE key = 'schema_version';
+                """)
         }
         return migrator
     }

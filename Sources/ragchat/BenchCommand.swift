@@ -2,6 +2,7 @@ import ArgumentParser
 import Evaluation
 import Foundation
 import Encoder
+import Documents
 import Index
 import Logging
 import RAG
@@ -154,11 +155,22 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(help: "Print each question's rank in every mode and its relevance signals.")
         var verbose = false
 
+        @Option(help: "Chunk size in characters (the index of another size is kept beside the default one).")
+        var chunkSize = ChunkingOptions.default.targetSize
+
+        @Option(help: "Chunk overlap in characters.")
+        var overlap = ChunkingOptions.default.overlap
+
+        @Option(help: "Write every question's 100 best BM25 and dense candidates (chunk id, score, answers it) to this JSON file, to study fusion offline.")
+        var candidates: String?
+
         func run() async throws {
             let encoder = try loadEncoder(encoderDirectory)
             let set = try EvalSet.load(self.set)
             let bench = try await RetrievalBenchmark.prepare(set, embedder: encoder, workDirectory: URL(fileURLWithPath: workDirectory),
+                                                             chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap),
                                                              log: { Terminal.err($0 + "\n") })
+            if let candidates { try bench.writeCandidates(to: URL(fileURLWithPath: candidates)) }
             let classes = QuestionClass.allCases.map { c in "\(c.rawValue) \(set.questions.filter { $0.questionClass == c }.count)" }
             Terminal.out("set \(set.name): \(set.questions.count) questions (\(classes.joined(separator: ", "))), encoder \(encoder.modelID)\n\n")
             Terminal.out("| mode | questions | hit@1 | hit@3 | hit@5 | MRR@5 |\n|---|---|---|---|---|---|\n")
@@ -166,7 +178,7 @@ struct BenchCommand: AsyncParsableCommand {
             for run in runs { for row in run.rows { Terminal.out(row + "\n") } }
 
             let signals = try bench.signals()
-            let gate = RelevanceGate.standard
+            let gate = RelevanceGate.standard(forEncoder: encoder.modelID)
             var gateScore = GateScore()
             for question in set.questions {
                 gateScore.add(question, declined: signals[question.id].map { !gate.isCovered($0) } ?? false)
@@ -186,13 +198,13 @@ struct BenchCommand: AsyncParsableCommand {
                     + (question.page.map { " p. \($0)" } ?? "") + "; top: \(top.map { $0.file + ($0.page.map { " p. \($0)" } ?? "") } ?? "none")\n")
             }
             if verbose {
-                Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tmargin\tcoverage\tterms\tquestion\n")
+                Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tmargin\tcoverage\tterms\tunknown\tquestion\n")
                 for question in set.questions {
                     let ranks = runs.map { run in (run.ranks[question.id] ?? nil).map(String.init) ?? "-" }
                     let s = signals[question.id]
                     Terminal.out("\(question.id)\t\(question.questionClass.rawValue)\t\(ranks.joined(separator: "\t"))\t"
                         + String(format: "%.4f\t%.4f\t%.3f\t%d", s?.bestCosine ?? 0, s?.cosineMargin ?? 0, s?.keywordCoverage ?? 0, s?.queryTerms ?? 0)
-                        + "\t\(question.question)\n")
+                        + "\t\(s?.unknownTerms.joined(separator: " ") ?? "")\t\(question.question)\n")
                 }
             }
             guard grid else { return }
@@ -207,7 +219,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         static func describe(_ s: RelevanceSignals) -> String {
             String(format: "cosine %.4f, margin %.4f, coverage %.3f, %d terms", s.bestCosine ?? 0, s.cosineMargin ?? 0,
-                   s.keywordCoverage, s.queryTerms)
+                   s.keywordCoverage, s.queryTerms) + (s.unknownTerms.isEmpty ? "" : ", unknown: " + s.unknownTerms.joined(separator: " "))
         }
     }
 

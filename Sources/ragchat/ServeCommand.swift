@@ -143,7 +143,7 @@ enum ServeEngine {
         // (The query embedding is CPU work: off the server's tasks.)
         // The relevance gate: when no passage is relevant, no passage is returned, and the pipeline
         // answers that the documents do not cover the question without calling a model.
-        let gate = RelevanceGate.standard
+        let gate = RelevanceGate.standard(forEncoder: encoder?.modelID)
         let search: @Sendable (String, Int) async throws -> [SearchHit] = { [encoder] query, k in
             let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
             guard result.covered else {

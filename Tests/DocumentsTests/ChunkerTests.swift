@@ -125,7 +125,7 @@ struct ChunkerTests {
         let chunker = try Chunker()
         #expect(chunker.ranges("Court.") == [0..<6])
         #expect(chunker.ranges("").isEmpty)
-        #expect(chunker.options == ChunkingOptions(targetSize: 800, overlap: 150))
+        #expect(chunker.options == ChunkingOptions(targetSize: 1200, overlap: 200))
         #expect(throws: DocumentsError.self) { try Chunker(options: ChunkingOptions(targetSize: 100, overlap: 60)) }
         #expect(throws: DocumentsError.self) { try Chunker(options: ChunkingOptions(targetSize: 10, overlap: 0)) }
         #expect(throws: DocumentsError.self) { try Chunker(options: ChunkingOptions(targetSize: 100, overlap: -1)) }
@@ -137,5 +137,44 @@ struct ChunkerTests {
         #expect(ranges.first?.lowerBound == 0)
         #expect(ranges.last?.upperBound == text.unicodeScalars.count)
         #expect(ranges.allSatisfy { $0.count <= 400 })
+    }
+
+    @Test("each chunk names its file, the document's title and the section it starts in")
+    func contextHeadings() throws {
+        let section = String(repeating: "Une phrase de remplissage assez longue pour le test. ", count: 4)
+        let text = """
+            Chapitre 6. Construction du paquet
+
+            \(section)
+
+            6.1. Reconstruction complète
+
+            \(section)
+            Ensuite, exécutez la commande suivante :
+
+            # dpkg-buildpackage -us -uc
+
+            - un élément de liste sans point
+
+            Ingrédients :
+
+            \(section)
+            """
+        let document = ExtractedDocument(path: "guide/build-paquet.txt", kind: .text, pages: [PageText(number: nil, text: text)])
+        let chunks = try Chunker(options: ChunkingOptions(targetSize: 220, overlap: 0)).chunks(of: document)
+        #expect(chunks.count >= 4)
+        #expect(chunks[0].context == "build paquet — Chapitre 6. Construction du paquet")
+        // After "6.1.": that heading, never the shell line, the list item or "Ingrédients :".
+        let later = chunks.filter { $0.text.contains("Ingrédients") || $0.text.contains("dpkg-buildpackage") }
+        #expect(!later.isEmpty)
+        for chunk in chunks.dropFirst(2) {
+            #expect(chunk.context == "build paquet — Chapitre 6. Construction du paquet — 6.1. Reconstruction complète", "\(chunk.text)")
+        }
+        #expect(chunks[2].indexedText.hasPrefix(chunks[2].context + "\n\n"))
+        // Markdown marks are dropped; the title is not repeated as a section.
+        let markdown = ExtractedDocument(path: "notes.md", kind: .markdown, pages: [PageText(number: nil, text: "# Notes\n\nTexte.\n\n## Cuisson\n\nAu four.")])
+        let md = try Chunker(options: ChunkingOptions(targetSize: 20, overlap: 0)).chunks(of: markdown)
+        #expect(md.first?.context == "notes")  // the title says no more than the file name
+        #expect(md.last?.context == "notes — Cuisson")
     }
 }

@@ -23,7 +23,7 @@ struct DenseSearchTests {
         // Each chunk's own vector finds that chunk first, with similarity 1.
         for file in ["tarte.txt", "secrets.txt", "pates.txt"] {
             for chunk in try store.chunks(ofFile: file) {
-                let vector = try embedder.embed([chunk.text])[0]
+                let vector = try embedder.embed([Chunk.indexedText(chunk.text, context: chunk.context)])[0]
                 let hits = try store.denseSearch(vector, modelID: embedder.modelID, k: 3)
                 #expect(hits.first?.chunkID == chunk.chunkID)
                 #expect(abs((hits.first?.score ?? 0) - 1) < 1e-5)

@@ -17,7 +17,7 @@ struct IngestTests {
         #expect(first.chunks > 0)
         #expect(try store.documents().map(\.path) == ["recettes/secrets.md", "tarte.txt"])
         let stats = try store.statistics()
-        #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == 3)
+        #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == 4)
 
         // Re-run: nothing to do.
         let again = try await store.ingest(dataDirectory: workspace.data)
@@ -212,7 +212,7 @@ struct EmbeddingTests {
         let stored = try store.vectors(modelID: embedder.modelID)
         #expect(stored.dimension == 16 && stored.ids.count == stats.chunks)
         let firstChunks = try store.chunks(ofFile: "a.txt")
-        let expected = try embedder.embed([firstChunks[0].text])[0]
+        let expected = try embedder.embed([Chunk.indexedText(firstChunks[0].text, context: firstChunks[0].context)])[0]
         let index = try #require(stored.ids.firstIndex(of: firstChunks[0].chunkID))
         #expect(Array(stored.data[index * 16..<(index + 1) * 16]) == expected)
 

@@ -57,7 +57,7 @@ struct MigrationTests {
 
         let store = try workspace.open()
         var statistics = try store.statistics()
-        #expect(statistics.schemaVersion == 3)
+        #expect(statistics.schemaVersion == 4)
         #expect(statistics.chunks == 1 && statistics.vectors == 0)
         // Still searchable by keywords before any re-ingest; hybrid falls back to keywords.
         let embedder = FakeEmbedder()

@@ -22,19 +22,17 @@ struct RetrievalTests {
         #expect(summary.failed == 0)
         let questions = try RetrievalQuestion.load(Self.questions)
         let score = try IndexBenchmarks.evaluate(questions) { try store.search($0, k: 5) }
-        // Measured 20/27/31 of 37 when written; the floor leaves room for new questions.
+        // Measured 20/27/31 of 37 when written; the floor leaves room for new questions. (The three
+        // acceptance questions are not checked one by one here: "tarte" and "pommes" are in every
+        // chunk of this one-topic corpus, so BM25 alone cannot order them; hybrid search must.)
         #expect(Double(score.hitAt5) >= 0.7 * Double(score.questions), "\(score)")
-        // The three acceptance questions of DESIGN.md come first in the set.
-        for (question, rank) in zip(questions.prefix(3), score.ranks.prefix(3)) {
-            #expect(rank != nil && rank! <= 3, "\(question.question): rank \(String(describing: rank))")
-        }
     }
 
     /// Hybrid search with the real encoder (from `make models`) and the tuned fusion weights does
     /// at least as well as BM25 alone at hit@1, hit@3 and hit@5, and puts an answering passage of
     /// each of the three acceptance questions within the top 3.
     @Test func hybridIsNeverWorseThanBM25() async throws {
-        let encoder = try SentenceEncoder(directory: Self.root.appendingPathComponent("models/encoder/all-MiniLM-L6-v2"))
+        let encoder = try SentenceEncoder(path: Self.root.appendingPathComponent("models/encoder/multilingual-e5-small/e5-small-q4.bin"))
         let workspace = try Workspace()
         defer { workspace.cleanup() }
         let store = try workspace.open()
