@@ -180,8 +180,11 @@ public final class RAGPipeline: ChatEngine {
             var lastError: (any Error)?
             for backend in backends {
                 do {
-                    answer = try await backend.complete(input, options: configuration.generation)
-                    backendName = backend.name
+                    var text = ""
+                    let outcome = try await groundedAnswer(with: backend, input) { piece, _ in text += piece }
+                    answer = text
+                    backendName = outcome.backend
+                    if let note = outcome.note { warnings.append(note) }
                     lastError = nil
                     break
                 } catch {
@@ -266,11 +269,17 @@ public final class RAGPipeline: ChatEngine {
         var backendName = "none"
         var warnings: [String] = []
         let t1 = Clock.now
-        func emit(_ piece: String) async {
+        /// `whole`: the piece is one complete, checked sentence (spoken at once, not re-split).
+        func emit(_ piece: String, whole: Bool = false) async {
             if answer.isEmpty { await timings.set("first_token", Clock.ms(since: start)) }
             answer += piece
             out.yield(.token(piece))
-            for s in splitter.feed(piece) { sentenceSink.yield(s) }
+            if whole {
+                let sentence = piece.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !sentence.isEmpty { sentenceSink.yield(sentence) }
+            } else {
+                for s in splitter.feed(piece) { sentenceSink.yield(s) }
+            }
         }
         if passages.isEmpty {
             await emit(Self.notCoveredAnswer(for: question))
@@ -280,10 +289,9 @@ public final class RAGPipeline: ChatEngine {
             var lastError: (any Error)?
             for backend in backends {
                 do {
-                    for try await piece in backend.answer(input, options: configuration.generation) where !piece.isEmpty {
-                        await emit(piece)
-                    }
-                    backendName = backend.name
+                    let outcome = try await groundedAnswer(with: backend, input) { await emit($0, whole: $1) }
+                    backendName = outcome.backend
+                    if let note = outcome.note { warnings.append(note) }
                     lastError = nil
                     break
                 } catch {
@@ -315,6 +323,37 @@ public final class RAGPipeline: ChatEngine {
         out.yield(.done(ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
                                      audio: AudioLinks(question: q.map { url($0.id) }, answer: answerURL),
                                      backend: backendName, timingsMs: t, warnings: warnings.isEmpty ? nil : warnings)))
+    }
+
+    /// One backend's answer, given out piece by piece through `emit` (with `true` for a piece that
+    /// is one whole checked sentence). A generative backend's text
+    /// goes through `GroundedAnswer` (only sentences the passages support, at sentence pace); when
+    /// the model declines (the gate judged the documents relevant) or says nothing supported, the
+    /// extractive answer is given instead, and `note` says so. Returns the name of the backend
+    /// whose text was given.
+    func groundedAnswer(with backend: any AnswerBackend, _ input: AnswerInput,
+                emit: (String, Bool) async -> Void) async throws -> (backend: String, note: String?) {
+        if backend is ExtractiveBackend {
+            for try await piece in backend.answer(input, options: configuration.generation) where !piece.isEmpty {
+                await emit(piece, false)
+            }
+            return (backend.name, nil)
+        }
+        var grounded = GroundedAnswer(input: input)
+        for try await piece in backend.answer(input, options: configuration.generation) where !piece.isEmpty {
+            for sentence in grounded.feed(piece) { await emit(sentence, true) }
+        }
+        for sentence in grounded.finish() { await emit(sentence, true) }
+        if grounded.dropped > 0 {
+            logger.info("\(backend.name): \(grounded.dropped) unsupported sentence(s) left out")
+        }
+        guard grounded.verdict != .answered else { return (backend.name, nil) }
+        let fallback = backends.first { $0 is ExtractiveBackend } ?? ExtractiveBackend()
+        for try await piece in fallback.answer(input, options: configuration.generation) where !piece.isEmpty {
+            await emit(piece, false)
+        }
+        let why = grounded.verdict == .declined ? "declined a question the documents cover" : "said nothing the passages support"
+        return (fallback.name, "\(backend.name) \(why): quotations given instead")
     }
 
     /// Joins 16-bit mono WAVs of the same rate into one.

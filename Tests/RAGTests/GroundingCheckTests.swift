@@ -50,4 +50,35 @@ struct GroundingCheckTests {
         #expect(AnswerCitations.strip("Texte [1] suite [2, 3].") == "Texte suite.")
         #expect(AnswerCitations.replace(in: "Texte [1].", with: 3) == "Texte [3].")
     }
+
+    static func input() -> AnswerInput {
+        let passages = passages.enumerated().map { RetrievedPassage(id: "\($0.offset)", file: "f.txt", score: 1, text: $0.element) }
+        return AnswerInput(question: "Comment installer un paquet ?", passages: passages,
+                           prompt: PromptBuilder().build(question: "Comment installer un paquet ?", passages: passages))
+    }
+
+    @Test("a streamed answer gives out only supported sentences, whole, and says how it ended")
+    func streamedAnswer() {
+        var grounded = GroundedAnswer(input: Self.input())
+        var out: [String] = []
+        for piece in ["Lancez apt-get ", "install avec le nom du paquet [1]. Windows utilise le ", "registre pour stocker la configuration [1]. Les dépôts ",
+                      "sont listés dans /etc/apt/sources.list [1]."] {
+            out += grounded.feed(piece)
+        }
+        out += grounded.finish()
+        #expect(out == ["Lancez apt-get install avec le nom du paquet [1].", " Les dépôts sont listés dans /etc/apt/sources.list [2]."])
+        #expect(grounded.verdict == .answered && grounded.dropped == 1)
+    }
+
+    @Test("a model that declines, or says nothing supported, is told apart")
+    func declinedOrUnsupported() {
+        var declined = GroundedAnswer(input: Self.input())
+        let said = declined.feed("Les documents ne permettent pas de répondre à cette question. Mais lancez apt-get install [1].") + declined.finish()
+        #expect(said.isEmpty && declined.verdict == .declined)
+        var invented = GroundedAnswer(input: Self.input())
+        #expect((invented.feed("Windows utilise le registre pour stocker la configuration.") + invented.finish()).isEmpty)
+        #expect(invented.verdict == .unsupported)
+        #expect(GroundedAnswer.isDecline("The documents do not contain information about this."))
+        #expect(!GroundedAnswer.isDecline("Lancez apt-get install [1]."))
+    }
 }

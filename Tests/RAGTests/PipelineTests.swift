@@ -195,7 +195,10 @@ func speaker() throws -> Speaker {
         guard case .done(let r) = last else { Issue.record("done"); return }
         #expect(r.backend == "extractive")
 
-        let late = StubBackend(name: "remote", pieces: ["Début ", "de réponse ", "coupée"], error: .timeout(what: "remote", seconds: 1), failAfter: 2)
+        // A generated answer is given a checked sentence at a time: a failure before the first one
+        // ends falls back; after it, the error ends the answer (no silent switch).
+        let late = StubBackend(name: "remote", pieces: ["La Tatin est renversée [1]. ", "Elle cuit ", "à 180"],
+                               error: .timeout(what: "remote", seconds: 1), failAfter: 2)
         let p2 = RAGPipeline(retriever: StubRetriever(passages: samplePassages), backends: [late, ExtractiveBackend()],
                              speaker: nil, configuration: PipelineConfiguration(speak: false))
         var tokens: [String] = []
@@ -204,7 +207,7 @@ func speaker() throws -> Speaker {
                 if case .token(let t) = e { tokens.append(t) }
             }
         }
-        #expect(tokens == ["Début ", "de réponse "])
+        #expect(tokens == ["La Tatin est renversée [1]."])
     }
 
     @Test func backendOrder() throws {

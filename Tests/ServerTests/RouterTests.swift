@@ -205,7 +205,7 @@ import Testing
     @Test func fullQueueIs503WithRetryAfter() async throws {
         // One answer runs (held by the gate), one waits, the other two are turned away at once.
         let gate = LoadGate()
-        let app = buildApplication(testConfiguration { $0.maxConcurrent = 1; $0.maxWaiting = 1 }, engine: StubEngine(gate: gate))
+        let app = buildApplication(testConfiguration { $0.maxConcurrent = 1; $0.maxWaiting = 1; $0.queueTimeout = 600 }, engine: StubEngine(gate: gate))
         try await app.test(.router) { client in
             let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
                 for _ in 0..<4 {
