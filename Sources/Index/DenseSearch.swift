@@ -79,8 +79,13 @@ extension IndexStore {
                 var scores: [Int64: Double] = [:]
                 var bm25: [Int64: Double] = [:]
                 var cosine: [Int64: Double] = [:]
-                for (rank, item) in (keyword?.ranked ?? []).enumerated() {
-                    scores[item.id, default: 0] += weights.bm25 / (weights.rankOffset + Double(rank + 1))
+                // When every matched term is in over half of the chunks, FTS5 floors their IDF to
+                // 1e-6 and the keyword order is noise ("tarte aux pommes" over a book about apple
+                // pies): it then ranks nothing, the dense list decides (its scores are still shown).
+                let ranked = keyword?.ranked ?? []
+                let keywordWeight = (ranked.first?.score ?? 0) >= Self.informativeKeywordScore || dense.isEmpty ? weights.bm25 : 0
+                for (rank, item) in ranked.enumerated() {
+                    scores[item.id, default: 0] += keywordWeight / (weights.rankOffset + Double(rank + 1))
                     bm25[item.id] = item.score
                 }
                 for (rank, item) in dense.enumerated() {
@@ -102,6 +107,10 @@ extension IndexStore {
             }
         }
     }
+
+    /// The smallest best BM25 score (−bm25) of a keyword list that says something: a term in
+    /// fewer than half of the chunks scores above 0.1, a list of only ubiquitous terms below 1e-4.
+    static let informativeKeywordScore = 1e-3
 
     // MARK: - Internals
 

@@ -164,6 +164,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Write every question's 100 best BM25 and dense candidates (chunk id, score, answers it) to this JSON file, to study fusion offline.")
         var candidates: String?
 
+        @Option(help: "Write every question's best sentence cosine (the question against each sentence of its 5 best hybrid passages) to this TSV file.")
+        var sentenceCosines: String?
+
         func run() async throws {
             let encoder = try loadEncoder(encoderDirectory)
             let set = try EvalSet.load(self.set)
@@ -171,6 +174,21 @@ struct BenchCommand: AsyncParsableCommand {
                                                              chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap),
                                                              log: { Terminal.err($0 + "\n") })
             if let candidates { try bench.writeCandidates(to: URL(fileURLWithPath: candidates)) }
+            if let sentenceCosines {
+                var lines = ["id\tclass\tbest_sentence_cosine\tsentence"]
+                for question in set.questions {
+                    guard let vector = bench.vectors[question.id] else { continue }
+                    let hits = try bench.search(question, mode: .hybrid, k: 5)
+                    let sentences = hits.flatMap { TextTools.passageSentences($0.text) }.filter { $0.count >= 20 }
+                    var best = (-1.0, "")
+                    for (sentence, v) in zip(sentences, try encoder.embed(sentences, as: .passage)) {
+                        let c = Double(zip(v, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 })
+                        if c > best.0 { best = (c, sentence) }
+                    }
+                    lines.append("\(question.id)\t\(question.questionClass.rawValue)\t\(String(format: "%.4f", best.0))\t\(best.1.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ").prefix(150))")
+                }
+                try (lines.joined(separator: "\n") + "\n").write(toFile: sentenceCosines, atomically: true, encoding: .utf8)
+            }
             let classes = QuestionClass.allCases.map { c in "\(c.rawValue) \(set.questions.filter { $0.questionClass == c }.count)" }
             Terminal.out("set \(set.name): \(set.questions.count) questions (\(classes.joined(separator: ", "))), encoder \(encoder.modelID)\n\n")
             Terminal.out("| mode | questions | hit@1 | hit@3 | hit@5 | MRR@5 |\n|---|---|---|---|---|---|\n")
