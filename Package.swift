@@ -76,7 +76,7 @@ let package = Package(
         // and the quality tests, not for the server.
         .target(name: "Evaluation", dependencies: ["Index", "Documents", "RAG", "TextAnalysis"]),
         .executableTarget(name: "ragchat", dependencies: [
-            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation",
+            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation", "TextAnalysis",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -4,7 +4,8 @@
 #   ROUNDS=3 scripts/ttft.sh                # each of the three test questions 3 times (default 2)
 #   URL=http://127.0.0.1:8080 scripts/ttft.sh   # an already running server
 # Extra `ragchat serve` flags go in SERVE_ARGS (e.g. SERVE_ARGS="--model models/decoder/X.gguf").
-# The server runs with the default backends (no API configured: the local model answers) and no
+# The server runs with the default backends (no API configured: the extractive answer; SERVE_ARGS="--model F"
+# for a local model) and no
 # audio cache on disk, so every answer is generated and spoken anew. Output in .build/ttft/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -170,3 +170,58 @@ extension IndexStore {
         }
     }
 }
+
+extension IndexStore {
+    /// The hit with the chunk before it (when the hit starts inside a section) and the chunks after
+    /// it, on the same page of the same document, up to `maxCharacters` (overlaps removed): a
+    /// procedure or a list that the chunker cut reads whole. Keeps the hit's id, scores and page.
+    public func section(of hit: SearchHit, maxCharacters: Int = 3600) throws -> SearchHit {
+        let following = try guarded(path) {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT context, page, length(text) AS size FROM chunks
+                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal > ? AND ordinal <= ?
+                    ORDER BY ordinal
+                    """, arguments: [hit.chunkID, hit.ordinal, hit.ordinal + 4]).map {
+                    (context: $0["context"] as String, page: $0["page"] as Int?, size: $0["size"] as Int)
+                }
+            }
+        }
+        var after = 0
+        var length = hit.text.count
+        // The section's chunk just before, when the hit starts inside the section (a list cut
+        // after its first items).
+        let previous = try guarded(path) {
+            try pool.read { db in
+                try Row.fetchOne(db, sql: """
+                    SELECT context, page, length(text) AS size FROM chunks
+                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal = ?
+                    """, arguments: [hit.chunkID, hit.ordinal - 1])
+            }
+        }
+        var before = 0
+        if let previous, previous["page"] as Int? == hit.page,
+           !hit.context.isEmpty, !hit.text.hasPrefix(hit.context.components(separatedBy: " — ").last ?? "") {
+            before = 1
+            length += previous["size"] as Int
+        }
+        for chunk in following {
+            // Same page (a citation names the hit's page), within the length. Sub-sections are
+            // not a limit: a procedure's steps often run across "3.2", "3.3"….
+            guard chunk.page == hit.page, length + chunk.size <= maxCharacters else { break }
+            after += 1
+            length += chunk.size
+        }
+        return try neighbourhood(of: hit, before: before, after: after)
+    }
+
+    /// The passages to answer `question` from: `hits` as found, the first one extended to the
+    /// rest of its section (`section(of:)`) when the question asks for steps or a list
+    /// (`QuestionForm`), since those run past one chunk.
+    public func answerPassages(for question: String, hits: [SearchHit]) throws -> [SearchHit] {
+        guard QuestionForm(question).needsSection, let first = hits.first else { return hits }
+        var result = hits
+        result[0] = try section(of: first)
+        return result
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import TextAnalysis
 
 /// Answers without a language model: the passages' sentences closest to the question, quoted
 /// with their `[n]` citation, in French.
@@ -22,6 +23,34 @@ public struct ExtractiveBackend: AnswerBackend {
     public var listItemsLimit = 6
     /// …within this many characters.
     public var listCharactersLimit = 700
+    /// A procedure's answer quotes up to this many numbered steps…
+    public var stepsLimit = 14
+    /// …within this many characters.
+    public var stepsCharactersLimit = 1800
+
+    /// The numbered lines (`1.`, `2)`) of a passage, in order and joined by line breaks, when it
+    /// has at least three; the line introducing them (ending with `:`) comes first.
+    public static func numberedSteps(in text: String, limit: Int = 14, characters: Int = 1800) -> String? {
+        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        func isStep(_ line: String) -> Bool {
+            let digits = line.prefix(while: \.isNumber)
+            guard !digits.isEmpty, digits.count <= 2 else { return false }
+            let rest = line.dropFirst(digits.count)
+            // "3. Mélangez", not a section number ("3.2 La compote") or a figure ("3.5 kg").
+            return (rest.hasPrefix(". ") || rest.hasPrefix(") ")) && rest.dropFirst(2).first?.isLetter == true
+        }
+        guard let first = lines.firstIndex(where: isStep) else { return nil }
+        var out: [String] = []
+        if first > 0, lines[first - 1].hasSuffix(":") { out.append(lines[first - 1]) }
+        var count = 0, length = out.joined().count
+        for line in lines[first...] where isStep(line) {
+            guard count < limit, length + line.count <= characters || count == 0 else { break }
+            out.append(line)
+            count += 1
+            length += line.count
+        }
+        return count >= 3 ? out.joined(separator: "\n") : nil
+    }
 
     public init(maxQuotes: Int = 3, relativeCutoff: Double = 0.5,
                 embed: (@Sendable ([String]) async throws -> [[Float]])? = nil, embeddingWeight: Double = 0.5) {
@@ -44,6 +73,7 @@ public struct ExtractiveBackend: AnswerBackend {
     /// The best sentences, best first.
     public func quotes(question: String, passages: [RetrievedPassage]) async throws -> [Quote] {
         var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
+        let questionIsEnglish = TextTools.isLikelyEnglish(question)
         var sentencesByPassage: [[String]] = []
         for (pi, p) in passages.enumerated() {
             let sentences = TextTools.sentences(p.text).map {
@@ -55,6 +85,9 @@ public struct ExtractiveBackend: AnswerBackend {
                 // Skip headings and fragments: short lines without final punctuation.
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
                 guard wordCount >= 4, punctuated || wordCount >= 10 else { continue }
+                // A question (an FAQ's heading) answers nothing; an untranslated English paragraph
+                // in a French document does not answer a French question.
+                guard !sentence.hasSuffix("?"), questionIsEnglish || !TextTools.isLikelyEnglish(sentence) else { continue }
                 candidates.append((sentence, pi + 1, si, Set(TextTools.contentWords(sentence))))
             }
         }
@@ -114,6 +147,12 @@ public struct ExtractiveBackend: AnswerBackend {
         var seen = Set<String>()
         var out: [Quote] = []
         var quoted = ""   // folded text already quoted, so list items are not quoted twice
+        // A procedure is answered with the numbered steps of the best passage, in order.
+        if QuestionForm(question) == .procedure, let steps = Self.numberedSteps(in: passages.first?.text ?? "",
+                                                                               limit: stepsLimit, characters: stepsCharactersLimit) {
+            out.append(Quote(sentence: steps, passage: 1, score: best + 1))
+            quoted += "\n" + TextTools.fold(steps)
+        }
         for q in ranked where q.score >= best * relativeCutoff {
             let key = TextTools.fold(q.sentence)
             guard !quoted.contains(key), seen.insert(key).inserted else { continue }

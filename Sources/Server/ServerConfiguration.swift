@@ -16,8 +16,11 @@ public struct ServerConfiguration: Sendable {
     public var speechRate: Int = 175
     /// nil disables the on-disk audio cache.
     public var audioCacheDirectory: String? = "models/audio-cache"
-    /// Backend order, e.g. `[.remote, .local, .extractive]`.
-    public var backends: [BackendKind] = [.remote, .local, .extractive]
+    /// Backend order, e.g. `[.remote, .local, .extractive]`. By default the remote API when one is
+    /// configured, else the extractive answer: on the French development set the quotations are
+    /// right more often than any local model that answers within the latency budget on 2 cores
+    /// (see BENCHMARKS.md); `--model FILE` (without `--backends`) adds the local model before them.
+    public var backends: [BackendKind] = [.remote, .extractive]
     /// Passages per question when the request has no `top_k`.
     public var topK: Int = 4
     /// Retrieval scores below this count as "not relevant" (nil: keep all hits).
@@ -133,7 +136,11 @@ public struct ServerConfiguration: Sendable {
         if let v = try double("header-timeout") { headerTimeout = v }
         if let v = try double("body-timeout") { bodyTimeout = v }
         if let v = settings["encoder"], !v.isEmpty { encoderDirectory = v }
-        if let v = settings["model"], !v.isEmpty { modelPath = v }
+        if let v = settings["model"], !v.isEmpty {
+            modelPath = v
+            // Naming a model asks for it, unless the backends say otherwise.
+            if settings["backends"] == nil { backends = [.remote, .local, .extractive] }
+        }
         if let v = try int("context", 64...131_072) { contextLength = v }
         if let v = try int("max-tokens", 1...4_096) { maxAnswerTokens = v }
         if let v = settings["api-base"], !v.isEmpty { apiBase = v }

@@ -20,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
             Every option can also be set as an environment variable: --host is RAGCHAT_HOST, --max-queue \
             is RAGCHAT_MAX_QUEUE, and so on. The remote OpenAI-compatible backend is configured by \
             --api-base (RAGCHAT_API_BASE), --api-model and RAGCHAT_API_KEY (environment only). \
-            Backends are tried in the order of --backends (default remote,local,extractive); an \
+            Backends are tried in the order of --backends (default remote,extractive; remote,local,extractive when --model is given); an \
             unavailable one is skipped. SIGINT or SIGTERM stop the server gracefully.
             """
     )
@@ -30,8 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "SQLite index built by `ragchat ingest` (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
     @Option(help: "Sentence encoder: E5S1 .bin file or model folder (RAGCHAT_ENCODER, default models/encoder/multilingual-e5-small/e5-small-q4.bin).") var encoder: String?
-    @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,local,extractive).") var backends: String?
-    @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL, default models/decoder/gemma-3-270m-q4_k_m.gguf).") var model: String?
+    @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,extractive; with --model: remote,local,extractive).") var backends: String?
+    @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL; naming one adds the local backend; default file models/decoder/gemma-3-270m-q4_k_m.gguf with --backends …local…).") var model: String?
     @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: String?
     @Option(help: "Longest local answer in tokens (RAGCHAT_MAX_TOKENS, default 256).") var maxTokens: String?
     @Option(help: "OpenAI-compatible API base URL for the remote backend (RAGCHAT_API_BASE).") var apiBase: String?
@@ -150,7 +150,8 @@ enum ServeEngine {
                 logger.info("not covered by the documents (\(result.signals)): \(query.prefix(200))")
                 return []
             }
-            return result.hits
+            // Steps and lists run past one chunk: the best passage brings the rest of its section.
+            return try store.answerPassages(for: query, hits: result.hits)
         }
         if let encoder, try store.hasVectors(modelID: encoder.modelID) {
             info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"

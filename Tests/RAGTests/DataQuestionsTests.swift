@@ -18,7 +18,9 @@ import Testing
         // Hybrid search with the default encoder, as `ragchat serve` does.
         let encoder = try SentenceEncoder(path: root.appendingPathComponent("models/encoder/multilingual-e5-small/e5-small-q4.bin"))
         _ = try await store.ingest(dataDirectory: root.appendingPathComponent("data"), embedder: encoder)
-        let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
+        let retriever = IndexRetriever(search: { query, k in
+            try store.answerPassages(for: query, hits: try store.search(query, mode: .hybrid, embedder: encoder, k: k))
+        })
         let pipeline = RAGPipeline(retriever: retriever, backends: [ExtractiveBackend()], speaker: nil,
                                    configuration: PipelineConfiguration(speak: false))
         return (pipeline, dir)
@@ -42,13 +44,10 @@ import Testing
             let cited = Set(r.answer.matches(of: #/\[(\d+)\]/#).compactMap { Int($0.output.1) })
             #expect(!cited.isEmpty && cited.allSatisfy { (1...r.sources.count).contains($0) })
             if q.question.hasPrefix("Comment faire") {
-                // A how-to question should be answered with the recipe. Since chunks carry their
-                // section headings and are 1,200 characters long, hybrid search ranks the PDF's
-                // apple-varieties page first and the extractive answer quotes it: open in issue 14
-                // ("answers that gather what they need"). Remove the wrapper when it passes again.
-                withKnownIssue("issue 14: the how-to question is answered from the apple-varieties page") {
-                    #expect(r.answer.contains("recette"), "\(r.answer)")
-                }
+                // A how-to question is answered with the recipe's steps, in order, from its start.
+                let steps = r.answer.split(separator: "\n").filter { $0.first?.isNumber == true || $0.hasPrefix("« 1") }
+                #expect(steps.count >= 5, "\(r.answer)")
+                #expect(r.answer.contains("1. ") && r.answer.contains("2. "), "\(r.answer)")
             }
             print("Q: \(q.question)\n\(r.answer)\nsources: \(r.sources.map { "\($0.file)\($0.page.map { " p.\($0)" } ?? "")" })\n")
         }

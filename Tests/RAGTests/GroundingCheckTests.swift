@@ -82,3 +82,41 @@ struct GroundingCheckTests {
         #expect(!GroundedAnswer.isDecline("Lancez apt-get install [1]."))
     }
 }
+
+@Suite("Extractive steps")
+struct ExtractiveStepsTests {
+    @Test("a procedure's numbered steps are quoted in order, section numbers and figures are not steps")
+    func numberedSteps() {
+        let text = """
+            3.2 La pâte brisée
+            Préparation :
+            1. Mélangez la farine et le sel.
+            2. Ajoutez le beurre froid en dés.
+            3.5 kg de pommes ne sont pas une étape.
+            3. Versez l'eau et rassemblez la pâte.
+            4. Laissez reposer 30 minutes.
+            """
+        #expect(ExtractiveBackend.numberedSteps(in: text) == """
+            Préparation :
+            1. Mélangez la farine et le sel.
+            2. Ajoutez le beurre froid en dés.
+            3. Versez l'eau et rassemblez la pâte.
+            4. Laissez reposer 30 minutes.
+            """)
+        #expect(ExtractiveBackend.numberedSteps(in: "1. Un.\n2. Deux.") == nil)
+        #expect(ExtractiveBackend.numberedSteps(in: text, limit: 3)?.hasSuffix("3. Versez l'eau et rassemblez la pâte.") == true)
+    }
+
+    @Test("a procedure question over a passage with steps is answered with the steps first")
+    func procedureAnswer() async throws {
+        let passage = RetrievedPassage(id: "1", file: "r.txt", score: 1, text: """
+            Recette
+            1. Mélangez la farine et le sel dans un saladier.
+            2. Ajoutez le beurre froid et sablez du bout des doigts.
+            3. Versez l'eau froide et formez une boule de pâte.
+            """)
+        let quotes = try await ExtractiveBackend().quotes(question: "Comment faire une pâte brisée ?", passages: [passage])
+        #expect(quotes.first?.sentence.hasPrefix("1. Mélangez") == true)
+        #expect(quotes.first?.sentence.contains("3. Versez") == true)
+    }
+}
