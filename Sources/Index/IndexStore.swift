@@ -26,6 +26,9 @@ public struct SearchHit: Sendable, Hashable, Codable {
     public var denseScore: Double?
     /// The chunk's file name, document title and section heading (`Chunk.context`).
     public var context: String
+    /// For a question that asks for a list: the headings of the sub-sections of the hit's section
+    /// (`IndexStore.outline(of:)`), in document order; empty otherwise.
+    public var outline: [String] = []
 
     public init(chunkID: Int64, file: String, page: Int?, ordinal: Int, score: Double, text: String, snippet: String,
                 bm25Score: Double? = nil, denseScore: Double? = nil, context: String = "") {

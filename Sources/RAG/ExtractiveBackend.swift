@@ -147,6 +147,12 @@ public struct ExtractiveBackend: AnswerBackend {
         var seen = Set<String>()
         var out: [Quote] = []
         var quoted = ""   // folded text already quoted, so list items are not quoted twice
+        // A list question is answered with the sub-section headings of the best passage's section.
+        if QuestionForm(question) == .enumeration, let outline = passages.first?.outline, outline.count >= 3 {
+            let items = outline.prefix(stepsLimit).joined(separator: "\n")
+            out.append(Quote(sentence: items, passage: 1, score: best + 1))
+            quoted += "\n" + TextTools.fold(items)
+        }
         // A procedure is answered with the numbered steps of the best passage, in order.
         if QuestionForm(question) == .procedure, let steps = Self.numberedSteps(in: passages.first?.text ?? "",
                                                                                limit: stepsLimit, characters: stepsCharactersLimit) {

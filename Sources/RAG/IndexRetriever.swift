@@ -21,6 +21,7 @@ public struct IndexRetriever: Retriever {
 
     /// `SearchHit` → `RetrievedPassage` (the chunk id becomes the source id).
     public static func passage(_ hit: SearchHit) -> RetrievedPassage {
-        RetrievedPassage(id: String(hit.chunkID), file: hit.file, page: hit.page, score: hit.score, text: hit.text)
+        RetrievedPassage(id: String(hit.chunkID), file: hit.file, page: hit.page, score: hit.score, text: hit.text,
+                         outline: hit.outline.isEmpty ? nil : hit.outline)
     }
 }

@@ -33,8 +33,10 @@ public struct RetrievedPassage: Sendable, Equatable, Codable {
     /// Relevance score from the retriever (higher is better).
     public var score: Double
     public var text: String
-    public init(id: String, file: String, page: Int? = nil, score: Double, text: String) {
-        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text
+    /// The sub-section headings of the passage's section when the question asks for a list.
+    public var outline: [String]?
+    public init(id: String, file: String, page: Int? = nil, score: Double, text: String, outline: [String]? = nil) {
+        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text; self.outline = outline
     }
 }
 

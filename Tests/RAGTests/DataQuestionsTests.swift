@@ -43,6 +43,12 @@ import Testing
             #expect(r.answer.hasPrefix(ExtractiveBackend.intro) && r.answer.contains("["), "\(q.question): \(r.answer)")
             let cited = Set(r.answer.matches(of: #/\[(\d+)\]/#).compactMap { Int($0.output.1) })
             #expect(!cited.isEmpty && cited.allSatisfy { (1...r.sources.count).contains($0) })
+            if q.question.contains("variantes") {
+                // A list question names the items: the sub-sections of "2. Les variantes…".
+                for variant in ["La tarte normande", "La tarte alsacienne", "La tarte Tatin", "La tarte Bourdaloue", "Le strudel aux pommes"] {
+                    #expect(r.answer.contains(variant), "\(variant): \(r.answer)")
+                }
+            }
             if q.question.hasPrefix("Comment faire") {
                 // A how-to question is answered with the recipe's steps, in order, from its start.
                 let steps = r.answer.split(separator: "\n").filter { $0.first?.isNumber == true || $0.hasPrefix("« 1") }
