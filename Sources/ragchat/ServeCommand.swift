@@ -164,8 +164,14 @@ enum ServeEngine {
         info["encoder"] = encoder?.modelID ?? "none"
         var embed: (@Sendable ([String]) async throws -> [[Float]])?
         if let encoder {
-            // The question and the candidate sentences are compared as short texts: queries to e5.
-            embed = { texts in try await Task.detached { try encoder.embed(queries: texts) }.value }
+            // The question (first) as a query, the candidate sentences as passages, as e5 was
+            // trained to compare them.
+            embed = { texts in
+                try await Task.detached {
+                    guard let question = texts.first else { return [] }
+                    return [try encoder.embed(query: question)] + (try encoder.embed(Array(texts.dropFirst()), as: .passage))
+                }.value
+            }
         }
 
         // The local language model (Swift GGUF engine), loaded once; one generation at a time.
