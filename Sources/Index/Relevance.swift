@@ -179,7 +179,7 @@ extension IndexStore {
     /// The hit with the chunk before it (when the hit starts inside a section) and the chunks after
     /// it, on the same page of the same document, up to `maxCharacters` (overlaps removed): a
     /// procedure or a list that the chunker cut reads whole. Keeps the hit's id, scores and page.
-    public func section(of hit: SearchHit, maxCharacters: Int = 3600) throws -> SearchHit {
+    public func section(of hit: SearchHit, maxCharacters: Int = 4800) throws -> SearchHit {
         let following = try guarded(path) {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """

@@ -28,24 +28,43 @@ public struct ExtractiveBackend: AnswerBackend {
     /// …within this many characters.
     public var listCharactersLimit = 700
     /// A procedure's answer quotes up to this many numbered steps…
-    public var stepsLimit = 14
+    public var stepsLimit = 20
     /// …within this many characters.
-    public var stepsCharactersLimit = 1800
+    public var stepsCharactersLimit = 3400
 
     /// The numbered lines (`1.`, `2)`) of a passage, in order and joined by line breaks, when it
-    /// has at least three; the line introducing them (ending with `:`) comes first.
-    public static func numberedSteps(in text: String, limit: Int = 14, characters: Int = 1800) -> String? {
+    /// has at least three; the line introducing them (ending with `:`) comes first, and before it
+    /// the bulleted list just above the steps (what they need) with its heading.
+    public static func numberedSteps(in text: String, limit: Int = 20, characters: Int = 3400) -> String? {
         let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         func isStep(_ line: String) -> Bool {
             let digits = line.prefix(while: \.isNumber)
             guard !digits.isEmpty, digits.count <= 2 else { return false }
             let rest = line.dropFirst(digits.count)
-            // "3. Mélangez", not a section number ("3.2 La compote") or a figure ("3.5 kg").
+            // "3. Mélangez…", not a section number ("3.2 La compote") or a figure ("3.5 kg"), and
+            // a sentence, not a numbered heading ("4. Les secrets d'une bonne tarte").
             return (rest.hasPrefix(". ") || rest.hasPrefix(") ")) && rest.dropFirst(2).first?.isLetter == true
+                && line.last.map { ".!?…)»".contains($0) } == true
         }
         guard let first = lines.firstIndex(where: isStep) else { return nil }
         var out: [String] = []
-        if first > 0, lines[first - 1].hasSuffix(":") { out.append(lines[first - 1]) }
+        // What the steps need, when a bulleted list comes just before them (ingredients, packages
+        // to install), with its heading; at most one line (a sub-heading) between it and step 1.
+        func isBullet(_ line: String) -> Bool { ["- ", "• ", "* ", "– "].contains { line.hasPrefix($0) } }
+        var end = first
+        while end > 0, lines[end - 1].isEmpty { end -= 1 }
+        if end > 0, !isBullet(lines[end - 1]), lines[end - 1].count <= 100 { end -= 1 }
+        // Up to three such lists in a row, each under its own short heading ("Pour la pâte :").
+        var start = end
+        for _ in 0..<3 {
+            var groupStart = start
+            while groupStart > 0, isBullet(lines[groupStart - 1]) || lines[groupStart - 1].isEmpty { groupStart -= 1 }
+            guard groupStart < start, lines[groupStart..<start].contains(where: isBullet) else { break }
+            if groupStart > 0, lines[groupStart - 1].count <= 100, !isStep(lines[groupStart - 1]) { groupStart -= 1 }
+            start = groupStart
+        }
+        if start < end { out.append(contentsOf: lines[start..<end].filter { !$0.isEmpty }) }
+        if first > 0, lines[first - 1].hasSuffix(":"), !isBullet(lines[first - 1]) { out.append(lines[first - 1]) }
         var count = 0, length = out.joined().count
         for line in lines[first...] where isStep(line) {
             guard count < limit, length + line.count <= characters || count == 0 else { break }

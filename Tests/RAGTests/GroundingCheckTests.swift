@@ -89,6 +89,7 @@ struct ExtractiveStepsTests {
     func numberedSteps() {
         let text = """
             3.2 La pâte brisée
+            3. Recette de la pâte
             Préparation :
             1. Mélangez la farine et le sel.
             2. Ajoutez le beurre froid en dés.
@@ -104,6 +105,10 @@ struct ExtractiveStepsTests {
             4. Laissez reposer 30 minutes.
             """)
         #expect(ExtractiveBackend.numberedSteps(in: "1. Un.\n2. Deux.") == nil)
+        // The list of what the steps need comes first, with its heading.
+        let recipe = "3.1 Ingrédients\n- 250 g de farine\n- 125 g de beurre\n3.2 La pâte\n1. Mélangez tout.\n2. Pétrissez peu.\n3. Laissez reposer."
+        #expect(ExtractiveBackend.numberedSteps(in: recipe)
+                == "3.1 Ingrédients\n- 250 g de farine\n- 125 g de beurre\n1. Mélangez tout.\n2. Pétrissez peu.\n3. Laissez reposer.")
         #expect(ExtractiveBackend.numberedSteps(in: text, limit: 3)?.hasSuffix("3. Versez l'eau et rassemblez la pâte.") == true)
     }
 
