@@ -180,7 +180,12 @@ enum ServeEngine {
             do {
                 local = try LocalBackend(modelPath: configuration.modelPath, contextLength: configuration.contextLength,
                                          maxTokens: configuration.maxAnswerTokens)
-                if let local { info["model"] = local.info }
+                if let local {
+                    info["model"] = local.info
+                    if case .completion = local.promptMode {
+                        logger.info("\(configuration.modelPath): no chat template the engine knows, so a completion-style prompt")
+                    }
+                }
             } catch {
                 logger.warning("local backend not loaded: \(error)")
                 problems.append("backend local failed to load \(configuration.modelPath): \(error)")
