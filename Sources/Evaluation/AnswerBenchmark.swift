@@ -99,15 +99,9 @@ public struct AnswerReport: Sendable, Codable {
     /// Does the answer decline (the documents do not cover the question)?
     public static func isDecline(_ answer: String, backend: String) -> Bool {
         if backend == "none" { return true }
-        let folded = FrenchText.fold(answer)
-        return declinePhrases.contains { folded.contains($0) } && citations(in: answer).isEmpty
+        // The same phrases the pipeline uses to recognise a model's decline.
+        return GroundedAnswer.isDecline(answer) && citations(in: answer).isEmpty
     }
-
-    /// Folded phrases of answers that decline.
-    static let declinePhrases = [
-        "ne contiennent pas d'information", "ne permettent pas de repondre", "ne repondent pas",
-        "ne mentionnent pas", "ne traitent pas", "do not contain information", "do not cover",
-    ]
 
     // MARK: - Tables
 

@@ -78,7 +78,7 @@ public struct EvalQuestion: Codable, Sendable, Hashable {
         let folded = FrenchText.fold(text)
         return keys.allSatisfy { pattern in
             // Accents stripped but case kept: lower-casing a pattern would turn `\S` into `\s`.
-            guard let regex = try? NSRegularExpression(pattern: EvalText.stripAccents(pattern), options: [.caseInsensitive]) else {
+            guard let regex = try? NSRegularExpression(pattern: FrenchText.stripDiacritics(pattern), options: [.caseInsensitive]) else {
                 return false
             }
             return regex.firstMatch(in: folded, range: NSRange(folded.startIndex..., in: folded)) != nil
@@ -130,23 +130,5 @@ enum EvalText {
     /// Folded, NFC, white space collapsed, typographic apostrophes and hyphenation line breaks evened out.
     static func normalise(_ text: String) -> String {
         FrenchText.fold(text).split(whereSeparator: \.isWhitespace).joined(separator: " ")
-    }
-
-    /// Diacritics removed (as `FrenchText.fold` does) and apostrophes evened out, case kept.
-    static func stripAccents(_ text: String) -> String {
-        var out = String.UnicodeScalarView()
-        for scalar in text.decomposedStringWithCanonicalMapping.unicodeScalars {
-            switch scalar {
-            case "œ": out.append(contentsOf: "oe".unicodeScalars)
-            case "Œ": out.append(contentsOf: "OE".unicodeScalars)
-            case "æ": out.append(contentsOf: "ae".unicodeScalars)
-            case "’", "‘", "ʼ": out.append("'")
-            default:
-                let category = scalar.properties.generalCategory
-                if category == .nonspacingMark || category == .enclosingMark { continue }
-                out.append(scalar)
-            }
-        }
-        return String(out)
     }
 }

@@ -180,36 +180,29 @@ extension IndexStore {
     /// it, on the same page of the same document, up to `maxCharacters` (overlaps removed): a
     /// procedure or a list that the chunker cut reads whole. Keeps the hit's id, scores and page.
     public func section(of hit: SearchHit, maxCharacters: Int = 4800) throws -> SearchHit {
-        let following = try guarded(path) {
+        // Sizes and pages of the chunk before the hit and of the four after it, in one read.
+        let around = try guarded(path) {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT context, page, length(text) AS size FROM chunks
-                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal > ? AND ordinal <= ?
+                    SELECT ordinal, page, length(text) AS size FROM chunks
+                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal BETWEEN ? AND ?
                     ORDER BY ordinal
-                    """, arguments: [hit.chunkID, hit.ordinal, hit.ordinal + 4]).map {
-                    (context: $0["context"] as String, page: $0["page"] as Int?, size: $0["size"] as Int)
+                    """, arguments: [hit.chunkID, hit.ordinal - 1, hit.ordinal + 4]).map {
+                    (ordinal: $0["ordinal"] as Int, page: $0["page"] as Int?, size: $0["size"] as Int)
                 }
             }
         }
-        var after = 0
         var length = hit.text.count
-        // The section's chunk just before, when the hit starts inside the section (a list cut
-        // after its first items).
-        let previous = try guarded(path) {
-            try pool.read { db in
-                try Row.fetchOne(db, sql: """
-                    SELECT context, page, length(text) AS size FROM chunks
-                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal = ?
-                    """, arguments: [hit.chunkID, hit.ordinal - 1])
-            }
-        }
+        // The chunk just before, when the hit starts inside its section (a list cut after its
+        // first items).
         var before = 0
-        if let previous, previous["page"] as Int? == hit.page,
+        if let previous = around.first(where: { $0.ordinal == hit.ordinal - 1 }), previous.page == hit.page,
            !hit.context.isEmpty, !hit.text.hasPrefix(hit.context.components(separatedBy: " — ").last ?? "") {
             before = 1
-            length += previous["size"] as Int
+            length += previous.size
         }
-        for chunk in following {
+        var after = 0
+        for chunk in around where chunk.ordinal > hit.ordinal {
             // Same page (a citation names the hit's page), within the length. Sub-sections are
             // not a limit: a procedure's steps often run across "3.2", "3.3"….
             guard chunk.page == hit.page, length + chunk.size <= maxCharacters else { break }

@@ -5,11 +5,19 @@ import Foundation
 public enum FrenchText {
     /// Lower-case without diacritics, ligatures spelt out: "Élève Œuf" → "eleve oeuf".
     public static func fold(_ text: String) -> String {
+        stripDiacritics(text.lowercased())
+    }
+
+    /// Without diacritics, ligatures spelt out and typographic apostrophes made plain, case kept:
+    /// "Élève Œuf" → "Eleve OEuf".
+    public static func stripDiacritics(_ text: String) -> String {
         var out = String.UnicodeScalarView()
-        for scalar in text.lowercased().decomposedStringWithCanonicalMapping.unicodeScalars {
+        for scalar in text.decomposedStringWithCanonicalMapping.unicodeScalars {
             switch scalar {
             case "œ": out.append("o"); out.append("e")
+            case "Œ": out.append("O"); out.append("E")
             case "æ": out.append("a"); out.append("e")
+            case "Æ": out.append("A"); out.append("E")
             case "ß": out.append("s"); out.append("s")
             case "’", "‘", "ʼ": out.append("'")
             default:
