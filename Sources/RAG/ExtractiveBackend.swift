@@ -93,17 +93,87 @@ public struct ExtractiveBackend: AnswerBackend {
     public static let intro = "D'après les documents :"
     public static let noMatch = "Les documents ne répondent pas directement à cette question."
 
+    /// A sentence of a passage, or a line of a command or table block set apart from the prose.
+    struct PassageSentence: Equatable {
+        var text: String
+        /// False for a heading and for a line of a command block: those are quoted only as part
+        /// of another quote (the block with the sentence before it).
+        var isQuotable = true
+        /// For a table row: the table's first row (its column names).
+        var tableHeader: String?
+        /// For the last sentence of a paragraph: the block right after it (commands, a table,
+        /// possibly under a one-line caption), at most `exampleLinesLimit` lines.
+        var example: String?
+    }
+
+    /// A block line: a shell prompt (`$ `, `# `), a table row (`a | b`), or a line without final
+    /// punctuation dense in code characters (paths, options, assignments, braces).
+    static func isBlockLine(_ line: String) -> Bool {
+        if line.hasPrefix("$ ") || line.hasPrefix("# ") || line.contains(" | ") { return true }
+        if let last = line.last, ".!?…:;»".contains(last) { return false }
+        let codeCharacters = line.filter { "=/{}\\<>$~|[]();".contains($0) }.count + line.components(separatedBy: " -").count - 1
+        return codeCharacters >= 2 && TextTools.words(line).count <= 12
+    }
+
+    /// The passage cut paragraph by paragraph (blank lines), so that a command or table set apart
+    /// from the prose is neither glued to the sentences around it nor lost: each paragraph's last
+    /// sentence carries the block that follows it.
+    static func passageSentences(_ text: String, exampleLinesLimit: Int = 8, exampleCharactersLimit: Int = 600) -> [PassageSentence] {
+        let paragraphs = text.components(separatedBy: "\n\n").map {
+            $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }.filter { !$0.isEmpty }
+        func isBlock(_ lines: [String]) -> Bool { lines.allSatisfy(isBlockLine) }
+        func isCaption(_ lines: [String]) -> Bool {
+            lines.count == 1 && (lines[0].hasPrefix("Tableau ") || lines[0].hasPrefix("Table ")) && lines[0].count <= 120
+        }
+        var out: [PassageSentence] = []
+        for (i, lines) in paragraphs.enumerated() {
+            if isBlock(lines) {
+                // A table row is a candidate like a sentence (it often holds the fact: "alien | … |
+                // convertisseur de paquets étrangers"), quoted under the column names.
+                for line in lines {
+                    let isRow = line.contains(" | ") && line != lines[0]
+                    out.append(PassageSentence(text: line, isQuotable: isRow, tableHeader: isRow && lines[0].contains(" | ") ? lines[0] : nil))
+                }
+                continue
+            }
+            if lines.count == 1, let last = lines[0].last, !".!?…:;»)".contains(last), lines[0].count <= 120 {
+                out.append(PassageSentence(text: lines[0], isQuotable: false))   // a heading ("9.8.5. Éclater un gros fichier")
+                continue
+            }
+            let sentences = TextTools.sentences(lines.joined(separator: "\n")).map {
+                $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+            }
+            out.append(contentsOf: sentences.map { PassageSentence(text: $0) })
+            // The block after this paragraph, maybe under a caption ("Tableau 5.2. Liste des…").
+            var next = i + 1
+            var example: [String] = []
+            if next < paragraphs.count, isCaption(paragraphs[next]), next + 1 < paragraphs.count, isBlock(paragraphs[next + 1]) {
+                example = paragraphs[next]
+                next += 1
+            }
+            guard next < paragraphs.count, isBlock(paragraphs[next]), !out.isEmpty else { continue }
+            var length = example.joined().count
+            for line in paragraphs[next] {
+                guard example.count < exampleLinesLimit, length + line.count <= exampleCharactersLimit || example.isEmpty else { break }
+                example.append(line)
+                length += line.count
+            }
+            out[out.count - 1].example = example.joined(separator: "\n")
+        }
+        return out
+    }
+
     /// The best sentences, best first.
     public func quotes(question: String, passages: [RetrievedPassage]) async throws -> [Quote] {
         var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
         let questionIsEnglish = TextTools.isLikelyEnglish(question)
-        var sentencesByPassage: [[String]] = []
+        var sentencesByPassage: [[PassageSentence]] = []
         for (pi, p) in passages.enumerated() {
-            let sentences = TextTools.sentences(p.text).map {
-                $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-            }
-            sentencesByPassage.append(sentences)
-            for (si, sentence) in sentences.enumerated() {
+            let units = Self.passageSentences(p.text)
+            sentencesByPassage.append(units)
+            for (si, unit) in units.enumerated() where unit.isQuotable {
+                let sentence = unit.text
                 let wordCount = TextTools.words(sentence).count
                 // Skip headings and fragments: short lines without final punctuation.
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
@@ -151,9 +221,15 @@ public struct ExtractiveBackend: AnswerBackend {
             // Small tie-breakers: better passages first, earlier sentences first.
             let bonus = 0.05 / Double(c.passage) + 0.01 / Double(c.position + 1)
             var sentence = c.sentence
-            // A sentence announcing a list ("Voici les principales variantes :") brings its items.
-            if sentence.hasSuffix(":") {
-                let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit)
+            let unit = sentencesByPassage[c.passage - 1][c.position]
+            if let header = unit.tableHeader {
+                sentence = header + "\n" + sentence
+            } else if let example = unit.example {
+                // The command or table the sentence introduces is usually the answer itself.
+                sentence += "\n" + example
+            } else if sentence.hasSuffix(":") {
+                // A sentence announcing a list ("Voici les principales variantes :") brings its items.
+                let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit).map(\.text)
                 var items: [String] = []
                 var length = sentence.count
                 for item in following {

@@ -167,6 +167,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Write every question's best sentence cosine (the question against each sentence of its 5 best hybrid passages) to this TSV file.")
         var sentenceCosines: String?
 
+        @Option(help: "Write every question's 30 best hybrid candidates to this JSON file with the question's best cosine against each candidate's sentences and sentence pairs (pairs after the chunk's context), to study sentence-level reranking offline: [{id, class, hits: [[chunk, bm25, cosine, best sentence cosine, best pair cosine, answers]]}].")
+        var rerankStudy: String?
+
         func run() async throws {
             let encoder = try loadEncoder(encoderDirectory)
             let set = try EvalSet.load(self.set)
@@ -174,6 +177,34 @@ struct BenchCommand: AsyncParsableCommand {
                                                              chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap),
                                                              log: { Terminal.err($0 + "\n") })
             if let candidates { try bench.writeCandidates(to: URL(fileURLWithPath: candidates)) }
+            if let rerankStudy {
+                var studyVectors: [Int64: ([[Float]], [[Float]])] = [:]
+                var out: [[String: Any]] = []
+                let start = Date()
+                for question in set.questions {
+                    guard let vector = bench.vectors[question.id] else { continue }
+                    let hits = try bench.search(question, mode: .hybrid, k: 30)
+                    var rows: [[Any]] = []
+                    for hit in hits {
+                        let sentences = TextTools.passageSentences(hit.text).filter { $0.count >= 15 }
+                        let key = hit.chunkID
+                        if studyVectors[key] == nil {
+                            let pairs = sentences.isEmpty ? [] : (0..<sentences.count).map { i in
+                                hit.context + ". " + sentences[i] + (i + 1 < sentences.count ? " " + sentences[i + 1] : "") }
+                            let sv = try encoder.embed(sentences, as: .passage)
+                            let pv = try encoder.embed(pairs, as: .passage)
+                            studyVectors[key] = (sv, pv)
+                        }
+                        let (sv, pv) = studyVectors[key]!
+                        func maxCos(_ vs: [[Float]]) -> Double { vs.map { v in Double(zip(v, vector).reduce(Float(0)) { $0 + $1.0 * $1.1 }) }.max() ?? -1 }
+                        rows.append([hit.chunkID, hit.bm25Score ?? 0, hit.denseScore ?? 0, maxCos(sv), maxCos(pv),
+                                     question.isCovered && question.isAnswered(by: hit)])
+                    }
+                    out.append(["id": question.id, "class": question.questionClass.rawValue, "hits": rows])
+                }
+                try JSONSerialization.data(withJSONObject: out).write(to: URL(fileURLWithPath: rerankStudy))
+                Terminal.err(String(format: "rerank study: %d chunks embedded by sentence in %.0f s\n", studyVectors.count, Date().timeIntervalSince(start)))
+            }
             if let sentenceCosines {
                 var lines = ["id\tclass\tbest_sentence_cosine\tsentence"]
                 for question in set.questions {
@@ -270,6 +301,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Only the first N questions of each class (0: all).")
         var limit = 0
 
+        @Option(help: "Passages per question, as `ragchat serve --top-k` (default: the server's).")
+        var topK: Int?
+
         @Option(help: "Write every answer and its scores as JSON to this file.")
         var json: String?
 
@@ -301,6 +335,7 @@ struct BenchCommand: AsyncParsableCommand {
                 var arguments = ["--index", bench.store.path, "--backends", run.backends, "--encoder", encoderDirectory,
                                  "--audio-cache", ""]
                 if let m = run.model { arguments += ["--model", m] }
+                if let topK { arguments += ["--top-k", String(topK)] }
                 let configuration = try ServerConfiguration(arguments: arguments)
                 var logger = Logger(label: "ragchat.bench")
                 logger.logLevel = .warning

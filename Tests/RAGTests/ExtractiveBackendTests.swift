@@ -35,6 +35,39 @@ import Testing
         #expect(quotes.count <= 3)
     }
 
+    @Test func aSentenceBringsTheCommandsSetApartAfterIt() async throws {
+        let passage = RetrievedPassage(id: "d", file: "ch09.txt", score: 0.9, text: """
+            9.8.5. Éclater un gros fichier en petits fichiers
+
+            Vous pouvez éclater un gros fichier en morceaux de 2000 Mio et réassembler ces morceaux plus tard.
+
+            $ split -b 2000m large_file
+            $ cat x* >large_file
+
+            Attention
+
+            Assurez-vous de ne pas avoir de fichier dont le nom commence par « x ».
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 3).quotes(question: "Comment éclater un gros fichier en morceaux ?", passages: [passage])
+        let first = try #require(quotes.first)
+        #expect(first.sentence == "Vous pouvez éclater un gros fichier en morceaux de 2000 Mio et réassembler ces morceaux plus tard.\n"
+            + "$ split -b 2000m large_file\n$ cat x* >large_file")
+        // The heading and the commands are not glued to the sentences around them.
+        #expect(!quotes.contains { $0.sentence.hasPrefix("9.8.5") || $0.sentence.hasPrefix("$") || $0.sentence.contains("Attention") })
+    }
+
+    @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {
+        let passage = RetrievedPassage(id: "e", file: "ch02.txt", score: 0.9, text: """
+            Voici des outils de conversion de paquets.
+
+            paquet | popcon | description
+            alien | V:1, I:24 | convertisseur de paquets étrangers vers des paquets Debian
+            tar | V:900, I:990 | archiveur de fichiers
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Quel convertisseur transforme des paquets étrangers en paquets Debian ?", passages: [passage])
+        #expect(quotes.first?.sentence == "paquet | popcon | description\nalien | V:1, I:24 | convertisseur de paquets étrangers vers des paquets Debian")
+    }
+
     @Test func saysSoWhenNothingMatches() async throws {
         let answer = try await ExtractiveBackend().render(question: "Quelle est la capitale du Japon ?", passages: passages)
         #expect(answer.hasPrefix(ExtractiveBackend.noMatch))
