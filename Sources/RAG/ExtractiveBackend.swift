@@ -23,6 +23,8 @@ public struct ExtractiveBackend: AnswerBackend {
     /// of 114 questions at 0.5, 0.7, 0.85 and 1; the apple-pie set agreed (21, 25, 27, 27 of 37):
     /// e5 recognises the answering sentence better than shared words do, and the words still break ties.
     public var embeddingWeight: Double
+    /// A series' first member brings up to this many further members.
+    public var seriesLimit = 8
     /// A quoted sentence ending in ":" brings up to this many following sentences (list items)…
     public var listItemsLimit = 6
     /// …within this many characters.
@@ -265,7 +267,36 @@ public struct ExtractiveBackend: AnswerBackend {
             quoted += "\n" + key
             if out.count == maxQuotes { break }
         }
+        // A series ("Le premier secret…", "Le deuxième secret…", "Troisième secret : …"): its
+        // first member, once quoted, brings the others in document order — the question asked for
+        // "the secret" and the document gives five — unless the question names one of them.
+        if !Self.ordinals.contains(where: { TextTools.words(question).contains($0) }),
+           let index = out.firstIndex(where: { Self.seriesNoun(in: $0.sentence) != nil }),
+           let noun = Self.seriesNoun(in: out[index].sentence) {
+            let members = candidates.filter { c in
+                let folded = TextTools.fold(c.sentence)
+                return Self.ordinals.dropFirst(2).contains { folded.contains("\($0) \(noun)") } && !quoted.contains(folded)
+            }
+            .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
+            .prefix(seriesLimit)
+            if !members.isEmpty {
+                let series = members.map { Quote(sentence: $0.sentence, passage: $0.passage, score: out[index].score) }
+                out = Array(out[...index]) + series + out[(index + 1)...].prefix(max(0, maxQuotes - index - 1 - series.count))
+            }
+        }
         return out
+    }
+
+    /// Ordinals as folded words; the first two start a series.
+    static let ordinals = ["premier", "premiere", "deuxieme", "second", "seconde", "troisieme", "quatrieme", "cinquieme",
+                           "sixieme", "septieme", "huitieme", "neuvieme", "dixieme", "dernier", "derniere"]
+
+    /// The noun after "premier"/"première" in a sentence ("Le premier secret…" → "secret").
+    static func seriesNoun(in sentence: String) -> String? {
+        let words = TextTools.fold(sentence).split(whereSeparator: { !$0.isLetter })
+        guard let i = words.firstIndex(where: { $0 == "premier" || $0 == "premiere" }), i + 1 < words.count,
+              words[i + 1].count >= 3 else { return nil }
+        return String(words[i + 1])
     }
 
     /// The whole answer text.

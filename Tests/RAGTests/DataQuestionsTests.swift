@@ -55,6 +55,12 @@ import Testing
                 #expect(steps.count >= 5, "\(r.answer)")
                 #expect(r.answer.contains("1. ") && r.answer.contains("2. "), "\(r.answer)")
             }
+            if q.question.contains("secret") {
+                // "The secret" of a document that gives five: the series, from the first.
+                for secret in ["premier secret", "deuxième secret", "Troisième secret"] {
+                    #expect(r.answer.contains(secret), "\(secret): \(r.answer)")
+                }
+            }
             print("Q: \(q.question)\n\(r.answer)\nsources: \(r.sources.map { "\($0.file)\($0.page.map { " p.\($0)" } ?? "")" })\n")
         }
         // The whole question set: measured, printed, not asserted.

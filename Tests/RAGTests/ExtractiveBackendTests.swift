@@ -68,6 +68,27 @@ import Testing
         #expect(quotes.first?.sentence == "paquet | popcon | description\nalien | V:1, I:24 | convertisseur de paquets étrangers vers des paquets Debian")
     }
 
+    @Test func theFirstOfASeriesBringsTheOthers() async throws {
+        let passage = RetrievedPassage(id: "f", file: "guide.txt", score: 0.9, text: """
+            Le premier conseil pour un bon pain, c'est une farine de qualité.
+
+            Le deuxième conseil est la patience : la pâte doit lever longtemps.
+
+            Troisième conseil : un four très chaud, avec un bol d'eau pour la vapeur.
+
+            La boulangerie est un métier ancien.
+            """)
+        let backend = ExtractiveBackend(maxQuotes: 1)
+        let quotes = try await backend.quotes(question: "Quel est le conseil pour un bon pain ?", passages: [passage])
+        #expect(quotes.count == 3)
+        #expect(quotes.map(\.sentence).prefix(3) == ["Le premier conseil pour un bon pain, c'est une farine de qualité.",
+                                                     "Le deuxième conseil est la patience : la pâte doit lever longtemps.",
+                                                     "Troisième conseil : un four très chaud, avec un bol d'eau pour la vapeur."])
+        // A question naming one member does not get the series.
+        let second = try await backend.quotes(question: "Quel est le deuxième conseil pour un bon pain ?", passages: [passage])
+        #expect(second.count == 1)
+    }
+
     @Test func saysSoWhenNothingMatches() async throws {
         let answer = try await ExtractiveBackend().render(question: "Quelle est la capitale du Japon ?", passages: passages)
         #expect(answer.hasPrefix(ExtractiveBackend.noMatch))
