@@ -1,5 +1,5 @@
 // Documents — text extraction (plain text, PDF via Poppler per page), normalisation and chunking.
-// See ../shared/DESIGN.md.
+// See ARCHITECTURE.md (targets and what each owns).
 
 /// The one error type of the `Documents` module. Every case names the file (when there is one)
 /// and says what is wrong with it, so a caller can print it as is.

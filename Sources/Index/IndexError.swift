@@ -1,5 +1,5 @@
-// Index — the SQLite index: schema, migrations, incremental ingest, keyword search.
-// See ../shared/DESIGN.md.
+// Index — the SQLite index: schema, migrations, incremental ingest, keyword/dense/hybrid search, relevance gate.
+// See ARCHITECTURE.md (targets and what each owns).
 
 /// The one error type of the `Index` module; messages name the file and the problem.
 public enum IndexError: Error, Sendable, Equatable, CustomStringConvertible {

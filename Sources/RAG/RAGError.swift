@@ -1,5 +1,5 @@
-// RAG — the pipeline: retrieve → prompt → generate (remote, extractive, later local) → speak.
-// See ../../../shared/DESIGN.md.
+// RAG — the pipeline: retrieve → answer (remote, local, extractive; generative answers checked) → speak.
+// See ARCHITECTURE.md (targets and what each owns).
 
 /// The one error type of the `RAG` module. The server maps each case to an HTTP status.
 public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {

@@ -1,5 +1,5 @@
 // Server — Hummingbird application: routes, JSON types, static web/, metrics, health.
-// See ../../../shared/DESIGN.md.
+// See ARCHITECTURE.md (targets and what each owns).
 import Foundation
 import Hummingbird
 import NIOHTTP1

@@ -1,5 +1,5 @@
 // Speech — espeak-ng synthesis to in-memory WAV, voices, text cleaning, audio cache.
-// See ../../../shared/DESIGN.md ("System libraries from Swift": espeak-ng).
+// See ARCHITECTURE.md (targets and what each owns).
 
 /// The one error type of the `Speech` module.
 public enum SpeechError: Error, CustomStringConvertible, Sendable, Equatable {

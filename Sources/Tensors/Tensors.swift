@@ -1,1 +1,1 @@
-// Tensors — see ../shared/DESIGN.md for what this module owns.
+// Tensors — see ARCHITECTURE.md for what this module owns.

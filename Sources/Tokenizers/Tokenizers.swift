@@ -1,1 +1,1 @@
-// Tokenizers — see ../shared/DESIGN.md for what this module owns.
+// Tokenizers — see ARCHITECTURE.md for what this module owns.
