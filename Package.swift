@@ -97,6 +97,6 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["ragchat"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "TextAnalysis"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis"]),
     ]
 )

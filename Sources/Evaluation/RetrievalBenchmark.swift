@@ -23,6 +23,7 @@ public struct RetrievalBenchmark: Sendable {
         }
         let model = embedder.map { $0.modelID.replacingOccurrences(of: "/", with: "_") } ?? "bm25"
         let size = chunking == .default ? "" : "-\(chunking.targetSize)-\(chunking.overlap)"
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let path = workDirectory.appendingPathComponent("\(set.name)-\(model)\(size).sqlite").path
         let store = try IndexStore.open(path: path)
         let summary = try await store.ingest(dataDirectory: corpus, options: IngestOptions(chunking: chunking), embedder: embedder) { event in
