@@ -57,7 +57,7 @@ let package = Package(
         ]),
         .target(name: "Speech", dependencies: ["CEspeakNG"]),
         .target(name: "RAG", dependencies: [
-            "Index", "Encoder", "Decoder", "Speech", "TextAnalysis",
+            "Index", "Encoder", "Decoder", "Speech", "TextAnalysis", "Tensors",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -76,7 +76,7 @@ let package = Package(
         // and the quality tests, not for the server.
         .target(name: "Evaluation", dependencies: ["Index", "Documents", "RAG", "TextAnalysis"]),
         .executableTarget(name: "ragchat", dependencies: [
-            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation", "TextAnalysis",
+            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation", "TextAnalysis", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
