@@ -1,5 +1,6 @@
 import Decoder
 import Foundation
+import RAG
 import Tensors
 
 /// Time to first text of local answers (4 passages by default), for `ragchat bench`: the model is

@@ -1,4 +1,5 @@
 import Foundation
+import Speech
 
 /// TTS real-time factor: synthesis time / audio duration (lower is faster; < 1 is faster than real time).
 public struct SpeechBenchResult: Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Documents
 import Foundation
 import GRDB
+import Index
 import TextAnalysis
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@
 // French RAG-style prompt of about 2,000 tokens.
 
 import Tensors
+import Tokenizers
 
 #if canImport(Glibc)
 import Glibc

