@@ -36,12 +36,6 @@ public enum DecoderBench {
         }
     }
 
-    public static func cpuTime() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
     /// Peak resident set size of this process (VmHWM), in MiB.
     public static func peakRSSMiB() -> Double {
         guard let f = fopen("/proc/self/status", "r") else { return 0 }
@@ -74,15 +68,15 @@ public enum DecoderBench {
         let warm = model.makeState()
         try model.evaluate(Array(prompt[0..<min(16, prompt.count)]), state: warm)
         try model.evaluate([prompt[1]], state: warm)
-        let t2 = MonotonicClock.now(), c2 = cpuTime()
+        let t2 = MonotonicClock.now(), c2 = processCPUSeconds()
         var logits = try model.evaluate(prompt, state: st)
-        let t3 = MonotonicClock.now(), c3 = cpuTime()
+        let t3 = MonotonicClock.now(), c3 = processCPUSeconds()
         for _ in 0..<decodeTokens {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }
             logits = try model.evaluate([best], state: st)
         }
-        let t4 = MonotonicClock.now(), c4 = cpuTime()
+        let t4 = MonotonicClock.now(), c4 = processCPUSeconds()
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return Result(model: name, threads: pool.threadCount, loadSeconds: t1 - t0, prefillTokens: prompt.count,
                       prefillTokensPerSecond: Double(prompt.count) / (t3 - t2), decodeTokens: decodeTokens,
