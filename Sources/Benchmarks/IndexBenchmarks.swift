@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Index
 import Tensors
+import TestSupport
 import TextAnalysis
 
 /// One measured figure, printable as a line of BENCHMARKS.md.

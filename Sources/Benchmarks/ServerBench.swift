@@ -7,6 +7,7 @@ import RAG
 import Server
 import Speech
 import Tensors
+import TestSupport
 
 /// Latency figures of one benchmark run, in milliseconds.
 public struct LatencyStats: Sendable, CustomStringConvertible {

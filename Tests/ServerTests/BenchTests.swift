@@ -3,6 +3,7 @@ import Foundation
 import RAG
 import Server
 import Speech
+import TestSupport
 import Testing
 
 let benchPassages = [

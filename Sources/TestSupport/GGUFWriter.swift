@@ -1,9 +1,10 @@
-// A small GGUF writer (versions 2 and 3): used by tests to make tiny model files, and by tools.
+// A small GGUF writer (versions 2 and 3): used by tests to make tiny model files.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Tensors
 
 public struct GGUFWriter {
     public var version: UInt32
