@@ -57,7 +57,7 @@ let package = Package(
         ]),
         .target(name: "Speech", dependencies: ["CEspeakNG"]),
         .target(name: "RAG", dependencies: [
-            "Index", "Encoder", "Decoder", "Speech", "TextAnalysis",
+            "Index", "Encoder", "Decoder", "Speech", "TextAnalysis", "Tensors",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,28 +72,46 @@ let package = Package(
             .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What the tests (and some benches) build on: writers of tiny GGUF, E5 and PDF files, a
+        // fake OpenAI-compatible server, an in-memory keyword retriever. Not for the product.
+        .target(name: "TestSupport", dependencies: [
+            "Tensors", "Documents", "RAG", "Server",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Speed figures for `ragchat bench` and BENCHMARKS.md (ingest, search, encoder, tokenizer,
+        // decoder, speech, server, local answers): they measure, never assert. Kept out of the
+        // library targets so that the server's modules hold no benchmark code.
+        .target(name: "Benchmarks", dependencies: [
+            "Tensors", "Tokenizers", "Encoder", "Decoder", "Documents", "TextAnalysis", "Index", "Speech", "RAG", "Server", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Question sets and their scoring (retrieval ranks, gate, answer keys): for `ragchat bench`
         // and the quality tests, not for the server.
         .target(name: "Evaluation", dependencies: ["Index", "Documents", "RAG", "TextAnalysis"]),
         .executableTarget(name: "ragchat", dependencies: [
-            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation", "TextAnalysis",
+            "Server", "RAG", "Index", "Documents", "Encoder", "Decoder", "Speech", "Evaluation", "Benchmarks", "TextAnalysis", "Tensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
         // Tests.
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors"]),
-        .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers"],
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors", "Benchmarks"]),
+        .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers", "Benchmarks", "TestSupport"],
                     exclude: ["Resources"]),  // fixtures read from #filePath
-        .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers"]),
-        .testTarget(name: "DocumentsTests", dependencies: ["Documents"]),
+        .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers", "TestSupport"]),
+        .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TestSupport"]),
         .testTarget(name: "TextAnalysisTests", dependencies: ["TextAnalysis"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "SpeechTests", dependencies: ["Speech"]),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "Benchmarks", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SpeechTests", dependencies: ["Speech", "Benchmarks"]),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
-            "Server", "RAG",
+            "Server", "RAG", "Benchmarks", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["ragchat"]),

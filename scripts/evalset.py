@@ -5,7 +5,7 @@ Text files are normalised like Sources/Documents/TextNormalizer.swift (NFC, liga
 soft hyphens and zero-width characters dropped, spaces collapsed, a word hyphenated across a line
 break joined); PDF pages are `pdftotext` output per page (raw reading order, or -layout), with the
 same normalisation. Matching of `expected` is on whitespace-collapsed text, as in
-Sources/Index/Bench.swift (RetrievalQuestion.isAnswered).
+Sources/Benchmarks/IndexBenchmarks.swift (RetrievalQuestion.isAnswered).
 """
 import json
 import re

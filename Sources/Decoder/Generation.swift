@@ -230,14 +230,14 @@ public final class Generator: @unchecked Sendable {
         while common < min(cached.count, prompt.count - 1), cached[common] == prompt[common] { common += 1 }
         state.truncate(to: common)
         cached.removeSubrange(common...)
-        let t0 = DecoderBench.now()
+        let t0 = MonotonicClock.now()
         let fresh = Array(prompt[common...])
         guard state.position + fresh.count <= model.maxContext else {
             throw DecoderError.contextFull(position: state.position, adding: fresh.count, limit: model.maxContext)
         }
         var logits = try model.evaluate(fresh, state: state)
         cached += fresh
-        let t1 = DecoderBench.now()
+        let t1 = MonotonicClock.now()
         var sampler = Sampler(sampling, copySource: copySource)
         var generated: [Int] = []
         var reason = StopReason.maxTokens
@@ -255,7 +255,7 @@ public final class Generator: @unchecked Sendable {
             logits = try model.evaluate([next], state: state)
             cached.append(next)
         }
-        let t2 = DecoderBench.now()
+        let t2 = MonotonicClock.now()
         return GenerationStats(promptTokens: prompt.count, evaluatedPromptTokens: fresh.count, prefillSeconds: t1 - t0,
                                generatedTokens: generated.count, decodeSeconds: t2 - t1, stopReason: reason)
     }

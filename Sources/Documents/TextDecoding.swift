@@ -87,8 +87,9 @@ public enum TextDecoding {
         0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
     ]
 
-    /// The Windows-1252 byte of a scalar, or `nil` when it has none (used by `PDFWriter`).
-    static func windows1252Byte(_ scalar: Unicode.Scalar) -> UInt8? {
+    /// The Windows-1252 byte of a scalar, or `nil` when it has none (TestSupport encodes the text
+    /// of its generated PDFs with it).
+    package static func windows1252Byte(_ scalar: Unicode.Scalar) -> UInt8? {
         let value = scalar.value
         if value < 0x80 || (value >= 0xA0 && value <= 0xFF) { return UInt8(value) }
         if let index = cp1252High.firstIndex(of: value), value != 0xFFFD { return UInt8(0x80 + index) }

@@ -241,7 +241,7 @@ extension IndexStore {
     }
 
     /// Marks the index as changed (chunks or vectors), so caches reload.
-    static func bumpGeneration(_ db: Database) throws {
+    package static func bumpGeneration(_ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO metadata(key, value) VALUES ('generation', '1')
             ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)

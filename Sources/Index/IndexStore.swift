@@ -73,7 +73,8 @@ public struct IndexStatistics: Sendable, Hashable {
 public final class IndexStore: Sendable {
     /// Path of the database file.
     public let path: String
-    let pool: DatabasePool
+    /// `package` so that the benchmarks can fill an index with synthetic chunks without extraction.
+    package let pool: DatabasePool
     /// Vectors of the last model used by `denseSearch`, with the generation they were read at.
     let vectorCache = Mutex<VectorSnapshot?>(nil)
 
@@ -296,7 +297,7 @@ public final class IndexStore: Sendable {
 }
 
 /// Runs `body`, turning GRDB errors into `IndexError.database` naming `path`.
-func guarded<T>(_ path: String, _ body: () throws -> T) throws -> T {
+package func guarded<T>(_ path: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as IndexError {

@@ -71,7 +71,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// Throws `RAGError.backend` naming the file when it is missing or unreadable.
     public init(modelPath: String, contextLength: Int? = nil, maxTokens: Int = 256, threads: Int? = nil,
                 promptMode: LocalPromptMode? = nil, promptBuilder: PromptBuilder = PromptBuilder()) throws {
-        let t0 = Date()
+        let t0 = MonotonicClock.now()
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw RAGError.backend(name: "local", message: "model file not found: \(modelPath)")
         }
@@ -90,7 +90,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         self.contextLength = model.maxContext
         self.maxTokens = max(1, min(maxTokens, model.maxContext - 1))
         modelFile = URL(fileURLWithPath: modelPath).lastPathComponent
-        loadSeconds = Date().timeIntervalSince(t0)
+        loadSeconds = MonotonicClock.seconds(since: t0)
     }
 
     public var info: String {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Speech
+import Tensors
 
 /// Settings of the pipeline.
 public struct PipelineConfiguration: Sendable {
@@ -140,11 +141,11 @@ public final class RAGPipeline: ChatEngine {
     /// Speaks and stores; nil when speech is off or nothing speakable. Adds elapsed ms to `speakMs`.
     private func speakAndStore(_ text: String, question: Bool) async -> (id: String, wav: Data, ms: Double)? {
         guard configuration.speak, let speaker else { return nil }
-        let start = Clock.now
+        let start = MonotonicClock.now()
         do {
             let wav = question ? try await speaker.speakQuestion(text) : try await speaker.speakAnswer(text)
             let id = await audioStore.put(wav)
-            return (id, wav, Clock.ms(since: start))
+            return (id, wav, MonotonicClock.milliseconds(since: start))
         } catch SpeechError.emptyText {
             return nil
         } catch {
@@ -156,21 +157,21 @@ public final class RAGPipeline: ChatEngine {
     // MARK: - ChatEngine
 
     public func chat(_ request: ChatRequest) async throws -> ChatResponse {
-        let start = Clock.now
+        let start = MonotonicClock.now()
         let (question, k) = try validate(request)
         let history = request.history ?? []
         let questionAudio = Task { await self.speakAndStore(question, question: true) }
         defer { questionAudio.cancel() }
 
         var timings: [String: Double] = [:]
-        let t0 = Clock.now
+        let t0 = MonotonicClock.now()
         let passages = try await retrieve(question: question, k: k, history: history)
-        timings["retrieve"] = Clock.ms(since: t0)
+        timings["retrieve"] = MonotonicClock.milliseconds(since: t0)
 
         var answer: String
         var backendName = "none"
         var warnings: [String] = []
-        let t1 = Clock.now
+        let t1 = MonotonicClock.now()
         if passages.isEmpty {
             answer = Self.notCoveredAnswer(for: question)
         } else {
@@ -197,14 +198,14 @@ public final class RAGPipeline: ChatEngine {
             if let lastError { throw lastError }
             if backendName == "none" { throw RAGError.noBackend }
         }
-        timings["generate"] = Clock.ms(since: t1)
+        timings["generate"] = MonotonicClock.milliseconds(since: t1)
 
         let answerAudio = await speakAndStore(answer, question: false)
         let q = await questionAudio.value
         timings["speak_question"] = q?.ms ?? 0
         timings["speak_answer"] = answerAudio?.ms ?? 0
         timings["speak"] = (q?.ms ?? 0) + (answerAudio?.ms ?? 0)
-        timings["total"] = Clock.ms(since: start)
+        timings["total"] = MonotonicClock.milliseconds(since: start)
         return ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
                             audio: AudioLinks(question: q.map { url($0.id) }, answer: answerAudio.map { url($0.id) }),
                             backend: backendName, timingsMs: timings, warnings: warnings.isEmpty ? nil : warnings)
@@ -225,18 +226,18 @@ public final class RAGPipeline: ChatEngine {
     }
 
     private func stream(_ request: ChatRequest, _ out: AsyncThrowingStream<ChatEvent, Error>.Continuation) async throws {
-        let start = Clock.now
+        let start = MonotonicClock.now()
         let (question, k) = try validate(request)
         let history = request.history ?? []
         let timings = TimingBox()
 
         let questionAudio = Task { await self.speakAndStore(question, question: true) }
-        let t0 = Clock.now
+        let t0 = MonotonicClock.now()
         let passages: [RetrievedPassage]
         do { passages = try await retrieve(question: question, k: k, history: history) } catch {
             questionAudio.cancel(); throw error
         }
-        await timings.set("retrieve", Clock.ms(since: t0))
+        await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
         out.yield(.sources(passages.map(Source.init)))
 
         // The question's clip, once sources are out.
@@ -255,7 +256,7 @@ public final class RAGPipeline: ChatEngine {
             for await sentence in sentences {
                 guard let clip = await self.speakAndStore(sentence, question: false) else { continue }
                 await timings.add("speak_answer", clip.ms)
-                if index == 0 { await timings.set("first_audio", Clock.ms(since: start)) }
+                if index == 0 { await timings.set("first_audio", MonotonicClock.milliseconds(since: start)) }
                 out.yield(.audio(AudioClip(kind: .answer, index: index, url: self.url(clip.id), text: sentence)))
                 wavs.append(clip.wav)
                 index += 1
@@ -268,10 +269,10 @@ public final class RAGPipeline: ChatEngine {
         var answer = ""
         var backendName = "none"
         var warnings: [String] = []
-        let t1 = Clock.now
+        let t1 = MonotonicClock.now()
         /// `whole`: the piece is one complete, checked sentence (spoken at once, not re-split).
         func emit(_ piece: String, whole: Bool = false) async {
-            if answer.isEmpty { await timings.set("first_token", Clock.ms(since: start)) }
+            if answer.isEmpty { await timings.set("first_token", MonotonicClock.milliseconds(since: start)) }
             answer += piece
             out.yield(.token(piece))
             if whole {
@@ -305,7 +306,7 @@ public final class RAGPipeline: ChatEngine {
             if let lastError { throw lastError }
             if backendName == "none" { throw RAGError.noBackend }
         }
-        await timings.set("generate", Clock.ms(since: t1))
+        await timings.set("generate", MonotonicClock.milliseconds(since: t1))
         if let rest = splitter.finish() { sentenceSink.yield(rest) }
         sentenceSink.finish()
 
@@ -319,7 +320,7 @@ public final class RAGPipeline: ChatEngine {
         t["speak_question"] = q?.ms ?? 0
         t["speak_answer"] = t["speak_answer"] ?? 0
         t["speak"] = (q?.ms ?? 0) + (t["speak_answer"] ?? 0)
-        t["total"] = Clock.ms(since: start)
+        t["total"] = MonotonicClock.milliseconds(since: start)
         out.yield(.done(ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
                                      audio: AudioLinks(question: q.map { url($0.id) }, answer: answerURL),
                                      backend: backendName, timingsMs: t, warnings: warnings.isEmpty ? nil : warnings)))
@@ -386,12 +387,6 @@ public final class RAGPipeline: ChatEngine {
         }
         return EngineStatus(ready: true, info: info)
     }
-}
-
-/// Monotonic milliseconds.
-enum Clock {
-    static var now: UInt64 { DispatchTime.now().uptimeNanoseconds }
-    static func ms(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 }
 }
 
 actor TimingBox {

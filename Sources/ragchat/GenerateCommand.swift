@@ -99,7 +99,7 @@ struct GenerateCommand: AsyncParsableCommand {
     func run() async throws {
         guard FileManager.default.fileExists(atPath: model) else { throw Self.fail("model file not found: \(model)") }
         if rag { return try await runRAG() }
-        let t0 = DecoderBench.now()
+        let t0 = MonotonicClock.now()
         let lm: LanguageModel
         let tokenizer: any TextTokenizer
         do {
@@ -109,7 +109,7 @@ struct GenerateCommand: AsyncParsableCommand {
         } catch {
             throw Self.fail("\(error)")
         }
-        let loadSeconds = DecoderBench.now() - t0
+        let loadSeconds = MonotonicClock.seconds(since: t0)
         let generator = Generator(model: lm)
         var stops = Set(tokenizer.endOfGenerationIDs.map(Int.init))
         if let e = lm.config.eosTokenID { stops.insert(e) }
@@ -154,7 +154,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     /// `--rag`: retrieve `k` passages (BM25) and answer through `LocalBackend`, reporting time to first text.
     func runRAG() async throws {
-        let t0 = DecoderBench.now()
+        let t0 = MonotonicClock.now()
         var promptMode: LocalPromptMode? = nil
         if let f = chatFormat.flatMap(ChatFamily.init(rawValue:)) { promptMode = .chat(ChatTemplate(family: f)) }
         if let s = promptStyle.flatMap(PromptBuilder.CompletionStyle.init(rawValue:)) { promptMode = .completion(s) }
@@ -165,7 +165,7 @@ struct GenerateCommand: AsyncParsableCommand {
         } catch {
             throw Self.fail("\(error)")
         }
-        let loadSeconds = DecoderBench.now() - t0
+        let loadSeconds = MonotonicClock.seconds(since: t0)
         let options = GenerationOptions(maxTokens: maxTokens, temperature: Double(temperature), timeout: 600)
         Terminal.err(String(format: "load: %.3f s\n", loadSeconds))
         let store: IndexStore
@@ -178,13 +178,13 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         for question in [prompt] + moreQuestions {
             let passages: [RetrievedPassage]
-            let t = DecoderBench.now()
+            let t = MonotonicClock.now()
             do {
                 passages = try store.search(question, mode: mode, embedder: encoder, k: k).map(IndexRetriever.passage)
             } catch {
                 throw Self.fail("\(error)")
             }
-            Terminal.err(String(format: "retrieval (%@): %.3f s\n", mode.rawValue, DecoderBench.now() - t))
+            Terminal.err(String(format: "retrieval (%@): %.3f s\n", mode.rawValue, MonotonicClock.seconds(since: t)))
             let input = AnswerInput(question: question, passages: passages,
                                     prompt: PromptBuilder().build(question: question, passages: passages))
             if showPrompt {
@@ -192,12 +192,12 @@ struct GenerateCommand: AsyncParsableCommand {
                 Terminal.err(backend.tokenizer.decode(fitted.tokens, renderSpecial: true) + "\n----\n")
             }
             Terminal.err("model: \(backend.info); question: \(question); passages: \(passages.map { "\($0.file)\($0.page.map { " p.\($0)" } ?? "")" })\n")
-            let start = DecoderBench.now()
+            let start = MonotonicClock.now()
             var first: Double?
             let stats: GenerationStats?
             do {
                 stats = try backend.generate(input, options: options) { piece in
-                    if first == nil { first = DecoderBench.now() - start }
+                    if first == nil { first = MonotonicClock.seconds(since: start) }
                     Terminal.out(piece)
                 }
             } catch {

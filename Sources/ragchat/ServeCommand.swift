@@ -5,6 +5,7 @@ import Index
 import Logging
 import RAG
 import Server
+import Tensors
 
 /// `ragchat serve [--host H] [--port P] [--index FILE] …` — the chat server and its page.
 ///
@@ -113,7 +114,7 @@ struct ServeCommand: AsyncParsableCommand {
 enum ServeEngine {
     static func load(_ configuration: ServerConfiguration, logger: Logger) async throws -> LoadedEngine {
         var problems: [String] = []
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.now()
         let store = try IndexStore.open(path: configuration.indexPath, create: false)
         let stats = try store.statistics()
         if stats.chunks == 0 {
@@ -199,7 +200,7 @@ enum ServeEngine {
             throw ServeError("no answering backend is available for --backends \(configuration.backends.map(\.rawValue).joined(separator: ",")) "
                 + "(remote needs RAGCHAT_API_BASE; add extractive to answer without a model)")
         }
-        let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        let ms = MonotonicClock.milliseconds(since: start)
         logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
         return LoadedEngine(pipeline, problems: problems)
     }

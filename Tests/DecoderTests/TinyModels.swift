@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+import TestSupport
 
 /// Writes tiny random-weight GGUF models of each architecture for unit tests.
 enum TinyModels {

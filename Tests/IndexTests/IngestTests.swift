@@ -1,6 +1,7 @@
 import Documents
 import Foundation
 import Index
+import TestSupport
 import Testing
 
 @Suite("Incremental ingest")

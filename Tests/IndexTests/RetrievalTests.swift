@@ -1,3 +1,4 @@
+import Benchmarks
 import Encoder
 import Foundation
 import Index

@@ -4,6 +4,7 @@ import Foundation
 import Index
 import RAG
 import Tensors
+import TestSupport
 import Testing
 
 /// A tiny random-weight `llama` GGUF with a byte-level BPE vocabulary (every byte is a token, so

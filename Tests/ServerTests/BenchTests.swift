@@ -1,7 +1,9 @@
+import Benchmarks
 import Foundation
 import RAG
 import Server
 import Speech
+import TestSupport
 import Testing
 
 let benchPassages = [

@@ -4,6 +4,7 @@ import NIOCore
 import RAG
 import Server
 import Speech
+import TestSupport
 import Testing
 
 actor LoadGate {

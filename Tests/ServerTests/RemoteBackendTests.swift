@@ -1,6 +1,7 @@
 import Foundation
 import RAG
 import Server
+import TestSupport
 import Testing
 
 @Suite(.serialized) struct RemoteBackendTests {

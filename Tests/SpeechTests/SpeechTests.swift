@@ -1,3 +1,4 @@
+import Benchmarks
 import Foundation
 import Speech
 import Testing

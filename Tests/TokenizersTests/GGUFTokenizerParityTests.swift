@@ -2,6 +2,7 @@
 // Reference ids: Tests/TokenizersTests/Resources/*.json (copied from ../shared/fixtures, made by
 // llama.cpp through llama-cpp-python). The model files come from `make models`.
 
+import Benchmarks
 import Foundation
 import Tensors
 import Testing

@@ -1,5 +1,7 @@
 import Decoder
 import Foundation
+import RAG
+import Tensors
 
 /// Time to first text of local answers (4 passages by default), for `ragchat bench`: the model is
 /// loaded once, then each question is retrieved and answered in turn (greedy), as `/chat` does.
@@ -49,13 +51,13 @@ public enum LocalBackendBench {
         for q in questions {
             let passages = try await retriever.retrieve(query: q, k: k)
             let input = AnswerInput(question: q, passages: passages, prompt: backend.promptBuilder.build(question: q, passages: passages))
-            let start = DecoderBench.now()
+            let start = MonotonicClock.now()
             var first: Double?
             var answer = ""
             var stats: GenerationStats?
             do {
                 stats = try backend.generate(input, options: GenerationOptions(maxTokens: maxTokens, temperature: 0, timeout: 600)) {
-                    if first == nil { first = DecoderBench.now() - start }
+                    if first == nil { first = MonotonicClock.seconds(since: start) }
                     answer += $0
                 }
             } catch RAGError.backend(_, let message) where message.contains("no answer") {
@@ -63,7 +65,7 @@ public enum LocalBackendBench {
             }
             rows.append(Row(question: q, passages: passages.count, promptTokens: stats?.promptTokens ?? 0,
                             evaluatedPromptTokens: stats?.evaluatedPromptTokens ?? 0, firstTextSeconds: first,
-                            totalSeconds: DecoderBench.now() - start, answerTokens: stats?.generatedTokens ?? 0,
+                            totalSeconds: MonotonicClock.seconds(since: start), answerTokens: stats?.generatedTokens ?? 0,
                             decodeTokensPerSecond: stats?.decodeTokensPerSecond ?? 0, answer: answer))
         }
         return Result(model: URL(fileURLWithPath: modelPath).lastPathComponent, loadSeconds: backend.loadSeconds, rows: rows)

@@ -1,20 +1,10 @@
 import Documents
 import Foundation
 import GRDB
+import Index
+import Tensors
+import TestSupport
 import TextAnalysis
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// CPU time of this process (all threads), in seconds: with other work on the machine, wall time
-/// alone says little.
-func processCPUSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
-}
 
 /// One measured figure, printable as a line of BENCHMARKS.md.
 public struct BenchmarkFigure: Sendable, Hashable, CustomStringConvertible {
@@ -98,9 +88,9 @@ public enum IndexBenchmarks {
             let first = try await store.ingest(dataDirectory: dataDirectory)
             var times: [Double] = []
             for _ in 0..<5 {
-                let clock = ContinuousClock(), start = clock.now
+                let start = MonotonicClock.now()
                 _ = try await store.ingest(dataDirectory: dataDirectory)
-                times.append((clock.now - start).seconds)
+                times.append(MonotonicClock.seconds(since: start))
             }
             times.sort()
             figures.append(BenchmarkFigure(name: "re-ingest \(dataDirectory.lastPathComponent)/ unchanged", value: times[2] * 1000,
@@ -126,9 +116,9 @@ public enum IndexBenchmarks {
             for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
             let store = try IndexStore.open(path: path)
             var generator = SyntheticFrench(seed: UInt64(size))
-            let clock = ContinuousClock(), start = clock.now
+            let start = MonotonicClock.now()
             try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
-            log(String(format: "built %d-chunk index in %.1f s", size, (clock.now - start).seconds))
+            log(String(format: "built %d-chunk index in %.1f s", size, MonotonicClock.seconds(since: start)))
 
             var questions = [
                 "Quelles sont les différentes variantes de la tarte aux pommes ?",
@@ -141,9 +131,9 @@ public enum IndexBenchmarks {
             var latencies: [Double] = []
             var found = 0
             for question in questions {
-                let t0 = clock.now
+                let t0 = MonotonicClock.now()
                 found += try store.search(question, k: 5).count
-                latencies.append((clock.now - t0).seconds * 1000)
+                latencies.append(MonotonicClock.milliseconds(since: t0))
             }
             latencies.sort()
             let p50 = latencies[latencies.count / 2]
@@ -156,14 +146,14 @@ public enum IndexBenchmarks {
             guard vectorDimension > 0 else { continue }
             var vectors = SyntheticFrench(seed: 11)
             let queryVectors = (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) }
-            let loadStart = clock.now
+            let loadStart = MonotonicClock.now()
             _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
-            let load = (clock.now - loadStart).seconds
+            let load = MonotonicClock.seconds(since: loadStart)
             var dense: [Double] = []
             for vector in queryVectors {
-                let t0 = clock.now
+                let t0 = MonotonicClock.now()
                 _ = try store.denseSearch(vector, modelID: syntheticModelID, k: 5)
-                dense.append((clock.now - t0).seconds * 1000)
+                dense.append(MonotonicClock.milliseconds(since: t0))
             }
             dense.sort()
             figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p50", value: dense[dense.count / 2],
@@ -172,9 +162,9 @@ public enum IndexBenchmarks {
                                            value: dense[min(dense.count - 1, Int(Double(dense.count) * 0.95))], unit: "ms"))
             var hybrid: [Double] = []
             for (question, vector) in zip(questions, queryVectors) {
-                let t0 = clock.now
+                let t0 = MonotonicClock.now()
                 _ = try store.hybridSearch(question, vector: vector, modelID: syntheticModelID, k: 5)
-                hybrid.append((clock.now - t0).seconds * 1000)
+                hybrid.append(MonotonicClock.milliseconds(since: t0))
             }
             hybrid.sort()
             figures.append(BenchmarkFigure(name: "hybrid search \(size / 1000)k p50", value: hybrid[hybrid.count / 2], unit: "ms",

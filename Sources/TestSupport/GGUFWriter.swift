@@ -1,9 +1,10 @@
-// A small GGUF writer (versions 2 and 3): used by tests to make tiny model files, and by tools.
+// A small GGUF writer (versions 2 and 3): used by tests to make tiny model files.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Tensors
 
 public struct GGUFWriter {
     public var version: UInt32
@@ -176,17 +177,4 @@ public struct GGUFWriter {
 @inline(__always) private func ggufStr(_ s: String) -> [UInt8] {
     let u = Array(s.utf8)
     return ggufLE(UInt64(u.count)) + u
-}
-
-/// A tiny deterministic generator (SplitMix64).
-public struct GGUFSplitMix: RandomNumberGenerator, Sendable {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

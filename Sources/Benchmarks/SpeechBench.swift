@@ -1,4 +1,6 @@
 import Foundation
+import Speech
+import Tensors
 
 /// TTS real-time factor: synthesis time / audio duration (lower is faster; < 1 is faster than real time).
 public struct SpeechBenchResult: Sendable, CustomStringConvertible {
@@ -31,9 +33,9 @@ public enum SpeechBench {
         var audio = 0.0, elapsed = 0.0, count = 0
         for _ in 0..<max(1, repeats) {
             for s in sentences {
-                let start = DispatchTime.now().uptimeNanoseconds
+                let start = MonotonicClock.now()
                 let samples = try await synth.samples(for: SpeechText.clean(s), voice: voice.name, rate: voice.rate)
-                elapsed += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                elapsed += MonotonicClock.seconds(since: start)
                 audio += Double(samples.count) / Double(synth.sampleRate)
                 count += 1
             }

@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Tensors
 
 public struct E5FileWriter: Sendable {
     public var version: UInt32 = E5File.supportedVersion

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import Server
 
 /// A small OpenAI-compatible `/v1/chat/completions` server on a free loopback port, for tests and
 /// benchmarks of `RemoteBackend`. Its behaviour follows the request's `model`:

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Decoder
 import Tensors
 
 public enum DecoderBench {
@@ -35,18 +36,6 @@ public enum DecoderBench {
         }
     }
 
-    public static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    public static func cpuTime() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
     /// Peak resident set size of this process (VmHWM), in MiB.
     public static func peakRSSMiB() -> Double {
         guard let f = fopen("/proc/self/status", "r") else { return 0 }
@@ -65,13 +54,13 @@ public enum DecoderBench {
     /// Loads `path`, runs a `promptTokens`-token prompt (synthetic ids) then `decodeTokens` greedy steps.
     public static func run(modelPath path: String, promptTokens: Int = 512, decodeTokens: Int = 128,
                            threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .quantized) throws -> Result {
-        let t0 = now()
+        let t0 = MonotonicClock.now()
         let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
         let model = try LanguageModel(path: path, contextLength: promptTokens + decodeTokens + 8,
                                       maxBatch: promptTokens, pool: pool)
         model.prefillMode = mode
         let st = model.makeState()
-        let t1 = now()
+        let t1 = MonotonicClock.now()
         let v = model.config.vocabSize
         var prompt = [model.config.bosTokenID ?? 1]
         while prompt.count < promptTokens { prompt.append(200 + (prompt.count * 7919) % max(1, min(v, 30_000) - 300)) }
@@ -79,15 +68,15 @@ public enum DecoderBench {
         let warm = model.makeState()
         try model.evaluate(Array(prompt[0..<min(16, prompt.count)]), state: warm)
         try model.evaluate([prompt[1]], state: warm)
-        let t2 = now(), c2 = cpuTime()
+        let t2 = MonotonicClock.now(), c2 = processCPUSeconds()
         var logits = try model.evaluate(prompt, state: st)
-        let t3 = now(), c3 = cpuTime()
+        let t3 = MonotonicClock.now(), c3 = processCPUSeconds()
         for _ in 0..<decodeTokens {
             var best = 0
             for i in 1..<logits.count where logits[i] > logits[best] { best = i }
             logits = try model.evaluate([best], state: st)
         }
-        let t4 = now(), c4 = cpuTime()
+        let t4 = MonotonicClock.now(), c4 = processCPUSeconds()
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return Result(model: name, threads: pool.threadCount, loadSeconds: t1 - t0, prefillTokens: prompt.count,
                       prefillTokensPerSecond: Double(prompt.count) / (t3 - t2), decodeTokens: decodeTokens,
