@@ -50,7 +50,7 @@ public enum LocalBackendBench {
         var rows: [Row] = []
         for q in questions {
             let passages = try await retriever.retrieve(query: q, k: k)
-            let input = AnswerInput(question: q, passages: passages, prompt: backend.promptBuilder.build(question: q, passages: passages))
+            let input = AnswerInput(question: q, passages: passages)
             let start = MonotonicClock.now()
             var first: Double?
             var answer = ""

@@ -8,15 +8,14 @@ public struct Prompt: Sendable, Equatable {
     public init(messages: [ChatMessage], text: String) { self.messages = messages; self.text = text }
 }
 
-/// Everything a backend may use to answer: the prompt for generative backends, the question and
-/// passages for extractive ones.
+/// What a backend answers from: the question, the retrieved passages (best first) and the
+/// conversation so far. Generative backends build their own prompt from it (`PromptBuilder`).
 public struct AnswerInput: Sendable {
     public var question: String
     public var passages: [RetrievedPassage]
     public var history: [ChatMessage]
-    public var prompt: Prompt
-    public init(question: String, passages: [RetrievedPassage], history: [ChatMessage] = [], prompt: Prompt) {
-        self.question = question; self.passages = passages; self.history = history; self.prompt = prompt
+    public init(question: String, passages: [RetrievedPassage], history: [ChatMessage] = []) {
+        self.question = question; self.passages = passages; self.history = history
     }
 }
 

@@ -33,33 +33,8 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public let contextLength: Int
     /// Default answer length cap (a request's `GenerationOptions.maxTokens` can only lower it).
     public let maxTokens: Int
-    /// Stop generation when the output repeats an n-gram three times (0 = off).
-    public var repeatGuard: Int = 8
-    /// Add ` [n]` to answer sentences drawn from passage n that cite nothing (see `AnswerShaper`).
-    public var addCitations = true
-    /// Use the request's `GenerationOptions.temperature`. Off by default: small local models answer
-    /// best greedily (the prompt was tuned with greedy decoding), whatever remote APIs are sent.
-    public var useRequestTemperature = false
-    /// Completion prompts: each passage is cut to its sentences most relevant to the question,
-    /// within this many characters (`TextTools.focusedPassages`; nil = whole passages).
-    /// (Measured on Gemma 3 270M: 400 characters keep the answering sentences and halve the
-    /// prompt, so the first text comes sooner and the model copies less noise.)
-    public var focusCharacters: Int? = 400
-    /// Completion prompts: at most this many passages (the best ranked).
-    public var maxPassages: Int = 3
-    /// Completion prompts: `SamplingParameters.copyBias` towards the passages' wording (0 = off).
-    /// (4: the 270M model keeps to the passages once it quotes them; 8 makes it jump between them.)
-    public var copyBias: Float = 4
-    /// Completion prompts: the answer's first words come from the question's form
-    /// (`PromptBuilder.answerOpening`) when it has a recognised one.
-    public var openFromQuestion = true
-    /// Completion prompts: the best-ranked passage is written last, closest to the answer. Off:
-    /// measured, the 270M model quotes the first passage it reads when the question's form gives
-    /// no opening, so the best one goes first.
-    public var bestLast = false
-    /// The answer ends after this many sentences (nil = no limit): small models that quote the
-    /// passages otherwise go on quoting, into what no longer answers the question.
-    public var maxSentences: Int? = 5
+    /// How answers are prompted, sampled and shaped; fixed for the backend's life.
+    public let tuning: LocalAnswerTuning
     /// Seconds spent loading the model.
     public let loadSeconds: Double
     private let modelFile: String
@@ -70,7 +45,8 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// file's chat template when it has a recognised one, else the completion prompt.
     /// Throws `RAGError.backend` naming the file when it is missing or unreadable.
     public init(modelPath: String, contextLength: Int? = nil, maxTokens: Int = 256, threads: Int? = nil,
-                promptMode: LocalPromptMode? = nil, promptBuilder: PromptBuilder = PromptBuilder()) throws {
+                promptMode: LocalPromptMode? = nil, promptBuilder: PromptBuilder = PromptBuilder(),
+                tuning: LocalAnswerTuning = LocalAnswerTuning()) throws {
         let t0 = MonotonicClock.now()
         guard FileManager.default.fileExists(atPath: modelPath) else {
             throw RAGError.backend(name: "local", message: "model file not found: \(modelPath)")
@@ -87,6 +63,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         self.promptMode = promptMode ?? ChatTemplate.from(model.file).map { .chat($0) }
             ?? .completion(PromptBuilder.defaultCompletionStyle)
         self.promptBuilder = promptBuilder
+        self.tuning = tuning
         self.contextLength = model.maxContext
         self.maxTokens = max(1, min(maxTokens, model.maxContext - 1))
         modelFile = URL(fileURLWithPath: modelPath).lastPathComponent
@@ -127,7 +104,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             }
             return template.encode(turns, tokenizer: tokenizer)
         case .completion(let style):
-            let text = promptBuilder.completion(question: question, passages: passages, style: style, bestLast: bestLast)
+            let text = promptBuilder.completion(question: question, passages: passages, style: style, bestLast: tuning.bestLast)
             return tokenizer.tokenize(text, addBOS: true, parseSpecial: false)
         }
     }
@@ -144,9 +121,9 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             return t.count > cap ? String(t.prefix(cap)) + "…" : t
         }
         if case .completion = promptMode {
-            given = Array(given.prefix(max(1, maxPassages)))
+            given = Array(given.prefix(max(1, tuning.maxPassages)))
             texts = Array(texts.prefix(given.count))
-            if let focus = focusCharacters {
+            if let focus = tuning.focusCharacters {
                 texts = TextTools.focusedPassages(texts, question: input.question, maxCharacters: focus)
             }
         }
@@ -198,7 +175,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         }
         // The passages' tokens the copy bias follows (once per request, for every attempt).
         var copySource: [Int] = []
-        if case .completion = promptMode, copyBias != 0 {
+        if case .completion = promptMode, tuning.copyBias != 0 {
             for p in fitted.passages {
                 copySource += tokenizer.tokenize(" " + p.text, addBOS: false, parseSpecial: false).map(Int.init)
                 copySource.append(-1)
@@ -216,7 +193,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// that starts the answer for it.
     func answerPrimers(question: String) -> [String?] {
         guard case .completion = promptMode else { return [nil] }
-        if openFromQuestion, let opening = PromptBuilder.answerOpening(for: question) { return [opening, Self.primer] }
+        if tuning.openFromQuestion, let opening = PromptBuilder.answerOpening(for: question) { return [opening, Self.primer] }
         return [nil, Self.primer]
     }
 
@@ -234,86 +211,168 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             prompt += tokenizer.tokenize(" " + primer, addBOS: false, parseSpecial: false)
         }
         var sampling = SamplingParameters.greedy
-        if !copySource.isEmpty { sampling.copyBias = copyBias }
-        if useRequestTemperature, options.temperature > 0 {
+        if !copySource.isEmpty { sampling.copyBias = tuning.copyBias }
+        if tuning.useRequestTemperature, options.temperature > 0 {
             sampling = SamplingParameters(temperature: Float(options.temperature), topK: 40, topP: 0.95,
                                           seed: UInt64(truncatingIfNeeded: prompt.count &* 2_654_435_761),
                                           copyBias: sampling.copyBias)
         }
         var detok = tokenizer.makeStreamingDetokenizer()
-        var matcher = StopStringMatcher(stopStrings)
-        var shaper = AnswerShaper(passages: fitted.passages.map(\.text), addCitations: addCitations, question: question)
-        shaper.maxSentences = maxSentences
+        var filter = LocalAnswerFilter(stopStrings: stopStrings, passages: fitted.passages.map(\.text), question: question,
+                                       primer: primer, isSecondChancePrimer: primer == Self.primer, tuning: tuning)
         var timedOut = false
-        var leading = true
         var answered = false
-        var heldSpace = ""
-        let flag = CancelFlag()
-        /// The model's leading whitespace is dropped before the stop strings see the text.
-        func lead(_ s: String) -> String {
-            guard leading else { return s }
-            let t = String(s.drop(while: { $0.isWhitespace }))
-            if !t.isEmpty { leading = false }
-            return t
-        }
-        /// The answer's first characters are held until they show whether the model is answering
-        /// or writing one more passage (`[5] (file…)`, base models do): then it is stopped.
-        var probe: String? = primer == nil ? "" : nil
-        var isPassage = false
-        func opening(_ s: String, final: Bool = false) -> String {
-            guard var p = probe else { return s }
-            p += s
-            if p.count < 8 && !final { probe = p; return "" }
-            probe = nil
-            // "[5] (file…)" (instructions prompt) or "[5] Text" (compact prompt).
-            if p.wholeMatch(of: #/\[\d+\]\s*(\(|\p{Lu}).*/#.dotMatchesNewlines()) != nil { isPassage = true; return "" }
-            return p
-        }
-        /// Trailing whitespace is held until more text follows (never sent at the end).
         func send(_ s: String) {
             guard !s.isEmpty else { return }
-            let body = String(s.reversed().drop(while: { $0.isWhitespace }).reversed())
-            let tail = String(s.suffix(s.count - body.count))
-            if body.isEmpty { heldSpace += tail; return }
-            emit(heldSpace + body)
+            emit(s)
             answered = true
-            heldSpace = tail
         }
-        /// The primer goes out with the model's first text (never alone).
-        var pending = primer ?? ""
-        func primed(_ s: String) -> String {
-            guard !pending.isEmpty, !s.isEmpty else { return s }
-            defer { pending = "" }
-            // An opening the model ends at once ("Les variantes de X" + ".") only restates the
-            // question: it is left out, the answer starts with the model's next sentence.
-            if s.first == ".", primer != Self.primer {
-                leading = true
-                return lead(String(s.dropFirst()))
-            }
-            // The model's leading space was dropped (`lead`): put one back unless it goes on
-            // with punctuation ("Le secret de X" + ", c'est …").
-            if let c = s.first, ",.;:)!?…".contains(c) { return pending + s }
-            return pending + " " + s
-        }
+        let flag = CancelFlag()
         let stats: GenerationStats
         do {
             stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
-                                      stops: stopTokens, repeatGuard: repeatGuard, cancelled: flag,
+                                      stops: stopTokens, repeatGuard: tuning.repeatGuard, cancelled: flag,
                                       copySource: copySource) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
-                let out = shaper.feed(primed(matcher.feed(opening(lead(detok.append(Int32(id)))))))
-                if !out.isEmpty { send(out) }
-                if matcher.stopped || shaper.stopped || isPassage { flag.set() }
+                send(filter.feed(detok.append(Int32(id))))
+                if filter.shouldStop { flag.set() }
             }
         } catch {
             throw RAGError.backend(name: name, message: "\(error)")
         }
         if cancelled.isSet { return (stats, answered) }
-        var rest = ""
-        if !matcher.stopped && !isPassage { rest = matcher.feed(opening(lead(detok.flush()), final: true)) + matcher.flush() }
-        send(shaper.feed(primed(rest)) + shaper.finish())
+        send(filter.finish(detok.flush()))
         if timedOut { throw RAGError.timeout(what: "local generation", seconds: options.timeout) }
         return (stats, answered)
+    }
+}
+
+/// The local backend's answer settings, fixed when the backend is made. The defaults are what
+/// BENCHMARKS.md measured best on the 270M model; the tests and benches vary them.
+public struct LocalAnswerTuning: Sendable, Equatable {
+    /// Stop generation when the output repeats an n-gram three times (0 = off).
+    public var repeatGuard: Int = 8
+    /// Add ` [n]` to answer sentences drawn from passage n that cite nothing (see `AnswerShaper`).
+    public var addCitations = true
+    /// Use the request's `GenerationOptions.temperature`. Off by default: small local models answer
+    /// best greedily (the prompt was tuned with greedy decoding), whatever remote APIs are sent.
+    public var useRequestTemperature = false
+    /// Completion prompts: each passage is cut to its sentences most relevant to the question,
+    /// within this many characters (`TextTools.focusedPassages`; nil = whole passages).
+    /// (Measured on Gemma 3 270M: 400 characters keep the answering sentences and halve the
+    /// prompt, so the first text comes sooner and the model copies less noise.)
+    public var focusCharacters: Int? = 400
+    /// Completion prompts: at most this many passages (the best ranked).
+    public var maxPassages: Int = 3
+    /// Completion prompts: `SamplingParameters.copyBias` towards the passages' wording (0 = off).
+    /// (4: the 270M model keeps to the passages once it quotes them; 8 makes it jump between them.)
+    public var copyBias: Float = 4
+    /// Completion prompts: the answer's first words come from the question's form
+    /// (`PromptBuilder.answerOpening`) when it has a recognised one.
+    public var openFromQuestion = true
+    /// Completion prompts: the best-ranked passage is written last, closest to the answer. Off:
+    /// measured, the 270M model quotes the first passage it reads when the question's form gives
+    /// no opening, so the best one goes first.
+    public var bestLast = false
+    /// The answer ends after this many sentences (nil = no limit): small models that quote the
+    /// passages otherwise go on quoting, into what no longer answers the question.
+    public var maxSentences: Int? = 5
+
+    public init(repeatGuard: Int = 8, addCitations: Bool = true, useRequestTemperature: Bool = false,
+                focusCharacters: Int? = 400, maxPassages: Int = 3, copyBias: Float = 4, openFromQuestion: Bool = true,
+                bestLast: Bool = false, maxSentences: Int? = 5) {
+        self.repeatGuard = repeatGuard; self.addCitations = addCitations; self.useRequestTemperature = useRequestTemperature
+        self.focusCharacters = focusCharacters; self.maxPassages = maxPassages; self.copyBias = copyBias
+        self.openFromQuestion = openFromQuestion; self.bestLast = bestLast; self.maxSentences = maxSentences
+    }
+}
+
+/// What stands between the model's raw text and the answer the client sees, piece by piece:
+/// leading whitespace dropped; the first characters held until they show whether the model is
+/// answering or writing one more passage (`[5] (file…)`, as base models do: then it stops); stop
+/// strings cut; the primer (the answer's first words, written for the model) sent with the
+/// model's first text; the answer shaped (`AnswerShaper`: citations, sentence cap); trailing
+/// whitespace held until more text follows.
+package struct LocalAnswerFilter {
+    private var matcher: StopStringMatcher
+    private var shaper: AnswerShaper
+    private var leading = true
+    /// The held opening (nil once decided); a primed answer needs no probe.
+    private var probe: String?
+    /// The model started writing a passage instead of an answer.
+    package private(set) var isPassage = false
+    private var pending: String
+    private let isSecondChancePrimer: Bool
+    private var heldSpace = ""
+
+    package init(stopStrings: [String], passages: [String], question: String, primer: String?, isSecondChancePrimer: Bool,
+         tuning: LocalAnswerTuning) {
+        matcher = StopStringMatcher(stopStrings)
+        shaper = AnswerShaper(passages: passages, addCitations: tuning.addCitations, question: question)
+        shaper.maxSentences = tuning.maxSentences
+        probe = primer == nil ? "" : nil
+        pending = primer ?? ""
+        self.isSecondChancePrimer = isSecondChancePrimer
+    }
+
+    /// Generation should stop: a stop string, the sentence cap, or a passage instead of an answer.
+    package var shouldStop: Bool { matcher.stopped || shaper.stopped || isPassage }
+
+    /// The text to send for the model's next piece (often empty while something is held).
+    package mutating func feed(_ piece: String) -> String {
+        held(shaper.feed(primed(matcher.feed(opening(lead(piece))))))
+    }
+
+    /// The rest, once the model is done (`tail`: the detokenizer's last bytes).
+    package mutating func finish(_ tail: String) -> String {
+        var rest = ""
+        if !matcher.stopped && !isPassage { rest = matcher.feed(opening(lead(tail), final: true)) + matcher.flush() }
+        return held(shaper.feed(primed(rest)) + shaper.finish())
+    }
+
+    /// The model's leading whitespace is dropped before the stop strings see the text.
+    private mutating func lead(_ s: String) -> String {
+        guard leading else { return s }
+        let t = String(s.drop(while: { $0.isWhitespace }))
+        if !t.isEmpty { leading = false }
+        return t
+    }
+
+    private mutating func opening(_ s: String, final: Bool = false) -> String {
+        guard var p = probe else { return s }
+        p += s
+        if p.count < 8 && !final { probe = p; return "" }
+        probe = nil
+        // "[5] (file…)" (instructions prompt) or "[5] Text" (compact prompt).
+        if p.wholeMatch(of: #/\[\d+\]\s*(\(|\p{Lu}).*/#.dotMatchesNewlines()) != nil { isPassage = true; return "" }
+        return p
+    }
+
+    /// The primer goes out with the model's first text (never alone).
+    private mutating func primed(_ s: String) -> String {
+        guard !pending.isEmpty, !s.isEmpty else { return s }
+        let primer = pending
+        pending = ""
+        // An opening the model ends at once ("Les variantes de X" + ".") only restates the
+        // question: it is left out, the answer starts with the model's next sentence.
+        if s.first == ".", !isSecondChancePrimer {
+            leading = true
+            return lead(String(s.dropFirst()))
+        }
+        // The model's leading space was dropped (`lead`): put one back unless it goes on
+        // with punctuation ("Le secret de X" + ", c'est …").
+        if let c = s.first, ",.;:)!?…".contains(c) { return primer + s }
+        return primer + " " + s
+    }
+
+    /// Trailing whitespace is held until more text follows (never sent at the end).
+    private mutating func held(_ s: String) -> String {
+        guard !s.isEmpty else { return "" }
+        let body = String(s.reversed().drop(while: { $0.isWhitespace }).reversed())
+        let tail = String(s.suffix(s.count - body.count))
+        if body.isEmpty { heldSpace += tail; return "" }
+        defer { heldSpace = tail }
+        return heldSpace + body
     }
 }

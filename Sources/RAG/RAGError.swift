@@ -3,10 +3,18 @@
 
 /// The one error type of the `RAG` module. The server maps each case to an HTTP status.
 public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// The request itself is unacceptable (empty question, bad top_k, …) → 400.
+    /// The request itself is unacceptable → 400.
     case invalidRequest(String)
+    /// The question is empty or blank → 400.
+    case emptyQuestion
     /// The question is longer than the configured limit → 413.
     case questionTooLong(length: Int, limit: Int)
+    /// `top_k` is out of range → 400.
+    case invalidTopK(String)
+    /// `history` is not a list of user/assistant messages within the limits → 400.
+    case invalidHistory(String)
+    /// A history message is longer than the limit → 413.
+    case historyTooLong(limit: Int)
     /// The retriever (index search) failed.
     case retrieval(String)
     /// No answer backend is configured or available.
@@ -27,6 +35,10 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .invalidRequest(let m): return "invalid request: \(m)"
+        case .emptyQuestion: return "the question is empty"
+        case .invalidTopK(let m): return m
+        case .invalidHistory(let m): return m
+        case .historyTooLong(let limit): return "a history message is longer than \(limit) characters"
         case .questionTooLong(let n, let limit): return "question too long: \(n) characters (limit \(limit))"
         case .retrieval(let m): return "retrieval failed: \(m)"
         case .noBackend: return "no answer backend is available"
@@ -43,6 +55,10 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
     public var code: String {
         switch self {
         case .invalidRequest: return "invalid_request"
+        case .emptyQuestion: return "empty_question"
+        case .invalidTopK: return "invalid_top_k"
+        case .invalidHistory: return "invalid_history"
+        case .historyTooLong: return "history_too_long"
         case .questionTooLong: return "question_too_long"
         case .retrieval: return "retrieval_failed"
         case .noBackend: return "no_backend"

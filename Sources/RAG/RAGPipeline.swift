@@ -7,13 +7,11 @@ import Tensors
 public struct PipelineConfiguration: Sendable {
     /// Passages retrieved when the request has no `top_k`.
     public var topK: Int
-    /// Largest accepted `top_k`.
-    public var maxTopK: Int
+    /// What a request may ask for (question length, `top_k`, history).
+    public var limits: RequestLimits
     /// Passages scoring below this are dropped; when none is left, the answer says the documents
     /// do not cover the question without calling a model. nil keeps every hit.
     public var minScore: Double?
-    /// Longest accepted question, in characters (longer → `RAGError.questionTooLong`, HTTP 413).
-    public var maxQuestionLength: Int
     /// How many previous user turns are prepended to the retrieval query (follow-up questions).
     public var historyTurnsForRetrieval: Int
     public var generation: GenerationOptions
@@ -25,8 +23,9 @@ public struct PipelineConfiguration: Sendable {
     public init(topK: Int = 4, maxTopK: Int = 20, minScore: Double? = nil, maxQuestionLength: Int = 4_000,
                 historyTurnsForRetrieval: Int = 1, generation: GenerationOptions = GenerationOptions(),
                 speak: Bool = true, audioURLPrefix: String = "/audio/") {
-        self.topK = topK; self.maxTopK = maxTopK; self.minScore = minScore
-        self.maxQuestionLength = maxQuestionLength; self.historyTurnsForRetrieval = historyTurnsForRetrieval
+        self.topK = topK; self.minScore = minScore
+        self.limits = RequestLimits(maxQuestionLength: maxQuestionLength, maxTopK: maxTopK)
+        self.historyTurnsForRetrieval = historyTurnsForRetrieval
         self.generation = generation; self.speak = speak; self.audioURLPrefix = audioURLPrefix
     }
 }
@@ -78,7 +77,7 @@ public final class RAGPipeline: ChatEngine {
     /// Backends in `order`, skipping what is not available: `remote` needs a configuration,
     /// `local` needs a backend (the GGUF model, later).
     public static func backends(order: [BackendKind] = [.remote, .local, .extractive],
-                                remote: RemoteConfiguration? = RemoteConfiguration.fromEnvironment(),
+                                remote: RemoteConfiguration? = nil,
                                 local: (any AnswerBackend)? = nil,
                                 extractive: ExtractiveBackend = ExtractiveBackend()) -> [any AnswerBackend] {
         order.compactMap { kind -> (any AnswerBackend)? in
@@ -91,20 +90,6 @@ public final class RAGPipeline: ChatEngine {
     }
 
     // MARK: - Pieces
-
-    /// Validates and normalises a request: trimmed question, `top_k` in range.
-    public func validate(_ request: ChatRequest) throws -> (question: String, k: Int) {
-        let question = request.question.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !question.isEmpty else { throw RAGError.invalidRequest("the question is empty") }
-        guard question.count <= configuration.maxQuestionLength else {
-            throw RAGError.questionTooLong(length: question.count, limit: configuration.maxQuestionLength)
-        }
-        let k = request.topK ?? configuration.topK
-        guard (1...configuration.maxTopK).contains(k) else {
-            throw RAGError.invalidRequest("top_k must be between 1 and \(configuration.maxTopK), got \(k)")
-        }
-        return (question, k)
-    }
 
     /// The retrieval query: the last user turn(s) of the history, then the question.
     public func retrievalQuery(question: String, history: [ChatMessage]) -> String {
@@ -136,16 +121,17 @@ public final class RAGPipeline: ChatEngine {
         return hits.filter { $0.score >= threshold }
     }
 
-    private func url(_ id: String) -> String { configuration.audioURLPrefix + id + ".wav" }
+    func url(_ id: String) -> String { configuration.audioURLPrefix + id + ".wav" }
 
-    /// Speaks and stores; nil when speech is off or nothing speakable. Adds elapsed ms to `speakMs`.
-    private func speakAndStore(_ text: String, question: Bool) async -> (id: String, wav: Data, ms: Double)? {
+    /// Speaks `text` in the question's or the answer's voice and stores the WAV; nil when speech
+    /// is off or there is nothing to say.
+    func speakAndStore(_ text: String, question: Bool) async -> SpokenClip? {
         guard configuration.speak, let speaker else { return nil }
         let start = MonotonicClock.now()
         do {
             let wav = question ? try await speaker.speakQuestion(text) : try await speaker.speakAnswer(text)
             let id = await audioStore.put(wav)
-            return (id, wav, MonotonicClock.milliseconds(since: start))
+            return SpokenClip(id: id, wav: wav, ms: MonotonicClock.milliseconds(since: start))
         } catch SpeechError.emptyText {
             return nil
         } catch {
@@ -156,66 +142,19 @@ public final class RAGPipeline: ChatEngine {
 
     // MARK: - ChatEngine
 
+    /// The whole answer at once: the collected form of `answer(_:events:)`.
     public func chat(_ request: ChatRequest) async throws -> ChatResponse {
-        let start = MonotonicClock.now()
-        let (question, k) = try validate(request)
-        let history = request.history ?? []
-        let questionAudio = Task { await self.speakAndStore(question, question: true) }
-        defer { questionAudio.cancel() }
-
-        var timings: [String: Double] = [:]
-        let t0 = MonotonicClock.now()
-        let passages = try await retrieve(question: question, k: k, history: history)
-        timings["retrieve"] = MonotonicClock.milliseconds(since: t0)
-
-        var answer: String
-        var backendName = "none"
-        var warnings: [String] = []
-        let t1 = MonotonicClock.now()
-        if passages.isEmpty {
-            answer = Self.notCoveredAnswer(for: question)
-        } else {
-            let input = AnswerInput(question: question, passages: passages, history: history,
-                                    prompt: promptBuilder.build(question: question, passages: passages, history: history))
-            answer = ""
-            var lastError: (any Error)?
-            for backend in backends {
-                do {
-                    var text = ""
-                    let outcome = try await groundedAnswer(with: backend, input) { piece, _ in text += piece }
-                    answer = text
-                    backendName = outcome.backend
-                    if let note = outcome.note { warnings.append(note) }
-                    lastError = nil
-                    break
-                } catch {
-                    try Task.checkCancellation()
-                    lastError = error
-                    warnings.append("\(backend.name): \(error)")
-                    logger.warning("backend \(backend.name) failed: \(error)")
-                }
-            }
-            if let lastError { throw lastError }
-            if backendName == "none" { throw RAGError.noBackend }
-        }
-        timings["generate"] = MonotonicClock.milliseconds(since: t1)
-
-        let answerAudio = await speakAndStore(answer, question: false)
-        let q = await questionAudio.value
-        timings["speak_question"] = q?.ms ?? 0
-        timings["speak_answer"] = answerAudio?.ms ?? 0
-        timings["speak"] = (q?.ms ?? 0) + (answerAudio?.ms ?? 0)
-        timings["total"] = MonotonicClock.milliseconds(since: start)
-        return ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
-                            audio: AudioLinks(question: q.map { url($0.id) }, answer: answerAudio.map { url($0.id) }),
-                            backend: backendName, timingsMs: timings, warnings: warnings.isEmpty ? nil : warnings)
+        try await answer(request, events: nil)
     }
 
+    /// `sources`, then `token`s and `audio`s as they come, then `done`: the streamed form of
+    /// `answer(_:events:)`. Cancelling the consumer stops the answer.
     public func chatStream(_ request: ChatRequest) -> AsyncThrowingStream<ChatEvent, Error> {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await self.stream(request, continuation)
+                    let response = try await self.answer(request, events: continuation)
+                    continuation.yield(.done(response))
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -225,72 +164,52 @@ public final class RAGPipeline: ChatEngine {
         }
     }
 
-    private func stream(_ request: ChatRequest, _ out: AsyncThrowingStream<ChatEvent, Error>.Continuation) async throws {
+    public typealias Events = AsyncThrowingStream<ChatEvent, Error>.Continuation
+
+    /// The one answer path: validate, retrieve, answer (backends in order), speak, time.
+    ///
+    /// Without `events` the answer is collected: a backend that fails midway hands over to the
+    /// next one (its text is dropped, nobody saw it) and the answer is spoken once whole. With
+    /// `events`, sources, text and audio clips go out as they come, each sentence spoken as soon
+    /// as it is complete; once text is out, a failing backend ends the answer with its error (no
+    /// silent switch in the middle of what the user reads).
+    func answer(_ request: ChatRequest, events out: Events?) async throws -> ChatResponse {
         let start = MonotonicClock.now()
-        let (question, k) = try validate(request)
+        let request = try request.validated(configuration.limits)
+        let question = request.question
         let history = request.history ?? []
         let timings = TimingBox()
 
         let questionAudio = Task { await self.speakAndStore(question, question: true) }
+        defer { questionAudio.cancel() }
         let t0 = MonotonicClock.now()
-        let passages: [RetrievedPassage]
-        do { passages = try await retrieve(question: question, k: k, history: history) } catch {
-            questionAudio.cancel(); throw error
-        }
+        let passages = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
         await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
-        out.yield(.sources(passages.map(Source.init)))
+        out?.yield(.sources(passages.map(Source.init)))
 
-        // The question's clip, once sources are out.
-        let questionAnnounced = Task { () -> (id: String, wav: Data, ms: Double)? in
-            let q = await questionAudio.value
-            if let q { out.yield(.audio(AudioClip(kind: .question, index: 0, url: self.url(q.id), text: question))) }
-            return q
-        }
+        let voice = out.map { SentenceVoice(pipeline: self, events: $0, question: question, questionAudio: questionAudio,
+                                            start: start, timings: timings) }
+        defer { voice?.cancel() }
 
-        // Sentences are spoken in order by one consumer, after the question's clip.
-        let (sentences, sentenceSink) = AsyncStream<String>.makeStream()
-        let speaking = Task { () -> [Data] in
-            _ = await questionAnnounced.value
-            var wavs: [Data] = []
-            var index = 0
-            for await sentence in sentences {
-                guard let clip = await self.speakAndStore(sentence, question: false) else { continue }
-                await timings.add("speak_answer", clip.ms)
-                if index == 0 { await timings.set("first_audio", MonotonicClock.milliseconds(since: start)) }
-                out.yield(.audio(AudioClip(kind: .answer, index: index, url: self.url(clip.id), text: sentence)))
-                wavs.append(clip.wav)
-                index += 1
-            }
-            return wavs
-        }
-        defer { questionAudio.cancel(); questionAnnounced.cancel(); speaking.cancel(); sentenceSink.finish() }
-
-        var splitter = SentenceSplitter()
         var answer = ""
         var backendName = "none"
         var warnings: [String] = []
         let t1 = MonotonicClock.now()
         /// `whole`: the piece is one complete, checked sentence (spoken at once, not re-split).
-        func emit(_ piece: String, whole: Bool = false) async {
-            if answer.isEmpty { await timings.set("first_token", MonotonicClock.milliseconds(since: start)) }
+        func emit(_ piece: String, whole: Bool) async {
+            if answer.isEmpty, out != nil { await timings.set("first_token", MonotonicClock.milliseconds(since: start)) }
             answer += piece
-            out.yield(.token(piece))
-            if whole {
-                let sentence = piece.trimmingCharacters(in: .whitespacesAndNewlines)
-                if !sentence.isEmpty { sentenceSink.yield(sentence) }
-            } else {
-                for s in splitter.feed(piece) { sentenceSink.yield(s) }
-            }
+            out?.yield(.token(piece))
+            voice?.feed(piece, whole: whole)
         }
         if passages.isEmpty {
-            await emit(Self.notCoveredAnswer(for: question))
+            await emit(Self.notCoveredAnswer(for: question), whole: false)
         } else {
-            let input = AnswerInput(question: question, passages: passages, history: history,
-                                    prompt: promptBuilder.build(question: question, passages: passages, history: history))
+            let input = AnswerInput(question: question, passages: passages, history: history)
             var lastError: (any Error)?
             for backend in backends {
                 do {
-                    let outcome = try await groundedAnswer(with: backend, input) { await emit($0, whole: $1) }
+                    let outcome = try await groundedAnswer(with: backend, input, emit: emit)
                     backendName = outcome.backend
                     if let note = outcome.note { warnings.append(note) }
                     lastError = nil
@@ -299,7 +218,10 @@ public final class RAGPipeline: ChatEngine {
                     try Task.checkCancellation()
                     lastError = error
                     logger.warning("backend \(backend.name) failed: \(error)")
-                    if !answer.isEmpty { throw error }   // text already sent: no silent switch
+                    if !answer.isEmpty {
+                        if out != nil { throw error }
+                        answer = ""
+                    }
                     warnings.append("\(backend.name): \(error)")
                 }
             }
@@ -307,23 +229,27 @@ public final class RAGPipeline: ChatEngine {
             if backendName == "none" { throw RAGError.noBackend }
         }
         await timings.set("generate", MonotonicClock.milliseconds(since: t1))
-        if let rest = splitter.finish() { sentenceSink.yield(rest) }
-        sentenceSink.finish()
 
-        let wavs = await speaking.value
-        let q = await questionAnnounced.value
-        var answerURL: String?
-        if !wavs.isEmpty, let joined = try? Self.concatenate(wavs) {
-            answerURL = url(await audioStore.put(joined))
+        let questionClip: SpokenClip?
+        let answerID: String?
+        if let voice {
+            answerID = await voice.finish()
+            questionClip = await voice.questionClip()
+        } else {
+            let clip = await speakAndStore(answer, question: false)
+            await timings.add("speak_answer", clip?.ms ?? 0)
+            answerID = clip?.id
+            questionClip = await questionAudio.value
         }
         var t = await timings.values
-        t["speak_question"] = q?.ms ?? 0
+        t["speak_question"] = questionClip?.ms ?? 0
         t["speak_answer"] = t["speak_answer"] ?? 0
-        t["speak"] = (q?.ms ?? 0) + (t["speak_answer"] ?? 0)
+        t["speak"] = (questionClip?.ms ?? 0) + (t["speak_answer"] ?? 0)
         t["total"] = MonotonicClock.milliseconds(since: start)
-        out.yield(.done(ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
-                                     audio: AudioLinks(question: q.map { url($0.id) }, answer: answerURL),
-                                     backend: backendName, timingsMs: t, warnings: warnings.isEmpty ? nil : warnings)))
+        return ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
+                            audio: AudioLinks(question: questionClip.map { url($0.id) }, answer: answerID.map(url)),
+                            backend: backendName, timingsMs: t, warnings: warnings.isEmpty ? nil : warnings,
+                            audioIDs: AudioIDs(question: questionClip?.id, answer: answerID))
     }
 
     /// One backend's answer, given out piece by piece through `emit` (with `true` for a piece that
@@ -333,7 +259,7 @@ public final class RAGPipeline: ChatEngine {
     /// extractive answer is given instead, and `note` says so. Returns the name of the backend
     /// whose text was given.
     func groundedAnswer(with backend: any AnswerBackend, _ input: AnswerInput,
-                emit: (String, Bool) async -> Void) async throws -> (backend: String, note: String?) {
+                        emit: (String, Bool) async -> Void) async throws -> (backend: String, note: String?) {
         if backend is ExtractiveBackend {
             for try await piece in backend.answer(input, options: configuration.generation) where !piece.isEmpty {
                 await emit(piece, false)
@@ -357,22 +283,12 @@ public final class RAGPipeline: ChatEngine {
         return (fallback.name, "\(backend.name) \(why): quotations given instead")
     }
 
-    /// Joins 16-bit mono WAVs of the same rate into one.
-    public static func concatenate(_ wavs: [Data]) throws -> Data {
-        var samples: [Int16] = []
-        var rate = 22_050
-        for w in wavs {
-            let info = try WAV.parse(w)
-            rate = info.sampleRate
-            samples += try WAV.samples(w)
-        }
-        return WAV.encode(samples: samples, sampleRate: rate)
-    }
-
     public func audio(id: String) async -> Data? {
         guard AudioStore.isValidID(id) else { return nil }
         return await audioStore.get(id)
     }
+
+    public var requestLimits: RequestLimits { configuration.limits }
 
     public func status() async -> EngineStatus {
         var info = self.info
@@ -389,6 +305,14 @@ public final class RAGPipeline: ChatEngine {
     }
 }
 
+/// A stored WAV: its id, bytes and the milliseconds synthesis took.
+struct SpokenClip: Sendable {
+    var id: String
+    var wav: Data
+    var ms: Double
+}
+
+/// Milliseconds per stage, written by the answer and its speech tasks.
 actor TimingBox {
     var values: [String: Double] = [:]
     func set(_ k: String, _ v: Double) { values[k] = v }

@@ -54,12 +54,15 @@ public struct RemoteConfiguration: Sendable, Equatable {
 public struct RemoteBackend: AnswerBackend {
     public let name = "remote"
     public let configuration: RemoteConfiguration
+    public let promptBuilder: PromptBuilder
     private let client: HTTPClient
     public var info: String { "remote \(configuration.model) at \(configuration.chatCompletionsURL)" }
 
     /// - Parameter client: defaults to `RemoteBackend.sharedClient` (process-wide, never shut down).
-    public init(configuration: RemoteConfiguration, client: HTTPClient = RemoteBackend.sharedClient) {
+    public init(configuration: RemoteConfiguration, promptBuilder: PromptBuilder = PromptBuilder(),
+                client: HTTPClient = RemoteBackend.sharedClient) {
         self.configuration = configuration
+        self.promptBuilder = promptBuilder
         self.client = client
     }
 
@@ -93,11 +96,12 @@ public struct RemoteBackend: AnswerBackend {
 
     public func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
         let timeout = min(configuration.timeout, options.timeout > 0 ? options.timeout : configuration.timeout)
+        let messages = promptBuilder.build(question: input.question, passages: input.passages, history: input.history).messages
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
                     try await withTimeout(seconds: timeout, what: "remote API \(configuration.chatCompletionsURL)") {
-                        try await self.run(messages: input.prompt.messages, options: options, timeout: timeout) {
+                        try await self.run(messages: messages, options: options, timeout: timeout) {
                             continuation.yield($0)
                         }
                     }

@@ -20,6 +20,67 @@ public struct ChatRequest: Codable, Sendable, Equatable {
         self.question = question; self.topK = topK; self.history = history
     }
     enum CodingKeys: String, CodingKey { case question, topK = "top_k", history }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        question = try c.decode(String.self, forKey: .question)
+        // Read as a number first: Foundation reports a fraction decoded as Int as invalid JSON,
+        // with no field named; this way `2.5` is an error about `top_k`.
+        if let k = try c.decodeIfPresent(Double.self, forKey: .topK) {
+            guard k == k.rounded(), abs(k) <= 1e9 else {
+                throw DecodingError.dataCorruptedError(forKey: .topK, in: c, debugDescription: "top_k must be an integer")
+            }
+            topK = Int(k)
+        }
+        history = try c.decodeIfPresent([ChatMessage].self, forKey: .history)
+    }
+
+    /// The request checked against `limits` and normalised (question trimmed). The one place the
+    /// rules live: the server calls it before taking a generation slot (so that a bad request is
+    /// a 4xx, never an event of a started stream), the pipeline for every other caller.
+    public func validated(_ limits: RequestLimits) throws -> ChatRequest {
+        let question = self.question.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !question.isEmpty else { throw RAGError.emptyQuestion }
+        guard question.count <= limits.maxQuestionLength else {
+            throw RAGError.questionTooLong(length: question.count, limit: limits.maxQuestionLength)
+        }
+        if let k = topK, !(1...limits.maxTopK).contains(k) {
+            throw RAGError.invalidTopK("top_k must be between 1 and \(limits.maxTopK), got \(k)")
+        }
+        if let history {
+            guard history.count <= limits.maxHistoryMessages else {
+                throw RAGError.invalidHistory("'history' has more than \(limits.maxHistoryMessages) messages")
+            }
+            for message in history {
+                guard message.role != .system else {
+                    throw RAGError.invalidHistory("history messages are {\"role\": \"user\"|\"assistant\", \"content\": \"...\"}")
+                }
+                guard message.content.count <= limits.maxHistoryMessageLength else {
+                    throw RAGError.historyTooLong(limit: limits.maxHistoryMessageLength)
+                }
+            }
+        }
+        return ChatRequest(question: question, topK: topK, history: history)
+    }
+}
+
+/// What a chat request may ask for.
+public struct RequestLimits: Sendable, Equatable {
+    /// Longest question, in characters (after trimming).
+    public var maxQuestionLength: Int
+    /// Largest `top_k`: the answer uses a handful of passages; more only slows the answer down.
+    public var maxTopK: Int
+    public var maxHistoryMessages: Int
+    /// Longest history message, in characters.
+    public var maxHistoryMessageLength: Int
+
+    public init(maxQuestionLength: Int = 4_000, maxTopK: Int = 20, maxHistoryMessages: Int = 50,
+                maxHistoryMessageLength: Int? = nil) {
+        self.maxQuestionLength = maxQuestionLength
+        self.maxTopK = maxTopK
+        self.maxHistoryMessages = maxHistoryMessages
+        self.maxHistoryMessageLength = maxHistoryMessageLength ?? 4 * maxQuestionLength
+    }
 }
 
 /// A passage returned by the retriever (the index's search results).
@@ -75,6 +136,13 @@ public struct AudioLinks: Codable, Sendable, Equatable {
     public init(question: String? = nil, answer: String? = nil) { self.question = question; self.answer = answer }
 }
 
+/// The stored WAVs of a response by id.
+public struct AudioIDs: Sendable, Equatable {
+    public var question: String?
+    public var answer: String?
+    public init(question: String? = nil, answer: String? = nil) { self.question = question; self.answer = answer }
+}
+
 /// `POST /chat` response.
 public struct ChatResponse: Codable, Sendable, Equatable {
     public var question: String
@@ -87,11 +155,13 @@ public struct ChatResponse: Codable, Sendable, Equatable {
     public var timingsMs: [String: Double]
     /// Non-fatal problems (e.g. the remote API failed and another backend answered).
     public var warnings: [String]?
+    /// The ids behind `audio`'s URLs (for `AudioStore` lookups such as `?audio=inline`); not in the JSON.
+    public var audioIDs = AudioIDs()
 
     public init(question: String, answer: String, sources: [Source], audio: AudioLinks, backend: String,
-                timingsMs: [String: Double], warnings: [String]? = nil) {
+                timingsMs: [String: Double], warnings: [String]? = nil, audioIDs: AudioIDs = AudioIDs()) {
         self.question = question; self.answer = answer; self.sources = sources; self.audio = audio
-        self.backend = backend; self.timingsMs = timingsMs; self.warnings = warnings
+        self.backend = backend; self.timingsMs = timingsMs; self.warnings = warnings; self.audioIDs = audioIDs
     }
     enum CodingKeys: String, CodingKey {
         case question, answer, sources, audio, backend, timingsMs = "timings_ms", warnings
@@ -147,4 +217,10 @@ public protocol ChatEngine: Sendable {
     /// A stored WAV by id (the `<id>` of `/audio/<id>.wav`), nil when unknown or evicted.
     func audio(id: String) async -> Data?
     func status() async -> EngineStatus
+    /// What a request may ask for; the server checks requests against it before answering.
+    var requestLimits: RequestLimits { get }
+}
+
+extension ChatEngine {
+    public var requestLimits: RequestLimits { RequestLimits() }
 }

@@ -66,14 +66,16 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         if let e = error as? RAGError {
             let status: HTTPResponse.Status
             switch e {
-            case .invalidRequest: status = .badRequest
-            case .questionTooLong: status = .contentTooLarge
+            case .invalidRequest, .emptyQuestion, .invalidTopK, .invalidHistory: status = .badRequest
+            case .questionTooLong, .historyTooLong: status = .contentTooLarge
             case .retrieval, .backend, .speech: status = .internalServerError
             case .noBackend: status = .serviceUnavailable
             case .upstream, .connection, .invalidResponse: status = .badGateway
             case .timeout: status = .gatewayTimeout
             }
-            return APIError(status, code: e.code, message: e.description)
+            // Like `tooLarge`: the connection is closed after a 413.
+            return APIError(status, code: e.code, message: e.description,
+                            headers: status == .contentTooLarge ? [.connection: "close"] : [:])
         }
         if let e = error as? any HTTPResponseError {
             let code: String

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import RAG
 
 /// `POST /chat` and `POST /chat/stream`.
@@ -16,7 +17,8 @@ struct ChatController<Context: RequestContext>: Sendable {
 
     // MARK: Input
 
-    /// Content type, size, JSON shape and question checks, in that order.
+    /// Content type, size and JSON shape, in that order (what the request may ask for is checked
+    /// against the engine's limits by `ChatRequest.validated`).
     func parse(_ request: Request) async throws -> ChatRequest {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
@@ -27,58 +29,48 @@ struct ChatController<Context: RequestContext>: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError.tooLarge("request body of \(length) bytes exceeds \(limit) bytes")
         }
-        var bytes: [UInt8] = []
-        for try await buffer in request.body {
-            bytes.append(contentsOf: buffer.readableBytesView)
-            if bytes.count > limit { throw APIError.tooLarge("request body exceeds \(limit) bytes") }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw APIError.tooLarge("request body exceeds \(limit) bytes")
         }
-        return try Self.decode(bytes, maxQuestionLength: configuration.maxQuestionLength)
+        return try Self.decode(Data(buffer: body))
     }
 
-    /// Strict decoding with a precise message per problem.
-    static func decode(_ bytes: [UInt8], maxQuestionLength: Int) throws -> ChatRequest {
-        guard !bytes.isEmpty else { throw APIError.badRequest("empty body: expected {\"question\": \"...\"}", code: "invalid_json") }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(bytes), options: []) } catch {
+    /// `ChatRequest` from JSON, each decoding problem named by the field it is about.
+    static func decode(_ data: Data) throws -> ChatRequest {
+        guard !data.isEmpty else { throw APIError.badRequest("empty body: expected {\"question\": \"...\"}", code: "invalid_json") }
+        do {
+            return try JSONDecoder().decode(ChatRequest.self, from: data)
+        } catch let error as DecodingError {
+            throw Self.problem(error)
+        } catch {
             throw APIError.badRequest("the body is not valid JSON", code: "invalid_json")
         }
-        guard let dict = object as? [String: Any] else {
-            throw APIError.badRequest("expected a JSON object {\"question\": \"...\"}", code: "invalid_json")
+    }
+
+    /// The 400 for a decoding error: the first key of its path says which field is wrong.
+    static func problem(_ error: DecodingError) -> APIError {
+        let path: [any CodingKey]
+        switch error {
+        case .keyNotFound(let key, let context): path = context.codingPath + [key]
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context): path = context.codingPath
+        @unknown default: path = []
         }
-        guard let raw = dict["question"] else { throw APIError.badRequest("missing field 'question'", code: "missing_question") }
-        guard let question = raw as? String, !(raw is NSNumber) else {
-            throw APIError.badRequest("'question' must be a string", code: "invalid_question")
+        switch path.first?.stringValue {
+        case "question" where path.count == 1:
+            if case .keyNotFound = error { return .badRequest("missing field 'question'", code: "missing_question") }
+            return .badRequest("'question' must be a string", code: "invalid_question")
+        case "top_k":
+            return .badRequest("'top_k' must be an integer", code: "invalid_top_k")
+        case "history":
+            return .badRequest("'history' must be an array of {\"role\": \"user\"|\"assistant\", \"content\": \"...\"}",
+                               code: "invalid_history")
+        default:
+            if case .keyNotFound = error { return .badRequest("missing field 'question'", code: "missing_question") }
+            return .badRequest("expected a JSON object {\"question\": \"...\"}", code: "invalid_json")
         }
-        let trimmed = question.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty else { throw APIError.badRequest("'question' is empty", code: "empty_question") }
-        guard trimmed.count <= maxQuestionLength else {
-            throw APIError.tooLarge("the question has \(trimmed.count) characters; the limit is \(maxQuestionLength)", code: "question_too_long")
-        }
-        var topK: Int?
-        if let k = dict["top_k"], !(k is NSNull) {
-            // JSONDecoder rejects booleans, fractions and strings where an Int is expected.
-            guard let n = try? JSONDecoder().decode(TopK.self, from: Data(bytes)).top_k, (1...50).contains(n) else {
-                throw APIError.badRequest("'top_k' must be an integer between 1 and 50", code: "invalid_top_k")
-            }
-            topK = n
-        }
-        var history: [ChatMessage]?
-        if let h = dict["history"], !(h is NSNull) {
-            guard let items = h as? [Any] else { throw APIError.badRequest("'history' must be an array", code: "invalid_history") }
-            guard items.count <= 50 else { throw APIError.badRequest("'history' has more than 50 messages", code: "invalid_history") }
-            history = try items.map { item in
-                guard let m = item as? [String: Any], let roleName = m["role"] as? String,
-                      let role = ChatMessage.Role(rawValue: roleName), role != .system,
-                      let content = m["content"] as? String else {
-                    throw APIError.badRequest("each history item must be {\"role\": \"user\"|\"assistant\", \"content\": \"...\"}", code: "invalid_history")
-                }
-                guard content.count <= maxQuestionLength * 4 else {
-                    throw APIError.tooLarge("a history message is too long", code: "history_too_long")
-                }
-                return ChatMessage(role: role, content: content)
-            }
-        }
-        return ChatRequest(question: trimmed, topK: topK, history: history)
     }
 
     func engine() async throws -> any ChatEngine {
@@ -95,8 +87,8 @@ struct ChatController<Context: RequestContext>: Sendable {
     // MARK: Routes
 
     @Sendable func chat(_ request: Request, context: Context) async throws -> Response {
-        let chatRequest = try await parse(request)
         let engine = try await engine()
+        let chatRequest = try await parse(request).validated(engine.requestLimits)
         let inline = request.uri.queryParameters.get("audio") == "inline"
         let timeout = configuration.requestTimeout, limiter = self.limiter
         // Waiting and answering stop when the client leaves (its slot and queue place go back).
@@ -107,16 +99,16 @@ struct ChatController<Context: RequestContext>: Sendable {
         }
         metrics.recordTimings(response.timingsMs)
         if inline {
-            response.audio = AudioLinks(question: await Self.inline(response.audio.question, engine: engine),
-                                        answer: await Self.inline(response.audio.answer, engine: engine))
+            response.audio = AudioLinks(question: await Self.base64(response.audioIDs.question, engine: engine),
+                                        answer: await Self.base64(response.audioIDs.answer, engine: engine))
         }
         return try Self.json(response)
     }
 
-    /// `/audio/<id>.wav` → base64 of the WAV.
-    static func inline(_ url: String?, engine: any ChatEngine) async -> String? {
-        guard let url, let name = url.split(separator: "/").last, name.hasSuffix(".wav") else { return nil }
-        return await engine.audio(id: String(name.dropLast(4)))?.base64EncodedString()
+    /// The stored WAV `id` in base64.
+    static func base64(_ id: String?, engine: any ChatEngine) async -> String? {
+        guard let id else { return nil }
+        return await engine.audio(id: id)?.base64EncodedString()
     }
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -128,8 +120,8 @@ struct ChatController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func stream(_ request: Request, context: Context) async throws -> Response {
-        let chatRequest = try await parse(request)
         let engine = try await engine()
+        let chatRequest = try await parse(request).validated(engine.requestLimits)
         let connection = ClientConnection.current
         let limiter = self.limiter
         // The slot is taken before the response starts, so that a full queue or a long wait is
@@ -180,8 +172,6 @@ struct ChatController<Context: RequestContext>: Sendable {
                                                .init("X-Accel-Buffering")!: "no"], body: body)
     }
 }
-
-private struct TopK: Decodable { var top_k: Int }
 
 /// Server-Sent Events frames for `ChatEvent`s.
 public enum SSE {

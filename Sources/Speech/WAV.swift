@@ -77,6 +77,17 @@ public enum WAV {
     }
 
     /// The 16-bit samples of a mono/interleaved PCM WAV.
+    /// Joins 16-bit mono WAVs of one sample rate into one (the spoken sentences of an answer).
+    public static func join(_ wavs: [Data]) throws -> Data {
+        var samples: [Int16] = []
+        var rate = 22_050
+        for w in wavs {
+            rate = try parse(w).sampleRate
+            samples += try Self.samples(w)
+        }
+        return encode(samples: samples, sampleRate: rate)
+    }
+
     public static func samples(_ data: Data) throws -> [Int16] {
         let info = try parse(data)
         guard info.format == 1, info.bitsPerSample == 16 else { throw SpeechError.invalidWAV("not 16-bit PCM") }

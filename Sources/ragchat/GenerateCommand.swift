@@ -185,8 +185,7 @@ struct GenerateCommand: AsyncParsableCommand {
                 throw Self.fail("\(error)")
             }
             Terminal.err(String(format: "retrieval (%@): %.3f s\n", mode.rawValue, MonotonicClock.seconds(since: t)))
-            let input = AnswerInput(question: question, passages: passages,
-                                    prompt: PromptBuilder().build(question: question, passages: passages))
+            let input = AnswerInput(question: question, passages: passages)
             if showPrompt {
                 let fitted = try backend.fittedPrompt(input, answerTokens: maxTokens)
                 Terminal.err(backend.tokenizer.decode(fitted.tokens, renderSpecial: true) + "\n----\n")

@@ -106,8 +106,7 @@ import Testing
 
     @Test func streamsPieces() async throws {
         let backend = ExtractiveBackend()
-        let input = AnswerInput(question: "Quel est le secret d'une bonne tarte ?", passages: passages,
-                                prompt: Prompt(messages: [], text: ""))
+        let input = AnswerInput(question: "Quel est le secret d'une bonne tarte ?", passages: passages)
         var pieces: [String] = []
         for try await p in backend.answer(input, options: GenerationOptions()) { pieces.append(p) }
         #expect(pieces.count >= 2)

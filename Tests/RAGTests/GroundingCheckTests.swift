@@ -53,8 +53,7 @@ struct GroundingCheckTests {
 
     static func input() -> AnswerInput {
         let passages = passages.enumerated().map { RetrievedPassage(id: "\($0.offset)", file: "f.txt", score: 1, text: $0.element) }
-        return AnswerInput(question: "Comment installer un paquet ?", passages: passages,
-                           prompt: PromptBuilder().build(question: "Comment installer un paquet ?", passages: passages))
+        return AnswerInput(question: "Comment installer un paquet ?", passages: passages)
     }
 
     @Test("a streamed answer gives out only supported sentences, whole, and says how it ended")

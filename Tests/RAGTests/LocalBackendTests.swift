@@ -92,7 +92,7 @@ struct LocalBackendTests {
     ]
 
     static func input(_ q: String = "Quelles variantes ?") -> AnswerInput {
-        AnswerInput(question: q, passages: passages, prompt: PromptBuilder().build(question: q, passages: passages))
+        AnswerInput(question: q, passages: passages)
     }
 
     static func collect(_ s: AsyncThrowingStream<String, Error>) async throws -> [String] {
@@ -142,8 +142,8 @@ struct LocalBackendTests {
         defer { unlink(path) }
         // Each byte is a token: the rules and the question alone are ~600 tokens. 900 tokens of
         // context, 100 for the answer: the long third passage is dropped or shortened.
-        let b = try LocalBackend(modelPath: path, contextLength: 900, maxTokens: 100, threads: 1)
-        b.useRequestTemperature = true
+        let b = try LocalBackend(modelPath: path, contextLength: 900, maxTokens: 100, threads: 1,
+                                 tuning: LocalAnswerTuning(useRequestTemperature: true))
         #expect(b.contextLength == 900)
         let full = b.promptTokens(question: "Quelles variantes ?", passages: Self.passages, history: [])
         #expect(full.count > 900)
@@ -166,9 +166,8 @@ struct LocalBackendTests {
         let path = TinyChatModel.path("cancel")
         try TinyChatModel.write(to: path, chatTemplate: Self.chatML, context: 4096)
         defer { unlink(path) }
-        let b = try LocalBackend(modelPath: path, contextLength: 4096, maxTokens: 3000, threads: 1)
-        b.repeatGuard = 0
-        b.useRequestTemperature = true
+        let b = try LocalBackend(modelPath: path, contextLength: 4096, maxTokens: 3000, threads: 1,
+                                 tuning: LocalAnswerTuning(repeatGuard: 0, useRequestTemperature: true))
         let options = GenerationOptions(maxTokens: 3000, temperature: 1, timeout: 600)
         // The consumer reads one piece then goes away.
         let consumer = Task { () -> Int in
@@ -241,8 +240,7 @@ struct LocalBackendTests {
         let backend = try LocalBackend(modelPath: Self.root.appendingPathComponent("models/decoder/gemma-3-270m-q4_k_m.gguf").path,
                                        maxTokens: 128)
         #expect(backend.promptMode == .completion(PromptBuilder.defaultCompletionStyle))
-        let input = AnswerInput(question: question, passages: passages,
-                                prompt: PromptBuilder().build(question: question, passages: passages))
+        let input = AnswerInput(question: question, passages: passages)
         let start = Date()
         var first: Double?
         var answer = ""

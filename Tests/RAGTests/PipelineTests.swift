@@ -47,7 +47,7 @@ struct StubBackend: AnswerBackend {
     func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
         AsyncThrowingStream { c in
             Task {
-                await calls.add(input.prompt.text)
+                await calls.add(PromptBuilder().build(question: input.question, passages: input.passages, history: input.history).text)
                 if let error, failAfter == nil { c.finish(throwing: error); return }
                 for (i, p) in pieces.enumerated() {
                     if let error, let n = failAfter, i == n { c.finish(throwing: error); return }
@@ -146,7 +146,7 @@ func speaker() throws -> Speaker {
     @Test func validatesRequests() async throws {
         let pipeline = RAGPipeline(retriever: StubRetriever(passages: samplePassages), backends: [ExtractiveBackend()],
                                    speaker: nil, configuration: PipelineConfiguration(maxQuestionLength: 10, speak: false))
-        await #expect(throws: RAGError.invalidRequest("the question is empty")) { _ = try await pipeline.chat(ChatRequest(question: "  \n")) }
+        await #expect(throws: RAGError.emptyQuestion) { _ = try await pipeline.chat(ChatRequest(question: "  \n")) }
         await #expect(throws: RAGError.questionTooLong(length: 11, limit: 10)) { _ = try await pipeline.chat(ChatRequest(question: "12345678901")) }
         await #expect(throws: RAGError.self) { _ = try await pipeline.chat(ChatRequest(question: "ok", topK: 0)) }
         let broken = RAGPipeline(retriever: FailingRetriever(), backends: [ExtractiveBackend()], speaker: nil)

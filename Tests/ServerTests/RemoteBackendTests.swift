@@ -8,7 +8,7 @@ import Testing
     let passages = [RetrievedPassage(id: "1", file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est renversée.")]
 
     func input(_ question: String = "Qu'est-ce que la Tatin ?") -> AnswerInput {
-        AnswerInput(question: question, passages: passages, prompt: PromptBuilder().build(question: question, passages: passages))
+        AnswerInput(question: question, passages: passages)
     }
 
     func withFake<T>(_ body: (FakeOpenAIServer) async throws -> T) async throws -> T {

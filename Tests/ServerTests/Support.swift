@@ -24,7 +24,8 @@ struct StubEngine: ChatEngine {
         if let error { throw error }
         return ChatResponse(question: request.question, answer: "La Tatin est renversée [1].", sources: Self.sources,
                             audio: AudioLinks(question: "/audio/\(Self.wavID).wav", answer: "/audio/\(Self.wavID).wav"),
-                            backend: "extractive", timingsMs: ["retrieve": 1.5, "generate": 2, "speak": 3, "total": 7])
+                            backend: "extractive", timingsMs: ["retrieve": 1.5, "generate": 2, "speak": 3, "total": 7],
+                            audioIDs: AudioIDs(question: Self.wavID, answer: Self.wavID))
     }
 
     func chatStream(_ request: ChatRequest) -> AsyncThrowingStream<ChatEvent, Error> {
