@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Speech", dependencies: ["CEspeakNG"]),
+        .target(name: "Speech", dependencies: ["CEspeakNG", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "RAG", dependencies: [
             "Index", "Encoder", "Decoder", "Speech", "TextAnalysis", "Tensors",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -74,23 +74,6 @@ public final class RAGPipeline: ChatEngine {
         self.logger = logger
     }
 
-    /// Backends in `order`, skipping what is not available: `remote` needs a configuration,
-    /// `local` needs a backend (the GGUF model, later).
-    public static func backends(order: [BackendKind] = [.remote, .local, .extractive],
-                                remote: RemoteConfiguration? = nil,
-                                local: (any AnswerBackend)? = nil,
-                                extractive: ExtractiveBackend = ExtractiveBackend()) -> [any AnswerBackend] {
-        order.compactMap { kind -> (any AnswerBackend)? in
-            switch kind {
-            case .remote: return remote.map { RemoteBackend(configuration: $0) }
-            case .local: return local
-            case .extractive: return extractive
-            }
-        }
-    }
-
-    // MARK: - Pieces
-
     /// The retrieval query: the last user turn(s) of the history, then the question.
     public func retrievalQuery(question: String, history: [ChatMessage]) -> String {
         let n = configuration.historyTurnsForRetrieval

@@ -3,7 +3,6 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import RAG
-import Speech
 import Synchronization
 
 /// Shared pieces of one server instance.
@@ -56,18 +55,6 @@ public func buildApplication(_ state: ServerState, logger: Logger = Logger(label
 /// Convenience: an application with an engine already loaded (tests).
 public func buildApplication(_ configuration: ServerConfiguration, engine: any ChatEngine) -> some ApplicationProtocol {
     buildApplication(ServerState(configuration: configuration, holder: EngineHolder(engine: engine)))
-}
-
-/// What loading gives the server: the engine, and the configured parts that failed to load (a
-/// backend, the encoder), each with its reason. The engine answers without them; `/health`
-/// reports "degraded" with these reasons.
-public struct LoadedEngine: Sendable {
-    public var engine: any ChatEngine
-    public var problems: [String]
-    public init(_ engine: any ChatEngine, problems: [String] = []) {
-        self.engine = engine
-        self.problems = problems
-    }
 }
 
 /// `runServer` for a loader that reports no load problems.
@@ -143,42 +130,4 @@ public func runServer(configuration: ServerConfiguration,
         throw error
     }
     if let error = loadError.withLock({ $0 }) { throw error }
-}
-
-/// The answering backends in the configured order (`RAGCHAT_BACKENDS`), each unavailable one
-/// skipped with a log line: `remote` without an API base, `local` without a loaded model.
-public func availableBackends(_ configuration: ServerConfiguration, remote: RemoteConfiguration?,
-                              local: (any AnswerBackend)?, extractive: ExtractiveBackend,
-                              logger: Logger = Logger(label: "ragchat.rag")) -> [any AnswerBackend] {
-    for kind in configuration.backends {
-        switch kind {
-        case .remote where remote == nil:
-            logger.notice("backend remote skipped: no API configured (set RAGCHAT_API_BASE or --api-base)")
-        case .local where local == nil:
-            logger.notice("backend local skipped: no local model loaded")
-        default: break
-        }
-    }
-    return RAGPipeline.backends(order: configuration.backends, remote: remote, local: local, extractive: extractive)
-}
-
-/// The standard engine for `ragchat serve`: `retriever` (the index's search), backends in the
-/// configured order (remote from `RAGCHAT_API_*` when set, `local` when given, extractive), the two
-/// voices. Speech that cannot start (no espeak-ng data) is logged and turned off, not fatal.
-public func makePipeline(_ configuration: ServerConfiguration, retriever: any Retriever,
-                         local: (any AnswerBackend)? = nil,
-                         embed: (@Sendable ([String]) async throws -> [[Float]])? = nil,
-                         remote: RemoteConfiguration? = RemoteConfiguration.fromEnvironment(),  // serve passes configuration.remote
-                         info: [String: String] = [:],
-                         logger: Logger = Logger(label: "ragchat.rag")) -> RAGPipeline {
-    let backends = availableBackends(configuration, remote: remote, local: local,
-                                     extractive: ExtractiveBackend(embed: embed), logger: logger)
-    var speaker: Speaker?
-    do { speaker = try Speaker(configuration: configuration.speech) } catch {
-        logger.error("speech disabled: \(error)")
-    }
-    var facts = info
-    facts["index"] = facts["index"] ?? configuration.indexPath
-    return RAGPipeline(retriever: retriever, backends: backends, speaker: speaker,
-                       configuration: configuration.pipeline, info: facts, logger: logger)
 }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// A voice: an espeak-ng voice name (with variant) and a speaking rate in words per minute.
@@ -91,7 +92,7 @@ public actor Speaker {
 
     /// The cache key: SHA-256 of the cleaned text, the voice name and the rate.
     public nonisolated static func cacheKey(text: String, voice: Voice) -> String {
-        SHA256Digest.hex("\(voice.name)\u{1F}\(voice.rate)\u{1F}\(text)")
+        SHA256.hash(data: Data("\(voice.name)\u{1F}\(voice.rate)\u{1F}\(text)".utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Speaks `text` (cleaned first) with `voice`; returns a 16-bit mono WAV.

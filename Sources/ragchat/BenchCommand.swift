@@ -320,27 +320,30 @@ struct BenchCommand: AsyncParsableCommand {
             if limit > 0 {
                 questions = QuestionClass.allCases.flatMap { c in set.questions.filter { $0.questionClass == c }.prefix(limit) }
             }
-            var runs: [(label: String, backends: String, model: String?)] = []
+            var runs: [(label: String, backends: [BackendKind], model: String?)] = []
             for kind in try BackendKind.parseList(backends) {
                 switch kind {
-                case .extractive: runs.append(("extractive", "extractive", nil))
+                case .extractive: runs.append(("extractive", [.extractive], nil))
                 case .local:
-                    for m in model.isEmpty ? [ServerConfiguration().modelPath] : model {
-                        runs.append((URL(fileURLWithPath: m).deletingPathExtension().lastPathComponent, "local,extractive", m))
+                    for m in model.isEmpty ? [EngineConfiguration().modelPath] : model {
+                        runs.append((URL(fileURLWithPath: m).deletingPathExtension().lastPathComponent, [.local, .extractive], m))
                     }
-                case .remote: runs.append(("remote", "remote,extractive", nil))
+                case .remote: runs.append(("remote", [.remote, .extractive], nil))
                 }
             }
             var reports: [AnswerReport] = []
             for run in runs {
-                var arguments = ["--index", bench.store.path, "--backends", run.backends, "--encoder", encoderDirectory,
-                                 "--audio-cache", ""]
-                if let m = run.model { arguments += ["--model", m] }
-                if let topK { arguments += ["--top-k", String(topK)] }
-                let configuration = try ServerConfiguration(arguments: arguments)
+                var configuration = EngineConfiguration()
+                configuration.indexPath = bench.store.path
+                configuration.backends = run.backends
+                configuration.encoderPath = encoderDirectory
+                configuration.audioCacheDirectory = nil
+                configuration.remote = RemoteConfiguration.fromEnvironment()
+                if let m = run.model { configuration.modelPath = m }
+                if let topK { configuration.topK = topK }
                 var logger = Logger(label: "ragchat.bench")
                 logger.logLevel = .warning
-                let loaded = try await ServeEngine.load(configuration, logger: logger)
+                let loaded = try await EngineLoader.load(configuration, logger: logger)
                 for problem in loaded.problems { Terminal.err("run \(run.label): \(problem)\n") }
                 let engine = loaded.engine
                 Terminal.err("run \(run.label): \(questions.count) questions\n")

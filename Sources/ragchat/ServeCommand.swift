@@ -9,8 +9,9 @@ import Tensors
 
 /// `ragchat serve [--host H] [--port P] [--index FILE] …` — the chat server and its page.
 ///
-/// Every option is also a `RAGCHAT_*` environment variable (options win); both are read by
-/// `ServerConfiguration`. The server listens at once (`/health` answers 503 while loading), then
+/// Every option is also a `RAGCHAT_*` environment variable (options win), read once by
+/// `settings(environment:)` into the HTTP settings (`ServerConfiguration`) and the engine's
+/// (`EngineConfiguration`, built by `EngineLoader`). The server listens at once (`/health` answers 503 while loading), then
 /// loads the index, the sentence encoder (query embeddings for hybrid search when the index holds
 /// vectors of that model; keyword search otherwise) and the voices, once.
 struct ServeCommand: AsyncParsableCommand {
@@ -27,76 +28,118 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "Address to listen on (RAGCHAT_HOST, default 127.0.0.1).") var host: String?
-    @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: String?
+    @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: Int?
     @Option(help: "SQLite index built by `ragchat ingest` (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
     @Option(help: "Sentence encoder: E5S1 .bin file or model folder (RAGCHAT_ENCODER, default models/encoder/multilingual-e5-small/e5-small-q4.bin).") var encoder: String?
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,extractive; with --model: remote,local,extractive).") var backends: String?
     @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL; naming one adds the local backend; default file models/decoder/gemma-3-270m-q4_k_m.gguf with --backends …local…).") var model: String?
-    @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: String?
-    @Option(help: "Longest local answer in tokens (RAGCHAT_MAX_TOKENS, default 256).") var maxTokens: String?
+    @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: Int?
+    @Option(help: "Longest local answer in tokens (RAGCHAT_MAX_TOKENS, default 256).") var maxTokens: Int?
     @Option(help: "OpenAI-compatible API base URL for the remote backend (RAGCHAT_API_BASE).") var apiBase: String?
     @Option(help: "Model name sent to the API (RAGCHAT_API_MODEL).") var apiModel: String?
-    @Option(help: "Seconds per API request (RAGCHAT_API_TIMEOUT, default 60).") var apiTimeout: String?
+    @Option(help: "Seconds per API request (RAGCHAT_API_TIMEOUT, default 60).") var apiTimeout: Double?
     @Option(help: "espeak-ng voice of the question (RAGCHAT_QUESTION_VOICE, default fr+m3).") var questionVoice: String?
     @Option(help: "espeak-ng voice of the answer (RAGCHAT_ANSWER_VOICE, default fr+f3).") var answerVoice: String?
-    @Option(help: "Speech rate in words per minute (RAGCHAT_SPEECH_RATE, default 175).") var speechRate: String?
+    @Option(help: "Speech rate in words per minute (RAGCHAT_SPEECH_RATE, default 175).") var speechRate: Int?
     @Option(help: "On-disk audio cache folder, empty to disable (RAGCHAT_AUDIO_CACHE, default models/audio-cache).") var audioCache: String?
-    @Option(help: "Passages per question (RAGCHAT_TOP_K, default 4).") var topK: String?
-    @Option(help: "Minimum retrieval score of a passage (RAGCHAT_MIN_SCORE).") var minScore: String?
-    @Option(help: "Answers generated at once (RAGCHAT_MAX_CONCURRENT, default 2).") var maxConcurrent: String?
-    @Option(help: "Requests waiting for a slot before 503 (RAGCHAT_MAX_QUEUE, default 8).") var maxQueue: String?
-    @Option(help: "Seconds a request may wait for a slot (RAGCHAT_QUEUE_TIMEOUT, default 30).") var queueTimeout: String?
-    @Option(help: "Seconds one answer may take (RAGCHAT_REQUEST_TIMEOUT, default 120).") var requestTimeout: String?
-    @Option(help: "Seconds a connection may stay idle, or leave a response unread, before it is closed (RAGCHAT_IDLE_TIMEOUT, default 60; 0: no limit).") var idleTimeout: String?
-    @Option(help: "Seconds from a request's first byte to the end of its headers (RAGCHAT_HEADER_TIMEOUT, default 10; 0: no limit).") var headerTimeout: String?
-    @Option(help: "Seconds from the end of a request's headers to the end of its body (RAGCHAT_BODY_TIMEOUT, default 30; 0: no limit).") var bodyTimeout: String?
+    @Option(help: "Passages per question (RAGCHAT_TOP_K, default 4).") var topK: Int?
+    @Option(help: "Minimum retrieval score of a passage (RAGCHAT_MIN_SCORE).") var minScore: Double?
+    @Option(help: "Answers generated at once (RAGCHAT_MAX_CONCURRENT, default 2).") var maxConcurrent: Int?
+    @Option(help: "Requests waiting for a slot before 503 (RAGCHAT_MAX_QUEUE, default 8).") var maxQueue: Int?
+    @Option(help: "Seconds a request may wait for a slot (RAGCHAT_QUEUE_TIMEOUT, default 30).") var queueTimeout: Double?
+    @Option(help: "Seconds one answer may take (RAGCHAT_REQUEST_TIMEOUT, default 120).") var requestTimeout: Double?
+    @Option(help: "Seconds a connection may stay idle, or leave a response unread, before it is closed (RAGCHAT_IDLE_TIMEOUT, default 60; 0: no limit).") var idleTimeout: Double?
+    @Option(help: "Seconds from a request's first byte to the end of its headers (RAGCHAT_HEADER_TIMEOUT, default 10; 0: no limit).") var headerTimeout: Double?
+    @Option(help: "Seconds from the end of a request's headers to the end of its body (RAGCHAT_BODY_TIMEOUT, default 30; 0: no limit).") var bodyTimeout: Double?
+    @Flag(help: "Print the settings in effect (options over environment over defaults) and exit.") var printSettings = false
     @Flag(help: "Log debug messages.") var verbose = false
 
-    /// The options as `--name value` pairs for `ServerConfiguration`.
-    var arguments: [String] {
-        let pairs: [(String, String?)] = [
-            ("host", host), ("port", port), ("index", index), ("web", web), ("encoder", encoder),
-            ("backends", backends), ("api-base", apiBase), ("api-model", apiModel), ("api-timeout", apiTimeout),
-            ("question-voice", questionVoice), ("answer-voice", answerVoice), ("speech-rate", speechRate),
-            ("audio-cache", audioCache), ("top-k", topK), ("min-score", minScore), ("max-concurrent", maxConcurrent),
-            ("max-queue", maxQueue), ("queue-timeout", queueTimeout), ("request-timeout", requestTimeout),
-            ("idle-timeout", idleTimeout), ("header-timeout", headerTimeout), ("body-timeout", bodyTimeout),
-            ("model", model), ("context", context), ("max-tokens", maxTokens),
-        ]
-        return pairs.flatMap { name, value in value.map { ["--\(name)", $0] } ?? [] }
+    /// The HTTP and engine settings: each option, else its `RAGCHAT_*` variable, else the default.
+    /// Throws `SettingError` naming the option (and the variable when the value came from it).
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+        -> (server: ServerConfiguration, engine: EngineConfiguration) {
+        let s = SettingSource(environment: environment)
+        let seconds = 0.0...Double.greatestFiniteMagnitude
+        var server = ServerConfiguration()
+        server.host = try s.text("host", host) ?? server.host
+        server.port = try s.value("port", port, in: 0...65_535) ?? server.port
+        server.webRoot = try s.text("web", web) ?? server.webRoot
+        server.maxConcurrent = try s.value("max-concurrent", maxConcurrent, in: 1...64) ?? server.maxConcurrent
+        server.maxWaiting = try s.value("max-queue", maxQueue, in: 0...10_000) ?? server.maxWaiting
+        server.queueTimeout = try s.value("queue-timeout", queueTimeout, in: seconds) ?? server.queueTimeout
+        server.requestTimeout = try s.value("request-timeout", requestTimeout, in: seconds) ?? server.requestTimeout
+        server.idleTimeout = try s.value("idle-timeout", idleTimeout, in: seconds) ?? server.idleTimeout
+        server.headerTimeout = try s.value("header-timeout", headerTimeout, in: seconds) ?? server.headerTimeout
+        server.bodyTimeout = try s.value("body-timeout", bodyTimeout, in: seconds) ?? server.bodyTimeout
+
+        var engine = EngineConfiguration()
+        engine.indexPath = try s.text("index", index) ?? engine.indexPath
+        engine.encoderPath = try s.text("encoder", encoder) ?? engine.encoderPath
+        let order = try s.text("backends", backends)
+        if let order {
+            do { engine.backends = try BackendKind.parseList(order) } catch {
+                throw SettingError(option: "backends", message: "\(error)")
+            }
+        }
+        if let path = try s.text("model", model) {
+            engine.modelPath = path
+            // Naming a model asks for it, unless the backends say otherwise.
+            if order == nil { engine.backends = [.remote, .local, .extractive] }
+        }
+        engine.contextLength = try s.value("context", context, in: 64...131_072) ?? engine.contextLength
+        engine.maxAnswerTokens = try s.value("max-tokens", maxTokens, in: 1...4_096) ?? engine.maxAnswerTokens
+        if let base = try s.text("api-base", apiBase) {
+            engine.remote = RemoteConfiguration(baseURL: base, apiKey: environment["RAGCHAT_API_KEY"],
+                                                model: try s.text("api-model", apiModel),
+                                                timeout: try s.value("api-timeout", apiTimeout, in: seconds) ?? 60)
+        }
+        engine.questionVoice = try s.text("question-voice", questionVoice) ?? engine.questionVoice
+        engine.answerVoice = try s.text("answer-voice", answerVoice) ?? engine.answerVoice
+        engine.speechRate = try s.value("speech-rate", speechRate, in: 80...450) ?? engine.speechRate
+        if let cache = try s.value("audio-cache", audioCache) { engine.audioCacheDirectory = cache.isEmpty ? nil : cache }
+        engine.topK = try s.value("top-k", topK, in: 1...engine.limits.maxTopK) ?? engine.topK
+        engine.minScore = try s.value("min-score", minScore, in: 0...Double.greatestFiniteMagnitude) ?? engine.minScore
+        engine.answerTimeout = server.requestTimeout
+        return (server, engine)
     }
 
     func run() async throws {
-        let configuration: ServerConfiguration
+        let server: ServerConfiguration, engine: EngineConfiguration
         do {
-            configuration = try ServerConfiguration(arguments: arguments)
-        } catch let e as APIError {
-            Terminal.err("ragchat serve: \(e.message)\n")
+            (server, engine) = try settings()
+        } catch let e as SettingError {
+            Terminal.err("ragchat serve: \(e)\n")
             throw ExitCode(64)
+        }
+        if printSettings {
+            var shown = engine
+            if shown.remote?.apiKey != nil { shown.remote?.apiKey = "(set)" }
+            Terminal.out("\(server)\n\(shown)\n")
+            return
         }
         var log = Logger(label: "ragchat")
         log.logLevel = verbose ? .debug : .info
         let logger = log
 
         // Checked before listening: a missing index or page is a setup mistake, not a load failure.
-        guard FileManager.default.fileExists(atPath: configuration.indexPath) else {
+        guard FileManager.default.fileExists(atPath: engine.indexPath) else {
             Terminal.err("""
-                ragchat serve: no index at \(configuration.indexPath).
-                Build it first:  ragchat ingest --data data --index \(configuration.indexPath)
+                ragchat serve: no index at \(engine.indexPath).
+                Build it first:  ragchat ingest --data data --index \(engine.indexPath)
                 (or simply `make run`, which ingests data/ and starts the server).
 
                 """)
             throw ExitCode.failure
         }
         var isDirectory: ObjCBool = false
-        if !FileManager.default.fileExists(atPath: configuration.webRoot, isDirectory: &isDirectory) || !isDirectory.boolValue {
-            logger.warning("no web folder at \(configuration.webRoot): the chat page will not be served (set --web or RAGCHAT_WEB)")
+        if !FileManager.default.fileExists(atPath: server.webRoot, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            logger.warning("no web folder at \(server.webRoot): the chat page will not be served (set --web or RAGCHAT_WEB)")
         }
 
         do {
-            try await runServer(configuration: configuration, logger: logger, exitOnLoadFailure: true) {
-                try await ServeEngine.load(configuration, logger: logger)
+            try await runServer(configuration: server, logger: logger, exitOnLoadFailure: true) {
+                try await EngineLoader.load(engine, logger: logger)
             }
         } catch let e as APIError where e.code == "port_in_use" {
             Terminal.err("ragchat serve: \(e.message)\n")
@@ -109,104 +152,46 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// Loads what `serve` answers with: the index, the encoder, the retrieval function, the pipeline;
-/// and what was configured but did not load (reported by `/health` as "degraded").
-enum ServeEngine {
-    static func load(_ configuration: ServerConfiguration, logger: Logger) async throws -> LoadedEngine {
-        var problems: [String] = []
-        let start = MonotonicClock.now()
-        let store = try IndexStore.open(path: configuration.indexPath, create: false)
-        let stats = try store.statistics()
-        if stats.chunks == 0 {
-            logger.warning("the index \(configuration.indexPath) holds no passage: every answer will say the documents do not cover it")
-        }
-        var info: [String: String] = [
-            "index": configuration.indexPath,
-            "documents": String(stats.documents),
-            "chunks": String(stats.chunks),
-        ]
+/// Where a serve setting comes from when its option is not given: `RAGCHAT_<OPTION>` (upper
+/// case, `-` as `_`: `--max-queue` is `RAGCHAT_MAX_QUEUE`), parsed like the option.
+struct SettingSource {
+    var environment: [String: String]
 
-        // The encoder: query embeddings for hybrid search, sentence similarity for extractive answers.
-        var encoder: SentenceEncoder?
-        let encoderURL = URL(fileURLWithPath: configuration.encoderDirectory)
-        do {
-            encoder = try SentenceEncoder(path: encoderURL)
-        } catch {
-            logger.warning("sentence encoder not loaded (\(error)); using keyword (BM25) search only")
-            // A missing folder is a setup without vectors; a folder that does not load is a fault.
-            if FileManager.default.fileExists(atPath: configuration.encoderDirectory) {
-                problems.append("encoder \(configuration.encoderDirectory) failed to load (\(error)): keyword search only")
-            }
-        }
+    static func variable(_ option: String) -> String {
+        "RAGCHAT_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
 
-        // Hybrid search whenever the index holds vectors of this encoder (checked per question, so
-        // an ingest run while the server is up is picked up); keyword search otherwise.
-        // (The query embedding is CPU work: off the server's tasks.)
-        // The relevance gate: when no passage is relevant, no passage is returned, and the pipeline
-        // answers that the documents do not cover the question without calling a model.
-        let gate = RelevanceGate.standard(forEncoder: encoder?.modelID)
-        let search: @Sendable (String, Int) async throws -> [SearchHit] = { [encoder] query, k in
-            let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
-            guard result.covered else {
-                logger.info("not covered by the documents (\(result.signals)): \(query.prefix(200))")
-                return []
-            }
-            // Steps and lists run past one chunk: the best passage brings the rest of its section.
-            return try store.answerPassages(for: query, hits: result.hits)
+    /// The option's value, else the variable's; nil when neither is set.
+    func value<T: ExpressibleByArgument>(_ option: String, _ given: T?) throws -> T? {
+        if let given { return given }
+        let name = Self.variable(option)
+        guard let raw = environment[name] else { return nil }
+        guard let v = T(argument: raw) else {
+            throw SettingError(option: option, message: "\(name)='\(raw)' is not a valid value")
         }
-        if let encoder, try store.hasVectors(modelID: encoder.modelID) {
-            info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
-        } else {
-            if let encoder, stats.vectors > 0 {
-                logger.warning("the index vectors are from \(stats.encoderModelID ?? "another model"), not \(encoder.modelID): keyword search until `ragchat ingest` recomputes them")
-            }
-            info["retrieval"] = "keyword (BM25)"
-        }
-        info["encoder"] = encoder?.modelID ?? "none"
-        var embed: (@Sendable ([String]) async throws -> [[Float]])?
-        if let encoder {
-            // The question (first) as a query, the candidate sentences as passages, as e5 was
-            // trained to compare them.
-            embed = { texts in
-                try await Task.detached {
-                    guard let question = texts.first else { return [] }
-                    return [try encoder.embed(query: question)] + (try encoder.embed(Array(texts.dropFirst()), as: .passage))
-                }.value
-            }
-        }
+        return v
+    }
 
-        // The local language model (Swift GGUF engine), loaded once; one generation at a time.
-        var local: LocalBackend?
-        if configuration.backends.contains(.local) {
-            do {
-                local = try LocalBackend(modelPath: configuration.modelPath, contextLength: configuration.contextLength,
-                                         maxTokens: configuration.maxAnswerTokens)
-                if let local {
-                    info["model"] = local.info
-                    if case .completion = local.promptMode {
-                        logger.info("\(configuration.modelPath): no chat template the engine knows, so a completion-style prompt")
-                    }
-                }
-            } catch {
-                logger.warning("local backend not loaded: \(error)")
-                problems.append("backend local failed to load \(configuration.modelPath): \(error)")
-            }
+    /// As `value`, and within `range`.
+    func value<T: ExpressibleByArgument & Comparable>(_ option: String, _ given: T?, in range: ClosedRange<T>) throws -> T? {
+        guard let v = try value(option, given) else { return nil }
+        guard range.contains(v) else {
+            let origin = given == nil ? " (from \(Self.variable(option)))" : ""
+            throw SettingError(option: option, message: "must be between \(range.lowerBound) and \(range.upperBound), got \(v)\(origin)")
         }
+        return v
+    }
 
-        let pipeline = makePipeline(configuration, retriever: IndexRetriever(search: search),
-                                    local: local,
-                                    embed: embed, remote: configuration.remote, info: info, logger: logger)
-        guard !pipeline.backends.isEmpty else {
-            throw ServeError("no answering backend is available for --backends \(configuration.backends.map(\.rawValue).joined(separator: ",")) "
-                + "(remote needs RAGCHAT_API_BASE; add extractive to answer without a model)")
-        }
-        let ms = MonotonicClock.milliseconds(since: start)
-        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
-        return LoadedEngine(pipeline, problems: problems)
+    /// A text setting; empty counts as not set.
+    func text(_ option: String, _ given: String?) throws -> String? {
+        guard let v = try value(option, given), !v.isEmpty else { return nil }
+        return v
     }
 }
 
-struct ServeError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+/// A bad `ragchat serve` setting, reported at start-up with the option's name.
+struct SettingError: Error, CustomStringConvertible {
+    var option: String
+    var message: String
+    var description: String { "--\(option): \(message)" }
 }

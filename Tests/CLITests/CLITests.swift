@@ -30,11 +30,16 @@ struct CLITests {
     }
 
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// - Parameter environment: `RAGCHAT_*` variables for the child instead of this process's.
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String]? = nil) throws -> Result {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
+        if let environment {
+            process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RAGCHAT_") }
+                .merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -150,6 +155,42 @@ struct CLITests {
         #expect(result.stderr.contains(missing))
         #expect(result.stderr.contains("ragchat ingest"))
         #expect(!FileManager.default.fileExists(atPath: missing))
+    }
+
+    /// `serve`'s settings: an option, else its `RAGCHAT_*` variable, else the default; a bad value
+    /// stops the start with the option's name (exit 64).
+    @Test func serveSettings() throws {
+        let env = ["RAGCHAT_PORT": "9000", "RAGCHAT_HOST": "0.0.0.0", "RAGCHAT_SPEECH_RATE": "150",
+                   "RAGCHAT_BACKENDS": "extractive", "RAGCHAT_BODY_TIMEOUT": "7", "RAGCHAT_API_BASE": "http://127.0.0.1:1/v1",
+                   "RAGCHAT_API_KEY": "sk-secret"]
+        let r = try Self.run(["serve", "--print-settings", "--port", "9100", "--index=/tmp/i.sqlite", "--answer-voice", "fr+f2",
+                              "--idle-timeout", "0"], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        for expected in ["port: 9100", "host: \"0.0.0.0\"", "indexPath: \"/tmp/i.sqlite\"", "speechRate: 150",
+                         "answerVoice: \"fr+f2\"", "questionVoice: \"fr+m3\"", "backends: [RAG.BackendKind.extractive]",
+                         "bodyTimeout: 7.0", "idleTimeout: 0.0", "headerTimeout: 10.0", "maxBodyBytes: 65536",
+                         "maxQuestionLength: 4000", "baseURL: \"http://127.0.0.1:1/v1\"", "apiKey: Optional(\"(set)\")"] {
+            #expect(r.stdout.contains(expected), "\(expected) in \(r.stdout)")
+        }
+        #expect(!r.stdout.contains("sk-secret"))
+        // Naming a model adds the local backend, unless the backends are given.
+        let model = try Self.run(["serve", "--print-settings", "--model", "m.gguf"], environment: [:])
+        #expect(model.stdout.contains("backends: [RAG.BackendKind.remote, RAG.BackendKind.local, RAG.BackendKind.extractive]"))
+        let bad: [([String], [String: String], String)] = [
+            (["--port", "http"], [:], "--port"),
+            (["--port", "70000"], [:], "--port: must be between 0 and 65535, got 70000"),
+            ([], ["RAGCHAT_PORT": "http"], "--port: RAGCHAT_PORT='http' is not a valid value"),
+            ([], ["RAGCHAT_MAX_QUEUE": "-1"], "--max-queue: must be between 0 and 10000, got -1 (from RAGCHAT_MAX_QUEUE)"),
+            (["--body-timeout", "-1"], [:], "--body-timeout"),
+            (["--backends", "remote,gpt"], [:], "--backends: invalid request: unknown backend 'gpt'"),
+            (["--top-k", "21"], [:], "--top-k: must be between 1 and 20"),
+            (["--colour", "red"], [:], "--colour"),
+        ]
+        for (arguments, environment, message) in bad {
+            let r = try Self.run(["serve", "--print-settings"] + arguments, environment: environment)
+            #expect(r.status == 64, "\(arguments) \(environment)")
+            #expect(r.stderr.contains(message), "\(arguments) \(environment): \(r.stderr)")
+        }
     }
 
     @Test func badArguments() throws {

@@ -214,8 +214,8 @@ func speaker() throws -> Speaker {
         #expect(try BackendKind.parseList("remote, extractive") == [.remote, .extractive])
         #expect(throws: RAGError.self) { try BackendKind.parseList("remote,gpt") }
         let remote = RemoteConfiguration(baseURL: "http://127.0.0.1:1/v1")
-        #expect(RAGPipeline.backends(order: [.remote, .local, .extractive], remote: remote).map(\.name) == ["remote", "extractive"])
-        #expect(RAGPipeline.backends(order: [.remote, .extractive], remote: nil).map(\.name) == ["extractive"])
+        #expect(EngineLoader.backends(order: [.remote, .local, .extractive], remote: remote).map(\.name) == ["remote", "extractive"])
+        #expect(EngineLoader.backends(order: [.remote, .extractive], remote: nil).map(\.name) == ["extractive"])
     }
 
     @Test func remoteConfiguration() {

@@ -45,14 +45,16 @@ actor LoadGate {
     @Test func runServerLoadsThenServesOverHTTP() async throws {
         var config = testConfiguration()
         config.port = try Self.freePort()
-        config.audioCacheDirectory = nil
         let configuration = config
+        var engine = EngineConfiguration()
+        engine.audioCacheDirectory = nil
+        let engineConfiguration = engine
         let loaded = LoadGate()
         let server = Task {
             try await runServer(configuration: configuration) {
                 await loaded.wait()   // a slow index load, finished when the test says so
-                return makePipeline(configuration, retriever: KeywordRetriever(passages: benchPassages), remote: nil,
-                                    info: ["index": "bench passages"])
+                return EngineLoader.makePipeline(engineConfiguration, retriever: KeywordRetriever(passages: benchPassages),
+                                                 info: ["index": "bench passages"])
             }
         }
         defer { server.cancel() }

@@ -297,20 +297,6 @@ import Testing
             }
         }
     }
-
-    @Test func configurationFromEnvironmentAndFlags() throws {
-        let c = try ServerConfiguration(environment: ["RAGCHAT_PORT": "9000", "RAGCHAT_HOST": "0.0.0.0", "RAGCHAT_SPEECH_RATE": "150",
-                                                      "RAGCHAT_BACKENDS": "extractive"],
-                                        arguments: ["--port", "9100", "--index=/tmp/i.sqlite", "--answer-voice", "fr+f2"])
-        #expect(c.port == 9100 && c.host == "0.0.0.0" && c.indexPath == "/tmp/i.sqlite")
-        #expect(c.speechRate == 150 && c.answerVoice == "fr+f2" && c.questionVoice == "fr+m3")
-        #expect(c.backends == [.extractive])
-        #expect(c.speech.answerVoice == Voice(name: "fr+f2", rate: 150))
-        #expect(throws: APIError.self) { try ServerConfiguration(environment: [:], arguments: ["--port", "http"]) }
-        #expect(throws: APIError.self) { try ServerConfiguration(environment: [:], arguments: ["--colour", "red"]) }
-        let d = try ServerConfiguration(environment: [:])
-        #expect(d.host == "127.0.0.1" && d.port == 8080 && d.maxBodyBytes == 65_536 && d.maxQuestionLength == 4_000)
-    }
 }
 
 @Suite struct RobustnessTests {
