@@ -75,7 +75,7 @@ let package = Package(
         // What the tests (and some benches) build on: writers of tiny GGUF, E5 and PDF files, a
         // fake OpenAI-compatible server, an in-memory keyword retriever. Not for the product.
         .target(name: "TestSupport", dependencies: [
-            "Tensors", "Documents", "RAG", "Server",
+            "Tensors", "Documents", "TextAnalysis", "RAG", "Server",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "TextAnalysisTests", dependencies: ["TextAnalysis"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "Benchmarks", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "Benchmarks"]),
-        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder", "TestSupport"]),
+        .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder", "TextAnalysis", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [
             "Server", "RAG", "Benchmarks", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import Foundation
 import RAG
+import TextAnalysis
 
 /// A small in-memory BM25 retriever over plain-text passages: a stand-in for the index in tests.
 public struct KeywordRetriever: Retriever {

@@ -1,15 +1,16 @@
 import ArgumentParser
 import Benchmarks
+import Decoder
+import Documents
+import Encoder
 import Evaluation
 import Foundation
-import Encoder
-import Documents
 import Index
 import Logging
 import RAG
 import Server
-import Decoder
 import Tensors
+import TextAnalysis
 
 /// `ragchat bench <benchmark>` — measured figures for BENCHMARKS.md (build with -c release).
 /// Each benchmark is a subcommand in this file; other modules add theirs beside.

@@ -1,6 +1,7 @@
 import Foundation
 import RAG
 import Testing
+import TextAnalysis
 
 /// The completion prompt's pieces for small base models: focused passages, the compact frame,
 /// the answer opening from the question's form, the answer shaper's limits.

@@ -1,6 +1,7 @@
 import Foundation
 import RAG
 import Testing
+import TextAnalysis
 
 @Suite struct TextToolsTests {
     @Test func foldsAccentsAndCase() {

@@ -1,6 +1,7 @@
 import Foundation
 import Speech
 import Tensors
+import TextAnalysis
 
 /// The spoken side of a streamed answer: the question's clip is announced once the sources are
 /// out, then each answer sentence is spoken, stored and announced as soon as it is complete (one

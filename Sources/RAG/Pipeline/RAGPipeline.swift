@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Speech
 import Tensors
+import TextAnalysis
 
 /// Settings of the pipeline.
 public struct PipelineConfiguration: Sendable {
