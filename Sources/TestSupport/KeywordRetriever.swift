@@ -17,7 +17,7 @@ public struct KeywordRetriever: Retriever {
         var lengths: [Double] = []
         for p in passages {
             var tf: [String: Int] = [:]
-            let words = TextTools.contentWords(p.text)
+            let words = FrenchText.contentWords(p.text)
             for w in words { tf[w, default: 0] += 1 }
             for w in tf.keys { df[w, default: 0] += 1 }
             terms.append(tf)
@@ -60,7 +60,7 @@ public struct KeywordRetriever: Retriever {
     }
 
     public func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] {
-        let q = Set(TextTools.contentWords(query))
+        let q = Set(FrenchText.contentWords(query))
         let n = Double(passages.count)
         let k1 = 1.2, b = 0.75
         var scored: [(Int, Double)] = []

@@ -64,6 +64,24 @@ public enum FrenchText {
         return words
     }
 
+    /// Content words: folded, without stop words and 1-letter tokens, plural marks dropped
+    /// (`pluralStem`) so that "pommes" matches "pomme": for overlap between a question and a
+    /// sentence, where Snowball's stems (keyword search) would merge too much.
+    public static func contentWords(_ text: String) -> [String] {
+        words(text).compactMap { w in
+            guard w.count > 1, !stopWords.contains(w) else { return nil }
+            return pluralStem(w)
+        }
+    }
+
+    /// A very light French stemmer: plural marks only ("chevaux" → "cheval", "pommes" → "pomme").
+    public static func pluralStem(_ w: String) -> String {
+        guard w.count > 3, !w.allSatisfy(\.isNumber) else { return w }
+        if w.hasSuffix("aux") { return String(w.dropLast(3)) + "al" }
+        if w.hasSuffix("s") || w.hasSuffix("x") { return String(w.dropLast()) }
+        return w
+    }
+
     /// Words that French writes elided before a vowel (`l'`, `qu'`, `jusqu'`…), folded.
     public static let elisions: Set<String> = [
         "l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu", "quelqu",

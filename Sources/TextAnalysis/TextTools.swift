@@ -1,71 +1,9 @@
 import Foundation
 
-/// Accent/case folding, French stop words, word tokens and sentence splitting.
+/// Sentences: splitting (whole texts and streamed pieces), passages cut to their sentences most
+/// relevant to a question, and a guess at the question's language. Words, folding and stop words
+/// are `FrenchText`'s.
 public enum TextTools {
-    /// Lower-cases and removes diacritics: "Élève Œuf" → "eleve oeuf".
-    public static func fold(_ s: String) -> String {
-        var out = s.lowercased()
-        out = out.replacingOccurrences(of: "œ", with: "oe").replacingOccurrences(of: "æ", with: "ae")
-        return out.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "fr_FR"))
-    }
-
-    /// Folded word tokens (letters and digits), elisions split off ("l'eau" → "eau").
-    public static func words(_ s: String) -> [String] {
-        var out: [String] = []
-        var current = ""
-        for ch in fold(s) {
-            if ch.isLetter || ch.isNumber {
-                current.append(ch)
-            } else {
-                if !current.isEmpty { out.append(current); current = "" }
-            }
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
-    }
-
-    /// Content words: folded, without stop words and 1-letter tokens, lightly stemmed
-    /// (plural `s`/`x` dropped) so "pommes" matches "pomme".
-    public static func contentWords(_ s: String) -> [String] {
-        words(s).compactMap { w in
-            guard w.count > 1, !frenchStopWords.contains(w), !englishStopWords.contains(w) else { return nil }
-            return stem(w)
-        }
-    }
-
-    /// A very light French stemmer: plural marks only.
-    public static func stem(_ w: String) -> String {
-        guard w.count > 3, !w.allSatisfy(\.isNumber) else { return w }
-        if w.hasSuffix("aux") { return String(w.dropLast(3)) + "al" }
-        if w.hasSuffix("s") || w.hasSuffix("x") { return String(w.dropLast()) }
-        return w
-    }
-
-    /// French function words (folded), plus question words that say nothing about the topic.
-    public static let frenchStopWords: Set<String> = [
-        "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle", "elles", "en", "et",
-        "eux", "il", "ils", "je", "la", "le", "les", "leur", "leurs", "lui", "ma", "mais", "me", "meme", "mes", "moi",
-        "mon", "ne", "nos", "notre", "nous", "on", "ou", "par", "pas", "pour", "qu", "que", "qui", "sa", "se", "ses",
-        "son", "sur", "ta", "te", "tes", "toi", "ton", "tu", "un", "une", "vos", "votre", "vous", "c", "d", "j", "l",
-        "m", "n", "s", "t", "y", "ete", "etre", "est", "sont", "etait", "etaient", "sera", "seront", "suis", "es",
-        "sommes", "etes", "ai", "as", "avons", "avez", "ont", "avait", "avaient", "aura", "auront", "eu", "fait",
-        "peut", "peuvent", "plus", "moins", "tres", "trop", "aussi", "alors", "donc", "ainsi", "comme", "si", "sans",
-        "sous", "entre", "vers", "chez", "tout", "tous", "toute", "toutes", "autre", "autres", "quel", "quelle",
-        "quels", "quelles", "quoi", "comment", "pourquoi", "quand", "combien", "lequel", "laquelle", "lesquels",
-        "lesquelles", "dont", "ou", "cela", "ca", "ceci", "celui", "celle", "ceux", "celles", "ici", "la", "y",
-        "bien", "encore", "deja", "faut", "il", "puis", "apres", "avant", "pendant", "selon", "ni", "non", "oui",
-        "quelque", "quelques", "chaque", "different", "differente", "differents", "differentes", "dire", "dis",
-        "dit", "parle", "parler", "peux", "pourrais", "pourriez", "savoir", "sais", "explique", "expliquer",
-        "existe", "existent", "etc", "faire", "fais", "font",
-    ]
-
-    /// A few English function words, for English questions over French documents.
-    public static let englishStopWords: Set<String> = [
-        "the", "an", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "was", "were", "be", "how",
-        "what", "which", "who", "why", "when", "where", "do", "does", "did", "can", "could", "you", "your", "it",
-        "its", "this", "that", "these", "those", "there", "make", "about", "from", "by", "at", "as",
-    ]
-
     /// Splits a text into sentences: ends at `.`, `!`, `?`, `…` followed by a space and an
     /// upper-case letter, digit, quote or dash, or at a blank line / line break before a list item.
     /// Keeps decimal numbers ("3.5") and common abbreviations ("env.", "p. ex.", "M.") together.
@@ -182,11 +120,18 @@ public struct SentenceSplitter: Sendable {
 extension TextTools {
     /// A rough guess: more English than French function words.
     public static func isLikelyEnglish(_ s: String) -> Bool {
-        let w = words(s)
-        let en = w.filter { englishStopWords.contains($0) }.count
-        let fr = w.filter { frenchStopWords.contains($0) }.count
+        let w = FrenchText.words(s)
+        let en = w.filter { englishMarkers.contains($0) }.count
+        let fr = w.filter { FrenchText.stopWords.contains($0) && !englishMarkers.contains($0) }.count
         return en > fr
     }
+
+    /// English function words, the marks of an English question.
+    static let englishMarkers: Set<String> = [
+        "the", "an", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "was", "were", "be", "how",
+        "what", "which", "who", "why", "when", "where", "do", "does", "did", "can", "could", "you", "your", "it",
+        "its", "this", "that", "these", "those", "there", "make", "about", "from", "by", "at", "as",
+    ]
 }
 
 extension TextTools {
@@ -199,14 +144,14 @@ extension TextTools {
     /// order, within `maxCharacters` per passage. A passage whose sentences share no content word
     /// with the question keeps its opening. Paragraph breaks become spaces.
     public static func focusedPassages(_ passages: [String], question: String, maxCharacters: Int) -> [String] {
-        let q = Set(contentWords(question))
+        let q = Set(FrenchText.contentWords(question))
         let split = passages.map { passageSentences($0) }
         let all = split.flatMap { $0 }
         var df: [String: Int] = [:]
-        for s in all { for w in Set(contentWords(s)) where q.contains(w) { df[w, default: 0] += 1 } }
+        for s in all { for w in Set(FrenchText.contentWords(s)) where q.contains(w) { df[w, default: 0] += 1 } }
         let n = Double(max(all.count, 1))
         func score(_ s: String) -> Double {
-            Set(contentWords(s)).filter { q.contains($0) }.reduce(0) { $0 + log(1 + n / Double(df[$1] ?? 1)) }
+            Set(FrenchText.contentWords(s)).filter { q.contains($0) }.reduce(0) { $0 + log(1 + n / Double(df[$1] ?? 1)) }
         }
         return split.enumerated().map { i, sentences in
             guard !sentences.isEmpty else { return passages[i].trimmingCharacters(in: .whitespacesAndNewlines) }

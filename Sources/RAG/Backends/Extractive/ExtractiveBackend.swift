@@ -114,7 +114,7 @@ public struct ExtractiveBackend: AnswerBackend {
         if line.hasPrefix("$ ") || line.hasPrefix("# ") || line.contains(" | ") { return true }
         if let last = line.last, ".!?…:;»".contains(last) { return false }
         let codeCharacters = line.filter { "=/{}\\<>$~|[]();".contains($0) }.count + line.components(separatedBy: " -").count - 1
-        return codeCharacters >= 2 && TextTools.words(line).count <= 12
+        return codeCharacters >= 2 && FrenchText.words(line).count <= 12
     }
 
     /// The passage cut paragraph by paragraph (blank lines), so that a command or table set apart
@@ -176,21 +176,21 @@ public struct ExtractiveBackend: AnswerBackend {
             sentencesByPassage.append(units)
             for (si, unit) in units.enumerated() where unit.isQuotable {
                 let sentence = unit.text
-                let wordCount = TextTools.words(sentence).count
+                let wordCount = FrenchText.words(sentence).count
                 // Skip headings and fragments: short lines without final punctuation.
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
                 guard wordCount >= 4, punctuated || wordCount >= 10 else { continue }
                 // A question (an FAQ's heading) answers nothing; an untranslated English paragraph
                 // in a French document does not answer a French question.
                 guard !sentence.hasSuffix("?"), questionIsEnglish || !TextTools.isLikelyEnglish(sentence) else { continue }
-                candidates.append((sentence, pi + 1, si, Set(TextTools.contentWords(sentence))))
+                candidates.append((sentence, pi + 1, si, Set(FrenchText.contentWords(sentence))))
             }
         }
         guard !candidates.isEmpty else { return [] }
 
-        var questionTerms = Set(TextTools.contentWords(question))
+        var questionTerms = Set(FrenchText.contentWords(question))
         // "Comment faire / préparer / réussir X ?" asks for the recipe and its steps.
-        let folded = Set(TextTools.words(question))
+        let folded = Set(FrenchText.words(question))
         if folded.contains("comment"), !folded.isDisjoint(with: ["faire", "preparer", "realiser", "cuisiner", "reussir"]) {
             questionTerms.formUnion(["recette", "etape"])
         }
@@ -252,16 +252,16 @@ public struct ExtractiveBackend: AnswerBackend {
         if QuestionForm(question) == .enumeration, let outline = passages.first?.outline, outline.count >= 3 {
             let items = outline.prefix(stepsLimit).joined(separator: "\n")
             out.append(Quote(sentence: items, passage: 1, score: best + 1))
-            quoted += "\n" + TextTools.fold(items)
+            quoted += "\n" + FrenchText.fold(items)
         }
         // A procedure is answered with the numbered steps of the best passage, in order.
         if QuestionForm(question) == .procedure, let steps = Self.numberedSteps(in: passages.first?.text ?? "",
                                                                                limit: stepsLimit, characters: stepsCharactersLimit) {
             out.append(Quote(sentence: steps, passage: 1, score: best + 1))
-            quoted += "\n" + TextTools.fold(steps)
+            quoted += "\n" + FrenchText.fold(steps)
         }
         for q in ranked where q.score >= best * relativeCutoff {
-            let key = TextTools.fold(q.sentence)
+            let key = FrenchText.fold(q.sentence)
             guard !quoted.contains(key), seen.insert(key).inserted else { continue }
             out.append(q)
             quoted += "\n" + key
@@ -270,11 +270,11 @@ public struct ExtractiveBackend: AnswerBackend {
         // A series ("Le premier secret…", "Le deuxième secret…", "Troisième secret : …"): its
         // first member, once quoted, brings the others in document order — the question asked for
         // "the secret" and the document gives five — unless the question names one of them.
-        if !Self.ordinals.contains(where: { TextTools.words(question).contains($0) }),
+        if !Self.ordinals.contains(where: { FrenchText.words(question).contains($0) }),
            let index = out.firstIndex(where: { Self.seriesNoun(in: $0.sentence) != nil }),
            let noun = Self.seriesNoun(in: out[index].sentence) {
             let members = candidates.filter { c in
-                let folded = TextTools.fold(c.sentence)
+                let folded = FrenchText.fold(c.sentence)
                 return Self.ordinals.dropFirst(2).contains { folded.contains("\($0) \(noun)") } && !quoted.contains(folded)
             }
             .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
@@ -293,7 +293,7 @@ public struct ExtractiveBackend: AnswerBackend {
 
     /// The noun after "premier"/"première" in a sentence ("Le premier secret…" → "secret").
     static func seriesNoun(in sentence: String) -> String? {
-        let words = TextTools.fold(sentence).split(whereSeparator: { !$0.isLetter })
+        let words = FrenchText.fold(sentence).split(whereSeparator: { !$0.isLetter })
         guard let i = words.firstIndex(where: { $0 == "premier" || $0 == "premiere" }), i + 1 < words.count,
               words[i + 1].count >= 3 else { return nil }
         return String(words[i + 1])
@@ -308,7 +308,7 @@ public struct ExtractiveBackend: AnswerBackend {
         let quotes = try await quotes(question: question, passages: passages)
         if quotes.isEmpty {
             guard let first = passages.first,
-                  let sentence = TextTools.sentences(first.text).first(where: { TextTools.words($0).count >= 4 })
+                  let sentence = TextTools.sentences(first.text).first(where: { FrenchText.words($0).count >= 4 })
             else { return [Self.noMatch] }
             return [Self.noMatch + " Le passage le plus proche dit :\n",
                     "« \(sentence.replacingOccurrences(of: "\n", with: " ")) » [1]"]
