@@ -83,9 +83,7 @@ public enum FTSQuery {
             if result.count < maximumTerms, seen.insert(fold(word)).inserted { result.append(word) }
         }
         for scalar in query.precomposedStringWithCanonicalMapping.unicodeScalars {
-            let properties = scalar.properties
-            if properties.isAlphabetic || properties.numericType != nil
-                || properties.generalCategory == .nonspacingMark || properties.generalCategory == .spacingMark {
+            if FrenchText.isWordScalar(scalar) {
                 current.append(scalar)
             } else {
                 flush()
@@ -95,9 +93,7 @@ public enum FTSQuery {
         return result
     }
 
-    static func fold(_ word: String) -> String {
-        word.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: nil)
-    }
+    static func fold(_ word: String) -> String { FrenchText.fold(word) }
 
     static var stopWords: Set<String> { FrenchText.stopWords }
 }

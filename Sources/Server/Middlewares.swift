@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RAG
+import Tensors
 
 /// The routes the server knows, for 405s and metric labels.
 enum RouteTable {
@@ -33,7 +34,7 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let webRoot: String
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = MonotonicClock.now()
         let path = request.uri.path
         var response: Response
         do {
@@ -51,7 +52,7 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try api.response(from: request, context: context)
         }
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let seconds = MonotonicClock.seconds(since: start)
         let status = Int(response.status.code)
         metrics.recordRequest(route: RouteTable.label(path: path, status: status), method: request.method.rawValue,
                               status: status, seconds: seconds)
