@@ -42,6 +42,11 @@ struct ChatController<Context: RequestContext>: Sendable {
     static func decode(_ data: Data) throws -> ChatRequest {
         guard !data.isEmpty else { throw APIError.badRequest("empty body: expected {\"question\": \"...\"}", code: "invalid_json") }
         do {
+            try StrictJSON.check(data)
+        } catch let violation as StrictJSON.Violation {
+            throw APIError.badRequest("the body is not valid JSON: \(violation)", code: "invalid_json")
+        }
+        do {
             return try JSONDecoder().decode(ChatRequest.self, from: data)
         } catch let error as DecodingError {
             throw Self.problem(error)

@@ -148,6 +148,11 @@ import Testing
             (jsonHeaders, ByteBuffer(string: "{\"question\": "), .badRequest, "invalid_json"),
             (jsonHeaders, ByteBuffer(string: "[\"question\"]"), .badRequest, "invalid_json"),
             (jsonHeaders, nil, .badRequest, "invalid_json"),
+            // Strict JSON: what Foundation's decoder would let through.
+            (jsonHeaders, ByteBuffer(string: "{\"question\": \"ok\",}"), .badRequest, "invalid_json"),
+            (jsonHeaders, ByteBuffer(string: "{\"question\": \"ok\", \"question\": \"autre\"}"), .badRequest, "invalid_json"),
+            (jsonHeaders, ByteBuffer(string: "{\"question\": \"ok\", \"\\u0071uestion\": \"autre\"}"), .badRequest, "invalid_json"),
+            (jsonHeaders, ByteBuffer(string: "{\"question\": \"ok\", \"history\": [{\"role\": \"user\", \"content\": \"x\"},]}"), .badRequest, "invalid_json"),
             (jsonHeaders, json(["question": "ok", "top_k": 0]), .badRequest, "invalid_top_k"),
             (jsonHeaders, json(["question": "ok", "top_k": "3"]), .badRequest, "invalid_top_k"),
             (jsonHeaders, json(["question": "ok", "top_k": 2.5]), .badRequest, "invalid_top_k"),
@@ -165,6 +170,11 @@ import Testing
                         #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
                     }
                 }
+            }
+            // Commas, braces and escaped quotes inside strings are text; the same key in two objects is fine.
+            try await client.execute(uri: "/chat", method: .post, headers: jsonHeaders,
+                                     body: ByteBuffer(string: "{\"question\": \"a, } \\\" ,]\", \"history\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"y\"}]}")) { r in
+                #expect(r.status == .ok, "\(r.text.prefix(200))")
             }
             // Exactly 4,000 characters is fine.
             try await client.execute(uri: "/chat", method: .post, headers: jsonHeaders,
