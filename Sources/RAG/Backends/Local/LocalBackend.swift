@@ -23,6 +23,9 @@ public enum LocalPromptMode: Sendable, Equatable {
 /// once; one generation at a time (a lock; waiting requests queue); text streams as produced; ends
 /// on EOS / end-of-turn / stop strings / the repetition guard / `maxTokens`; the prompt is fitted to
 /// the context (`ContextBudget`); cancelling the consumer's stream stops generation at the next token.
+///
+/// Sendable by hand: every stored property is a constant, and the model's mutable state (its KV
+/// cache, behind `generator`) is only touched inside `generate`, under `lock`.
 public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     public let name = "local"
     public let model: LanguageModel
