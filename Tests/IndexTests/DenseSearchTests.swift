@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Dense and hybrid search")
 struct DenseSearchTests {
-    static func store(_ workspace: Workspace, embedder: FakeEmbedder) async throws -> IndexStore {
+    static func store(_ workspace: Workspace, embedder: FakeEmbedder) async throws -> any IndexStore {
         try workspace.write("tarte.txt", Samples.tarte)
         try workspace.write("secrets.txt", Samples.secrets)
         try workspace.write("pates.txt", "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient.")

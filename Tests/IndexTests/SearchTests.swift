@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Keyword search")
 struct SearchTests {
-    static func store(_ workspace: Workspace) async throws -> IndexStore {
+    static func store(_ workspace: Workspace) async throws -> any IndexStore {
         try workspace.write("tarte.txt", Samples.tarte)
         try workspace.write("secrets.txt", Samples.secrets)
         try workspace.write("pates.txt", "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient. PÂTE FEUILLETÉE : beurre en couches.")
@@ -73,7 +73,7 @@ struct SearchTests {
         let workspace = try Workspace()
         defer { workspace.cleanup() }
         #expect(throws: IndexError.indexNotFound(path: workspace.indexPath)) {
-            try IndexStore.open(path: workspace.indexPath, create: false)
+            try openIndexStore(at: workspace.indexPath, create: false)
         }
         #expect(!FileManager.default.fileExists(atPath: workspace.indexPath))
         #expect(IndexError.indexNotFound(path: "x.sqlite").description.contains("x.sqlite"))
@@ -83,7 +83,7 @@ struct SearchTests {
         let workspace = try Workspace()
         defer { workspace.cleanup() }
         try Data("not sqlite at all, definitely not".utf8).write(to: URL(fileURLWithPath: workspace.indexPath))
-        #expect(throws: IndexError.self) { try IndexStore.open(path: workspace.indexPath, create: false) }
+        #expect(throws: IndexError.self) { try openIndexStore(at: workspace.indexPath, create: false) }
     }
 
     @Test func emptyIndexSearch() throws {
@@ -128,7 +128,7 @@ struct UbiquitousTermTests {
         let store = try workspace.open()
         let summary = try await store.ingest(dataDirectory: workspace.data,
                                              options: IngestOptions(chunking: ChunkingOptions(targetSize: 40, overlap: 0)))
-        #expect(summary.chunks >= IndexStore.ubiquityThreshold)
+        #expect(summary.chunks >= SQLiteIndexStore.ubiquityThreshold)
         let hits = try store.search("pomme calvados", k: 10)
         #expect(hits.count == 3)
         #expect(hits.allSatisfy { $0.text.contains("calvados") })

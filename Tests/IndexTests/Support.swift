@@ -36,7 +36,7 @@ struct Workspace {
                                               ofItemAtPath: data.appendingPathComponent(name).path)
     }
 
-    func open() throws -> IndexStore { try IndexStore.open(path: indexPath) }
+    func open() throws -> any IndexStore { try openIndexStore(at: indexPath) }
 
     func cleanup() { try? FileManager.default.removeItem(at: root) }
 }
