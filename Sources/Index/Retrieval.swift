@@ -1,4 +1,3 @@
-import Encoder
 import Foundation
 
 /// Which ranking `IndexStore.search(_:mode:embedder:k:weights:)` uses.
@@ -17,8 +16,6 @@ public protocol QueryEmbedder: Sendable {
     var modelID: String { get }
     func embed(query: String) throws -> [Float]
 }
-
-extension SentenceEncoder: QueryEmbedder {}
 
 extension FusionWeights {
     /// Chosen on the French development set (`eval/dev-fr.json`, real Debian and LilyPond
