@@ -50,7 +50,7 @@ let package = Package(
         // French text analysis: folding, stop words, stems, keyword terms (search and answer checks).
         .target(name: "TextAnalysis", dependencies: ["CStemmer"]),
         .target(name: "Index", dependencies: [
-            "Documents", "Encoder", "TextAnalysis",
+            "Documents", "TextAnalysis",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),

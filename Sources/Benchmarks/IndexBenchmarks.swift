@@ -54,7 +54,7 @@ public enum IndexBenchmarks {
         let pdf = PDFWriter.document(pages: pages)
         try pdf.write(to: pdfDirectory.appendingPathComponent("livre.pdf"))
         log("generated \(pdfPages)-page PDF (\(pdf.count / 1024) KiB)")
-        let pdfStore = try IndexStore.open(path: workDirectory.appendingPathComponent("pdf.sqlite").path)
+        let pdfStore = try openIndexStore(at: workDirectory.appendingPathComponent("pdf.sqlite").path)
         var cpu = processCPUSeconds()
         let pdfSummary = try await pdfStore.ingest(dataDirectory: pdfDirectory)
         cpu = processCPUSeconds() - cpu
@@ -73,7 +73,7 @@ public enum IndexBenchmarks {
         }
         try Data(text.utf8).write(to: textDirectory.appendingPathComponent("gros.txt"))
         log("generated \(text.utf8.count / 1_000_000) MB text file")
-        let textStore = try IndexStore.open(path: workDirectory.appendingPathComponent("text.sqlite").path)
+        let textStore = try openIndexStore(at: workDirectory.appendingPathComponent("text.sqlite").path)
         cpu = processCPUSeconds()
         let textSummary = try await textStore.ingest(dataDirectory: textDirectory)
         cpu = processCPUSeconds() - cpu
@@ -84,7 +84,7 @@ public enum IndexBenchmarks {
 
         // Re-ingest of the data directory with nothing changed.
         if let dataDirectory {
-            let store = try IndexStore.open(path: workDirectory.appendingPathComponent("data.sqlite").path)
+            let store = try openIndexStore(at: workDirectory.appendingPathComponent("data.sqlite").path)
             let first = try await store.ingest(dataDirectory: dataDirectory)
             var times: [Double] = []
             for _ in 0..<5 {
@@ -114,7 +114,7 @@ public enum IndexBenchmarks {
         for size in sizes {
             let path = workDirectory.appendingPathComponent("search-\(size).sqlite").path
             for suffix in ["", "-wal", "-shm"] { try? manager.removeItem(atPath: path + suffix) }
-            let store = try IndexStore.open(path: path)
+            let store = try SQLiteIndexStore.open(path: path)
             var generator = SyntheticFrench(seed: UInt64(size))
             let start = MonotonicClock.now()
             try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
@@ -174,7 +174,7 @@ public enum IndexBenchmarks {
     }
 }
 
-extension IndexStore {
+extension SQLiteIndexStore {
     /// Adds one document `synthetic-N.txt` made of `count` chunks from `make`, in one transaction
     /// (for benchmarks: bypasses extraction).
     func insertSyntheticChunks(count: Int, dimension: Int = 0, make: () -> String) throws {

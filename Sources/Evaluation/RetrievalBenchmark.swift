@@ -6,7 +6,7 @@ import Index
 /// every covered question searched in each mode, and the relevance signals of every question.
 public struct RetrievalBenchmark: Sendable {
     public let set: EvalSet
-    public let store: IndexStore
+    public let store: any IndexStore
     public let embedder: (any ChunkEmbedder & QueryEmbedder)?
     /// Query vectors by question id (computed once; every mode and weight reuses them).
     public let vectors: [String: [Float]]
@@ -25,7 +25,7 @@ public struct RetrievalBenchmark: Sendable {
         let size = chunking == .default ? "" : "-\(chunking.targetSize)-\(chunking.overlap)"
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let path = workDirectory.appendingPathComponent("\(set.name)-\(model)\(size).sqlite").path
-        let store = try IndexStore.open(path: path)
+        let store = try openIndexStore(at: path)
         let summary = try await store.ingest(dataDirectory: corpus, options: IngestOptions(chunking: chunking), embedder: embedder) { event in
             if case .fileFailed(let file, let reason) = event { log("ingest: \(file): \(reason)") }
         }

@@ -36,12 +36,15 @@ struct VectorSnapshot: Sendable {
     var data: [Float]
 }
 
-extension IndexStore {
-    /// Brute-force dense search: cosine similarity (vectors are expected L2-normalised, so it is
-    /// a dot product) between `vector` and every stored vector of `modelID`. The vectors are read
-    /// once into one contiguous buffer and re-read only after the index changed. Best first;
-    /// `score` is the similarity, `snippet` the chunk's start.
-    public func denseSearch(_ vector: [Float], modelID: String, k: Int = 5) throws -> [SearchHit] {
+extension SQLiteIndexStore {
+    public func hasVectors(modelID: String) throws -> Bool {
+        try vectorSnapshot(modelID: modelID).dimension > 0
+    }
+
+    /// Brute-force dense search (`IndexStore.denseSearch(_:modelID:k:)`): a dot product with every
+    /// stored vector of `modelID`. The vectors are read once into one contiguous buffer and re-read
+    /// only after the index changed.
+    public func denseSearch(_ vector: [Float], modelID: String, k: Int) throws -> [SearchHit] {
         guard k > 0 else { return [] }
         let snapshot = try vectorSnapshot(modelID: modelID)
         guard snapshot.dimension > 0 else { return [] }
@@ -59,10 +62,10 @@ extension IndexStore {
         }
     }
 
-    /// Keyword and dense search fused by weighted reciprocal rank (`FusionWeights`). Each hit
-    /// carries `bm25Score` and `denseScore` when it was in that list; `score` is the fused score.
-    public func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int = 5,
-                             weights: FusionWeights = .tuned) throws -> [SearchHit] {
+    /// Keyword and dense search fused by weighted reciprocal rank
+    /// (`IndexStore.hybridSearch(_:vector:modelID:k:weights:)`).
+    public func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int,
+                             weights: FusionWeights) throws -> [SearchHit] {
         guard k > 0 else { return [] }
         let depth = max(k, weights.candidates)
         let snapshot = try vectorSnapshot(modelID: modelID)

@@ -1,7 +1,7 @@
 import Foundation
-import Encoder
 
-/// What the index needs from a sentence encoder. `Encoder` (or a test fake) conforms to it, and
+/// What the index needs from a sentence encoder. `SentenceEncoder` (its conformance is declared in
+/// `RAG`, so that the index does not depend on the encoder) or a test fake conforms to it, and
 /// `IndexStore.ingest(…, embedder:)` stores one vector per chunk with it.
 public protocol ChunkEmbedder: Sendable {
     /// Identifies the model and its weights; when it changes, every vector is recomputed.
@@ -32,6 +32,3 @@ public enum VectorCoding {
         }
     }
 }
-
-/// The Swift sentence encoder embeds chunks for the index as is.
-extension SentenceEncoder: ChunkEmbedder {}

@@ -1,4 +1,4 @@
-// Index — the SQLite index: schema, migrations, incremental ingest, keyword/dense/hybrid search, relevance gate.
+// Index — the index: the `IndexStore` protocol and its SQLite implementation (schema, migrations, incremental ingest, keyword/dense/hybrid search), the relevance gate, answer passages.
 // See ARCHITECTURE.md (targets and what each owns).
 
 /// The one error type of the `Index` module; messages name the file and the problem.

@@ -1,8 +1,116 @@
 import Foundation
-import GRDB
-import Synchronization
-import Documents
-import TextAnalysis
+
+/// The index of a data directory, whatever stores it: what ingest, search, the relevance gate,
+/// the answer passages and the inspection commands need. `SQLiteIndexStore` is the one
+/// implementation today; callers hold an `any IndexStore` from `openIndexStore(at:create:)`, so
+/// that another backend (PostgreSQL with pgvector) can take its place behind the same contract
+/// (`Tests/IndexTests`, the "IndexStore contract" suite, runs on every implementation).
+///
+/// Every method may be called from any task or thread, concurrently with an ingest: searches see
+/// each document either as it was before the ingest or fully updated.
+public protocol IndexStore: Sendable {
+    /// Where the index lives (a file path, a database address), for messages.
+    var location: String { get }
+
+    /// Brings the index in line with `dataDirectory` (recursively: `.txt`, `.md`, `.pdf`; hidden
+    /// files and directories skipped).
+    ///
+    /// Unchanged files (same size and mtime, or same SHA-256) are skipped, changed ones re-indexed,
+    /// files that are gone removed. Each file is written in its own transaction: an ingest stopped
+    /// at any point (killed, cancelled, or `IngestOptions.beforeCommit` throwing) leaves every
+    /// document either as before or fully updated, and the next run finishes the work. A file that
+    /// cannot be read is reported in the summary (and in `documents()` with status `failed`); the
+    /// others are still indexed.
+    ///
+    /// With an `embedder`, every new chunk gets its vector in its file's transaction; when the
+    /// index holds vectors of another model (or chunks without one), they are (re)computed.
+    func ingest(dataDirectory: URL, options: IngestOptions, embedder: (any ChunkEmbedder)?,
+                progress: (@Sendable (IngestEvent) -> Void)?) async throws -> IngestSummary
+
+    /// BM25 keyword search over the chunks' French terms (`KeywordAnalyzer`: stems, stop words
+    /// dropped, options and paths as exact terms). Any string is accepted; a query without a
+    /// usable term returns no hit. Best hit first, `score` and `bm25Score` the BM25 score
+    /// (higher is better), `snippet` the matched words in `[` `]`.
+    func search(_ query: String, k: Int) throws -> [SearchHit]
+
+    /// Cosine similarity (vectors are L2-normalised) between `vector` and every stored vector of
+    /// `modelID`. Best first; `score` and `denseScore` the similarity, `snippet` the chunk's start.
+    /// No hit when the index has no vectors of `modelID`; `IndexError.embedder` when `vector`
+    /// has another dimension than the stored ones.
+    func denseSearch(_ vector: [Float], modelID: String, k: Int) throws -> [SearchHit]
+
+    /// Keyword and dense search fused by weighted reciprocal rank (`FusionWeights`). Each hit
+    /// carries `bm25Score` and `denseScore` when it was in that list; `score` is the fused score.
+    func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int, weights: FusionWeights) throws -> [SearchHit]
+
+    /// Does the index hold vectors of `modelID`?
+    func hasVectors(modelID: String) throws -> Bool
+
+    /// The relevance signals of a query (what `RelevanceGate` decides on): its best cosine over
+    /// every vector of `modelID` (when a vector is given) and its best keyword coverage over the
+    /// `candidates` best BM25 chunks.
+    func relevance(_ query: String, vector: [Float]?, modelID: String?, candidates: Int) throws -> RelevanceSignals
+
+    /// Counts and settings: documents, failed documents, chunks, vectors, encoder, schema version.
+    func statistics() throws -> IndexStatistics
+
+    /// Every document, indexed or failed, sorted by path.
+    func documents() throws -> [DocumentRecord]
+
+    /// The chunks of one document (its path relative to the data directory) in order, as search
+    /// hits with score 0.
+    func chunks(ofFile file: String) throws -> [SearchHit]
+
+    /// The chunks with an ordinal in `ordinals` of the document holding chunk `chunkID`, in order;
+    /// empty when that chunk is gone. What `neighbourhood(of:)`, `section(of:)` and `outline(of:)`
+    /// join passages from.
+    func chunkSpans(ofDocumentOf chunkID: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkSpan]
+
+    /// Every stored vector of `modelID`, in chunk-id order, packed in one buffer
+    /// (`ids.count × dimension` floats).
+    func vectors(modelID: String) throws -> (ids: [Int64], dimension: Int, data: [Float])
+
+    /// Checks that the storage is sound and that every chunk belongs to an indexed document;
+    /// throws `IndexError.database` describing the first problem.
+    func checkIntegrity() throws
+}
+
+/// Opens the index at `location`, the SQLite file at that path (the one place that chooses the
+/// implementation). With `create` (ingest) a missing file and its directory are created; without
+/// it (search, server) a missing index is `IndexError.indexNotFound`.
+public func openIndexStore(at location: String, create: Bool = true) throws -> any IndexStore {
+    try SQLiteIndexStore.open(path: location, create: create)
+}
+
+// The requirements' usual arguments.
+extension IndexStore {
+    public func ingest(dataDirectory: URL, options: IngestOptions = IngestOptions(),
+                       embedder: (any ChunkEmbedder)? = nil) async throws -> IngestSummary {
+        try await ingest(dataDirectory: dataDirectory, options: options, embedder: embedder, progress: nil)
+    }
+
+    public func ingest(dataDirectory: URL, options: IngestOptions = IngestOptions(), embedder: (any ChunkEmbedder)? = nil,
+                       progress: @escaping @Sendable (IngestEvent) -> Void) async throws -> IngestSummary {
+        try await ingest(dataDirectory: dataDirectory, options: options, embedder: embedder,
+                         progress: Optional(progress))
+    }
+
+    public func search(_ query: String) throws -> [SearchHit] {
+        try search(query, k: 5)
+    }
+
+    public func denseSearch(_ vector: [Float], modelID: String) throws -> [SearchHit] {
+        try denseSearch(vector, modelID: modelID, k: 5)
+    }
+
+    public func hybridSearch(_ query: String, vector: [Float], modelID: String, k: Int = 5) throws -> [SearchHit] {
+        try hybridSearch(query, vector: vector, modelID: modelID, k: k, weights: .tuned)
+    }
+
+    public func relevance(_ query: String, vector: [Float]?, modelID: String?) throws -> RelevanceSignals {
+        try relevance(query, vector: vector, modelID: modelID, candidates: 20)
+    }
+}
 
 /// One retrieved chunk.
 public struct SearchHit: Sendable, Hashable, Codable {
@@ -45,7 +153,27 @@ public struct SearchHit: Sendable, Hashable, Codable {
     }
 }
 
-/// A row of the `documents` table.
+/// One stored chunk with its place in its document, for joining neighbouring chunks.
+public struct ChunkSpan: Sendable, Hashable {
+    public var ordinal: Int
+    /// PDF page number (from 1), `nil` for text files.
+    public var page: Int?
+    /// Offsets of the chunk in its page's (or text file's) normalised text, in Unicode scalars;
+    /// consecutive chunks overlap.
+    public var start: Int
+    public var end: Int
+    public var text: String
+
+    public init(ordinal: Int, page: Int?, start: Int, end: Int, text: String) {
+        self.ordinal = ordinal
+        self.page = page
+        self.start = start
+        self.end = end
+        self.text = text
+    }
+}
+
+/// A document of the index.
 public struct DocumentRecord: Sendable, Hashable {
     public var id: Int64
     public var path: String
@@ -53,6 +181,7 @@ public struct DocumentRecord: Sendable, Hashable {
     public var size: Int64
     public var mtime: Double
     public var pages: Int
+    /// `indexed`, or `failed` with `error` saying why.
     public var status: String
     public var error: String?
     public var chunkCount: Int
@@ -66,247 +195,4 @@ public struct IndexStatistics: Sendable, Hashable {
     public var vectors: Int
     public var encoderModelID: String?
     public var schemaVersion: Int
-}
-
-/// The SQLite index (`models/index.sqlite` by default): one file, WAL mode, safe to share between
-/// tasks and threads (reads run concurrently, writes are serialised by SQLite).
-public final class IndexStore: Sendable {
-    /// Path of the database file.
-    public let path: String
-    /// `package` so that the benchmarks can fill an index with synthetic chunks without extraction.
-    package let pool: DatabasePool
-    /// Vectors of the last model used by `denseSearch`, with the generation they were read at.
-    let vectorCache = Mutex<VectorSnapshot?>(nil)
-
-    private init(path: String, pool: DatabasePool) {
-        self.path = path
-        self.pool = pool
-    }
-
-    /// Opens the index at `path`, migrating its schema. With `create` (ingest) a missing file and
-    /// its directory are created; without it (search, server) a missing file is
-    /// `IndexError.indexNotFound`.
-    public static func open(path: String, create: Bool = true) throws -> IndexStore {
-        let url = URL(fileURLWithPath: path)
-        if !FileManager.default.fileExists(atPath: url.path) {
-            guard create else { throw IndexError.indexNotFound(path: path) }
-            do {
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(),
-                                                        withIntermediateDirectories: true)
-            } catch {
-                throw IndexError.database(path: path, reason: "cannot create its directory: \(error.localizedDescription)")
-            }
-        }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.label = "ragchat.index"
-        return try guarded(path) {
-            let pool = try DatabasePool(path: path, configuration: configuration)
-            let found = try pool.read { db -> Int? in
-                guard try db.tableExists("metadata") else { return nil }
-                return try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'schema_version'")
-                    .flatMap(Int.init)
-            }
-            if let found, found > Schema.version {
-                throw IndexError.unsupportedSchema(path: path, found: found, supported: Schema.version)
-            }
-            try Schema.migrator.migrate(pool)
-            try reanalyseIfNeeded(pool)
-            return IndexStore(path: path, pool: pool)
-        }
-    }
-
-    /// Recomputes every chunk's keyword terms when they were made by another version of
-    /// `KeywordAnalyzer` (or by a version of the index that had none), in one transaction.
-    static func reanalyseIfNeeded(_ pool: DatabasePool) throws {
-        let current = try pool.read { db in try metadata(db, "analyzer") }
-        guard current != KeywordAnalyzer.version else { return }
-        try pool.write { db in
-            let update = try db.cachedStatement(sql: "UPDATE chunks SET terms = ? WHERE id = ?")
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, text, context FROM chunks")
-            var pending: [(Int64, String)] = []
-            while let row = try rows.next() { pending.append((row["id"], Chunk.indexedText(row["text"], context: row["context"]))) }
-            for (id, text) in pending {
-                try update.execute(arguments: [KeywordAnalyzer.terms(text).joined(separator: " "), id])
-            }
-            try setMetadata(db, "analyzer", KeywordAnalyzer.version)
-            if !pending.isEmpty { try bumpGeneration(db) }
-        }
-    }
-
-    // MARK: - Keyword search
-
-    /// BM25 keyword search over the chunks' French terms (`KeywordAnalyzer`: stems, stop words
-    /// dropped, options and paths as exact terms). Any string is accepted: its terms are quoted
-    /// and OR-ed; a query without a usable term returns no hit. Best hit first.
-    ///
-    /// In a large index (at least `ubiquityThreshold` chunks), terms found in more than half of
-    /// the chunks are left out of the query when rarer terms remain: BM25 gives them almost no
-    /// weight (FTS5 floors their IDF), and they cost the most. Ties are broken by chunk id.
-    public func search(_ query: String, k: Int = 5) throws -> [SearchHit] {
-        guard k > 0 else { return [] }
-        return try guarded(path) {
-            try pool.read { db in
-                guard let ranking = try Self.keywordRanking(query, k: k, db) else { return [] }
-                let rows = try Self.chunkRows(ranking.ranked.map(\.id), db)
-                let highlight = FTSQuery.make(query)
-                return try ranking.ranked.compactMap { item -> SearchHit? in
-                    guard var hit = rows[item.id] else { return nil }
-                    hit.score = item.score
-                    hit.bm25Score = item.score
-                    if let highlight {
-                        hit.snippet = try Self.snippet(match: highlight, chunkID: item.id, db) ?? hit.snippet
-                    }
-                    return hit
-                }
-            }
-        }
-    }
-
-    /// The best `k` chunk ids by BM25 over `terms_fts` (score = −bm25, best first) and the query
-    /// terms used; `nil` when the query has no term. Ranks with bm25 alone: no text is read for
-    /// the many matching rows.
-    static func keywordRanking(_ query: String, k: Int, _ db: Database) throws
-        -> (terms: [String], ranked: [(id: Int64, score: Double)])? {
-        let analysed = KeywordAnalyzer.queryTerms(query)
-        guard !analysed.isEmpty else { return nil }
-        let terms = analysed.count > 1 ? try withoutUbiquitousTerms(analysed, db) : analysed
-        let match = terms.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: " OR ")
-        let ranked = try Row.fetchAll(db, sql: """
-            SELECT rowid, bm25(terms_fts) AS rank FROM terms_fts
-            WHERE terms_fts MATCH ? ORDER BY rank, rowid LIMIT ?
-            """, arguments: [match, k]).map { (id: $0["rowid"] as Int64, score: -($0["rank"] as Double)) }
-        return (terms, ranked)
-    }
-
-    /// FTS5's snippet of one chunk's text for a match expression over `chunks_fts` (matches in
-    /// `[` `]`): the extract shown beside a hit.
-    static func snippet(match: String, chunkID: Int64, _ db: Database) throws -> String? {
-        let statement = try db.cachedStatement(sql: """
-            SELECT snippet(chunks_fts, 0, '[', ']', '…', 24) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?
-            """)
-        return try String.fetchOne(statement, arguments: [match, chunkID])
-    }
-
-    /// Below this many chunks every query term is kept: on a small index the tiny weights of
-    /// common terms still break ties usefully, and the query is fast anyway.
-    public static let ubiquityThreshold = 2_000
-
-    /// Drops terms present in more than half of the chunks, keeping at least the rarest one.
-    static func withoutUbiquitousTerms(_ terms: [String], _ db: Database) throws -> [String] {
-        let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
-        guard total >= ubiquityThreshold else { return terms }
-        let frequencies = try documentFrequencies(terms, db)
-        let kept = terms.filter { (frequencies[$0] ?? 0) * 2 <= total }
-        if !kept.isEmpty { return kept }
-        return terms.min { (frequencies[$0] ?? 0) < (frequencies[$1] ?? 0) }.map { [$0] } ?? terms
-    }
-
-    /// How many chunks hold each term (`terms_vocab`).
-    static func documentFrequencies(_ terms: [String], _ db: Database) throws -> [String: Int] {
-        let statement = try db.cachedStatement(sql: "SELECT doc FROM terms_vocab WHERE term = ?")
-        var result: [String: Int] = [:]
-        for term in terms { result[term] = try Int.fetchOne(statement, arguments: [term]) ?? 0 }
-        return result
-    }
-
-    // MARK: - Inspection
-
-    public func statistics() throws -> IndexStatistics {
-        try guarded(path) {
-            try pool.read { db in
-                IndexStatistics(
-                    documents: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents WHERE status = 'indexed'") ?? 0,
-                    failedDocuments: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents WHERE status = 'failed'") ?? 0,
-                    chunks: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0,
-                    vectors: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM vectors") ?? 0,
-                    encoderModelID: try Self.metadata(db, "encoder_model_id"),
-                    schemaVersion: Int(try Self.metadata(db, "schema_version") ?? "") ?? 0)
-            }
-        }
-    }
-
-    /// Every document row, sorted by path.
-    public func documents() throws -> [DocumentRecord] {
-        try guarded(path) {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id = d.id) AS chunk_count
-                    FROM documents d ORDER BY d.path
-                    """).map { row in
-                    DocumentRecord(id: row["id"], path: row["path"], sha256: row["sha256"], size: row["size"],
-                                   mtime: row["mtime"], pages: row["pages"], status: row["status"],
-                                   error: row["error"], chunkCount: row["chunk_count"])
-                }
-            }
-        }
-    }
-
-    /// The chunks of one document in order, as search hits with score 0.
-    public func chunks(ofFile file: String) throws -> [SearchHit] {
-        try guarded(path) {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT c.id, d.path, c.page, c.ordinal, c.text, c.context FROM chunks c
-                    JOIN documents d ON d.id = c.document_id WHERE d.path = ? ORDER BY c.ordinal
-                    """, arguments: [file]).map { row in
-                    SearchHit(chunkID: row["id"], file: row["path"], page: row["page"], ordinal: row["ordinal"],
-                              score: 0, text: row["text"], snippet: "", context: row["context"])
-                }
-            }
-        }
-    }
-
-    /// Every stored vector of `modelID`, in chunk-id order, packed in one buffer
-    /// (`ids.count × dimension` floats). For dense search.
-    public func vectors(modelID: String) throws -> (ids: [Int64], dimension: Int, data: [Float]) {
-        let snapshot = try vectorSnapshot(modelID: modelID)
-        return (snapshot.ids, snapshot.dimension, snapshot.data)
-    }
-
-    /// SQLite's integrity check plus FTS5's (the full-text index matches the chunks table).
-    /// Throws `IndexError.database` describing the first problem.
-    public func checkIntegrity() throws {
-        try guarded(path) {
-            try pool.write { db in
-                let result = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-                guard result == ["ok"] else {
-                    throw IndexError.database(path: path, reason: "integrity check: \(result.joined(separator: "; "))")
-                }
-                try db.execute(sql: "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
-                let orphans = try Int.fetchOne(db, sql: """
-                    SELECT COUNT(*) FROM chunks WHERE document_id NOT IN (SELECT id FROM documents WHERE status = 'indexed')
-                    """) ?? 0
-                guard orphans == 0 else {
-                    throw IndexError.database(path: path, reason: "\(orphans) chunks belong to no indexed document")
-                }
-            }
-        }
-    }
-
-    // MARK: - Helpers
-
-    static func metadata(_ db: Database, _ key: String) throws -> String? {
-        try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = ?", arguments: [key])
-    }
-
-    static func setMetadata(_ db: Database, _ key: String, _ value: String) throws {
-        try db.execute(sql: "INSERT INTO metadata(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       arguments: [key, value])
-    }
-}
-
-/// Runs `body`, turning GRDB errors into `IndexError.database` naming `path`.
-package func guarded<T>(_ path: String, _ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as IndexError {
-        throw error
-    } catch let error as DatabaseError {
-        throw IndexError.database(path: path, reason: error.message ?? error.description)
-    } catch is CancellationError {
-        throw CancellationError()
-    } catch {
-        throw IndexError.database(path: path, reason: String(describing: error))
-    }
 }

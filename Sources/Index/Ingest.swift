@@ -72,24 +72,16 @@ public struct IngestSummary: Sendable, Hashable {
     }
 }
 
-extension IndexStore {
+extension SQLiteIndexStore {
     /// Version of extraction + normalisation + chunking; bumping it re-indexes every file.
     static let extractorVersion = 2
 
-    /// Brings the index in line with `dataDirectory` (recursively: `.txt`, `.md`, `.pdf`; hidden
-    /// files and directories skipped).
-    ///
-    /// Unchanged files (same size and mtime, or same SHA-256) are skipped, changed ones re-indexed,
-    /// files that are gone removed. Each file is written in its own transaction: an ingest stopped
-    /// at any point (killed, cancelled) leaves every document either as before or fully updated,
-    /// and the next run finishes the work. A file that cannot be read is reported in the summary
-    /// (and recorded with status `failed`); the others are still indexed.
-    ///
-    /// With an `embedder`, every new chunk gets its vector in its file's transaction; when the
-    /// index holds vectors of another model (or chunks without one), they are (re)computed.
-    public func ingest(dataDirectory: URL, options: IngestOptions = IngestOptions(),
-                       embedder: (any ChunkEmbedder)? = nil,
-                       progress: (@Sendable (IngestEvent) -> Void)? = nil) async throws -> IngestSummary {
+    /// `IndexStore.ingest(dataDirectory:options:embedder:progress:)`: a file is skipped when its
+    /// chunking settings are the same and its size and mtime (or else its SHA-256) match the
+    /// document's; a changed file's document row, chunks and vectors are replaced in one write
+    /// transaction.
+    public func ingest(dataDirectory: URL, options: IngestOptions, embedder: (any ChunkEmbedder)?,
+                       progress: (@Sendable (IngestEvent) -> Void)?) async throws -> IngestSummary {
         let clock = ContinuousClock()
         let started = clock.now
         let chunker: Chunker

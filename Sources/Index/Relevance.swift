@@ -32,10 +32,10 @@ public struct RelevanceSignals: Sendable, Hashable, Codable {
     }
 }
 
-extension IndexStore {
-    /// The relevance signals of a query: its best cosine over every vector of `modelID` (when a
-    /// vector is given) and its best keyword coverage over the `candidates` best BM25 chunks.
-    public func relevance(_ query: String, vector: [Float]?, modelID: String?, candidates: Int = 20) throws -> RelevanceSignals {
+extension SQLiteIndexStore {
+    /// The relevance signals of a query (`IndexStore.relevance(_:vector:modelID:candidates:)`),
+    /// the document frequencies read from `terms_vocab`.
+    public func relevance(_ query: String, vector: [Float]?, modelID: String?, candidates: Int) throws -> RelevanceSignals {
         var bestCosine: Double?
         var margin: Double?
         if let vector, let modelID {
@@ -134,142 +134,5 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         String(format: "covered when cosine ≥ %.3f, or cosine ≥ %.3f and keyword coverage ≥ %.2f, or cosine ≥ %.3f and coverage ≥ %.2f; keywords only: coverage ≥ %.2f",
                sureCosine, minimumCosine, minimumCoverage, minimumCosine - 0.05, keywordOnlyCoverage, keywordOnlyCoverage)
-    }
-}
-
-extension IndexStore {
-    /// The hit's chunk joined with up to `after` following (and `before` preceding) chunks of the
-    /// same document, their overlaps removed: a list or a procedure that the chunker cut in two
-    /// reads whole. The result keeps the hit's id, scores and page.
-    public func neighbourhood(of hit: SearchHit, before: Int = 0, after: Int = 1) throws -> SearchHit {
-        guard before > 0 || after > 0 else { return hit }
-        return try guarded(path) {
-            try pool.read { db in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT ordinal, page, start_offset, end_offset, text FROM chunks
-                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal BETWEEN ? AND ?
-                    ORDER BY ordinal
-                    """, arguments: [hit.chunkID, hit.ordinal - before, hit.ordinal + after])
-                guard rows.count > 1 else { return hit }
-                var merged = hit
-                var text = String.UnicodeScalarView()
-                var previous: (page: Int?, end: Int)?
-                for row in rows {
-                    let chunk: String = row["text"]
-                    let page: Int? = row["page"], start: Int = row["start_offset"], end: Int = row["end_offset"]
-                    var scalars = Substring(chunk).unicodeScalars[...]
-                    if let previous {
-                        if previous.page == page, previous.end > start {
-                            scalars = scalars.dropFirst(min(previous.end - start, scalars.count))
-                        } else {
-                            text.append(contentsOf: "\n\n".unicodeScalars)
-                        }
-                    }
-                    text.append(contentsOf: scalars)
-                    previous = (page, end)
-                }
-                merged.text = String(text)
-                return merged
-            }
-        }
-    }
-}
-
-extension IndexStore {
-    /// The hit with the chunk before it (when the hit starts inside a section) and the chunks after
-    /// it, on the same page of the same document, up to `maxCharacters` (overlaps removed): a
-    /// procedure or a list that the chunker cut reads whole. Keeps the hit's id, scores and page.
-    public func section(of hit: SearchHit, maxCharacters: Int = 4800) throws -> SearchHit {
-        // Sizes and pages of the chunk before the hit and of the four after it, in one read.
-        let around = try guarded(path) {
-            try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT ordinal, page, length(text) AS size FROM chunks
-                    WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal BETWEEN ? AND ?
-                    ORDER BY ordinal
-                    """, arguments: [hit.chunkID, hit.ordinal - 1, hit.ordinal + 4]).map {
-                    (ordinal: $0["ordinal"] as Int, page: $0["page"] as Int?, size: $0["size"] as Int)
-                }
-            }
-        }
-        var length = hit.text.count
-        // The chunk just before, when the hit starts inside its section (a list cut after its
-        // first items).
-        var before = 0
-        if let previous = around.first(where: { $0.ordinal == hit.ordinal - 1 }), previous.page == hit.page,
-           !hit.context.isEmpty, !hit.text.hasPrefix(hit.context.components(separatedBy: " — ").last ?? "") {
-            before = 1
-            length += previous.size
-        }
-        var after = 0
-        for chunk in around where chunk.ordinal > hit.ordinal {
-            // Same page (a citation names the hit's page), within the length. Sub-sections are
-            // not a limit: a procedure's steps often run across "3.2", "3.3"….
-            guard chunk.page == hit.page, length + chunk.size <= maxCharacters else { break }
-            after += 1
-            length += chunk.size
-        }
-        return try neighbourhood(of: hit, before: before, after: after)
-    }
-
-    /// The passages to answer `question` from: `hits` as found, the first one extended to the
-    /// rest of its section (`section(of:)`) when the question asks for steps or a list
-    /// (`QuestionForm`), since those run past one chunk.
-    public func answerPassages(for question: String, hits: [SearchHit]) throws -> [SearchHit] {
-        let form = QuestionForm(question)
-        guard form.needsSection, let first = hits.first else { return hits }
-        var result = hits
-        result[0] = try section(of: first)
-        if form == .enumeration { result[0].outline = try outline(of: first, question: question) }
-        return result
-    }
-
-    /// The headings of the direct sub-sections of the section the question is about, in document
-    /// order: for "Quelles sont les variantes…" and a hit under or holding "2. Les variantes…", the
-    /// "2.1 …", "2.2 …" lines of its document. The section is the numbered heading, among the
-    /// hit's own and those in its text, that shares the most words with the question. Empty when
-    /// there is no numbered heading.
-    public func outline(of hit: SearchHit, question: String) throws -> [String] {
-        func number(_ heading: String) -> String? {
-            guard let n = heading.split(separator: " ").first, n.first?.isNumber == true,
-                  n.allSatisfy({ $0.isNumber || $0 == "." }) else { return nil }
-            return String(n)
-        }
-        let questionTerms = Set(KeywordAnalyzer.terms(question))
-        var candidates = [hit.context.components(separatedBy: " — ").last ?? ""]
-        candidates += hit.text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.count <= 100 }
-        var best: (number: String, shared: Int)?
-        for heading in candidates {
-            guard let n = number(heading) else { continue }
-            let shared = Set(KeywordAnalyzer.terms(heading)).intersection(questionTerms).count
-            if best == nil || shared > best!.shared { best = (n, shared) }
-        }
-        guard let chosen = best?.number else { return [] }
-        let prefix = chosen.hasSuffix(".") ? chosen : chosen + "."
-        let texts = try guarded(path) {
-            try pool.read { db in
-                try String.fetchAll(db, sql: """
-                    SELECT text FROM chunks WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) ORDER BY ordinal
-                    """, arguments: [hit.chunkID])
-            }
-        }
-        var seen = Set<String>()
-        var result: [String] = []
-        for text in texts {
-            for line in text.split(separator: "\n") {
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                guard trimmed.count <= 100, trimmed.hasPrefix(prefix) else { continue }
-                // One level down: digits, an optional ".", a space, then the title.
-                let rest = trimmed.dropFirst(prefix.count)
-                let digits = rest.prefix(while: \.isNumber)
-                guard !digits.isEmpty else { continue }
-                var title = rest.dropFirst(digits.count)
-                if title.hasPrefix(".") { title = title.dropFirst() }
-                guard title.hasPrefix(" "), let last = title.last, !".!?:;,".contains(last),
-                      title.contains(where: \.isLetter), seen.insert(trimmed).inserted else { continue }
-                result.append(trimmed)
-            }
-        }
-        return result
     }
 }

@@ -1,4 +1,3 @@
-import Encoder
 import Foundation
 
 /// Which ranking `IndexStore.search(_:mode:embedder:k:weights:)` uses.
@@ -18,8 +17,6 @@ public protocol QueryEmbedder: Sendable {
     func embed(query: String) throws -> [Float]
 }
 
-extension SentenceEncoder: QueryEmbedder {}
-
 extension FusionWeights {
     /// Chosen on the French development set (`eval/dev-fr.json`, real Debian and LilyPond
     /// documentation) with `ragchat bench retrieval --grid` and multilingual-e5-small (see
@@ -32,11 +29,6 @@ extension FusionWeights {
 }
 
 extension IndexStore {
-    /// Does the index hold vectors of `modelID`?
-    public func hasVectors(modelID: String) throws -> Bool {
-        try vectorSnapshot(modelID: modelID).dimension > 0
-    }
-
     /// Search in one of the three modes. `hybrid` without an embedder, or on an index that has no
     /// vectors of the embedder's model, is keyword search (its hits have no `denseScore`); `dense`
     /// then fails with `IndexError.embedder` telling how to get vectors.
@@ -50,7 +42,7 @@ extension IndexStore {
                 if mode == .hybrid { return try search(query, k: k) }
                 let model = embedder?.modelID ?? "none"
                 throw IndexError.embedder(model: model,
-                                          reason: "the index at \(path) has no vectors of this model (run `ragchat ingest` with the encoder)")
+                                          reason: "the index at \(location) has no vectors of this model (run `ragchat ingest` with the encoder)")
             }
             let vector: [Float]
             do {

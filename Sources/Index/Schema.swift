@@ -13,7 +13,7 @@ import GRDB
 /// Version 3 adds French keyword terms: `chunks.terms` (the chunk's `KeywordAnalyzer` terms,
 /// space-separated), `terms_fts` (FTS5 over them: what BM25 ranks) and `terms_vocab` (their
 /// document frequencies); `metadata.analyzer` names the analysis they were made with
-/// (`IndexStore.open` re-analyses every chunk when it differs).
+/// (`SQLiteIndexStore.open` re-analyses every chunk when it differs).
 /// Version 4 adds `chunks.context` (file name, title and section heading of the chunk, see
 /// `Chunk.context`), embedded and keyword-indexed with the text; documents chunked before it are
 /// re-chunked on the next ingest (the extractor version in `documents.chunking` changed).

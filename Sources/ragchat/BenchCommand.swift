@@ -24,10 +24,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     /// A fresh index of `data` in the scratch directory `work` (deleted first), with vectors when
     /// an embedder is given.
-    static func scratchIndex(_ work: String, data: String, embedder: (any ChunkEmbedder)?) async throws -> IndexStore {
+    static func scratchIndex(_ work: String, data: String, embedder: (any ChunkEmbedder)?) async throws -> any IndexStore {
         let directory = URL(fileURLWithPath: work)
         try? FileManager.default.removeItem(at: directory)
-        let store = try IndexStore.open(path: directory.appendingPathComponent("index.sqlite").path)
+        let store = try openIndexStore(at: directory.appendingPathComponent("index.sqlite").path)
         _ = try await store.ingest(dataDirectory: URL(fileURLWithPath: data), embedder: embedder)
         return store
     }
@@ -335,7 +335,7 @@ struct BenchCommand: AsyncParsableCommand {
             var reports: [AnswerReport] = []
             for run in runs {
                 var configuration = EngineConfiguration()
-                configuration.indexPath = bench.store.path
+                configuration.indexPath = bench.store.location
                 configuration.backends = run.backends
                 configuration.encoderPath = encoderDirectory
                 configuration.audioCacheDirectory = nil

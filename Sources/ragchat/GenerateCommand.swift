@@ -168,10 +168,10 @@ struct GenerateCommand: AsyncParsableCommand {
         let loadSeconds = MonotonicClock.seconds(since: t0)
         let options = GenerationOptions(maxTokens: maxTokens, temperature: Double(temperature), timeout: 600)
         Terminal.err(String(format: "load: %.3f s\n", loadSeconds))
-        let store: IndexStore
+        let store: any IndexStore
         var encoder: SentenceEncoder?
         do {
-            store = try IndexStore.open(path: indexPath, create: false)
+            store = try openIndexStore(at: indexPath, create: false)
             if mode != .bm25 { encoder = try loadEncoder(encoderDirectory) }
         } catch {
             throw Self.fail("\(error)")

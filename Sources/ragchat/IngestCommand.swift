@@ -46,7 +46,7 @@ struct IngestCommand: AsyncParsableCommand {
         let summary: IngestSummary
         do {
             let encoder = noVectors ? nil : try loadEncoder(encoderDirectory)
-            let store = try IndexStore.open(path: indexPath, create: true)
+            let store = try openIndexStore(at: indexPath, create: true)
             summary = try await store.ingest(dataDirectory: URL(fileURLWithPath: dataDirectory), options: options,
                                              embedder: encoder, progress: { reporter.handle($0) })
         } catch {

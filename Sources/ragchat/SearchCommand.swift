@@ -42,7 +42,7 @@ struct SearchCommand: AsyncParsableCommand {
     func run() async throws {
         let hits: [SearchHit]
         do {
-            let store = try IndexStore.open(path: indexPath, create: false)
+            let store = try openIndexStore(at: indexPath, create: false)
             var encoder: SentenceEncoder?
             if mode != .bm25 {
                 do {

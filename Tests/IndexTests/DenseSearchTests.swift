@@ -3,120 +3,127 @@ import Foundation
 import Index
 import Testing
 
-@Suite("Dense and hybrid search")
-struct DenseSearchTests {
-    static func store(_ workspace: Workspace, embedder: FakeEmbedder) async throws -> IndexStore {
-        try workspace.write("tarte.txt", Samples.tarte)
-        try workspace.write("secrets.txt", Samples.secrets)
-        try workspace.write("pates.txt", "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient.")
-        let store = try workspace.open()
-        _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
-                                   embedder: embedder)
-        return store
-    }
-
-    @Test func denseFindsTheNearestChunk() async throws {
-        let workspace = try Workspace()
-        defer { workspace.cleanup() }
-        let embedder = FakeEmbedder()
-        let store = try await Self.store(workspace, embedder: embedder)
-        // Each chunk's own vector finds that chunk first, with similarity 1.
-        for file in ["tarte.txt", "secrets.txt", "pates.txt"] {
-            for chunk in try store.chunks(ofFile: file) {
-                let vector = try embedder.embed([Chunk.indexedText(chunk.text, context: chunk.context)])[0]
-                let hits = try store.denseSearch(vector, modelID: embedder.modelID, k: 3)
-                #expect(hits.first?.chunkID == chunk.chunkID)
-                #expect(abs((hits.first?.score ?? 0) - 1) < 1e-5)
-                #expect(hits.first?.denseScore == hits.first?.score)
-                #expect(hits.map(\.score) == hits.map(\.score).sorted(by: >))
-            }
+extension IndexStoreContract {
+    @Suite("Dense and hybrid search")
+    struct DenseSearchTests {
+        static func store(_ workspace: Workspace, embedder: FakeEmbedder) async throws -> any IndexStore {
+            try workspace.write("tarte.txt", Samples.tarte)
+            try workspace.write("secrets.txt", Samples.secrets)
+            try workspace.write("pates.txt", "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient.")
+            let store = try workspace.open()
+            _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
+                                       embedder: embedder)
+            return store
         }
-        #expect(try store.denseSearch([Float](repeating: 0, count: 16), modelID: "other-model", k: 3).isEmpty)
-        #expect(throws: IndexError.self) { try store.denseSearch([1, 2], modelID: embedder.modelID, k: 3) }
+
+        @Test(arguments: IndexImplementation.all)
+        func denseFindsTheNearestChunk(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await Self.store(workspace, embedder: embedder)
+            // Each chunk's own vector finds that chunk first, with similarity 1.
+            for file in ["tarte.txt", "secrets.txt", "pates.txt"] {
+                for chunk in try store.chunks(ofFile: file) {
+                    let vector = try embedder.embed([Chunk.indexedText(chunk.text, context: chunk.context)])[0]
+                    let hits = try store.denseSearch(vector, modelID: embedder.modelID, k: 3)
+                    #expect(hits.first?.chunkID == chunk.chunkID)
+                    #expect(abs((hits.first?.score ?? 0) - 1) < 1e-5)
+                    #expect(hits.first?.denseScore == hits.first?.score)
+                    #expect(hits.map(\.score) == hits.map(\.score).sorted(by: >))
+                }
+            }
+            #expect(try store.denseSearch([Float](repeating: 0, count: 16), modelID: "other-model", k: 3).isEmpty)
+            #expect(throws: IndexError.self) { try store.denseSearch([1, 2], modelID: embedder.modelID, k: 3) }
+        }
+
+        @Test(arguments: IndexImplementation.all)
+        func cacheFollowsTheIndex(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await Self.store(workspace, embedder: embedder)
+            let query = try embedder.embed(["abricots rôtis au miel"])[0]
+            #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file != "abricots.txt")
+            try workspace.write("abricots.txt", "abricots rôtis au miel")
+            _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
+                                       embedder: embedder)
+            #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file == "abricots.txt")
+            try workspace.remove("abricots.txt")
+            _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
+                                       embedder: embedder)
+            #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file != "abricots.txt")
+        }
+
+        @Test(arguments: IndexImplementation.all)
+        func hybridFusesBothLists(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await Self.store(workspace, embedder: embedder)
+            let question = "pâte brisée sucre"
+            let vector = try embedder.embed([question])[0]
+            let hybrid = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 5)
+            #expect(!hybrid.isEmpty && hybrid.count <= 5)
+            #expect(hybrid.first?.file == "pates.txt")
+            #expect(hybrid.first?.bm25Score != nil && hybrid.first?.denseScore != nil)
+            #expect(hybrid.map(\.score) == hybrid.map(\.score).sorted(by: >))
+            // Weight 0 on one side gives the other list's order.
+            let keywordOnly = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 3,
+                                                     weights: FusionWeights(bm25: 1, dense: 0))
+            #expect(keywordOnly.map(\.chunkID) == (try store.search(question, k: 3)).map(\.chunkID))
+            let denseOnly = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 3,
+                                                   weights: FusionWeights(bm25: 0, dense: 1))
+            #expect(denseOnly.map(\.chunkID) == (try store.denseSearch(vector, modelID: embedder.modelID, k: 3)).map(\.chunkID))
+            // A query with no keyword still gets dense results.
+            #expect(!(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3)).isEmpty)
+            // …unless no passage is similar enough: then nothing, rather than noise.
+            #expect(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3,
+                                           weights: FusionWeights(minimumCosine: 1.01)).isEmpty)
+        }
     }
 
-    @Test func cacheFollowsTheIndex() async throws {
-        let workspace = try Workspace()
-        defer { workspace.cleanup() }
-        let embedder = FakeEmbedder()
-        let store = try await Self.store(workspace, embedder: embedder)
-        let query = try embedder.embed(["abricots rôtis au miel"])[0]
-        #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file != "abricots.txt")
-        try workspace.write("abricots.txt", "abricots rôtis au miel")
-        _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
-                                   embedder: embedder)
-        #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file == "abricots.txt")
-        try workspace.remove("abricots.txt")
-        _ = try await store.ingest(dataDirectory: workspace.data, options: IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30)),
-                                   embedder: embedder)
-        #expect(try store.denseSearch(query, modelID: embedder.modelID, k: 1).first?.file != "abricots.txt")
-    }
+    @Suite("Search modes")
+    struct SearchModeTests {
+        @Test(arguments: IndexImplementation.all)
+        func eachModeIsItsRanking(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+            let question = "pâte brisée sucre"
+            let vector = try embedder.embed(query: question)
+            let bm25 = try store.search(question, mode: .bm25, embedder: embedder, k: 4)
+            #expect(bm25 == (try store.search(question, k: 4)))
+            #expect(bm25.allSatisfy { $0.denseScore == nil && $0.bm25Score != nil })
+            let dense = try store.search(question, mode: .dense, embedder: embedder, k: 4)
+            #expect(dense == (try store.denseSearch(vector, modelID: embedder.modelID, k: 4)))
+            #expect(dense.allSatisfy { $0.denseScore != nil })
+            let hybrid = try store.search(question, mode: .hybrid, embedder: embedder, k: 4)
+            #expect(hybrid == (try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 4, weights: .tuned)))
+            #expect(hybrid.contains { $0.bm25Score != nil && $0.denseScore != nil })
+            // The tuned weights favour keywords: a passage first in both lists is first.
+            if bm25.first?.chunkID == dense.first?.chunkID { #expect(hybrid.first?.chunkID == bm25.first?.chunkID) }
+        }
 
-    @Test func hybridFusesBothLists() async throws {
-        let workspace = try Workspace()
-        defer { workspace.cleanup() }
-        let embedder = FakeEmbedder()
-        let store = try await Self.store(workspace, embedder: embedder)
-        let question = "pâte brisée sucre"
-        let vector = try embedder.embed([question])[0]
-        let hybrid = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 5)
-        #expect(!hybrid.isEmpty && hybrid.count <= 5)
-        #expect(hybrid.first?.file == "pates.txt")
-        #expect(hybrid.first?.bm25Score != nil && hybrid.first?.denseScore != nil)
-        #expect(hybrid.map(\.score) == hybrid.map(\.score).sorted(by: >))
-        // Weight 0 on one side gives the other list's order.
-        let keywordOnly = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 3,
-                                                 weights: FusionWeights(bm25: 1, dense: 0))
-        #expect(keywordOnly.map(\.chunkID) == (try store.search(question, k: 3)).map(\.chunkID))
-        let denseOnly = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 3,
-                                               weights: FusionWeights(bm25: 0, dense: 1))
-        #expect(denseOnly.map(\.chunkID) == (try store.denseSearch(vector, modelID: embedder.modelID, k: 3)).map(\.chunkID))
-        // A query with no keyword still gets dense results.
-        #expect(!(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3)).isEmpty)
-        // …unless no passage is similar enough: then nothing, rather than noise.
-        #expect(try store.hybridSearch("?!", vector: vector, modelID: embedder.modelID, k: 3,
-                                       weights: FusionWeights(minimumCosine: 1.01)).isEmpty)
-    }
-}
-
-@Suite("Search modes")
-struct SearchModeTests {
-    @Test func eachModeIsItsRanking() async throws {
-        let workspace = try Workspace()
-        defer { workspace.cleanup() }
-        let embedder = FakeEmbedder()
-        let store = try await DenseSearchTests.store(workspace, embedder: embedder)
-        let question = "pâte brisée sucre"
-        let vector = try embedder.embed(query: question)
-        let bm25 = try store.search(question, mode: .bm25, embedder: embedder, k: 4)
-        #expect(bm25 == (try store.search(question, k: 4)))
-        #expect(bm25.allSatisfy { $0.denseScore == nil && $0.bm25Score != nil })
-        let dense = try store.search(question, mode: .dense, embedder: embedder, k: 4)
-        #expect(dense == (try store.denseSearch(vector, modelID: embedder.modelID, k: 4)))
-        #expect(dense.allSatisfy { $0.denseScore != nil })
-        let hybrid = try store.search(question, mode: .hybrid, embedder: embedder, k: 4)
-        #expect(hybrid == (try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 4, weights: .tuned)))
-        #expect(hybrid.contains { $0.bm25Score != nil && $0.denseScore != nil })
-        // The tuned weights favour keywords: a passage first in both lists is first.
-        if bm25.first?.chunkID == dense.first?.chunkID { #expect(hybrid.first?.chunkID == bm25.first?.chunkID) }
-    }
-
-    @Test func hybridWithoutVectorsIsKeywordSearch() async throws {
-        let workspace = try Workspace()
-        defer { workspace.cleanup() }
-        try workspace.write("tarte.txt", Samples.tarte)
-        let store = try workspace.open()
-        _ = try await store.ingest(dataDirectory: workspace.data)
-        let embedder = FakeEmbedder()
-        #expect(try !store.hasVectors(modelID: embedder.modelID))
-        let keyword = try store.search("pommes", k: 3)
-        #expect(!keyword.isEmpty)
-        #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
-        #expect(try store.search("pommes", mode: .hybrid, embedder: nil, k: 3) == keyword)
-        #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: embedder, k: 3) }
-        #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: nil, k: 3) }
-        // Vectors of another model do not count.
-        _ = try await store.ingest(dataDirectory: workspace.data, embedder: FakeEmbedder(modelID: "other"))
-        #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
+        @Test(arguments: IndexImplementation.all)
+        func hybridWithoutVectorsIsKeywordSearch(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            try workspace.write("tarte.txt", Samples.tarte)
+            let store = try workspace.open()
+            _ = try await store.ingest(dataDirectory: workspace.data)
+            let embedder = FakeEmbedder()
+            #expect(try !store.hasVectors(modelID: embedder.modelID))
+            let keyword = try store.search("pommes", k: 3)
+            #expect(!keyword.isEmpty)
+            #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
+            #expect(try store.search("pommes", mode: .hybrid, embedder: nil, k: 3) == keyword)
+            #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: embedder, k: 3) }
+            #expect(throws: IndexError.self) { try store.search("pommes", mode: .dense, embedder: nil, k: 3) }
+            // Vectors of another model do not count.
+            _ = try await store.ingest(dataDirectory: workspace.data, embedder: FakeEmbedder(modelID: "other"))
+            #expect(try store.search("pommes", mode: .hybrid, embedder: embedder, k: 3) == keyword)
+        }
     }
 }

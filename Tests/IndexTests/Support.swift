@@ -1,14 +1,18 @@
 import Foundation
 import Index
 import Synchronization
+import Testing
 
-/// A temporary data directory and index path, removed by `cleanup()`.
+/// A temporary data directory and the index of one implementation, removed by `cleanup()`.
 struct Workspace {
     let root: URL
+    /// The implementation whose index `open()` opens.
+    let implementation: IndexImplementation
     var data: URL { root.appendingPathComponent("data") }
     var indexPath: String { root.appendingPathComponent("index.sqlite").path }
 
-    init() throws {
+    init(_ implementation: IndexImplementation = .sqlite) throws {
+        self.implementation = implementation
         root = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-index-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
     }
@@ -36,9 +40,31 @@ struct Workspace {
                                               ofItemAtPath: data.appendingPathComponent(name).path)
     }
 
-    func open() throws -> IndexStore { try IndexStore.open(path: indexPath) }
+    /// The workspace's index: empty the first time, the same index on every later call.
+    func open() throws -> any IndexStore { try implementation.open(self) }
 
-    func cleanup() { try? FileManager.default.removeItem(at: root) }
+    func cleanup() {
+        implementation.discard(self)
+        try? FileManager.default.removeItem(at: root)
+    }
+}
+
+/// An `IndexStore` implementation under the contract suite (`IndexStoreContract`).
+struct IndexImplementation: Sendable, CustomTestStringConvertible {
+    var name: String
+    /// Opens a workspace's index: empty the first time, the same index on every later call.
+    var open: @Sendable (Workspace) throws -> any IndexStore
+    /// Removes what `open` made outside the workspace's directory (e.g. a database schema).
+    var discard: @Sendable (Workspace) -> Void = { _ in }
+
+    var testDescription: String { name }
+
+    static let sqlite = IndexImplementation(name: "SQLite", open: { try SQLiteIndexStore.open(path: $0.indexPath) })
+
+    /// Every implementation the contract cases run on, each case once per entry. Another backend
+    /// joins by adding itself here (when its server is configured), with an `open` that gives each
+    /// workspace an index of its own (e.g. a schema named after `root.lastPathComponent`).
+    static let all: [IndexImplementation] = [.sqlite]
 }
 
 /// Deterministic embedder: hashed bag of words, L2-normalised. Counts the texts it embedded.

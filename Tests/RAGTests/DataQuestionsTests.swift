@@ -14,7 +14,7 @@ import Testing
     static func pipeline() async throws -> (RAGPipeline, URL) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-rag-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let store = try IndexStore.open(path: dir.appendingPathComponent("index.sqlite").path)
+        let store = try openIndexStore(at: dir.appendingPathComponent("index.sqlite").path)
         // Hybrid search with the default encoder, as `ragchat serve` does.
         let encoder = try SentenceEncoder(path: root.appendingPathComponent("models/encoder/multilingual-e5-small/e5-small-q4.bin"))
         _ = try await store.ingest(dataDirectory: root.appendingPathComponent("data"), embedder: encoder)

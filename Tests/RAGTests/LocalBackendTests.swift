@@ -232,7 +232,7 @@ struct LocalBackendTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let encoder = try SentenceEncoder(directory: Self.root.appendingPathComponent("models/encoder/all-MiniLM-L6-v2"))
-        let store = try IndexStore.open(path: dir.appendingPathComponent("index.sqlite").path)
+        let store = try openIndexStore(at: dir.appendingPathComponent("index.sqlite").path)
         _ = try await store.ingest(dataDirectory: Self.root.appendingPathComponent("data"), embedder: encoder)
         let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
         let passages = try await retriever.retrieve(query: question, k: 4)

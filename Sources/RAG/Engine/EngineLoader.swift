@@ -16,7 +16,7 @@ public enum EngineLoader {
                             logger: Logger = Logger(label: "ragchat.rag")) async throws -> LoadedEngine {
         var problems: [String] = []
         let start = MonotonicClock.now()
-        let store = try IndexStore.open(path: configuration.indexPath, create: false)
+        let store = try openIndexStore(at: configuration.indexPath, create: false)
         let stats = try store.statistics()
         if stats.chunks == 0 {
             logger.warning("the index \(configuration.indexPath) holds no passage: every answer will say the documents do not cover it")
@@ -82,7 +82,7 @@ public enum EngineLoader {
     /// an ingest run while the server is up is picked up), keyword search otherwise; behind the
     /// relevance gate: when no passage is relevant, none is returned, and the pipeline answers
     /// that the documents do not cover the question without calling a model.
-    static func gatedRetriever(store: IndexStore, encoder: SentenceEncoder?, logger: Logger) -> IndexRetriever {
+    static func gatedRetriever(store: any IndexStore, encoder: SentenceEncoder?, logger: Logger) -> IndexRetriever {
         let gate = RelevanceGate.standard(forEncoder: encoder?.modelID)
         return IndexRetriever { query, k in
             // The query embedding is CPU work: off the server's tasks.

@@ -6,7 +6,7 @@ public struct IndexRetriever: Retriever {
     private let search: @Sendable (String, Int) async throws -> [SearchHit]
 
     /// BM25 keyword search of `store`.
-    public init(store: IndexStore) {
+    public init(store: any IndexStore) {
         self.search = { query, k in try store.search(query, k: k) }
     }
 
