@@ -62,7 +62,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Server", dependencies: [
-            "RAG", "Tensors",
+            "RAG", "Index", "Tensors",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             // The connection pipeline (timeouts, when to close): NIO's HTTP/1 codec and HTTP-types bridge.

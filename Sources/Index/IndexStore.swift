@@ -112,7 +112,8 @@ extension IndexStore {
     }
 }
 
-/// One retrieved chunk.
+/// One retrieved chunk: the passage the answer is built from, and the `sources` item of the
+/// HTTP API (`{"id", "file", "page", "score", "text"}`, the chunk id as a string).
 public struct SearchHit: Sendable, Hashable, Codable {
     public var chunkID: Int64
     /// Path relative to the data directory, e.g. `document.pdf`.
@@ -150,6 +151,37 @@ public struct SearchHit: Sendable, Hashable, Codable {
         self.bm25Score = bm25Score
         self.denseScore = denseScore
         self.context = context
+    }
+
+    /// A passage made outside a search (tests, other retrievers): no snippet, no search scores.
+    public init(chunkID: Int64, file: String, page: Int? = nil, ordinal: Int = 0, score: Double, text: String,
+                outline: [String] = []) {
+        self.init(chunkID: chunkID, file: file, page: page, ordinal: ordinal, score: score, text: text, snippet: "")
+        self.outline = outline
+    }
+
+    /// The chunk id as the API gives it.
+    public var id: String { String(chunkID) }
+
+    enum CodingKeys: String, CodingKey { case id, file, page, score, text }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(file, forKey: .file)
+        try c.encode(page, forKey: .page)          // explicit null for text files
+        try c.encode(score, forKey: .score)
+        try c.encode(text, forKey: .text)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let id = try c.decode(String.self, forKey: .id)
+        guard let chunkID = Int64(id) else {
+            throw DecodingError.dataCorruptedError(forKey: .id, in: c, debugDescription: "a passage id is a chunk number, got '\(id)'")
+        }
+        self.init(chunkID: chunkID, file: try c.decode(String.self, forKey: .file), page: try c.decodeIfPresent(Int.self, forKey: .page),
+                  score: try c.decode(Double.self, forKey: .score), text: try c.decode(String.self, forKey: .text))
     }
 }
 

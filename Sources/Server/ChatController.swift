@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Index
 import NIOCore
 import RAG
 
@@ -181,7 +182,7 @@ struct ChatController<Context: RequestContext>: Sendable {
 /// Server-Sent Events frames for `ChatEvent`s.
 public enum SSE {
     struct TokenPayload: Encodable { var text: String }
-    struct SourcesPayload: Encodable { var sources: [Source] }
+    struct SourcesPayload: Encodable { var sources: [SearchHit] }
 
     /// `event: <name>\ndata: <json>\n\n`
     public static func frame(_ event: ChatEvent) throws -> [UInt8] {

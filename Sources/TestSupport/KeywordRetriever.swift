@@ -1,16 +1,17 @@
 import Foundation
+import Index
 import RAG
 import TextAnalysis
 
 /// A small in-memory BM25 retriever over plain-text passages: a stand-in for the index in tests.
 public struct KeywordRetriever: Retriever {
-    public let passages: [RetrievedPassage]
+    public let passages: [SearchHit]
     private let terms: [[String: Int]]
     private let lengths: [Double]
     private let documentFrequency: [String: Int]
     private let averageLength: Double
 
-    public init(passages: [RetrievedPassage]) {
+    public init(passages: [SearchHit]) {
         self.passages = passages
         var terms: [[String: Int]] = []
         var df: [String: Int] = [:]
@@ -38,7 +39,7 @@ public struct KeywordRetriever: Retriever {
         } catch {
             throw RAGError.retrieval("cannot list \(folder.path): \(error.localizedDescription)")
         }
-        var passages: [RetrievedPassage] = []
+        var passages: [SearchHit] = []
         for file in files {
             let url = folder.appendingPathComponent(file)
             guard let text = try? String(contentsOf: url, encoding: .utf8) else {
@@ -47,7 +48,7 @@ public struct KeywordRetriever: Retriever {
             var chunk = ""
             func flush() {
                 let t = chunk.trimmingCharacters(in: .whitespacesAndNewlines)
-                if !t.isEmpty { passages.append(RetrievedPassage(id: "\(file)#\(passages.count)", file: file, score: 0, text: t)) }
+                if !t.isEmpty { passages.append(SearchHit(chunkID: Int64(passages.count + 1), file: file, score: 0, text: t)) }
                 chunk = ""
             }
             for paragraph in text.components(separatedBy: "\n\n") {
@@ -59,7 +60,7 @@ public struct KeywordRetriever: Retriever {
         self.init(passages: passages)
     }
 
-    public func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] {
+    public func retrieve(query: String, k: Int) async throws -> [SearchHit] {
         let q = Set(FrenchText.contentWords(query))
         let n = Double(passages.count)
         let k1 = 1.2, b = 0.75

@@ -177,10 +177,10 @@ struct GenerateCommand: AsyncParsableCommand {
             throw Self.fail("\(error)")
         }
         for question in [prompt] + moreQuestions {
-            let passages: [RetrievedPassage]
+            let passages: [SearchHit]
             let t = MonotonicClock.now()
             do {
-                passages = try store.search(question, mode: mode, embedder: encoder, k: k).map(IndexRetriever.passage)
+                passages = try store.search(question, mode: mode, embedder: encoder, k: k)
             } catch {
                 throw Self.fail("\(error)")
             }

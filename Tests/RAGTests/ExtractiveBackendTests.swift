@@ -1,20 +1,21 @@
 import Foundation
+import Index
 import RAG
 import Testing
 
 @Suite struct ExtractiveBackendTests {
     let passages = [
-        RetrievedPassage(id: "a", file: "connaissances.txt", score: 0.8, text: """
+        SearchHit(chunkID: 1, file: "connaissances.txt", score: 0.8, text: """
             2. Les variantes
 
             La tarte Tatin est une tarte renversée : les pommes caramélisées cuisent sous la pâte. \
             La tarte normande associe les pommes à une crème aux œufs. Le strudel viennois enroule les fruits dans une pâte très fine.
             """),
-        RetrievedPassage(id: "b", file: "document.pdf", page: 2, score: 0.7, text: """
+        SearchHit(chunkID: 2, file: "document.pdf", page: 2, score: 0.7, text: """
             Le secret d'une bonne tarte tient d'abord au choix des pommes : des fruits acidulés et fermes. \
             Il faut aussi une pâte bien froide, cuite à blanc quelques minutes. Le four doit être chaud.
             """),
-        RetrievedPassage(id: "c", file: "connaissances.txt", score: 0.5, text: """
+        SearchHit(chunkID: 3, file: "connaissances.txt", score: 0.5, text: """
             La pomme est cultivée depuis des millénaires en Asie centrale. Les Romains savaient la greffer.
             """),
     ]
@@ -36,7 +37,7 @@ import Testing
     }
 
     @Test func aSentenceBringsTheCommandsSetApartAfterIt() async throws {
-        let passage = RetrievedPassage(id: "d", file: "ch09.txt", score: 0.9, text: """
+        let passage = SearchHit(chunkID: 4, file: "ch09.txt", score: 0.9, text: """
             9.8.5. Éclater un gros fichier en petits fichiers
 
             Vous pouvez éclater un gros fichier en morceaux de 2000 Mio et réassembler ces morceaux plus tard.
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {
-        let passage = RetrievedPassage(id: "e", file: "ch02.txt", score: 0.9, text: """
+        let passage = SearchHit(chunkID: 5, file: "ch02.txt", score: 0.9, text: """
             Voici des outils de conversion de paquets.
 
             paquet | popcon | description
@@ -69,7 +70,7 @@ import Testing
     }
 
     @Test func theFirstOfASeriesBringsTheOthers() async throws {
-        let passage = RetrievedPassage(id: "f", file: "guide.txt", score: 0.9, text: """
+        let passage = SearchHit(chunkID: 6, file: "guide.txt", score: 0.9, text: """
             Le premier conseil pour un bon pain, c'est une farine de qualité.
 
             Le deuxième conseil est la patience : la pâte doit lever longtemps.

@@ -1,5 +1,6 @@
-import Testing
+import Index
 import RAG
+import Testing
 
 @Suite("Grounding check")
 struct GroundingCheckTests {
@@ -52,7 +53,7 @@ struct GroundingCheckTests {
     }
 
     static func input() -> AnswerInput {
-        let passages = passages.enumerated().map { RetrievedPassage(id: "\($0.offset)", file: "f.txt", score: 1, text: $0.element) }
+        let passages = passages.enumerated().map { SearchHit(chunkID: Int64($0.offset), file: "f.txt", score: 1, text: $0.element) }
         return AnswerInput(question: "Comment installer un paquet ?", passages: passages)
     }
 
@@ -113,7 +114,7 @@ struct ExtractiveStepsTests {
 
     @Test("a procedure question over a passage with steps is answered with the steps first")
     func procedureAnswer() async throws {
-        let passage = RetrievedPassage(id: "1", file: "r.txt", score: 1, text: """
+        let passage = SearchHit(chunkID: 1, file: "r.txt", score: 1, text: """
             Recette
             1. Mélangez la farine et le sel dans un saladier.
             2. Ajoutez le beurre froid et sablez du bout des doigts.

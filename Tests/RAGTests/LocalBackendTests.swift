@@ -86,9 +86,9 @@ struct LocalBackendTests {
     static let chatML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"
 
     static let passages = [
-        RetrievedPassage(id: "1", file: "a.txt", score: 3, text: "La tarte normande contient de la crème. Elle est cuite au four. On la sert tiède."),
-        RetrievedPassage(id: "2", file: "b.pdf", page: 2, score: 2, text: "La tarte Tatin est renversée. Les pommes caramélisent au fond du moule."),
-        RetrievedPassage(id: "3", file: "a.txt", score: 1, text: String(repeating: "Une phrase de remplissage assez longue. ", count: 40)),
+        SearchHit(chunkID: 1, file: "a.txt", score: 3, text: "La tarte normande contient de la crème. Elle est cuite au four. On la sert tiède."),
+        SearchHit(chunkID: 2, file: "b.pdf", page: 2, score: 2, text: "La tarte Tatin est renversée. Les pommes caramélisent au fond du moule."),
+        SearchHit(chunkID: 3, file: "a.txt", score: 1, text: String(repeating: "Une phrase de remplissage assez longue. ", count: 40)),
     ]
 
     static func input(_ q: String = "Quelles variantes ?") -> AnswerInput {

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 import RAG
 import Testing
 import TextAnalysis
@@ -42,8 +43,8 @@ import TextAnalysis
 
     @Test func compactPromptWritesTheBestPassageLastWithItsNumber() {
         let passages = [
-            RetrievedPassage(id: "1", file: "a.txt", score: 2, text: "Premier extrait."),
-            RetrievedPassage(id: "2", file: "b.txt", score: 1, text: "Second\nextrait."),
+            SearchHit(chunkID: 1, file: "a.txt", score: 2, text: "Premier extrait."),
+            SearchHit(chunkID: 2, file: "b.txt", score: 1, text: "Second\nextrait."),
         ]
         let b = PromptBuilder()
         let text = b.completion(question: "Quoi ?", passages: passages, style: .compact, bestLast: true)

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 import RAG
 import Speech
 import Testing
@@ -10,9 +11,9 @@ actor Calls {
 }
 
 struct StubRetriever: Retriever {
-    var passages: [RetrievedPassage]
+    var passages: [SearchHit]
     let calls = Calls()
-    func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] {
+    func retrieve(query: String, k: Int) async throws -> [SearchHit] {
         await calls.add(query)
         return Array(passages.prefix(k))
     }
@@ -20,7 +21,7 @@ struct StubRetriever: Retriever {
 
 struct FailingRetriever: Retriever {
     struct Boom: Error {}
-    func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] { throw Boom() }
+    func retrieve(query: String, k: Int) async throws -> [SearchHit] { throw Boom() }
 }
 
 /// Opened by the test when it sees an event; a backend waits on it (up to a timeout).
@@ -62,8 +63,8 @@ struct StubBackend: AnswerBackend {
 }
 
 let samplePassages = [
-    RetrievedPassage(id: "11", file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est une tarte renversée aux pommes caramélisées."),
-    RetrievedPassage(id: "12", file: "document.pdf", page: 4, score: 0.4, text: "Le four doit être préchauffé à 180 degrés pour la tarte."),
+    SearchHit(chunkID: 11, file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est une tarte renversée aux pommes caramélisées."),
+    SearchHit(chunkID: 12, file: "document.pdf", page: 4, score: 0.4, text: "Le four doit être préchauffé à 180 degrés pour la tarte."),
 ]
 
 func speaker() throws -> Speaker {
@@ -92,7 +93,7 @@ func speaker() throws -> Speaker {
     }
 
     @Test func responseJSONShape() throws {
-        let r = ChatResponse(question: "q", answer: "a", sources: [Source(samplePassages[0])], audio: AudioLinks(question: "/audio/x.wav"),
+        let r = ChatResponse(question: "q", answer: "a", sources: [samplePassages[0]], audio: AudioLinks(question: "/audio/x.wav"),
                              backend: "extractive", timingsMs: ["total": 1])
         let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any])
         #expect(Set(json.keys) == ["question", "answer", "sources", "audio", "backend", "timings_ms"])

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 import RAG
 import Testing
 import TextAnalysis
@@ -88,8 +89,8 @@ import TextAnalysis
 
 @Suite struct PromptBuilderTests {
     let passages = [
-        RetrievedPassage(id: "1", file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est cuite à l'envers."),
-        RetrievedPassage(id: "7", file: "document.pdf", page: 3, score: 0.8, text: String(repeating: "pomme ", count: 400)),
+        SearchHit(chunkID: 1, file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est cuite à l'envers."),
+        SearchHit(chunkID: 7, file: "document.pdf", page: 3, score: 0.8, text: String(repeating: "pomme ", count: 400)),
     ]
 
     @Test func numbersPassagesWithFileAndPage() {

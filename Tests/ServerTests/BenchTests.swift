@@ -1,15 +1,16 @@
 import Benchmarks
 import Foundation
+import Index
 import RAG
 import Server
 import Speech
-import TestSupport
 import Testing
+import TestSupport
 
 let benchPassages = [
-    RetrievedPassage(id: "1", file: "connaissances.txt", score: 0, text: "Le premier secret d'une bonne tarte aux pommes, c'est le choix des pommes : des fruits acidulés et fermes."),
-    RetrievedPassage(id: "2", file: "connaissances.txt", score: 0, text: "Il existe de nombreuses variantes de la tarte aux pommes : la tarte Tatin, la tarte normande, l'apple pie."),
-    RetrievedPassage(id: "3", file: "document.pdf", page: 2, score: 0, text: "Pour faire une tarte aux pommes, étalez la pâte, disposez les pommes en rosace et faites cuire quarante minutes."),
+    SearchHit(chunkID: 1, file: "connaissances.txt", score: 0, text: "Le premier secret d'une bonne tarte aux pommes, c'est le choix des pommes : des fruits acidulés et fermes."),
+    SearchHit(chunkID: 2, file: "connaissances.txt", score: 0, text: "Il existe de nombreuses variantes de la tarte aux pommes : la tarte Tatin, la tarte normande, l'apple pie."),
+    SearchHit(chunkID: 3, file: "document.pdf", page: 2, score: 0, text: "Pour faire une tarte aux pommes, étalez la pâte, disposez les pommes en rosace et faites cuire quarante minutes."),
 ]
 
 @Suite(.serialized) struct BenchTests {

@@ -1,11 +1,12 @@
 import Foundation
+import Index
 import RAG
 import Server
-import TestSupport
 import Testing
+import TestSupport
 
 @Suite(.serialized) struct RemoteBackendTests {
-    let passages = [RetrievedPassage(id: "1", file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est renversée.")]
+    let passages = [SearchHit(chunkID: 1, file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est renversée.")]
 
     func input(_ question: String = "Qu'est-ce que la Tatin ?") -> AnswerInput {
         AnswerInput(question: question, passages: passages)
@@ -119,8 +120,8 @@ import Testing
     @Test func pipelineWithRemoteThenExtractive() async throws {
         try await withFake { fake in
             struct OneRetriever: Retriever {
-                func retrieve(query: String, k: Int) async throws -> [RetrievedPassage] {
-                    [RetrievedPassage(id: "1", file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est une tarte renversée aux pommes.")]
+                func retrieve(query: String, k: Int) async throws -> [SearchHit] {
+                    [SearchHit(chunkID: 1, file: "connaissances.txt", score: 0.9, text: "La tarte Tatin est une tarte renversée aux pommes.")]
                 }
             }
             let ok = RAGPipeline(retriever: OneRetriever(), backends: [RemoteBackend(configuration: RemoteConfiguration(baseURL: fake.baseURL)),

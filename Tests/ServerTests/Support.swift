@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Index
 import RAG
 import Server
 import Speech
@@ -9,8 +10,8 @@ import Speech
 struct StubEngine: ChatEngine {
     static let wavID = String(repeating: "ab", count: 16)
     static let wav = WAV.encode(samples: (0..<22_050).map { Int16(truncatingIfNeeded: $0 * 37) }, sampleRate: 22_050)
-    static let sources = [Source(id: "3", file: "connaissances.txt", page: nil, score: 0.8, text: "La Tatin est renversée."),
-                          Source(id: "9", file: "document.pdf", page: 2, score: 0.5, text: "Four à 180 degrés.")]
+    static let sources = [SearchHit(chunkID: 3, file: "connaissances.txt", page: nil, score: 0.8, text: "La Tatin est renversée."),
+                          SearchHit(chunkID: 9, file: "document.pdf", page: 2, score: 0.5, text: "Four à 180 degrés.")]
 
     var delay: Double = 0
     /// `chat` waits for this gate first.

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 
 /// A prompt in both shapes a model may want: chat messages (chat-completion APIs, models with a
 /// chat template) and one completion-style string (models without one).
@@ -12,9 +13,9 @@ public struct Prompt: Sendable, Equatable {
 /// conversation so far. Generative backends build their own prompt from it (`PromptBuilder`).
 public struct AnswerInput: Sendable {
     public var question: String
-    public var passages: [RetrievedPassage]
+    public var passages: [SearchHit]
     public var history: [ChatMessage]
-    public init(question: String, passages: [RetrievedPassage], history: [ChatMessage] = []) {
+    public init(question: String, passages: [SearchHit], history: [ChatMessage] = []) {
         self.question = question; self.passages = passages; self.history = history
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 
 /// Builds the French RAG prompt: numbered passages with file and page, and the rules
 /// (answer only from them, cite [n], say plainly when they do not contain the answer,
@@ -24,7 +25,7 @@ public struct PromptBuilder: Sendable {
     """
 
     /// "connaissances.txt" or "document.pdf, page 3".
-    public static func label(_ p: RetrievedPassage) -> String {
+    public static func label(_ p: SearchHit) -> String {
         if let page = p.page { return "\(p.file), page \(page)" }
         return p.file
     }
@@ -39,7 +40,7 @@ public struct PromptBuilder: Sendable {
         }.joined(separator: "\n\n")
     }
 
-    public func passagesBlock(_ passages: [RetrievedPassage]) -> String {
+    public func passagesBlock(_ passages: [SearchHit]) -> String {
         passages.enumerated().map { i, p in
             var text = Self.unwrapLines(p.text.trimmingCharacters(in: .whitespacesAndNewlines))
             if text.count > maxPassageCharacters { text = String(text.prefix(maxPassageCharacters)) + "…" }
@@ -47,7 +48,7 @@ public struct PromptBuilder: Sendable {
         }.joined(separator: "\n\n")
     }
 
-    public func build(question: String, passages: [RetrievedPassage], history: [ChatMessage] = []) -> Prompt {
+    public func build(question: String, passages: [SearchHit], history: [ChatMessage] = []) -> Prompt {
         let block = passagesBlock(passages)
         let user = """
         Extraits :
@@ -109,7 +110,7 @@ public struct PromptBuilder: Sendable {
     /// passages, in French, citing [n].
     /// `bestLast` (compact style): the passages are written in reverse order, keeping their
     /// numbers, so the best-ranked one is the closest to the answer.
-    public func completion(question: String, passages: [RetrievedPassage],
+    public func completion(question: String, passages: [SearchHit],
                            style: CompletionStyle = PromptBuilder.defaultCompletionStyle, bestLast: Bool = false) -> String {
         let block = passagesBlock(passages)
         switch style {

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 import Logging
 import Speech
 import Tensors
@@ -91,9 +92,9 @@ public final class RAGPipeline: ChatEngine {
             : "Les documents ne contiennent pas d'information permettant de répondre à cette question."
     }
 
-    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws -> [RetrievedPassage] {
+    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws -> [SearchHit] {
         let query = retrievalQuery(question: question, history: history)
-        let hits: [RetrievedPassage]
+        let hits: [SearchHit]
         do {
             hits = try await retriever.retrieve(query: query, k: k)
         } catch let e as RAGError {
@@ -169,7 +170,7 @@ public final class RAGPipeline: ChatEngine {
         let t0 = MonotonicClock.now()
         let passages = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
         await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
-        out?.yield(.sources(passages.map(Source.init)))
+        out?.yield(.sources(passages))
 
         let voice = out.map { SentenceVoice(pipeline: self, events: $0, question: question, questionAudio: questionAudio,
                                             start: start, timings: timings) }
@@ -230,7 +231,7 @@ public final class RAGPipeline: ChatEngine {
         t["speak_answer"] = t["speak_answer"] ?? 0
         t["speak"] = (questionClip?.ms ?? 0) + (t["speak_answer"] ?? 0)
         t["total"] = MonotonicClock.milliseconds(since: start)
-        return ChatResponse(question: question, answer: answer, sources: passages.map(Source.init),
+        return ChatResponse(question: question, answer: answer, sources: passages,
                             audio: AudioLinks(question: questionClip.map { url($0.id) }, answer: answerID.map(url)),
                             backend: backendName, timingsMs: t, warnings: warnings.isEmpty ? nil : warnings,
                             audioIDs: AudioIDs(question: questionClip?.id, answer: answerID))

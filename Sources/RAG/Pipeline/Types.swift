@@ -1,4 +1,5 @@
 import Foundation
+import Index
 
 /// One chat turn, as in OpenAI's chat completions.
 public struct ChatMessage: Codable, Sendable, Equatable {
@@ -83,50 +84,10 @@ public struct RequestLimits: Sendable, Equatable {
     }
 }
 
-/// A passage returned by the retriever (the index's search results).
-public struct RetrievedPassage: Sendable, Equatable, Codable {
-    /// Stable id of the chunk in the index.
-    public var id: String
-    /// The document's file name (relative to the data folder).
-    public var file: String
-    /// 1-based page for paged documents (PDF), nil for plain text.
-    public var page: Int?
-    /// Relevance score from the retriever (higher is better).
-    public var score: Double
-    public var text: String
-    /// The sub-section headings of the passage's section when the question asks for a list.
-    public var outline: [String]?
-    public init(id: String, file: String, page: Int? = nil, score: Double, text: String, outline: [String]? = nil) {
-        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text; self.outline = outline
-    }
-}
-
-/// What the index engineer's search conforms to (the lead wires it).
+/// Where the pipeline gets its passages: the index (`IndexRetriever`) or a test double.
 public protocol Retriever: Sendable {
     /// The `k` best passages for `query`, best first.
-    func retrieve(query: String, k: Int) async throws -> [RetrievedPassage]
-}
-
-/// A cited source in a response; `n` in the answer's `[n]` is the 1-based position in `sources`.
-public struct Source: Codable, Sendable, Equatable {
-    public var id: String
-    public var file: String
-    public var page: Int?
-    public var score: Double
-    public var text: String
-    public init(id: String, file: String, page: Int?, score: Double, text: String) {
-        self.id = id; self.file = file; self.page = page; self.score = score; self.text = text
-    }
-    public init(_ p: RetrievedPassage) { self.init(id: p.id, file: p.file, page: p.page, score: p.score, text: p.text) }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(file, forKey: .file)
-        try c.encode(page, forKey: .page)          // explicit null for text files
-        try c.encode(score, forKey: .score)
-        try c.encode(text, forKey: .text)
-    }
+    func retrieve(query: String, k: Int) async throws -> [SearchHit]
 }
 
 /// Where the two spoken WAVs are: URLs (`/audio/<id>.wav`) or, with `?audio=inline`, base64 data.
@@ -147,7 +108,8 @@ public struct AudioIDs: Sendable, Equatable {
 public struct ChatResponse: Codable, Sendable, Equatable {
     public var question: String
     public var answer: String
-    public var sources: [Source]
+    /// The passages the answer drew from; `n` in the answer's `[n]` is the 1-based position here.
+    public var sources: [SearchHit]
     public var audio: AudioLinks
     /// `remote`, `extractive`, `local`, or `none` when retrieval found nothing relevant.
     public var backend: String
@@ -158,7 +120,7 @@ public struct ChatResponse: Codable, Sendable, Equatable {
     /// The ids behind `audio`'s URLs (for `AudioStore` lookups such as `?audio=inline`); not in the JSON.
     public var audioIDs = AudioIDs()
 
-    public init(question: String, answer: String, sources: [Source], audio: AudioLinks, backend: String,
+    public init(question: String, answer: String, sources: [SearchHit], audio: AudioLinks, backend: String,
                 timingsMs: [String: Double], warnings: [String]? = nil, audioIDs: AudioIDs = AudioIDs()) {
         self.question = question; self.answer = answer; self.sources = sources; self.audio = audio
         self.backend = backend; self.timingsMs = timingsMs; self.warnings = warnings; self.audioIDs = audioIDs
@@ -185,7 +147,7 @@ public struct AudioClip: Codable, Sendable, Equatable {
 
 /// Events of `POST /chat/stream`, in order: `sources`, then `token`s and `audio`s interleaved, then `done`.
 public enum ChatEvent: Sendable, Equatable {
-    case sources([Source])
+    case sources([SearchHit])
     case token(String)
     case audio(AudioClip)
     /// The full response (its `audio.answer` is the whole answer's WAV).

@@ -1,4 +1,5 @@
 import Foundation
+import Index
 import TextAnalysis
 
 /// Answers without a language model: the passages' sentences closest to the question, quoted
@@ -167,7 +168,7 @@ public struct ExtractiveBackend: AnswerBackend {
     }
 
     /// The best sentences, best first.
-    public func quotes(question: String, passages: [RetrievedPassage]) async throws -> [Quote] {
+    public func quotes(question: String, passages: [SearchHit]) async throws -> [Quote] {
         var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
         let questionIsEnglish = TextTools.isLikelyEnglish(question)
         var sentencesByPassage: [[PassageSentence]] = []
@@ -300,11 +301,11 @@ public struct ExtractiveBackend: AnswerBackend {
     }
 
     /// The whole answer text.
-    public func render(question: String, passages: [RetrievedPassage]) async throws -> String {
+    public func render(question: String, passages: [SearchHit]) async throws -> String {
         try await pieces(question: question, passages: passages).joined()
     }
 
-    func pieces(question: String, passages: [RetrievedPassage]) async throws -> [String] {
+    func pieces(question: String, passages: [SearchHit]) async throws -> [String] {
         let quotes = try await quotes(question: question, passages: passages)
         if quotes.isEmpty {
             guard let first = passages.first,

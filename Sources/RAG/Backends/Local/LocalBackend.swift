@@ -1,5 +1,6 @@
 import Decoder
 import Foundation
+import Index
 import Tensors
 import TextAnalysis
 import Tokenizers
@@ -95,7 +96,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     }
 
     /// The prompt's tokens for `passages` as given (no budget).
-    public func promptTokens(question: String, passages: [RetrievedPassage], history: [ChatMessage]) -> [Int32] {
+    public func promptTokens(question: String, passages: [SearchHit], history: [ChatMessage]) -> [Int32] {
         switch promptMode {
         case .chat(let template):
             let prompt = promptBuilder.build(question: question, passages: passages, history: history)
@@ -115,7 +116,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
 
     /// The prompt fitted to the context minus `answerTokens`: lowest-ranked passages dropped first,
     /// then the last one kept shortened at a sentence boundary. Throws when even no passage fits.
-    public func fittedPrompt(_ input: AnswerInput, answerTokens: Int) throws -> (tokens: [Int32], passages: [RetrievedPassage]) {
+    public func fittedPrompt(_ input: AnswerInput, answerTokens: Int) throws -> (tokens: [Int32], passages: [SearchHit]) {
         let budget = ContextBudget(contextLength: contextLength, maxAnswerTokens: answerTokens)
         // Passages are cut to the builder's per-passage limit first, so the budget sees the real text.
         let cap = promptBuilder.maxPassageCharacters
@@ -131,7 +132,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
                 texts = TextTools.focusedPassages(texts, question: input.question, maxCharacters: focus)
             }
         }
-        func passages(_ ts: [String]) -> [RetrievedPassage] {
+        func passages(_ ts: [String]) -> [SearchHit] {
             zip(given, ts).map { p, t in var q = p; q.text = t; return q }
         }
         let fit = try budget.fit(passages: texts) { ts in
@@ -171,7 +172,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         // chance with the answer's first words written for it (the cached prompt prefix makes it
         // cheap). Nothing was sent to the client by the failed attempt.
         let answerTokens = max(1, min(options.maxTokens > 0 ? options.maxTokens : maxTokens, maxTokens))
-        let fitted: (tokens: [Int32], passages: [RetrievedPassage])
+        let fitted: (tokens: [Int32], passages: [SearchHit])
         do {
             fitted = try fittedPrompt(input, answerTokens: answerTokens)
         } catch {
@@ -207,7 +208,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
     /// One generation; `answered` tells whether any text was sent.
     /// `fitted` is the prompt fitted once per request; the primer's tokens follow it. A non-empty
     /// `copySource` turns the copy bias on.
-    private func attempt(_ fitted: (tokens: [Int32], passages: [RetrievedPassage]), copySource: [Int], question: String, answerTokens: Int,
+    private func attempt(_ fitted: (tokens: [Int32], passages: [SearchHit]), copySource: [Int], question: String, answerTokens: Int,
                          options: GenerationOptions, deadline: Date, cancelled: CancelFlag,
                          primer: String?, emit: (String) -> Void) throws -> (GenerationStats?, Bool) {
         var prompt = fitted.tokens
