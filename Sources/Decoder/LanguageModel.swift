@@ -185,9 +185,9 @@ public final class LanguageModel: @unchecked Sendable {
         let T = tokens.count
         let b = s.batch
         // Each pool thread runs its own single-threaded sgemm (dequantised products, f32 attention).
-        let savedBlas = Kernels.blasThreads
-        Kernels.blasThreads = 1
-        defer { Kernels.blasThreads = savedBlas }
+        let savedBlas = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(savedBlas) }
 
         embed(tokens, into: b.x)
         ropeTables(b.rope, p0: s.position, count: T)
