@@ -166,91 +166,49 @@ public final class LanguageModel: @unchecked Sendable {
         return UnsafeBufferPointer(start: state.logits, count: config.vocabSize)
     }
 
-    // MARK: decode: one token
+    // MARK: decode and prefill (the layer itself: Layer.swift)
 
+    /// Decode: one token at state.position, then its logits.
     func forward(token: Int, state s: InferenceState) {
-        let c = config
-        let e = c.embeddingLength, kl = c.keyLength, vl = c.valueLength
-        let nH = c.headCount, nKV = c.headCountKV, kvDimK = nKV * kl, kvDimV = nKV * vl
-        let group = nH / nKV
-        let pos = s.position
-        let x = s.x
-        tokenEmbd.dequantizeRow(token, into: x)
-        if c.embeddingScale != 1 { for i in 0..<e { x[i] *= c.embeddingScale } }
-        ropeTables(s.rope, p0: pos, count: 1)
-
-        for (l, w) in layers.enumerated() {
-            let local = c.layerIsLocal[l]
-            // attention
-            DecoderOps.rmsNorm(s.xb.f32, x, w.attnNorm, e, eps: c.normEpsilon)
-            s.xb.invalidate()
-            let kDst = s.kCache + (l * maxContext + pos) * kvDimK
-            let vDst = s.vCache + (l * maxContext + pos) * kvDimV
-            Kernels.matvecs(s.xb, s.q, w.wq, kDst, w.wk, vDst, w.wv, pool: pool)
-            if let b = w.bq { for i in 0..<(nH * kl) { s.q[i] += b[i] } }
-            if let b = w.bk { for i in 0..<kvDimK { kDst[i] += b[i] } }
-            if let b = w.bv { for i in 0..<kvDimV { vDst[i] += b[i] } }
-            prepareQK(q: s.q, k: kDst, rope: s.rope + (local ? c.ropeDimensions : 0), w: w)
-            if f16Attention {
-                if c.scaleQueries { for i in 0..<(nH * kl) { s.q[i] *= c.attentionScale } }
-                DecoderOps.roundToHalf(s.q, nH * kl)
-                DecoderOps.roundToHalf(kDst, kvDimK)
-                DecoderOps.roundToHalf(vDst, kvDimV)
-            }
-
-            // Sliding window: keys lo...pos. With the f16 path the span starts at lo rounded down to 64
-            // and the keys before lo get a -inf score (weight exactly 0): llama.cpp's softmax chunks and
-            // value lanes count from KV cell 0, so the same cells share a lane (see alignedWindowStart).
-            let lo = local ? max(0, pos - (c.slidingWindow ?? maxContext) + 1) : 0
-            let start = f16Attention ? Self.alignedWindowStart(lo, lanes: 64) : lo
-            let span = pos - start + 1
-            let kBase = s.kCache + l * maxContext * kvDimK
-            let vBase = s.vCache + l * maxContext * kvDimV
-            let out = s.att.f32
-            let scale = c.attentionScale
-            let f16 = f16Attention
-            // One head per job when the span is long enough to pay for the dispatch.
-            let scoreScale = c.scaleQueries ? 1 : scale
-            func head(_ h: Int) {
-                let kvh = h / group
-                let qh = s.q + h * kl
-                let sc = s.scores + h * self.maxContext
-                if f16 {
-                    // llama.cpp's F16 KV cache path, same rounding sequence
-                    for t in 0..<(lo - start) { sc[t] = -.infinity }
-                    Kernels.attentionScoresF16(sc + (lo - start), qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
-                                               span: span - (lo - start), n: kl, scale: scoreScale)
-                    Kernels.softmaxGGMLF16(sc, span)
-                    Kernels.attentionValuesGGML(out + h * vl, sc, vBase + start * kvDimV + kvh * vl, stride: kvDimV,
-                                                span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)
-                    return
-                }
-                for t in 0..<span {
-                    sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scale
-                }
-                DecoderOps.softmax(sc, span)
-                let oh = out + h * vl
-                oh.update(repeating: 0, count: vl)
-                for t in 0..<span {
-                    Kernels.axpy(oh, sc[t], vBase + (lo + t) * kvDimV + kvh * vl, vl)
-                }
-            }
-            if span * nH >= 2048 { pool.run(chunks: nH, head) } else { for h in 0..<nH { head(h) } }
-            s.att.invalidate()
-            Kernels.matvec(s.tmp, w.wo, s.att, pool: pool)
-            DecoderOps.addResidual(x, s.tmp, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
-
-            // feed-forward
-            DecoderOps.rmsNorm(s.xb.f32, x, w.ffnNorm, e, eps: c.normEpsilon)
-            s.xb.invalidate()
-            Kernels.matvecs(s.xb, s.gate.f32, w.ffnGate, s.up, w.ffnUp, pool: pool)
-            DecoderOps.gatedActivation(s.gate.f32, s.up, c.feedForwardLength, gelu: c.activation == .geluTanh)
-            s.gate.invalidate()
-            Kernels.matvec(s.tmp, w.ffnDown, s.gate, pool: pool)
-            DecoderOps.addResidual(x, s.tmp, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
-        }
-        logits(from: x, state: s)
+        embed(CollectionOfOne(token), into: s.x)
+        ropeTables(s.rope, p0: s.position, count: 1)
+        let pass = LayerPass(count: 1, p0: s.position, x: s.x, q: s.q, tmp: s.tmp, up: s.up, rope: s.rope,
+                             xb: s.xb, att: s.att, gate: s.gate, batched: false)
+        for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
+        logits(from: s.x, state: s)
         s.position += 1
+    }
+
+    /// Prefill: a batch of tokens at state.position…; the logits of the last one when `wantLogits`.
+    func prefill(_ tokens: ArraySlice<Int>, state s: InferenceState, wantLogits: Bool) {
+        let e = config.embeddingLength
+        let T = tokens.count
+        let b = s.batch
+        // Each pool thread runs its own single-threaded sgemm (dequantised products, f32 attention).
+        let savedBlas = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(savedBlas) }
+
+        embed(tokens, into: b.x)
+        ropeTables(b.rope, p0: s.position, count: T)
+        let pass = LayerPass(count: T, p0: s.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
+                             xb: b.xb, att: b.att, gate: b.gate, batched: true)
+        for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
+        s.position += T
+        if wantLogits {
+            s.x.update(from: b.x + (T - 1) * e, count: e)
+            logits(from: s.x, state: s)
+        }
+    }
+
+    /// The embeddings of `tokens` -> rows of `x` (embeddingLength floats each), scaled as the model asks.
+    func embed(_ tokens: some Collection<Int>, into x: UnsafeMutablePointer<Float>) {
+        let c = config
+        let e = c.embeddingLength
+        for (t, tok) in tokens.enumerated() {
+            tokenEmbd.dequantizeRow(tok, into: x + t * e)
+        }
+        if c.embeddingScale != 1 { for i in 0..<(tokens.count * e) { x[i] *= c.embeddingScale } }
     }
 
     func logits(from x: UnsafeMutablePointer<Float>, state s: InferenceState) {
@@ -261,27 +219,6 @@ public final class LanguageModel: @unchecked Sendable {
         if c.finalLogitSoftcap > 0 {
             let cap = c.finalLogitSoftcap
             for i in 0..<c.vocabSize { s.logits[i] = cap * tanhf(s.logits[i] / cap) }
-        }
-    }
-
-    /// QK-norm and RoPE of one position's q (all heads) and k (all kv heads), with that
-    /// position's cos/sin table (`rope` holds cos then sin, ropeDimensions/2 each).
-    @inline(__always)
-    func prepareQK(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, rope: UnsafePointer<Float>,
-                   w: LayerWeights) {
-        let c = config
-        let kl = c.keyLength
-        if let qn = w.attnQNorm, let kn = w.attnKNorm {
-            for h in 0..<c.headCount { DecoderOps.rmsNorm(q + h * kl, q + h * kl, qn, kl, eps: c.normEpsilon) }
-            for h in 0..<c.headCountKV { DecoderOps.rmsNorm(k + h * kl, k + h * kl, kn, kl, eps: c.normEpsilon) }
-        }
-        let neox = c.ropeStyle == .neox
-        let half = c.ropeDimensions / 2
-        for h in 0..<c.headCount {
-            DecoderOps.rope(q + h * kl, dims: c.ropeDimensions, cos: rope, sin: rope + half, neox: neox)
-        }
-        for h in 0..<c.headCountKV {
-            DecoderOps.rope(k + h * kl, dims: c.ropeDimensions, cos: rope, sin: rope + half, neox: neox)
         }
     }
 
@@ -305,157 +242,6 @@ public final class LanguageModel: @unchecked Sendable {
         }
     }
 
-    /// First key of a sliding-window span on the f16 attention path: the window start `lo` rounded
-    /// down to a multiple of `lanes` (the keys before `lo` are then masked with a -inf score).
-    /// llama.cpp attends over the whole KV cache with a mask: its softmax sums 16-value chunks and its
-    /// value product (ggml_vec_dot_f16: 64 lanes in decode; tinyBLAS: 16 lanes in the prompt path) puts
-    /// KV cell t in lane t % lanes. Starting the span at `lo` itself shifted the lanes whenever `lo` was
-    /// not a multiple of the lane count (Gemma 3 beyond 512 tokens): rounding-level differences that
-    /// Gemma's layers amplify to whole logits (0.5 on a 700-token RAG prompt, LongPromptParityTests).
-    @inline(__always)
-    static func alignedWindowStart(_ lo: Int, lanes: Int) -> Int { lo - lo % lanes }
-
-    // MARK: prefill: a batch of tokens
-
-    // W (rows, cols) @ X (count, cols)^T -> out (count, rows)
-    func matmul(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ x: ActivationBuffer, _ s: InferenceState) {
-        switch prefillMode {
-        case .quantized:
-            Kernels.matmulQuantized(out, w, x, pool: pool)
-        case .dequantizedBLAS:
-            Kernels.matmulDequantized(out, w, x, scratch: s.batch.scratch, tileRows: s.batch.tileRows, pool: pool)
-        }
-    }
-
-    func prefill(_ tokens: ArraySlice<Int>, state s: InferenceState, wantLogits: Bool) {
-        let c = config
-        let e = c.embeddingLength, kl = c.keyLength, vl = c.valueLength
-        let nH = c.headCount, nKV = c.headCountKV, kvDimK = nKV * kl, kvDimV = nKV * vl
-        let group = nH / nKV
-        let T = tokens.count
-        let p0 = s.position
-        let b = s.batch
-        let savedBlas = Kernels.blasThreads
-        Kernels.blasThreads = 1
-        defer { Kernels.blasThreads = savedBlas }
-
-        let X = b.x
-        for (t, tok) in tokens.enumerated() {
-            tokenEmbd.dequantizeRow(tok, into: X + t * e)
-        }
-        if c.embeddingScale != 1 { for i in 0..<(T * e) { X[i] *= c.embeddingScale } }
-        ropeTables(b.rope, p0: p0, count: T)
-
-        for (l, w) in layers.enumerated() {
-            let local = c.layerIsLocal[l]
-            pool.parallelFor(T, minChunk: 16) { t0, t1 in
-                for t in t0..<t1 { DecoderOps.rmsNorm(b.xb.f32 + t * e, X + t * e, w.attnNorm, e, eps: c.normEpsilon) }
-            }
-            b.xb.invalidate(count: T)
-            matmul(b.q, w.wq, b.xb, s)
-            let kBase = s.kCache + l * maxContext * kvDimK
-            let vBase = s.vCache + l * maxContext * kvDimV
-            // k and v rows go straight into the cache (row stride == kvDim).
-            matmul(kBase + p0 * kvDimK, w.wk, b.xb, s)
-            matmul(vBase + p0 * kvDimV, w.wv, b.xb, s)
-            pool.parallelFor(T, minChunk: 16) { t0, t1 in
-                for t in t0..<t1 {
-                    let q = b.q + t * nH * kl, k = kBase + (p0 + t) * kvDimK, v = vBase + (p0 + t) * kvDimV
-                    if let bb = w.bq { for i in 0..<(nH * kl) { q[i] += bb[i] } }
-                    if let bb = w.bk { for i in 0..<kvDimK { k[i] += bb[i] } }
-                    if let bb = w.bv { for i in 0..<kvDimV { v[i] += bb[i] } }
-                    prepareQK(q: q, k: k, rope: b.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
-                    if f16Attention {
-                        if c.scaleQueries { for i in 0..<(nH * kl) { q[i] *= c.attentionScale } }
-                        DecoderOps.roundToHalf(q, nH * kl)
-                        DecoderOps.roundToHalf(k, kvDimK)
-                        DecoderOps.roundToHalf(v, kvDimV)
-                    }
-                }
-            }
-            // attention, one head per job: S = Qh Kh^T, masked softmax, O = S Vh
-            let L = p0 + T
-            let window = local ? (c.slidingWindow ?? maxContext) : maxContext + 1
-            let scale = c.attentionScale
-            let att = b.att.f32
-            if f16Attention {
-                // One job per (KV head, run of positions): the query heads sharing a KV head read
-                // each K and V row once (in groups of up to 4 heads). Scratch: `b.scores`.
-                let scoreScale = c.scaleQueries ? 1 : scale
-                let gMax = min(group, 4), perJob = gMax * maxContext + 16 * vl
-                let maxRuns = max(1, min(T, (4 * pool.threadCount + nKV - 1) / nKV, b.scoresCapacity / perJob / nKV))
-                let runLength = (T + maxRuns - 1) / maxRuns, runs = (T + runLength - 1) / runLength
-                pool.run(chunks: nKV * runs) { job in
-                    let kvh = job % nKV, run = job / nKV
-                    let sc = b.scores + job * perJob
-                    for t in (run * runLength)..<min(T, (run + 1) * runLength) {
-                        let hi = p0 + t
-                        let lo = max(0, hi - window + 1)
-                        // sliding window: span from lo rounded down to 16 (llama.cpp's prompt-path lanes),
-                        // keys before lo masked (weight 0), as in decode
-                        let start = Self.alignedWindowStart(lo, lanes: 16)
-                        var h = kvh * group
-                        while h < (kvh + 1) * group {
-                            let g = min(4, (kvh + 1) * group - h)
-                            Kernels.attentionGroupF16(att + t * nH * vl + h * vl, headStride: vl,
-                                                      q: b.q + t * nH * kl + h * kl, qStride: kl, heads: g,
-                                                      k: kBase + start * kvDimK + kvh * kl, kStride: kvDimK,
-                                                      v: vBase + start * kvDimV + kvh * vl, vStride: kvDimV,
-                                                      span: hi - start + 1, masked: lo - start, kl: kl, vl: vl,
-                                                      scale: scoreScale, scratch: sc, accumulators: sc + gMax * maxContext)
-                            h += g
-                        }
-                    }
-                }
-            } else {
-            pool.run(chunks: nH) { h in
-                let kvh = h / group
-                let S = b.scores + h * T * L
-                Kernels.sgemm(m: T, n: L, k: kl, alpha: scale, a: b.q + h * kl, lda: nH * kl,
-                              b: kBase + kvh * kl, ldb: kvDimK, transB: true, c: S, ldc: L)
-                for t in 0..<T {
-                    let row = S + t * L
-                    let hi = p0 + t
-                    let lo = max(0, hi - window + 1)
-                    if lo > 0 { row.update(repeating: 0, count: lo) }
-                    DecoderOps.softmax(row + lo, hi - lo + 1)
-                    if hi + 1 < L { (row + hi + 1).update(repeating: 0, count: L - hi - 1) }
-                }
-                Kernels.sgemm(m: T, n: vl, k: L, a: S, lda: L, b: vBase + kvh * vl, ldb: kvDimV, transB: false,
-                              c: att + h * vl, ldc: nH * vl)
-            }
-            }
-            b.att.invalidate(count: T)
-            matmul(b.tmp, w.wo, b.att, s)
-            pool.parallelFor(T, minChunk: 16) { t0, t1 in
-                for t in t0..<t1 {
-                    let xr = X + t * e
-                    DecoderOps.addResidual(xr, b.tmp + t * e, postNorm: w.attnPostNorm, e, eps: c.normEpsilon)
-                    DecoderOps.rmsNorm(b.xb.f32 + t * e, xr, w.ffnNorm, e, eps: c.normEpsilon)
-                }
-            }
-            b.xb.invalidate(count: T)
-            matmul(b.gate.f32, w.ffnGate, b.xb, s)
-            matmul(b.up, w.ffnUp, b.xb, s)
-            let nff = c.feedForwardLength
-            let gelu = c.activation == .geluTanh
-            pool.parallelFor(T) { t0, t1 in
-                for t in t0..<t1 { DecoderOps.gatedActivation(b.gate.f32 + t * nff, b.up + t * nff, nff, gelu: gelu) }
-            }
-            b.gate.invalidate(count: T)
-            matmul(b.tmp, w.ffnDown, b.gate, s)
-            pool.parallelFor(T, minChunk: 16) { t0, t1 in
-                for t in t0..<t1 {
-                    DecoderOps.addResidual(X + t * e, b.tmp + t * e, postNorm: w.ffnPostNorm, e, eps: c.normEpsilon)
-                }
-            }
-        }
-        s.position += T
-        if wantLogits {
-            s.x.update(from: X + (T - 1) * e, count: e)
-            logits(from: s.x, state: s)
-        }
-    }
 }
 
 #if canImport(Glibc)

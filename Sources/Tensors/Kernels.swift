@@ -84,12 +84,6 @@ public enum Kernels {
         }
     }
 
-    /// OpenBLAS thread count (process-wide).
-    public static var blasThreads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
-    }
-
     // a (n,) · b (n,)
     @inline(__always) public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         ck_dot_f32(a, b, Int32(n))

@@ -1,12 +1,13 @@
-// CKernels — innermost quantised loops of the Tensors module (AVX2/FMA/F16C with runtime
-// dispatch, plain C fallback). Block layouts mirror ggml (ggml-common.h) byte for byte; each
-// kernel here has a scalar twin in Swift (Sources/Tensors/QuantScalar.swift) and a test.
+// CKernels — innermost quantised loops of the Tensors module (AVX2/FMA/F16C and AVX-512 VNNI with
+// run-time dispatch, plain C fallback; the files are listed in ck-internal.h). Block layouts
+// mirror ggml (ggml-common.h) byte for byte; each kernel here has a scalar twin in Swift
+// (Sources/Tensors/QuantScalar.swift) and a test.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
 #include <stdint.h>
 
-// ---- ggml weight blocks (sizes checked by _Static_assert in kernels.c and by Swift tests) ----
+// ---- ggml weight blocks (sizes checked by _Static_assert in quants.c and by Swift tests) ----
 typedef struct { uint16_t d; uint8_t qs[16]; } ck_block_q4_0;                    // 18 B / 32
 typedef struct { uint16_t d; uint16_t m; uint8_t qs[16]; } ck_block_q4_1;        // 20 B / 32
 typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } ck_block_q5_0;     // 22 B / 32
@@ -66,7 +67,7 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
 // W rows r0..<r1 (n weights each) -> out (r1-r0, n) row-major f32
 void ck_dequantize_rows(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n);
 
-// ---- multilingual-e5 products (see kernels.c): Q4_0 rows repacked by 8 (rows % 8 == 0, cols % 32 == 0) ----
+// ---- multilingual-e5 products (see kernels-scalar.c): Q4_0 rows repacked by 8 (rows % 8 == 0, cols % 32 == 0) ----
 size_t ck_e5_packed_size(int rows, int cols);
 // W (rows, cols) Q4_0 rows rowBytes apart -> dst (ck_e5_packed_size bytes, 32-byte aligned)
 void ck_e5_pack_q4_0(void *dst, const void *w, size_t rowBytes, int rows, int cols);
@@ -79,7 +80,7 @@ float ck_dot_f32(const float *a, const float *b, int n);
 // y += a * x
 void ck_axpy_f32(float *y, float a, const float *x, int n);
 
-// ---- llama.cpp-faithful f32 ops (see kernels.c: same rounding sequence as ggml's AVX-512 CPU backend) ----
+// ---- llama.cpp-faithful f32 ops (see ops.c: same rounding sequence as ggml's AVX-512 CPU backend) ----
 float ck_expf_ggml(float x);
 // gate (n,) in place: silu(gate) * up
 void ck_swiglu_ggml(float *gate, const float *up, int n);

@@ -1,0 +1,209 @@
+// CKernels — run-time dispatch: CPU detection, and the entry points of include/ckernels.h that pick,
+// per call, the AVX-512 + VNNI, AVX2 or plain C kernel (kernels-avx512.c, kernels-avx2.c,
+// kernels-scalar.c, quants.c). The f32 ops dispatch themselves (ops.c, ops-attention.c).
+#include "ck-internal.h"
+
+// ---------------------------------------------------------------- CPU features
+
+// Per thread, so a test forcing a path does not change the kernels other tests run at the same time.
+static _Thread_local int g_force_generic = 0;
+static int g_avx2 = -1;
+
+int ck_has_avx2(void) {
+#if CK_X86
+    if (g_force_generic) return 0;
+    if (g_avx2 < 0) {
+        __builtin_cpu_init();
+        g_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    }
+    return g_avx2;
+#else
+    return 0;
+#endif
+}
+
+void ck_force_generic(int on) { g_force_generic = on; }
+
+static int g_vnni = -1;
+static _Thread_local int g_no_avx512 = 0;
+void ck_force_no_avx512(int on) { g_no_avx512 = on; }
+
+int ck_has_vnni(void) {
+#if CK_X86
+    if (g_force_generic || g_no_avx512) return 0;
+    if (g_vnni < 0) {
+        __builtin_cpu_init();
+        g_vnni = ck_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vnni");
+    }
+    return g_vnni;
+#else
+    return 0;
+#endif
+}
+
+int ck_act_kind(int type) {
+    switch (type) {
+    case CK_F32: case CK_F16: case CK_BF16: return 0;
+    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0: return 1;
+    case CK_Q4_K: case CK_Q5_K: case CK_Q6_K: return 2;
+    default: return -1;
+    }
+}
+
+// ---------------------------------------------------------------- activation quantisation
+
+void ck_quantize_q8_0(ck_q8_0 *y, const float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { ck_quantize_q8_0_avx2(y, x, n); return; }
+#endif
+    ck_quantize_q8_0_scalar(y, x, n);
+}
+
+void ck_quantize_q8_0_f32(ck_q8_0 *y, const float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { ck_quantize_q8_0_f32_avx2(y, x, n); return; }
+#endif
+    ck_quantize_q8_0_f32_scalar(y, x, n);
+}
+
+void ck_quantize_q8_K(ck_q8_K *y, const float *x, int n) {
+#if CK_X86
+    if (ck_has_vnni()) { ck_quantize_q8_K_vnni(y, x, n); return; }
+#endif
+    ck_quantize_q8_K_scalar(y, x, n);
+}
+
+// ---------------------------------------------------------------- quantised products
+
+#if CK_X86
+// cols: 1 (one activation) or the wide tile (returns its width in *width)
+static ck_tile_fn tile_fn_w(int type, int cols, int *width) {
+    if (ck_has_vnni()) {
+        if (width) *width = cols >= 8 ? 8 : 4;
+        return ck_tile_vnni(type, cols);
+    }
+    if (width) *width = 2;
+    return ck_tile_avx2(type, cols);
+}
+
+static ck_tile_fn tile_fn(int type, int cols) { return tile_fn_w(type, cols, 0); }
+#endif
+
+float ck_vec_dot(int type, int n, const void *row, const void *act) {
+#if CK_X86
+    if (ck_has_avx2()) return ck_vec_dot_avx2(type, n, row, act);
+#endif
+    return ck_vec_dot_scalar(type, n, row, act);
+}
+
+void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n, const void *act) {
+    const char *p = (const char *)w;
+#if CK_X86
+    if (ck_has_avx2()) {
+        // One row at a time: a single sequential stream through the weights (measured faster than
+        // the multi-row tiles, which only pay off when activations are reused, i.e. in prompts).
+        for (int r = r0; r < r1; r++) out[r - r0] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, act);
+        return;
+    }
+#endif
+    for (int r = r0; r < r1; r++) out[r - r0] = ck_vec_dot_scalar(type, n, p + (size_t)r * rowBytes, act);
+}
+
+void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+               const void *acts, size_t actStride, int ntok) {
+    const char *p = (const char *)w, *a = (const char *)acts;
+#if CK_X86
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
+    // order) and the remaining ntok % 4 rows like a single token.
+    const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
+    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM
+    const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
+#else
+    const int tiled = 0;
+    const int ngemm = 0;
+    (void)tiled;
+#endif
+#if CK_X86
+    // the tiles, chosen once per call: widest (8 or 2 activations), 4 wide on VNNI, one activation
+    int tw = 2;
+    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
+    ck_tile_fn tf4 = tw > 4 ? tile_fn(type, 4) : 0, tf1 = tf ? tile_fn(type, 1) : 0;
+    if (tf) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = 0;
+            for (; t + tw <= ntok; t += tw)
+                tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+            if (tf4)
+                for (; t + 4 <= ntok; t += 4)
+                    tf4(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+            for (; t < ntok; t++)
+                tf1(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
+        }
+        for (; r < r1; r++)
+            for (int t = 0; t < ntok; t++)
+                out[(size_t)t * outStride + (r - r0)] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
+        return;
+    }
+#endif
+#if CK_X86
+    const int vnni = ck_has_vnni();
+#endif
+    for (int r = r0; r < r1; r++) {
+        const void *row = p + (size_t)r * rowBytes;
+        int t0 = 0;
+#if CK_X86
+        // 4 prompt rows per pass through the row (same per-output order as the one-row kernels)
+        if (ngemm || tiled) {
+            const int lim = ngemm ? ngemm : ntok;
+            for (; t0 + 4 <= lim; t0 += 4) {
+                const ck_q8_K *ap[4];
+                float o4[4];
+                for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t0 + k) * actStride);
+                if (ngemm) (vnni ? ck_q4_K_gemm_x4_vnni : ck_q4_K_gemm_x4_avx2)(n, row, ap, o4);
+                else (vnni ? ck_q6_K_tiled_x4_vnni : ck_q6_K_tiled_x4_avx2)(n, row, ap, o4);
+                for (int k = 0; k < 4; k++) out[(size_t)(t0 + k) * outStride + (r - r0)] = o4[k];
+            }
+        }
+#endif
+        for (int t = t0; t < ntok; t++) {
+#if CK_X86
+            if (t < ngemm) {
+                out[(size_t)t * outStride + (r - r0)] = ck_dot_q4_K_gemm_avx2(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+            if (tiled) {
+                out[(size_t)t * outStride + (r - r0)] = ck_dot_q6_K_tiled_avx2(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
+                continue;
+            }
+#endif
+            out[(size_t)t * outStride + (r - r0)] = ck_vec_dot(type, n, row, a + (size_t)t * actStride);
+        }
+    }
+}
+
+void ck_e5_gemm(float *out, size_t outStride, const void *packed, int r0, int r1, int cols, const void *acts,
+                size_t actStride, int ntok) {
+#if CK_X86
+    if (ck_has_avx2()) { ck_e5_gemm_avx2(out, outStride, packed, r0, r1, cols, acts, actStride, ntok); return; }
+#endif
+    ck_e5_gemm_scalar(out, outStride, packed, r0, r1, cols, acts, actStride, ntok);
+}
+
+// ---------------------------------------------------------------- f32 helpers
+
+float ck_dot_f32(const float *a, const float *b, int n) {
+#if CK_X86
+    if (ck_has_avx2()) return ck_dot_f32_avx2(n, a, b);
+#endif
+    return ck_dot_f32_scalar(n, a, b);
+}
+
+void ck_axpy_f32(float *y, float a, const float *x, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { ck_axpy_f32_avx2(y, a, x, n); return; }
+#endif
+    ck_axpy_f32_scalar(y, a, x, n);
+}

@@ -1,0 +1,222 @@
+// CKernels — AVX-512 (F, VL, BW, DQ) + VNNI kernels: Q8_K quantisation, the tiles of the 32-weight
+// block types and the 4-token K-quant kernels of the prompt path. Each gives the same bits as its
+// 256-bit or plain C twin (named in its comment). Chosen at run time by dispatch.c (ck_has_vnni).
+#include "ck-x86.h"
+
+#if CK_X86
+// ---------------------------------------------------------------- activation quantisation
+
+// ck_quantize_q8_K_scalar (quants.c) 16 values at a time: the same max (first index of the largest |x|), the same
+// products iscale * x rounded to nearest-even, the same clamp and block sums.
+CK_VNNI void ck_quantize_q8_K_vnni(ck_q8_K *y, const float *x, int n) {
+    for (int b = 0; b < n / 256; b++) {
+        const float *xb = x + 256 * b;
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < 256; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(xb + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (amax == 0) { memset(&y[b], 0, sizeof(ck_q8_K)); continue; }
+        float max = 0;
+        for (int j = 0; j < 256; j += 16) {
+            __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(xb + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (hit) { max = xb[j + __builtin_ctz(hit)]; break; }
+        }
+        const float iscale = -127.0f / max;
+        const __m512 sc = _mm512_set1_ps(iscale);
+        for (int j = 0; j < 256; j += 16) {
+            __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(sc, _mm512_loadu_ps(xb + j)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            __m512i v = _mm512_min_epi32(_mm512_cvtps_epi32(r), _mm512_set1_epi32(127));
+            _mm_storeu_si128((__m128i *)(y[b].qs + j), _mm512_cvtepi32_epi8(v));
+            y[b].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(v);
+        }
+        y[b].d = 1.0f / iscale;
+    }
+}
+
+// ---------------------------------------------------------------- one-activation tiles
+// The tile41_*_avx2 of kernels-avx2.c (same template, ck-x86.h) with AVX-512VL + VNNI: 32 vector
+// registers, one vpdpbusd per 32 products, the same integers.
+CK_VNNI static inline __m256i dot_u8_vnni(__m256i x, __m256i y) { return _mm256_dpbusd_epi32(_mm256_setzero_si256(), x, y); }
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, tile41_q4_1_vnni, ck_block_q4_1, unpack_q4_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, tile41_q5_1_vnni, ck_block_q5_1, unpack_q5_1, 0, 1, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, tile41_q4_0_vnni, ck_block_q4_0, unpack_q4_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, tile41_q5_0_vnni, ck_block_q5_0, unpack_q5_0, 1, 0, 4, 1)
+CK_TILE_X(CK_VNNI, dot_i8, dot_u8_vnni, tile41_q8_0_vnni, ck_block_q8_0, unpack_q8_0, 1, 0, 4, 1)
+
+// ---------------------------------------------------------------- prompt tiles
+// Signed weight types on VNNI: the weights are unpacked biased to unsigned bytes (u = w + OFF), and
+// each dot starts from -OFF * sum(y) per 4-byte group, so vpdpbusd alone gives sum(w * y): the same
+// int32 lanes as the sign trick (exact integer arithmetic), without the two vpsignb per product.
+// 16 bytes of nibbles -> 32 bytes (low nibbles, then high nibbles), in 3 operations after the load
+CK_VNNI static inline __m256i nibbles32_vnni(const uint8_t *qs) {
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    return _mm256_and_si256(_mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0), _mm256_set1_epi8(0x0F));
+}
+// nibbles + 16 for each set bit of qh (a mask register instead of the byte shuffle of bits32)
+CK_VNNI static inline __m256i nibbles_hi32_vnni(const uint8_t *qs, const uint8_t *qh) {
+    uint32_t bits; memcpy(&bits, qh, 4);
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    __m256i nib = _mm256_and_si256(_mm256_blend_epi32(v, _mm256_srli_epi16(v, 4), 0xF0), _mm256_set1_epi8(0x0F));
+    return _mm256_mask_add_epi8(nib, (__mmask32)bits, nib, _mm256_set1_epi8(0x10));
+}
+CK_VNNI static inline __m256i unpack_q4_0_u(const void *p) { const ck_block_q4_0 *x = p; return nibbles32_vnni(x->qs); }
+CK_VNNI static inline __m256i unpack_q5_0_u(const void *p) { const ck_block_q5_0 *x = p; return nibbles_hi32_vnni(x->qs, x->qh); }
+CK_VNNI static inline __m256i unpack_q4_1_u(const void *p) { const ck_block_q4_1 *x = p; return nibbles32_vnni(x->qs); }
+CK_VNNI static inline __m256i unpack_q5_1_u(const void *p) { const ck_block_q5_1 *x = p; return nibbles_hi32_vnni(x->qs, x->qh); }
+CK_VNNI static inline __m256i unpack_q8_0_u(const void *p) {
+    const ck_block_q8_0 *x = p;
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), _mm256_set1_epi8((char)0x80));
+}
+// Prompt tiles (4 rows x 4 or 8 activations): two activations per 512-bit register, lanes 0..7 holding
+// one activation's 8 accumulators and lanes 8..15 the next one's, with exactly the per-lane operations
+// of the 256-bit dot (int32 lanes, d_w * d_y rounded once, one fma per block): 2x the 256-bit tiles.
+#define CK_ZTILE(NAME, BT, UNPACKU, OFF, HASM, CP)                                                            \
+CK_VNNI static void NAME(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os) { \
+    __m512 acc[4][CP]; __m128 sm[2 * CP]; /* minimum terms: lanes = rows */                                                                   \
+    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) acc[r][c] = _mm512_setzero_ps();                 \
+    for (int c = 0; c < 2 * CP; c++) sm[c] = _mm_setzero_ps();                                                \
+    const __m512i off = _mm512_set1_epi8((char)(OFF)), zero = _mm512_setzero_si512();                         \
+    for (int b = 0; b < n / 32; b++) {                                                                        \
+        __m512i u[4]; __m512 d[4]; float m[4]; __m128 mv = _mm_setzero_ps();                                  \
+        for (int r = 0; r < 4; r++) {                                                                         \
+            const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
+            u[r] = _mm512_broadcast_i64x4(UNPACKU(x)); d[r] = _mm512_set1_ps(_cvtsh_ss(x->d));                \
+            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+        }                                                                                                     \
+        if (HASM) mv = _mm_loadu_ps(m);                                                                       \
+        for (int c = 0; c < CP; c++) {                                                                        \
+            const ck_q8_0 *y0 = (const ck_q8_0 *)(act + (size_t)(2 * c) * as) + b;                            \
+            const ck_q8_0 *y1 = (const ck_q8_0 *)(act + (size_t)(2 * c + 1) * as) + b;                        \
+            __m512i yy = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y0->qs)), \
+                                            _mm256_loadu_si256((const __m256i *)y1->qs), 1);                  \
+            __m512 ys = _mm512_insertf32x8(_mm512_set1_ps(y0->d), _mm256_set1_ps(y1->d), 1);                  \
+            __m512i neg = (OFF) ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, yy)) : zero;          \
+            for (int r = 0; r < 4; r++) {                                                                     \
+                __m512i p = _mm512_dpbusd_epi32(neg, u[r], yy);                                               \
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(d[r], ys), _mm512_cvtepi32_ps(p), acc[r][c]);       \
+            }                                                                                                 \
+            if (HASM) {                                                                                       \
+                sm[2 * c] = _mm_fmadd_ps(mv, _mm_set1_ps(y0->s), sm[2 * c]);                                  \
+                sm[2 * c + 1] = _mm_fmadd_ps(mv, _mm_set1_ps(y1->s), sm[2 * c + 1]);                          \
+            }                                                                                                 \
+        }                                                                                                     \
+    }                                                                                                         \
+    float smf[2 * CP][4];                                                                                     \
+    for (int c = 0; c < 2 * CP; c++) _mm_storeu_ps(smf[c], sm[c]);                                            \
+    for (int r = 0; r < 4; r++) for (int c = 0; c < CP; c++) {                                               \
+        float a0 = hsum8(_mm512_castps512_ps256(acc[r][c])), a1 = hsum8(_mm512_extractf32x8_ps(acc[r][c], 1)); \
+        out[(size_t)(2 * c) * os + r] = HASM ? a0 + smf[2 * c][r] : a0;                                       \
+        out[(size_t)(2 * c + 1) * os + r] = HASM ? a1 + smf[2 * c + 1][r] : a1;                               \
+    }                                                                                                         \
+}
+CK_ZTILE(tile48_q4_0_vnni, ck_block_q4_0, unpack_q4_0_u, 8, 0, 4)
+CK_ZTILE(tile48_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 0, 1, 4)
+CK_ZTILE(tile48_q5_0_vnni, ck_block_q5_0, unpack_q5_0_u, 16, 0, 4)
+CK_ZTILE(tile48_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 0, 1, 4)
+CK_ZTILE(tile48_q8_0_vnni, ck_block_q8_0, unpack_q8_0_u, 128, 0, 4)
+CK_ZTILE(tile44_q4_0_vnni, ck_block_q4_0, unpack_q4_0_u, 8, 0, 2)
+CK_ZTILE(tile44_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 0, 1, 2)
+CK_ZTILE(tile44_q5_0_vnni, ck_block_q5_0, unpack_q5_0_u, 16, 0, 2)
+CK_ZTILE(tile44_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 0, 1, 2)
+CK_ZTILE(tile44_q8_0_vnni, ck_block_q8_0, unpack_q8_0_u, 128, 0, 2)
+
+// ---------------------------------------------------------------- K-quant rows x 4 tokens
+// ck_q4_K_gemm_x4_avx2 with 512-bit integer products and the 4 tokens in the lanes of the float part:
+// per token the same int32 sums (is[c], the minimum products), the same d_w * d_y, and the same fma
+// sequence per block (c = 0..3), lane by lane instead of scalar.
+CK_VNNI void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out) {
+    __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
+        const __m128 dd = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].d)), ad);
+        const __m128 dm = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
+        const __m256i mnx = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
+                                              mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
+        __m512i u[4], sv[4];
+        for (int c = 0; c < 4; c++) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+            u[c] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(qq, m4)),
+                                      _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4), 1);
+            sv[c] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)sc[2 * c])),
+                                       _mm256_set1_epi16((short)sc[2 * c + 1]), 1);
+        }
+        __m128 is[4], im[4]; // per token: lanes c = 0..3 (int32 bits)
+        for (int t = 0; t < 4; t++) {
+            __m256i r4[4];
+            for (int c = 0; c < 4; c++) {
+                __m512i y = _mm512_loadu_si512((const void *)(a[t][b].qs + 64 * c));
+                __m512i pz = _mm512_madd_epi16(_mm512_maddubs_epi16(u[c], y), sv[c]);
+                r4[c] = _mm256_add_epi32(_mm512_castsi512_si256(pz), _mm512_extracti64x4_epi64(pz, 1));
+            }
+            __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(r4[0], r4[1]), _mm256_hadd_epi32(r4[2], r4[3]));
+            is[t] = _mm_castsi128_ps(_mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1)));
+            __m256i pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a[t][b].bsums), mnx);
+            pm = _mm256_permute4x64_epi64(_mm256_hadd_epi32(pm, pm), 0x08);
+            im[t] = _mm_castsi128_ps(_mm256_castsi256_si128(pm));
+        }
+        _MM_TRANSPOSE4_PS(is[0], is[1], is[2], is[3]);
+        _MM_TRANSPOSE4_PS(im[0], im[1], im[2], im[3]);
+        for (int c = 0; c < 4; c++) {
+            acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_castps_si128(is[c])), dd, acc);
+            accm = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_castps_si128(im[c])), dm, accm);
+        }
+    }
+    _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
+}
+
+// ck_q6_K_tiled_x4_avx2 with 512-bit integer products (the same exact int32 totals per block and
+// token) and the 4 tokens' float updates in the lanes of one vector (same operations per lane).
+CK_VNNI void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
+    __m128 facc = _mm_setzero_ps();
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m2 = _mm512_set1_epi8(3);
+    const __m512i sh12 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    const __m512i sh34 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(6), 1);
+    const __m512i i12 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                         1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m512i i34 = _mm512_add_epi16(i12, _mm512_set1_epi16(4));
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
+        __m512i q12[2], q34[2], s12[2], s34[2];
+        for (int h = 0; h < 2; h++) {
+            __m512i l = _mm512_loadu_si512((const void *)(ql + 64 * h));
+            __m512i hh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qh + 32 * h)));
+            q12[h] = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hh, sh12), m2), 4));
+            q34[h] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4),
+                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi16(hh, sh34), m2), 4));
+            __m512i s16 = _mm512_castsi128_si512(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(sc + 8 * h))));
+            s12[h] = _mm512_permutexvar_epi16(i12, s16);
+            s34[h] = _mm512_permutexvar_epi16(i34, s16);
+        }
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        int is[4];
+        for (int t = 0; t < 4; t++) {
+            const int8_t *y = a[t][b].qs;
+            __m512i tot = _mm512_setzero_si512();
+            for (int h = 0; h < 2; h++) {
+                tot = _mm512_add_epi32(tot, _mm512_madd_epi16(_mm512_maddubs_epi16(q12[h], _mm512_loadu_si512((const void *)(y + 128 * h))), s12[h]));
+                tot = _mm512_add_epi32(tot, _mm512_madd_epi16(_mm512_maddubs_epi16(q34[h], _mm512_loadu_si512((const void *)(y + 128 * h + 64))), s34[h]));
+            }
+            __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[t][b].bsums));
+            is[t] = _mm512_reduce_add_epi32(tot) - 32 * hsum8i(corr);
+        }
+        const __m128i isum = _mm_loadu_si128((const __m128i *)is);
+        const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
+        // C contracts the plain kernel's facc + (isum * dx) * ad into one fma (as GCC does llama.cpp's)
+        facc = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(_cvtsh_ss(x[b].d))), ad, facc);
+    }
+    _mm_storeu_ps(out, facc);
+}
+
+ck_tile_fn ck_tile_vnni(int type, int cols) {
+    switch (type) {
+    case CK_Q4_0: return cols == 1 ? tile41_q4_0_vnni : cols >= 8 ? tile48_q4_0_vnni : tile44_q4_0_vnni;
+    case CK_Q4_1: return cols == 1 ? tile41_q4_1_vnni : cols >= 8 ? tile48_q4_1_vnni : tile44_q4_1_vnni;
+    case CK_Q5_0: return cols == 1 ? tile41_q5_0_vnni : cols >= 8 ? tile48_q5_0_vnni : tile44_q5_0_vnni;
+    case CK_Q5_1: return cols == 1 ? tile41_q5_1_vnni : cols >= 8 ? tile48_q5_1_vnni : tile44_q5_1_vnni;
+    case CK_Q8_0: return cols == 1 ? tile41_q8_0_vnni : cols >= 8 ? tile48_q8_0_vnni : tile44_q8_0_vnni;
+    default: return 0;
+    }
+}
+#endif
