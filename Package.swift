@@ -40,7 +40,7 @@ let package = Package(
         .systemLibrary(name: "CStemmer", providers: [.apt(["libstemmer-dev"])]),
 
         // Libraries, bottom-up.
-        // Innermost quantised loops (AVX2 with run-time dispatch, plain C fallback); see Sources/CKernels.
+        // Innermost quantised loops: plain C reference, AVX2 and AVX-512/VNNI chosen at run time; see Sources/CKernels.
         .target(name: "CKernels"),
         .target(name: "Tensors", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: simdSwiftSettings),
         .target(name: "Tokenizers", dependencies: ["Tensors"]),
@@ -83,7 +83,7 @@ let package = Package(
         // decoder, speech, server, local answers): they measure, never assert. Kept out of the
         // library targets so that the server's modules hold no benchmark code.
         .target(name: "Benchmarks", dependencies: [
-            "Tensors", "Tokenizers", "Encoder", "Decoder", "Documents", "TextAnalysis", "Index", "Speech", "RAG", "Server", "TestSupport",
+            "Tensors", "Tokenizers", "Encoder", "Decoder", "Documents", "TextAnalysis", "Index", "Speech", "RAG", "Server", "Evaluation", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TestSupport"]),
         .testTarget(name: "TextAnalysisTests", dependencies: ["TextAnalysis"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "Benchmarks", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "RAG", "Evaluation", "Benchmarks", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "Benchmarks"]),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder", "TextAnalysis", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [

@@ -57,8 +57,7 @@ public enum DecoderBench {
         let t0 = MonotonicClock.now()
         let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
         let model = try LanguageModel(path: path, contextLength: promptTokens + decodeTokens + 8,
-                                      maxBatch: promptTokens, pool: pool)
-        model.prefillMode = mode
+                                      maxBatch: promptTokens, pool: pool, options: ComputeOptions(prefillMode: mode))
         let st = model.makeState()
         let t1 = MonotonicClock.now()
         let v = model.config.vocabSize

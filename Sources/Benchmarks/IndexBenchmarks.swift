@@ -1,4 +1,5 @@
 import Documents
+import Evaluation
 import Foundation
 import GRDB
 import Index
@@ -384,35 +385,14 @@ public struct RetrievalQuestion: Sendable, Hashable, Codable {
     }
 }
 
-/// hit@k of one retrieval mode over a question set.
-public struct RetrievalScore: Sendable, Hashable, CustomStringConvertible {
-    public var questions = 0
-    public var hitAt1 = 0
-    public var hitAt3 = 0
-    public var hitAt5 = 0
-    /// Rank (from 1) of the first answering hit per question, `nil` when not in the top 5.
-    public var ranks: [Int?] = []
-
-    public var description: String {
-        "hit@1 \(hitAt1)/\(questions), hit@3 \(hitAt3)/\(questions), hit@5 \(hitAt5)/\(questions)"
-    }
-}
-
 extension IndexBenchmarks {
-    /// Runs `search` (top 5) for every question and counts where the answering passage ranks.
+    /// Runs `search` (top 5) for every question and scores where the answering passage ranks.
     public static func evaluate(_ questions: [RetrievalQuestion],
-                                search: (String) throws -> [SearchHit]) rethrows -> RetrievalScore {
-        var score = RetrievalScore()
+                                search: (String) throws -> [SearchHit]) rethrows -> RankScore {
+        var score = RankScore()
         for question in questions {
             let hits = try search(question.question).prefix(5)
-            let rank = hits.firstIndex(where: question.isAnswered).map { $0 - hits.startIndex + 1 }
-            score.questions += 1
-            score.ranks.append(rank)
-            if let rank {
-                if rank <= 1 { score.hitAt1 += 1 }
-                if rank <= 3 { score.hitAt3 += 1 }
-                score.hitAt5 += 1
-            }
+            score.add(rank: hits.firstIndex(where: question.isAnswered).map { $0 - hits.startIndex + 1 })
         }
         return score
     }

@@ -35,6 +35,19 @@ public enum PrefillMode: Sendable {
     case quantized
 }
 
+/// How a `LanguageModel` computes: the defaults are llama.cpp's numerics (the parity tests);
+/// the others are for measurements and tests.
+public struct ComputeOptions: Sendable, Equatable {
+    public var prefillMode: PrefillMode
+    /// Round K, V (and q, attention weights) through fp16 like llama.cpp's default F16 KV cache.
+    public var f16Attention: Bool
+    /// Decode through the f32 (dequantised sgemm) path too (slower, closest to the f32 maths).
+    public var floatDecode: Bool
+    public init(prefillMode: PrefillMode = .quantized, f16Attention: Bool = true, floatDecode: Bool = false) {
+        self.prefillMode = prefillMode; self.f16Attention = f16Attention; self.floatDecode = floatDecode
+    }
+}
+
 public final class LanguageModel: @unchecked Sendable {
     public let config: ModelConfig
     public let file: GGUFFile
@@ -43,11 +56,11 @@ public final class LanguageModel: @unchecked Sendable {
     public let maxContext: Int
     /// Largest number of tokens per batched pass (longer prompts are split).
     public let maxBatch: Int
-    public var prefillMode: PrefillMode = .quantized
-    /// Round K, V (and q, attention weights) through fp16 like llama.cpp's default F16 KV cache.
-    public var f16Attention = true
-    /// Decode through the f32 (dequantised sgemm) path too (slower, closest to the f32 maths).
-    public var floatDecode = false
+    /// How the numbers are computed; fixed for the model's life.
+    public let options: ComputeOptions
+    public var prefillMode: PrefillMode { options.prefillMode }
+    public var f16Attention: Bool { options.f16Attention }
+    public var floatDecode: Bool { options.floatDecode }
 
     let tokenEmbd: QMatrix
     let output: QMatrix
@@ -62,14 +75,16 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// Loads `path`. `contextLength` caps the KV cache (default: min(trained context, 4096)).
     public convenience init(path: String, contextLength: Int? = nil, maxBatch: Int = 512,
-                            pool: ThreadPool = .shared) throws {
+                            pool: ThreadPool = .shared, options: ComputeOptions = ComputeOptions()) throws {
         let file: GGUFFile
         do { file = try GGUFFile(path: path) } catch let e as GGUFError { throw DecoderError.file(e) }
-        try self.init(file: file, contextLength: contextLength, maxBatch: maxBatch, pool: pool)
+        try self.init(file: file, contextLength: contextLength, maxBatch: maxBatch, pool: pool, options: options)
     }
 
-    public init(file: GGUFFile, contextLength: Int? = nil, maxBatch: Int = 512, pool: ThreadPool = .shared) throws {
+    public init(file: GGUFFile, contextLength: Int? = nil, maxBatch: Int = 512, pool: ThreadPool = .shared,
+                options: ComputeOptions = ComputeOptions()) throws {
         self.file = file
+        self.options = options
         self.pool = pool
         let store = FloatStore()
         self.store = store

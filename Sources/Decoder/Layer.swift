@@ -248,8 +248,8 @@ extension LanguageModel {
         pool.run(chunks: nH) { h in
             let kvh = h / group
             let S = b.scores + h * T * L
-            Kernels.sgemm(m: T, n: L, k: kl, alpha: scale, a: p.q + h * kl, lda: nH * kl,
-                          b: kBase + kvh * kl, ldb: kvDimK, transB: true, c: S, ldc: L)
+            BLAS.sgemm(S, ldc: L, a: p.q + h * kl, lda: nH * kl, b: kBase + kvh * kl, ldb: kvDimK, transB: true,
+                       m: T, n: L, k: kl, alpha: scale)
             for t in 0..<T {
                 let row = S + t * L
                 let hi = p0 + t
@@ -258,8 +258,8 @@ extension LanguageModel {
                 DecoderOps.softmax(row + lo, hi - lo + 1)
                 if hi + 1 < L { (row + hi + 1).update(repeating: 0, count: L - hi - 1) }
             }
-            Kernels.sgemm(m: T, n: vl, k: L, a: S, lda: L, b: vBase + kvh * vl, ldb: kvDimV, transB: false,
-                          c: att + h * vl, ldc: nH * vl)
+            BLAS.sgemm(att + h * vl, ldc: nH * vl, a: S, lda: L, b: vBase + kvh * vl, ldb: kvDimV,
+                       m: T, n: vl, k: L)
         }
     }
 }

@@ -2,17 +2,22 @@ import Foundation
 import Index
 
 /// Where the answering passage ranks, over a set of questions.
-public struct RankScore: Sendable, Hashable {
+public struct RankScore: Sendable, Hashable, CustomStringConvertible {
     public var questions = 0
     public var hitAt1 = 0
     public var hitAt3 = 0
     public var hitAt5 = 0
     public var reciprocalRankSum = 0.0
+    /// The rank (from 1) of each question's answering passage in the order added; nil beyond 5.
+    public var ranks: [Int?] = []
+
+    public init() {}
 
     public var mrrAt5: Double { questions == 0 ? 0 : reciprocalRankSum / Double(questions) }
 
     public mutating func add(rank: Int?) {
         questions += 1
+        ranks.append(rank.flatMap { $0 <= 5 ? $0 : nil })
         guard let rank, rank <= 5 else { return }
         if rank <= 1 { hitAt1 += 1 }
         if rank <= 3 { hitAt3 += 1 }
@@ -21,6 +26,8 @@ public struct RankScore: Sendable, Hashable {
     }
 
     static func percent(_ n: Int, _ d: Int) -> String { d == 0 ? "-" : String(format: "%.0f %%", 100 * Double(n) / Double(d)) }
+
+    public var description: String { summary }
 
     /// `hit@1 a/n (p %), hit@3 …, hit@5 …, MRR@5 m`
     public var summary: String {

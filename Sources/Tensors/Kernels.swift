@@ -1,7 +1,6 @@
 // Matrix-vector and matrix-matrix products of quantised weights, split across the thread pool.
 // The innermost loops live in CKernels (AVX2 + plain C); their scalar twins are in QuantScalar.
 import CKernels
-import COpenBLAS
 
 public enum Kernels {
     /// Rows per chunk so each thread gets a few chunks (dynamic balancing) without tiny jobs.
@@ -77,8 +76,8 @@ public enum Kernels {
                 let r0 = t * tileRows, r1 = min(rows, r0 + tileRows)
                 w.dequantizeRows(r0, r1, into: tile)
                 // out[:, r0..<r1] (count, r1-r0) = X (count, cols) @ tile^T (cols, r1-r0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(count), Int32(r1 - r0), Int32(cols),
-                            1, xs, Int32(cols), tile, Int32(cols), 0, out + r0, Int32(rows))
+                BLAS.sgemm(out + r0, ldc: rows, a: xs, lda: cols, b: tile, ldb: cols, transB: true,
+                           m: count, n: r1 - r0, k: cols)
                 t += slots
             }
         }
@@ -148,17 +147,6 @@ public enum Kernels {
     /// Fast fp16 conversions.
     public static func fp16ToFloat(_ h: UInt16) -> Float { ck_fp16_to_fp32(h) }
     public static func floatToFP16(_ f: Float) -> UInt16 { ck_fp32_to_fp16(f) }
-}
-
-extension Kernels {
-    // C (m, n) = alpha * A (m, k) @ op(B) + beta * C, row-major; B is (k, n), or (n, k) when transB.
-    public static func sgemm(m: Int, n: Int, k: Int, alpha: Float = 1,
-                             a: UnsafePointer<Float>, lda: Int,
-                             b: UnsafePointer<Float>, ldb: Int, transB: Bool,
-                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
 }
 
 /// f32 operations that reproduce llama.cpp's CPU backend bit for bit (its AVX-512 build): the

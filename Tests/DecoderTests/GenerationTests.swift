@@ -14,9 +14,8 @@ struct GenerationTests {
     @Test func greedyStreamMatchesArgmaxLoop() async throws {
         let (m, path) = try Self.model("greedy")
         defer { unlink(path) }
-        // Batched and single-token passes use the same int8 kernels in this mode, so a cached
-        // prefix (the last prompt token evaluated alone) gives the same continuation.
-        m.prefillMode = .quantized
+        // Batched and single-token passes use the same int8 kernels in the default (quantized)
+        // mode, so a cached prefix (the last prompt token evaluated alone) gives the same continuation.
         let prompt = [1, 5, 9, 33]
         let st = m.makeState()
         var logits = try m.evaluate(prompt, state: st)

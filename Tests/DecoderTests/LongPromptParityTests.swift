@@ -26,7 +26,6 @@ struct LongPromptParityTests {
         let ref = try #require(Self.reference, "Resources/long_prompts.json is missing or unreadable")
         let fx = try #require(ref.models.first { $0.model == file }, "long_prompts.json has no \(file)")
         let model = try Parity.load(fx)
-        model.prefillMode = .quantized
         for g in fx.greedy { try Parity.check(g, model: model, name: fx.model) }
     }
 

@@ -38,12 +38,12 @@ enum Parity {
     }
 
     /// The model of `fx`, or a `missingModel` error naming the absent file.
-    static func load(_ fx: Fixture) throws -> LanguageModel {
+    static func load(_ fx: Fixture, options: ComputeOptions = ComputeOptions()) throws -> LanguageModel {
         let path = modelPath(fx.model)
         guard FileManager.default.fileExists(atPath: path) else {
             throw Failure.missingModel("\(path) is missing: run make models")
         }
-        return try LanguageModel(path: path)
+        return try LanguageModel(path: path, options: options)
     }
 
     static func argmax(_ l: UnsafeBufferPointer<Float>) -> Int {

@@ -10,8 +10,7 @@ import Decoder
 struct DecoderParityTests {
     func check(_ fixture: String, mode: PrefillMode) throws {
         let fx = try JSONDecoder().decode(Parity.Fixture.self, from: Parity.resource(fixture))
-        let model = try Parity.load(fx)
-        model.prefillMode = mode
+        let model = try Parity.load(fx, options: ComputeOptions(prefillMode: mode))
         for g in fx.greedy { try Parity.check(g, model: model, name: fx.model) }
     }
 

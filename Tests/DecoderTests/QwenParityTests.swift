@@ -67,7 +67,6 @@ struct QwenParityTests {
         let ref = try Self.reference(file)
         #expect(ref.greedy.count >= 5)
         let model = try Parity.load(ref.fixture)
-        model.prefillMode = .quantized
         let tol = Tolerance.of(ref.reference)
         for g in ref.greedy { try Parity.check(g, model: model, name: file, tolerance: tol.relative, minGap: tol.minGap) }
     }
@@ -78,7 +77,6 @@ struct QwenParityTests {
         let fx = try #require(long.models.first { $0.model == file }, "long_prompts_qwen.json has no \(file)")
         #expect(fx.greedy.allSatisfy { $0.prompt_ids.count > 1_024 })
         let model = try Parity.load(fx)
-        model.prefillMode = .quantized
         let tol = Tolerance.of(long.source)
         for g in fx.greedy { try Parity.check(g, model: model, name: file, tolerance: tol.relative, minGap: tol.minGap) }
     }

@@ -21,20 +21,21 @@ struct TinyModelTests {
         let path = TinyModels.path("\(arch)-\(type)")
         try TinyModels.write(spec, to: path)
         defer { unlink(path) }
-        let m = try LanguageModel(path: path, pool: ThreadPool(threads: 2))
+        let m = try LanguageModel(path: path, pool: ThreadPool(threads: 2), options: ComputeOptions(f16Attention: false))
         #expect(m.config.architecture == arch)
         #expect(m.config.layerCount == spec.layers)
         let tokens = [1, 5, 17, 42, 7, 7, 90, 3, 64, 12]
         // f32 attention here: this checks the batching logic. With the f16 KV path, a random network
         // turns the prompt/decode summation-order differences into fp16 rounding flips and amplifies
         // them past any useful bound; that path is checked against llama.cpp by the parity tests.
-        m.f16Attention = false
         let dec = try Self.decodeAll(m, tokens)
         let last = dec[dec.count - 1]
         #expect(last.allSatisfy { $0.isFinite })
         #expect(maxAbs(last) > 0)
+        let file = m.file
         for mode in [PrefillMode.dequantizedBLAS, .quantized] {
-            m.prefillMode = mode
+            let m = try LanguageModel(file: file, pool: ThreadPool(threads: 2),
+                                      options: ComputeOptions(prefillMode: mode, f16Attention: false))
             let st = m.makeState()
             // Prompt in two batches, then one decode step.
             try m.evaluate(Array(tokens[0..<4]), state: st)

@@ -1,7 +1,9 @@
 import Benchmarks
 import Encoder
+import Evaluation
 import Foundation
 import Index
+import RAG
 import Testing
 
 /// BM25 quality on the project's documents and French question set.
