@@ -23,36 +23,6 @@ public enum DecoderOps {
         Kernels.rmsNormGGML(out, x, w, n, eps: eps)
     }
 
-    // x (n,) in place: rotates the first `dims` values of one head at position `pos`.
-    // invFreq (dims/2,) = base^(-2i/dims) (and any frequency factors), scale = position multiplier.
-    @inline(__always)
-    public static func rope(_ x: UnsafeMutablePointer<Float>, dims: Int, pos: Int, invFreq: UnsafePointer<Float>,
-                            scale: Float, neox: Bool) {
-        let half = dims / 2
-        let p = Float(pos) * scale
-        for i in 0..<half {
-            let theta = p * invFreq[i]
-            let c = cosf(theta), s = sinf(theta)
-            let a = neox ? i : 2 * i
-            let b = neox ? i + half : 2 * i + 1
-            let x0 = x[a], x1 = x[b]
-            x[a] = x0 * c - x1 * s
-            x[b] = x0 * s + x1 * c
-        }
-    }
-
-    // cos/sin (dims/2,) of one position: theta_i = pos * scale * invFreq[i]
-    @inline(__always)
-    public static func ropeTable(_ cos: UnsafeMutablePointer<Float>, _ sin: UnsafeMutablePointer<Float>, dims: Int,
-                                 pos: Int, invFreq: UnsafePointer<Float>, scale: Float) {
-        let p = Float(pos) * scale
-        for i in 0..<(dims / 2) {
-            let theta = p * invFreq[i]
-            cos[i] = cosf(theta)
-            sin[i] = sinf(theta)
-        }
-    }
-
     // cos/sin (dims/2,) of one position as ggml's rope cache computes them: theta starts at pos and is
     // multiplied by thetaScale (= base^(-2/dims)) per pair, divided by the pair's frequency factor, times scale.
     @inline(__always)
@@ -108,13 +78,6 @@ public enum DecoderOps {
     @inline(__always)
     public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         Kernels.roundToHalf(x, n)
-    }
-
-    /// GELU-tanh of x.
-    @inline(__always)
-    public static func geluTanh(_ x: Float) -> Float {
-        let c: Float = 0.797_884_560_802_865_4 // sqrt(2/pi)
-        return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
     }
 
     // gate (n,) in place: gate = act(gate) * up

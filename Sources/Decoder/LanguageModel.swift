@@ -67,9 +67,6 @@ public final class LanguageModel: @unchecked Sendable {
     let outputNorm: UnsafeMutablePointer<Float>
     let layers: [LayerWeights]
     let store: FloatStore
-    /// Per layer kind: inverse frequencies (ropeDimensions/2), frequency factors applied.
-    let invFreqGlobal: UnsafeMutablePointer<Float>
-    let invFreqLocal: UnsafeMutablePointer<Float>
     /// Per rotated pair: frequency divisor (rope_freqs.weight, else 1).
     let ropeFactors: UnsafeMutablePointer<Float>
 
@@ -140,14 +137,6 @@ public final class LanguageModel: @unchecked Sendable {
             layers = ls
             let half = cfg.ropeDimensions / 2
             let factors = file.hasTensor(TensorName.ropeFreqs) ? try file.floatVector(TensorName.ropeFreqs) : []
-            func inv(_ base: Float) -> [Float] {
-                (0..<half).map { i in
-                    let f = Float(pow(Double(base), -2.0 * Double(i) / Double(cfg.ropeDimensions)))
-                    return i < factors.count ? f / factors[i] : f
-                }
-            }
-            invFreqGlobal = store.make(inv(cfg.ropeBase))
-            invFreqLocal = store.make(inv(cfg.ropeBaseLocal))
             ropeFactors = store.make((0..<half).map { $0 < factors.count ? factors[$0] : 1 })
         } catch let e as GGUFError {
             throw DecoderError.file(e)
