@@ -1,5 +1,5 @@
 // Matrix-vector and matrix-matrix products of quantised weights, split across the thread pool.
-// The innermost loops live in CKernels (AVX2 + plain C); their scalar twins are in QuantScalar.
+// The innermost loops live in CKernels (plain C, AVX2, AVX-512/VNNI); their scalar twins are in QuantScalar.
 import CKernels
 
 public enum Kernels {

@@ -5,7 +5,7 @@ import RAG
 @Suite struct LocalAnswerFilterTests {
     func filter(primer: String? = nil, stops: [String] = ["\nQuestion"]) -> LocalAnswerFilter {
         LocalAnswerFilter(stopStrings: stops, passages: ["Le four est préchauffé à 180 degrés."], question: "Quelle température ?",
-                          primer: primer, isSecondChancePrimer: primer == LocalBackend.primer,
+                          primer: primer,
                           tuning: LocalAnswerTuning(addCitations: false, maxSentences: nil))
     }
 

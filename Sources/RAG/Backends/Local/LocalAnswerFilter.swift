@@ -16,17 +16,18 @@ package struct LocalAnswerFilter {
     /// The model started writing a passage instead of an answer.
     package private(set) var isPassage = false
     private var pending: String
+    /// The primer is the second attempt's fixed opening (`LocalBackend.primer`), kept whatever follows.
     private let isSecondChancePrimer: Bool
     private var heldSpace = ""
 
-    package init(stopStrings: [String], passages: [String], question: String, primer: String?, isSecondChancePrimer: Bool,
+    package init(stopStrings: [String], passages: [String], question: String, primer: String?,
          tuning: LocalAnswerTuning) {
         matcher = StopStringMatcher(stopStrings)
         shaper = AnswerShaper(passages: passages, addCitations: tuning.addCitations, question: question)
         shaper.maxSentences = tuning.maxSentences
         probe = primer == nil ? "" : nil
         pending = primer ?? ""
-        self.isSecondChancePrimer = isSecondChancePrimer
+        isSecondChancePrimer = primer == LocalBackend.primer
     }
 
     /// Generation should stop: a stop string, the sentence cap, or a passage instead of an answer.

@@ -224,7 +224,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         }
         var detok = tokenizer.makeStreamingDetokenizer()
         var filter = LocalAnswerFilter(stopStrings: stopStrings, passages: fitted.passages.map(\.text), question: question,
-                                       primer: primer, isSecondChancePrimer: primer == Self.primer, tuning: tuning)
+                                       primer: primer, tuning: tuning)
         var timedOut = false
         var answered = false
         func send(_ s: String) {
