@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
@@ -65,6 +66,9 @@ let package = Package(
             "RAG", "Index", "Tensors",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
+            // Client authentication (bearer server key) and the request context's identity.
+            .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+            .product(name: "Crypto", package: "swift-crypto"),
             // The connection pipeline (timeouts, when to close): NIO's HTTP/1 codec and HTTP-types bridge.
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

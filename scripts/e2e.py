@@ -86,7 +86,7 @@ const ex = document.querySelector('.exchange');
 if (!ex) return {started: false};
 const err = ex.querySelector('.error');
 const audios = [...ex.querySelectorAll('audio')].map(a => ({
-  src: a.getAttribute('src') || '', readyState: a.readyState, duration: isFinite(a.duration) ? a.duration : 0}));
+  src: a.src, readyState: a.readyState, duration: isFinite(a.duration) ? a.duration : 0}));
 return {
   started: true,
   done: ex.dataset.done === 'true',
@@ -109,6 +109,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=90)
     ap.add_argument("--width", type=int, default=412)   # phone width
     ap.add_argument("--height", type=int, default=915)
+    ap.add_argument("--key", default=None, help="the server key to type when the page asks for it")
     args = ap.parse_args()
 
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -121,7 +122,17 @@ def main():
         wd.s("POST", "/url", {"url": args.url})
         # Record what the page's player plays, to check the question is spoken before the answer.
         wd.script("window.__played = []; player.addEventListener('play', "
-                  "() => window.__played.push(player.src.replace(location.origin, '')));")
+                  "() => window.__played.push(player.src));")
+        if args.key:
+            # A server with a key: the page asks for it (status poll), then keeps it for the tab.
+            deadline = time.time() + 20
+            while time.time() < deadline and not wd.script("return !document.querySelector('#key-form').hidden"):
+                time.sleep(0.25)
+            if wd.script("return document.querySelector('#key-form').hidden"):
+                print("e2e: FAIL: the page did not ask for the server key", file=sys.stderr)
+                return 1
+            key_el = wd.s("POST", "/element", {"using": "css selector", "value": "#server-key"})
+            wd.s("POST", f"/element/{next(iter(key_el.values()))}/value", {"text": args.key + "\ue007"})
         el = wd.s("POST", "/element", {"using": "css selector", "value": "#question"})
         el_id = next(iter(el.values()))
         # Type the question and press Enter (U+E007): Enter must send.
@@ -173,7 +184,7 @@ def main():
         loaded = [a for a in audios if a["src"] and a["readyState"] >= 2 and a["duration"] > 0.3]
         if len(loaded) < 2:
             problems.append(f"expected two loaded audio elements, got {audios}")
-        question_clip = next((a["src"] for a in audios if "audio" in a["src"]), None)
+        question_clip = audios[0]["src"] if audios else None
         if not played:
             problems.append("nothing was played aloud")
         elif played[0] != question_clip:

@@ -49,21 +49,29 @@ else
 fi
 
 LOG=$OUT/server.log
-echo "e2e: starting: $CMD"
-# Own process group (setsid), so the server can be stopped by its id.
-setsid bash -c "exec $CMD" >"$LOG" 2>&1 &
-SERVER_PID=$!
-
 URL="http://127.0.0.1:$PORT/"
-code=000
-for _ in $(seq 1 "${E2E_START_TIMEOUT:-300}"); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "e2e: server exited:"; tail -30 "$LOG"; exit 1; fi
-  code=$(curl -s -o /dev/null -w '%{http_code}' "${URL}health" || true)
-  [[ "$code" == 200 ]] && break
-  sleep 1
-done
-[[ "$code" == 200 ]] || { echo "e2e: server not healthy (last status $code)"; tail -30 "$LOG"; exit 1; }
-echo "e2e: server ready at $URL"
+# Starts $CMD in its own process group (setsid), so the server can be stopped by its id, and
+# waits until /health answers 200.
+start_server() {
+  echo "e2e: starting: $CMD"
+  setsid bash -c "exec $CMD" >"$LOG" 2>&1 &
+  SERVER_PID=$!
+  local code=000
+  for _ in $(seq 1 "${E2E_START_TIMEOUT:-300}"); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "e2e: server exited:"; tail -30 "$LOG"; exit 1; fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' "${URL}health" || true)
+    [[ "$code" == 200 ]] && break
+    sleep 1
+  done
+  [[ "$code" == 200 ]] || { echo "e2e: server not healthy (last status $code)"; tail -30 "$LOG"; exit 1; }
+  echo "e2e: server ready at $URL"
+}
+stop_server() {
+  kill -TERM -- "-$SERVER_PID" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+  SERVER_PID=
+}
+start_server
 
 ARGS=(--question "$QUESTION")
 [[ -n "$EXPECT_FILE" ]] && ARGS+=(--expect-file "$EXPECT_FILE")
@@ -71,4 +79,16 @@ status=0
 python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 1280 --height 900 --screenshot "$OUT/screenshot.png" || status=1
 python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 390 --height 844 --screenshot "$OUT/screenshot-phone.png" || status=1
 if [[ $status -ne 0 ]]; then echo "e2e: FAILED (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+
+# The same server with a client key (RAGCHAT_SERVER_KEY): the page must ask for it, then
+# answer and play the clips it fetches with the key. Only for the built-in server command.
+if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
+  stop_server
+  KEY=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+  export RAGCHAT_SERVER_KEY=$KEY
+  start_server
+  unset RAGCHAT_SERVER_KEY
+  python3 scripts/e2e.py "$URL" "${ARGS[@]}" --key "$KEY" --width 1280 --height 900 --screenshot "$OUT/screenshot-key.png" || status=1
+  if [[ $status -ne 0 ]]; then echo "e2e: FAILED with a server key (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+fi
 echo "e2e: passed; screenshots in $OUT/"

@@ -22,7 +22,7 @@ if [[ -z "${URL:-}" ]]; then
   [[ -n "${RAGCHAT_SERVE_CMD:-}" ]] || ensure_index
   export RAGCHAT_MAX_CONCURRENT=${RAGCHAT_MAX_CONCURRENT:-${MAX_CONCURRENT:-2}}
   export RAGCHAT_MAX_QUEUE=${RAGCHAT_MAX_QUEUE:-${MAX_QUEUE:-16}}
-  CMD="$BIN serve --host 127.0.0.1 --port {port} --index ${INDEX:-} --audio-cache {work}/audio-cache"
+  CMD="$BIN serve --host 127.0.0.1 --port {port} --index ${INDEX:-} --audio-cache {work}/audio-cache --rate-limit 0"
   serve_start "${RAGCHAT_SERVE_CMD:-$CMD}"
 fi
 echo "load: $CONNECTIONS clients, ${DURATION}s against $URL/chat (load average: $(cut -d' ' -f1-3 /proc/loadavg))"

@@ -18,7 +18,7 @@ NAME=ttft
 source scripts/serve-lib.sh
 if [[ -z "${URL:-}" ]]; then
   ensure_index
-  serve_start "$BIN serve --host 127.0.0.1 --port {port} --index $INDEX --audio-cache '' ${SERVE_ARGS:-}"
+  serve_start "$BIN serve --host 127.0.0.1 --port {port} --index $INDEX --audio-cache '' --rate-limit 0 ${SERVE_ARGS:-}"
 fi
 echo "ttft: $URL, $ROUNDS rounds, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$URL" "$ROUNDS" <<'EOF' | tee "$OUT/ttft.txt"

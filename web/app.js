@@ -11,9 +11,56 @@ const statusEl = $("#status");
 const voiceToggle = $("#voice");
 const template = $("#exchange-template");
 
+const keyForm = $("#key-form");
+const keyInput = $("#server-key");
+
 const history = [];          // [{role, content}] sent with follow-up questions
 let busy = false;
 let exchangeCount = 0;
+
+// ---- Server key ----
+// A server started with RAGCHAT_SERVER_KEY answers its API only to requests that carry the key.
+// The page asks for it once and keeps it for this tab (sessionStorage), never in the URL.
+const KEY_STORAGE = "ragchat-server-key";
+let serverKey = sessionStorage.getItem(KEY_STORAGE) || "";
+let retryAfterKey = null;    // the question refused for want of a key, asked again once it is given
+
+function withKey(headers = {}) {
+  if (serverKey) headers["Authorization"] = "Bearer " + serverKey;
+  return headers;
+}
+function askForKey(message) {
+  keyForm.hidden = false;
+  $(".key-message", keyForm).textContent = message;
+  keyInput.focus();
+}
+keyForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  const key = keyInput.value.trim();
+  if (!key) return;
+  serverKey = key;
+  sessionStorage.setItem(KEY_STORAGE, key);
+  keyInput.value = "";
+  keyForm.hidden = true;
+  if (retryAfterKey) { const q = retryAfterKey; retryAfterKey = null; ask(q); }
+});
+
+// Audio clips are API routes: with a key, an <audio> element cannot send it, so clips are
+// fetched with the key and played from in-page blob URLs.
+const clipURLs = new Map();
+async function playable(url) {
+  if (!url || !serverKey) return url;
+  if (clipURLs.has(url)) return clipURLs.get(url);
+  try {
+    const r = await fetch(url, { headers: withKey() });
+    if (!r.ok) return url;
+    const local = URL.createObjectURL(await r.blob());
+    clipURLs.set(url, local);
+    return local;
+  } catch (e) {
+    return url;
+  }
+}
 
 // ---- Audio: one player, a queue of URLs played in order ----
 const player = new Audio();
@@ -79,6 +126,7 @@ async function checkHealth() {
   try {
     const r = await fetch("/health", { cache: "no-store" });
     const j = await r.json();
+    if (j.auth_required && !serverKey) askForKey("Ce serveur demande une clé d'accès.");
     if (r.ok) {
       const info = j.info || {};
       const parts = [];
@@ -240,14 +288,16 @@ async function ask(question) {
         ex.busyLine.lastChild.textContent = " Rédaction de la réponse…";
         break;
       case "audio":
-        if (payload.kind === "question") {
-          ex.qAudio.src = payload.url;
-          ex.qReplay.disabled = false;
-          order.question(payload.url);
-        } else {
-          ex.answerControls.hidden = false;
-          order.answer(payload.index, payload.url);
-        }
+        playable(payload.url).then((src) => {
+          if (payload.kind === "question") {
+            ex.qAudio.src = src;
+            ex.qReplay.disabled = false;
+            order.question(src);
+          } else {
+            ex.answerControls.hidden = false;
+            order.answer(payload.index, src);
+          }
+        });
         break;
       case "token":
         answer += payload.text;
@@ -261,10 +311,12 @@ async function ask(question) {
         ex.busyLine.hidden = true;
         ex.backend.textContent = payload.backend ? `· ${payload.backend}` : "";
         const a = payload.audio || {};
-        if (a.answer) { ex.aAudio.src = a.answer; ex.aReplay.disabled = false; }
         ex.answerControls.hidden = !a.answer;
-        if (a.question && !ex.qAudio.getAttribute("src")) { ex.qAudio.src = a.question; ex.qReplay.disabled = false; }
-        order.finish();
+        Promise.all([playable(a.answer), playable(a.question)]).then(([answerSrc, questionSrc]) => {
+          if (answerSrc) { ex.aAudio.src = answerSrc; ex.aReplay.disabled = false; }
+          if (questionSrc && !ex.qAudio.getAttribute("src")) { ex.qAudio.src = questionSrc; ex.qReplay.disabled = false; }
+          order.finish();
+        });
         ex.answerBox.setAttribute("aria-busy", "false");
         ex.node.dataset.done = "true";
         history.push({ role: "user", content: question }, { role: "assistant", content: answer });
@@ -280,13 +332,21 @@ async function ask(question) {
   try {
     const res = await fetch("/chat/stream", {
       method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+      headers: withKey({ "Content-Type": "application/json", "Accept": "text/event-stream" }),
       body: JSON.stringify({ question, history: history.slice(-6) }),
     });
     if (!res.ok) {
       let message = `HTTP ${res.status}`;
       try { const j = await res.json(); if (j.error && j.error.message) message = j.error.message; } catch (e) { /* not JSON */ }
       if (res.status === 503) message += " — réessayez dans quelques secondes.";
+      if (res.status === 401) {
+        serverKey = "";
+        sessionStorage.removeItem(KEY_STORAGE);
+        retryAfterKey = question;
+        askForKey(message.includes("wrong") ? "Clé refusée : saisissez-la de nouveau." : "Ce serveur demande une clé d'accès.");
+        message = "clé d'accès requise — la question sera reposée une fois la clé saisie.";
+      }
+      if (res.status === 429) message = "trop de questions à la suite — réessayez dans " + (res.headers.get("Retry-After") || "quelques") + " s.";
       throw new Error(message);
     }
     const reader = res.body.getReader();

@@ -58,6 +58,7 @@ public enum ServerBench {
             backends = [RemoteBackend(configuration: RemoteConfiguration(baseURL: f.baseURL, model: "bench"))]
         }
         var config = ServerConfiguration()
+        config.rateLimit = RateLimit(perMinute: 0, burst: 1)   // one client address makes all the load
         config.port = 0
         config.maxConcurrent = 8
         config.maxWaiting = 64

@@ -74,7 +74,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
             case .timeout: status = .gatewayTimeout
             }
             // Like `tooLarge`: the connection is closed after a 413.
-            return APIError(status, code: e.code, message: e.description,
+            return APIError(status, code: e.code, message: e.clientMessage,
                             headers: status == .contentTooLarge ? [.connection: "close"] : [:])
         }
         if let e = error as? any HTTPResponseError {
@@ -92,6 +92,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
                             headers: e.status == .contentTooLarge ? [.connection: "close"] : [:])
         }
         if error is CancellationError { return APIError(.serviceUnavailable, code: "cancelled", message: "the request was cancelled") }
-        return APIError(.internalServerError, code: "internal_error", message: String(describing: error))
+        // The details (paths, system errors) are logged by the middleware, not sent.
+        return APIError(.internalServerError, code: "internal_error", message: "internal error")
     }
 }

@@ -22,11 +22,14 @@ public struct ServerState: Sendable {
     }
 }
 
-/// The router: API middleware (405, JSON errors, metrics), 404 for paths no file nor route can
-/// have, the files of the page folder (`web/`, nothing outside it), the routes.
+/// The router: API middleware (405, JSON errors, metrics), the client key and access rules
+/// (`AccessMiddleware`), 404 for paths no file nor route can have, the files of the page folder
+/// (`web/`, nothing outside it), the routes.
 public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ragchat.server")) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: APIMiddleware(metrics: state.metrics, webRoot: state.configuration.webRoot))
+    if let key = state.configuration.serverKey { router.add(middleware: ServerKeyAuthenticator(key: key)) }
+    router.add(middleware: AccessMiddleware(configuration: state.configuration))
     router.add(middleware: PlainPathMiddleware())
     router.add(middleware: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot), searchForIndexHtml: true))
     ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,

@@ -160,7 +160,7 @@ struct ChatController<Context: RequestContext>: Sendable {
                         return
                     }
                     let api = APIError.from(error)
-                    logger.warning("stream error: \(api)")
+                    logger.warning("stream error: \(error)")
                     metrics.increment("stream_errors")
                     sink.yield(ByteBuffer(bytes: SSE.errorFrame(code: api.code, message: api.message)))
                 }

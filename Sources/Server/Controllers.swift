@@ -22,6 +22,8 @@ struct HealthController<Context: RequestContext>: Sendable {
         var error: String?
         var reasons: [String]?
         var queue: [String: Int]
+        /// True when the API needs the server key (the page then asks for it).
+        var auth_required: Bool = false
     }
 
     func addRoutes(to router: Router<Context>) {
@@ -30,13 +32,18 @@ struct HealthController<Context: RequestContext>: Sendable {
     }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
+        let keyRequired = configuration.serverKey != nil
+        func body(_ status: String, ready: Bool, info: [String: String]? = nil, error: String? = nil,
+                  reasons: [String]? = nil, queue: [String: Int]) -> Body {
+            Body(status: status, ready: ready, info: info, error: error, reasons: reasons, queue: queue, auth_required: keyRequired)
+        }
         let queue = ["active": limiter.active, "waiting": limiter.waiting,
                      "max_concurrent": limiter.maxConcurrent, "max_waiting": limiter.maxWaiting]
         switch await holder.current {
         case .ready(let engine):
             let status = await engine.status()
             guard status.ready else {
-                var r = try ChatController<Context>.json(Body(status: "loading", ready: false, info: status.info, queue: queue),
+                var r = try ChatController<Context>.json(body("loading", ready: false, info: status.info, queue: queue),
                                                          status: .serviceUnavailable)
                 r.headers[.retryAfter] = String(configuration.retryAfterSeconds)
                 return r
@@ -48,15 +55,15 @@ struct HealthController<Context: RequestContext>: Sendable {
                 reasons.append("no generation slot freed for \(Int(seconds)) s (request timeout \(Int(configuration.requestTimeout)) s) "
                                + "while requests wait: answers are stuck")
             }
-            let body = Body(status: reasons.isEmpty ? "ok" : "degraded", ready: true, info: status.info,
-                            error: stalled ? reasons.last : nil, reasons: reasons.isEmpty ? nil : reasons, queue: queue)
-            return try ChatController<Context>.json(body, status: stalled ? .serviceUnavailable : .ok)
+            let ready = body(reasons.isEmpty ? "ok" : "degraded", ready: true, info: status.info,
+                             error: stalled ? reasons.last : nil, reasons: reasons.isEmpty ? nil : reasons, queue: queue)
+            return try ChatController<Context>.json(ready, status: stalled ? .serviceUnavailable : .ok)
         case .loading:
-            var r = try ChatController<Context>.json(Body(status: "loading", ready: false, queue: queue), status: .serviceUnavailable)
+            var r = try ChatController<Context>.json(body("loading", ready: false, queue: queue), status: .serviceUnavailable)
             r.headers[.retryAfter] = String(configuration.retryAfterSeconds)
             return r
         case .failed(let message):
-            return try ChatController<Context>.json(Body(status: "failed", ready: false, error: message, queue: queue),
+            return try ChatController<Context>.json(body("failed", ready: false, error: message, queue: queue),
                                                     status: .serviceUnavailable)
         }
     }

@@ -20,6 +20,16 @@ enum RouteTable {
         return status == 404 ? "unknown" : "static"
     }
 
+    /// Routes that need the server key when one is set: every API route but `/health`.
+    static func requiresKey(path: String) -> Bool {
+        path != "/health" && allowed(path: path) != nil
+    }
+
+    /// Routes that generate answers, under the per-client rate limit.
+    static func isRateLimited(path: String) -> Bool {
+        path == "/chat" || path == "/chat/stream"
+    }
+
     static func allowed(path: String) -> [HTTPRequest.Method]? {
         if let r = api.first(where: { $0.path == path }) { return r.methods }
         if path.hasPrefix("/audio/") { return [.get, .head] }
@@ -38,7 +48,9 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         let path = request.uri.path
         var response: Response
         do {
-            if let allowed = RouteTable.allowed(path: path), !allowed.contains(request.method) {
+            // A CORS preflight (OPTIONS with an Origin) is answered or refused by `AccessMiddleware`.
+            let preflight = request.method == .options && request.headers[.origin] != nil
+            if !preflight, let allowed = RouteTable.allowed(path: path), !allowed.contains(request.method) {
                 throw APIError.methodNotAllowed(request.method, allowed: allowed)
             }
             if request.method != .get && request.method != .head && RouteTable.allowed(path: path) == nil
@@ -48,7 +60,7 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let api = APIError.from(error)
-            if api.status.code >= 500 { context.logger.error("\(request.method) \(path): \(api)") }
+            if api.status.code >= 500 { context.logger.error("\(request.method) \(path): \(error)") }
             response = try api.response(from: request, context: context)
         }
         response.headers[.init("X-Content-Type-Options")!] = "nosniff"

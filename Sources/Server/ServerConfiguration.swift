@@ -28,6 +28,15 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes: Int = 64 * 1024
     /// Seconds advertised in `Retry-After` when busy or loading.
     public var retryAfterSeconds: Int = 2
+    /// When set, every API route but `/health` requires `Authorization: Bearer <key>`.
+    public var serverKey: ServerKey?
+    /// Host names accepted in the `Host` header besides loopback names and the bound address
+    /// (`*`: any). See `HostAllowList`.
+    public var allowedHosts: [String] = []
+    /// Origins (`https://app.example`) whose pages may call the API (CORS); none by default.
+    public var corsOrigins: [String] = []
+    /// Questions per client address on `/chat` and `/chat/stream`.
+    public var rateLimit = RateLimit(perMinute: 60, burst: 20)
 
     public init() {}
 
@@ -35,6 +44,12 @@ public struct ServerConfiguration: Sendable {
     public var connectionTimeouts: ConnectionTimeouts {
         ConnectionTimeouts(idle: idleTimeout > 0 ? idleTimeout : nil, header: headerTimeout > 0 ? headerTimeout : nil,
                            body: bodyTimeout > 0 ? bodyTimeout : nil)
+    }
+
+    /// True when the server listens on a loopback address only.
+    public var isLoopbackOnly: Bool {
+        let h = HostAllowList.normalise(host)
+        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
     }
 
     public var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/" }

@@ -22,6 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
             Every option can also be set as an environment variable: --host is RAGCHAT_HOST, --max-queue \
             is RAGCHAT_MAX_QUEUE, and so on. The remote OpenAI-compatible backend is configured by \
             --api-base (RAGCHAT_API_BASE), --api-model and RAGCHAT_API_KEY (environment only). \
+            Clients must send `Authorization: Bearer <key>` when a server key is set in RAGCHAT_SERVER_KEY, \
+            or in a file named by RAGCHAT_SERVER_KEY_FILE (never as an option: command lines are visible to \
+            every user of the machine). \
             Backends are tried in the order of --backends (default remote,extractive; remote,local,extractive when --model is given); an \
             unavailable one is skipped. SIGINT or SIGTERM stop the server gracefully.
             """
@@ -52,6 +55,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a connection may stay idle, or leave a response unread, before it is closed (RAGCHAT_IDLE_TIMEOUT, default 60; 0: no limit).") var idleTimeout: Double?
     @Option(help: "Seconds from a request's first byte to the end of its headers (RAGCHAT_HEADER_TIMEOUT, default 10; 0: no limit).") var headerTimeout: Double?
     @Option(help: "Seconds from the end of a request's headers to the end of its body (RAGCHAT_BODY_TIMEOUT, default 30; 0: no limit).") var bodyTimeout: Double?
+    @Option(help: "Host names accepted in the Host header besides loopback names and the bound address, comma-separated; * for any (RAGCHAT_ALLOWED_HOSTS).") var allowedHosts: String?
+    @Option(help: "Origins whose web pages may call the API, comma-separated, e.g. https://app.example (RAGCHAT_CORS_ORIGINS, default none).") var corsOrigins: String?
+    @Option(help: "Questions per minute per client address on /chat and /chat/stream, 0 for no limit (RAGCHAT_RATE_LIMIT, default 60).") var rateLimit: Int?
+    @Option(help: "Questions a client may send at once before the rate applies (RAGCHAT_RATE_BURST, default 20).") var rateBurst: Int?
     @Flag(help: "Print the settings in effect (options over environment over defaults) and exit.") var printSettings = false
     @Flag(help: "Log debug messages.") var verbose = false
 
@@ -72,6 +79,14 @@ struct ServeCommand: AsyncParsableCommand {
         server.idleTimeout = try s.value("idle-timeout", idleTimeout, in: seconds) ?? server.idleTimeout
         server.headerTimeout = try s.value("header-timeout", headerTimeout, in: seconds) ?? server.headerTimeout
         server.bodyTimeout = try s.value("body-timeout", bodyTimeout, in: seconds) ?? server.bodyTimeout
+        server.allowedHosts = try s.list("allowed-hosts", allowedHosts) ?? server.allowedHosts
+        server.corsOrigins = try s.list("cors-origins", corsOrigins) ?? server.corsOrigins
+        for origin in server.corsOrigins where !(origin.hasPrefix("http://") || origin.hasPrefix("https://")) {
+            throw SettingError(option: "cors-origins", message: "'\(origin)' is not an origin (scheme://host[:port])")
+        }
+        server.rateLimit.perMinute = try s.value("rate-limit", rateLimit, in: 0...1_000_000) ?? server.rateLimit.perMinute
+        server.rateLimit.burst = try s.value("rate-burst", rateBurst, in: 1...1_000_000) ?? server.rateLimit.burst
+        server.serverKey = try Self.serverKey(environment: environment)
 
         var engine = EngineConfiguration()
         engine.indexPath = try s.text("index", index) ?? engine.indexPath
@@ -104,6 +119,26 @@ struct ServeCommand: AsyncParsableCommand {
         return (server, engine)
     }
 
+    /// `RAGCHAT_SERVER_KEY`, else the first line of the file `RAGCHAT_SERVER_KEY_FILE` names.
+    static func serverKey(environment: [String: String]) throws -> ServerKey? {
+        var text: String?
+        var origin = "RAGCHAT_SERVER_KEY"
+        if let key = environment["RAGCHAT_SERVER_KEY"], !key.isEmpty {
+            text = key
+        } else if let path = environment["RAGCHAT_SERVER_KEY_FILE"], !path.isEmpty {
+            origin = "RAGCHAT_SERVER_KEY_FILE (\(path))"
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw SettingError(option: "server-key", message: "cannot read the key file \(path) named by RAGCHAT_SERVER_KEY_FILE")
+            }
+            text = String(decoding: contents, as: UTF8.self).split(whereSeparator: \.isNewline).first
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        guard let text else { return nil }
+        do { return try ServerKey(text) } catch {
+            throw SettingError(option: "server-key", message: "\(error) (from \(origin))")
+        }
+    }
+
     func run() async throws {
         let server: ServerConfiguration, engine: EngineConfiguration
         do {
@@ -115,12 +150,21 @@ struct ServeCommand: AsyncParsableCommand {
         if printSettings {
             var shown = engine
             if shown.remote?.apiKey != nil { shown.remote?.apiKey = "(set)" }
+            if let remote = shown.remote { shown.remote?.baseURL = RemoteConfiguration.redacted(remote.baseURL) }
             Terminal.out("\(server)\n\(shown)\n")
             return
         }
         var log = Logger(label: "ragchat")
         log.logLevel = verbose ? .debug : .info
         let logger = log
+
+        if !server.isLoopbackOnly && server.serverKey == nil {
+            Terminal.err("""
+                ragchat serve: warning: listening on \(server.host) without a server key: anyone who can reach this \
+                port can use the model. Set RAGCHAT_SERVER_KEY (or RAGCHAT_SERVER_KEY_FILE) to require one.
+
+                """)
+        }
 
         // Checked before listening: a missing index or page is a setup mistake, not a load failure.
         guard FileManager.default.fileExists(atPath: engine.indexPath) else {
@@ -180,6 +224,12 @@ struct SettingSource {
             throw SettingError(option: option, message: "must be between \(range.lowerBound) and \(range.upperBound), got \(v)\(origin)")
         }
         return v
+    }
+
+    /// A comma-separated list; empty items are dropped.
+    func list(_ option: String, _ given: String?) throws -> [String]? {
+        guard let v = try text(option, given) else { return nil }
+        return v.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// A text setting; empty counts as not set.

@@ -280,7 +280,7 @@ struct ServeAbuseTests {
         for (name, request) in [("GET /health", "GET /health HTTP/1.0\r\n\r\n"),
                                 ("POST /chat", Self.post("/chat", version: "HTTP/1.0")),
                                 ("POST /chat/stream", Self.post("/chat/stream", version: "HTTP/1.0")),
-                                ("HTTP/1.1 Connection: close", "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")] {
+                                ("HTTP/1.1 Connection: close", "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")] {
             let (bytes, end) = try await onThread { () -> ([UInt8], RawSocket.End) in
                 let socket = try RawSocket(port: port)
                 socket.send(request)
@@ -314,13 +314,13 @@ struct ServeAbuseTests {
         try await server.waitReady()
         let port = server.port
         let big = "{\"question\": \"" + String(repeating: "a", count: 70_000) + "\"}"
-        let chunked = "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let chunked = "POST /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
             + (0..<20).map { _ in "1000\r\n" + String(repeating: "a", count: 4096) + "\r\n" }.joined()
         let cases = [
             ("announced 100,000 bytes, 1,000 sent", Self.post("/chat", body: big).replacingOccurrences(of: "Content-Length: \(big.utf8.count)", with: "Content-Length: 100000").prefix(1_200).description),
             ("70,000 bytes sent", Self.post("/chat", body: big)),
             ("80 KB chunked", chunked),
-            ("415 with a body", "POST /chat HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 50000\r\n\r\n" + String(repeating: "b", count: 1000)),
+            ("415 with a body", "POST /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 50000\r\n\r\n" + String(repeating: "b", count: 1000)),
         ]
         for (name, request) in cases {
             let (bytes, end) = try await onThread { () -> ([UInt8], RawSocket.End) in

@@ -38,7 +38,7 @@ struct ServeTests {
             process = Process()
             process.executableURL = try CLITests.binary()
             var arguments = ["serve", "--host", "127.0.0.1", "--port", String(port), "--index", indexPath.path,
-                             "--audio-cache", "", "--backends", "remote,local,extractive"]
+                             "--audio-cache", "", "--backends", "remote,local,extractive", "--rate-limit", "0"]
             #if DEBUG
             // The unoptimised encoder and language model make each answer take long: keyword search
             // and the extractive backend only in debug.

@@ -117,6 +117,29 @@ import TestSupport
         }
     }
 
+    /// Credentials in the API address never reach logs, settings or clients: the URL shown is
+    /// redacted, and the errors clients see do not name the address at all.
+    @Test func secretsInTheAPIAddressAreRedacted() async throws {
+        #expect(RemoteConfiguration(baseURL: "https://user:hunter2@api.example/v1").displayURL == "https://***@api.example/v1/chat/completions")
+        #expect(RemoteConfiguration(baseURL: "https://api.mistral.ai/v1").displayURL == "https://api.mistral.ai/v1/chat/completions")
+        #expect(RemoteConfiguration.redacted("http://host/v1/chat/completions?api_key=s3cr3t&region=eu&token=abc")
+                == "http://host/v1/chat/completions?api_key=***&region=eu&token=***")
+        #expect(!RemoteConfiguration.redacted("not a url://user:pw@x y").contains("pw"))
+
+        let backend = RemoteBackend(configuration: RemoteConfiguration(baseURL: "http://user:hunter2@127.0.0.1:9/v1?key=s3cr3t", timeout: 5))
+        #expect(!backend.info.contains("hunter2") && !backend.info.contains("127.0.0.1"))
+        do {
+            _ = try await backend.complete(input())
+            Issue.record("expected an error")
+        } catch let e as RAGError {
+            for text in ["\(e)", e.clientMessage] {
+                #expect(!text.contains("hunter2") && !text.contains("s3cr3t"), "\(text)")
+            }
+            #expect(!e.clientMessage.contains("127.0.0.1") && !e.clientMessage.contains("errno"), "\(e.clientMessage)")
+            #expect(e.clientMessage == "the remote API could not be reached")
+        }
+    }
+
     @Test func pipelineWithRemoteThenExtractive() async throws {
         try await withFake { fake in
             struct OneRetriever: Retriever {

@@ -21,8 +21,8 @@ public enum EngineLoader {
         if stats.chunks == 0 {
             logger.warning("the index \(configuration.indexPath) holds no passage: every answer will say the documents do not cover it")
         }
+        // What `/health` shows anyone: counts and model names, never paths or addresses.
         var info: [String: String] = [
-            "index": configuration.indexPath,
             "documents": String(stats.documents),
             "chunks": String(stats.chunks),
         ]
@@ -74,7 +74,7 @@ public enum EngineLoader {
                 + "(remote needs RAGCHAT_API_BASE; add extractive to answer without a model)")
         }
         let ms = MonotonicClock.milliseconds(since: start)
-        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
+        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents of \(configuration.indexPath) in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
         return LoadedEngine(pipeline, problems: problems)
     }
 
@@ -130,10 +130,8 @@ public enum EngineLoader {
         do { speaker = try Speaker(configuration: configuration.speech) } catch {
             logger.error("speech disabled: \(error)")
         }
-        var facts = info
-        facts["index"] = facts["index"] ?? configuration.indexPath
         return RAGPipeline(retriever: retriever, backends: backends, speaker: speaker,
-                           configuration: configuration.pipeline, info: facts, logger: logger)
+                           configuration: configuration.pipeline, info: info, logger: logger)
     }
 
     /// Backends in `order`, skipping what is not available: `remote` needs a configuration,

@@ -51,6 +51,22 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
+    /// What a client is told: what failed, without the remote API's address, its reply, file
+    /// paths or system error details (those go to the log, through `description`).
+    public var clientMessage: String {
+        switch self {
+        case .invalidRequest, .emptyQuestion, .invalidTopK, .invalidHistory, .historyTooLong, .questionTooLong, .noBackend:
+            return description
+        case .retrieval: return "the document search failed"
+        case .upstream(let status, _): return "the remote API answered with an error (HTTP \(status))"
+        case .connection: return "the remote API could not be reached"
+        case .timeout(let what, let s): return "\(what) timed out after \(String(format: "%.1f", s)) s"
+        case .invalidResponse: return "the remote API answered something that is not a chat completion"
+        case .backend(let name, _): return "the \(name) backend failed"
+        case .speech: return "speech synthesis failed"
+        }
+    }
+
     /// A short machine-readable code for JSON error bodies.
     public var code: String {
         switch self {

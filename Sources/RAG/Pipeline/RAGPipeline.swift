@@ -207,7 +207,7 @@ public final class RAGPipeline: ChatEngine {
                         if out != nil { throw error }
                         answer = ""
                     }
-                    warnings.append("\(backend.name): \(error)")
+                    warnings.append("\(backend.name): \((error as? RAGError)?.clientMessage ?? "failed")")
                 }
             }
             if let lastError { throw lastError }

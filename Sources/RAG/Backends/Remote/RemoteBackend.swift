@@ -40,6 +40,30 @@ public struct RemoteConfiguration: Sendable, Equatable {
         base.contains("mistral.ai") ? "mistral-small-latest" : "default"
     }
 
+    /// `chatCompletionsURL` without what may be secret: user and password, and the values of
+    /// query parameters named like keys or tokens. For logs and settings; never the address
+    /// itself in what clients see (`RAGError.clientMessage`).
+    public var displayURL: String { Self.redacted(chatCompletionsURL) }
+
+    /// `https://user:pw@host/v1?key=abc&x=1` → `https://***@host/v1?key=***&x=1`.
+    public static func redacted(_ url: String) -> String {
+        guard var parts = URLComponents(string: url) else {
+            // Not parseable: keep the scheme and mask the rest rather than risk printing a secret.
+            return url.range(of: "://").map { String(url[..<$0.upperBound]) + "***" } ?? "***"
+        }
+        if parts.user != nil || parts.password != nil {
+            parts.user = "***"
+            parts.password = nil
+        }
+        let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "auth", "sig", "signature", "credential"]
+        parts.queryItems = parts.queryItems?.map { item in
+            let name = item.name.lowercased()
+            guard secretNames.contains(where: { name.contains($0) }) else { return item }
+            return URLQueryItem(name: item.name, value: "***")
+        }
+        return parts.string ?? "***"
+    }
+
     public var chatCompletionsURL: String {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -56,7 +80,8 @@ public struct RemoteBackend: AnswerBackend {
     public let configuration: RemoteConfiguration
     public let promptBuilder: PromptBuilder
     private let client: HTTPClient
-    public var info: String { "remote \(configuration.model) at \(configuration.chatCompletionsURL)" }
+    /// Shown by `/health` to anyone: the model, not the address (logged at start instead).
+    public var info: String { "remote \(configuration.model) (OpenAI-compatible API)" }
 
     /// - Parameter client: defaults to `RemoteBackend.sharedClient` (process-wide, never shut down).
     public init(configuration: RemoteConfiguration, promptBuilder: PromptBuilder = PromptBuilder(),
@@ -100,7 +125,7 @@ public struct RemoteBackend: AnswerBackend {
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    try await withTimeout(seconds: timeout, what: "remote API \(configuration.chatCompletionsURL)") {
+                    try await withTimeout(seconds: timeout, what: "the remote API") {
                         try await self.run(messages: messages, options: options, timeout: timeout) {
                             continuation.yield($0)
                         }
@@ -128,7 +153,7 @@ public struct RemoteBackend: AnswerBackend {
 
     private func run(messages: [ChatMessage], options: GenerationOptions, timeout: Double,
                      yield: @Sendable (String) -> Void) async throws {
-        let url = configuration.chatCompletionsURL
+        let url = configuration.displayURL
         let request = try makeRequest(messages: messages, options: options)
         var attempt = 0
         while true {
