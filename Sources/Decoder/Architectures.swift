@@ -101,9 +101,32 @@ extension ModelConfig {
         default:
             break
         }
+        try checkHeader(of: file, key: key, embedding: nEmbd, layers: nLayer, feedForward: nFF, context: ctx, vocab: vocab, epsilon: eps)
         guard nHead > 0, nHeadKV > 0, nHead % nHeadKV == 0, keyLength > 0, ropeDims <= keyLength, ropeDims % 2 == 0 else {
             throw DecoderError.badConfig(file: file.path, detail: "heads \(nHead)/\(nHeadKV), key length \(keyLength), rope dims \(ropeDims)")
         }
         return cfg
+    }
+
+    /// A header that contradicts itself or the tensors would load and then fail every request
+    /// (`context_length` 0) or compute garbage (`block_count` 0, or fewer blocks than the file
+    /// holds): refused at load, naming the key.
+    static func checkHeader(of file: GGUFFile, key: (String) -> String, embedding: Int, layers: Int, feedForward: Int,
+                            context: Int, vocab: Int, epsilon: Float) throws {
+        func bad(_ detail: String) -> DecoderError { .badConfig(file: file.path, detail: detail) }
+        guard context >= 16, context <= 1 << 24 else { throw bad("\(key("context_length")) is \(context)") }
+        guard embedding > 0, embedding <= 1 << 16 else { throw bad("\(key("embedding_length")) is \(embedding)") }
+        guard feedForward > 0, feedForward <= 1 << 20 else { throw bad("\(key("feed_forward_length")) is \(feedForward)") }
+        guard vocab > 0, vocab <= 1 << 24 else { throw bad("the vocabulary has \(vocab) tokens") }
+        guard epsilon > 0, epsilon < 1, epsilon.isFinite else { throw bad("\(key("attention.layer_norm_rms_epsilon")) is \(epsilon)") }
+        // Blocks in the file: one more than the highest `blk.N.` index.
+        let blocks = file.tensors.reduce(0) { count, tensor in
+            guard tensor.name.hasPrefix("blk.") else { return count }
+            let index = tensor.name.dropFirst(4).prefix { $0.isNumber }
+            return max(count, (Int(index) ?? -1) + 1)
+        }
+        guard layers > 0, layers == blocks else {
+            throw bad("\(key("block_count")) is \(layers) but the file holds \(blocks) blocks of tensors")
+        }
     }
 }

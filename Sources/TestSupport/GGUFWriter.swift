@@ -18,8 +18,9 @@ public struct GGUFWriter {
     }
 
     /// Adds a metadata entry (kept in insertion order). Adding `general.alignment` changes the alignment.
+    /// Sets `key` (a key set twice keeps its first place and its last value).
     public mutating func set(_ key: String, _ value: GGUFValue) {
-        kv.append((key, value))
+        if let i = kv.firstIndex(where: { $0.0 == key }) { kv[i].1 = value } else { kv.append((key, value)) }
         if key == "general.alignment", let a = value.int { alignment = a }
     }
 

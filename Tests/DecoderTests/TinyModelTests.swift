@@ -119,4 +119,29 @@ struct TinyModelTests {
         defer { unlink(p3) }
         #expect(throws: DecoderError.self) { try LanguageModel(path: p3) }
     }
+
+    /// Headers that used to load and then fail every request (`context_length` 0) or compute
+    /// garbage (`block_count` 0, or fewer blocks than the file holds) are refused at load with
+    /// the file and the key named.
+    @Test(arguments: [
+        ("llama.context_length", GGUFValue.uint32(0), "context_length is 0"),
+        ("llama.block_count", .uint32(0), "block_count is 0 but the file holds 3 blocks"),
+        ("llama.block_count", .uint32(2), "block_count is 2 but the file holds 3 blocks"),
+        ("llama.embedding_length", .uint32(0), "embedding_length is 0"),
+        ("llama.feed_forward_length", .uint32(0), "feed_forward_length is 0"),
+        ("llama.attention.layer_norm_rms_epsilon", .float32(0), "layer_norm_rms_epsilon is 0"),
+        ("llama.attention.head_count", .uint32(0), "heads 0/2"),
+    ])
+    func inconsistentHeadersAreRefusedAtLoad(key: String, value: GGUFValue, message: String) throws {
+        let path = TinyModels.path("header-\(key)-\(value)")
+        try TinyModels.write(TinyModels.Spec(arch: "llama"), to: path, metadata: [(key, value)])
+        defer { unlink(path) }
+        do {
+            _ = try LanguageModel(path: path)
+            Issue.record("\(key) = \(value) loaded")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains(path) && text.contains(message), "\(text)")
+        }
+    }
 }

@@ -15,7 +15,8 @@ enum TinyModels {
         NSTemporaryDirectory() + "tiny-\(getpid())-\(name).gguf"
     }
 
-    static func write(_ s: Spec, to path: String, omit: Set<String> = []) throws {
+    /// - Parameter metadata: keys set after the spec's (to write inconsistent headers).
+    static func write(_ s: Spec, to path: String, omit: Set<String> = [], metadata: [(String, GGUFValue)] = []) throws {
         var w = GGUFWriter()
         let a = s.arch
         w.set("general.architecture", .string(a))
@@ -38,6 +39,7 @@ enum TinyModels {
         w.set("tokenizer.ggml.tokens", .array(.string((0..<s.vocab).map { "t\($0)" })))
         w.set("tokenizer.ggml.bos_token_id", .uint32(1))
         w.set("tokenizer.ggml.eos_token_id", .uint32(2))
+        for (key, value) in metadata { w.set(key, value) }
         var seed: UInt64 = 1
         func mat(_ name: String, rows: Int, cols: Int, type: GGMLType? = nil, scale: Float = 1) {
             guard !omit.contains(name) else { return }
