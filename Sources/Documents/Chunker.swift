@@ -48,27 +48,46 @@ public struct Chunker: Sendable {
     /// chunk's `context` names the file, the document's title (its first line, when short) and
     /// the last section heading at or before the chunk's start (headings carry over from page to page).
     public func chunks(of document: ExtractedDocument) -> [Chunk] {
-        var result: [Chunk] = []
-        let name = Self.displayName(of: document.path)
+        var sequence = ChunkSequence(chunker: self, path: document.path)
+        return document.pages.flatMap { sequence.chunks(of: $0) }
+    }
+
+    /// The chunks of one document given a page (or a segment of a long text) at a time: the
+    /// title, the current section heading and the ordinals carry over from one call to the next.
+    public struct ChunkSequence: Sendable {
+        let chunker: Chunker
+        let path: String
+        let name: String
         var title: String?
         var section: String?
-        for page in document.pages {
+        public private(set) var count = 0
+
+        public init(chunker: Chunker, path: String) {
+            self.chunker = chunker
+            self.path = path
+            name = Chunker.displayName(of: path)
+        }
+
+        /// The chunks of the next page; `offset` is added to their start and end (a segment's
+        /// place in a text read in segments).
+        public mutating func chunks(of page: PageText, offset: Int = 0) -> [Chunk] {
+            var result: [Chunk] = []
             // Scalars, and the UTF-8 offset of each scalar index, so a chunk's text is one slice.
             let bytes = Array(page.text.utf8)
             var scalars: [Unicode.Scalar] = []
             var offsets: [Int] = [0]
             scalars.reserveCapacity(bytes.count)
             offsets.reserveCapacity(bytes.count + 1)
-            var offset = 0
+            var position = 0
             for scalar in page.text.unicodeScalars {
                 scalars.append(scalar)
-                offset += UTF8.width(scalar)
-                offsets.append(offset)
+                position += UTF8.width(scalar)
+                offsets.append(position)
             }
-            if title == nil { title = Self.firstLine(scalars) }
-            let headings = Self.headings(scalars)
+            if title == nil { title = Chunker.firstLine(scalars) }
+            let headings = Chunker.headings(scalars)
             var nextHeading = 0
-            for range in ranges(scalars) {
+            for range in chunker.ranges(scalars) {
                 while nextHeading < headings.count, headings[nextHeading].position <= range.lowerBound {
                     section = headings[nextHeading].text
                     nextHeading += 1
@@ -80,12 +99,13 @@ public struct Chunker: Sendable {
                           !parts.contains(where: { $0.localizedCaseInsensitiveContains(part) }) else { continue }
                     parts.append(part)
                 }
-                result.append(Chunk(file: document.path, page: page.number, start: range.lowerBound,
-                                    end: range.upperBound, ordinal: result.count, text: text,
+                result.append(Chunk(file: path, page: page.number, start: offset + range.lowerBound,
+                                    end: offset + range.upperBound, ordinal: count, text: text,
                                     context: parts.joined(separator: " — ")))
+                count += 1
             }
+            return result
         }
-        return result
     }
 
     /// The file's name without folders and extension, separators as spaces (`man/rm.1.txt` → `rm 1`,

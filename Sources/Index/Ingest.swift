@@ -200,14 +200,16 @@ extension SQLiteIndexStore {
 
     private func ingestFile(_ file: DataDirectory.File, previous: ExistingDocument?, chunker: Chunker,
                             signature: String, options: IngestOptions, embedder: (any ChunkEmbedder)?,
-                            report: @Sendable (IngestEvent) -> Void) async throws -> FileResult {
+                            report: @escaping @Sendable (IngestEvent) -> Void) async throws -> FileResult {
         let upToDate = previous.map { $0.status == "indexed" && $0.chunking == signature } ?? false
         let stat = try DataDirectory.stat(file)
         if upToDate, let previous, previous.matches(stat) {
             return FileResult(outcome: .unchanged)
         }
-        let data = try Extractor.read(file.url, path: file.path)
-        let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        guard let kind = DocumentKind(path: file.path) else { throw DocumentsError.unsupportedFileType(path: file.path) }
+        // A PDF is read whole (Poppler needs it); a text file is hashed, then read, in blocks.
+        let pdfData: Data? = kind == .pdf ? try Extractor.read(file.url, path: file.path) : nil
+        let sha256 = try pdfData.map { SHA256.hash(data: $0).hexString } ?? Self.sha256(of: file.url, path: file.path)
         if upToDate, let previous, previous.sha256 == sha256 {
             // Touched but identical: remember the new size and mtime so the next run is quick.
             try await write { db in
@@ -216,35 +218,20 @@ extension SQLiteIndexStore {
             }
             return FileResult(outcome: .unchanged)
         }
+        let pdfDocument = try pdfData.map { try Extractor.extract(data: $0, kind: kind, path: file.path) }
+        for warning in pdfDocument?.warnings ?? [] { report(.fileWarning(path: file.path, message: warning)) }
+        let pdfPages = pdfDocument?.pages
 
-        guard let kind = DocumentKind(path: file.path) else { throw DocumentsError.unsupportedFileType(path: file.path) }
-        let document = try Extractor.extract(data: data, kind: kind, path: file.path)
-        for warning in document.warnings { report(.fileWarning(path: file.path, message: warning)) }
-        let chunks = chunker.chunks(of: document)
-
-        var vectors: [Data] = []
-        var embeddingModel = ""
-        if let embedder {
-            embeddingModel = embedder.modelID
-            vectors.reserveCapacity(chunks.count)
-            var start = 0
-            while start < chunks.count {
-                try Task.checkCancellation()
-                let batch = chunks[start..<min(start + options.embeddingBatchSize, chunks.count)]
-                let result = try Self.embed(batch.map(\.indexedText), with: embedder)
-                vectors.append(contentsOf: result.map(VectorCoding.encode))
-                start += batch.count
-                report(.embedding(done: start, total: chunks.count))
-            }
-        }
-
-        let dimension = embedder?.dimension ?? 0
-        let terms = chunks.map { KeywordAnalyzer.terms($0.indexedText).joined(separator: " ") }
-        let blobs = vectors, model = embeddingModel
+        // One transaction per file: the document row, then its chunks (and vectors) as they are
+        // cut, a page or a text segment at a time, so memory stays bounded whatever the file's
+        // size; the previous version of the file stays until the commit.
+        let pages = pdfPages?.count ?? 1
         let hook = options.beforeCommit
         let path = file.path
-        let pages = document.pageCount
-        try await write { db in
+        let url = file.url
+        let batchSize = options.embeddingBatchSize
+        let fileSize = Double(max(1, stat.size))
+        let stored: (chunks: Int, embedded: Int) = try await write { db in
             let now = Date().timeIntervalSince1970
             let documentID: Int64
             if let previous {
@@ -268,18 +255,62 @@ extension SQLiteIndexStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             let insertVector = try db.cachedStatement(sql: "INSERT INTO vectors(chunk_id, model_id, dim, data) VALUES (?, ?, ?, ?)")
-            for (index, chunk) in chunks.enumerated() {
-                try insertChunk.execute(arguments: [documentID, chunk.ordinal, chunk.page, chunk.start, chunk.end, chunk.text,
-                                                    terms[index], chunk.context])
-                if !blobs.isEmpty {
-                    try insertVector.execute(arguments: [db.lastInsertedRowID, model, dimension, blobs[index]])
+            var stored = 0, embedded = 0
+            /// Embeds and inserts `chunks`; `total` is the file's chunk count, or an estimate.
+            func store(_ chunks: [Chunk], total: (Int) -> Int) throws {
+                var start = 0
+                while start < chunks.count {
+                    try Task.checkCancellation()
+                    let batch = chunks[start..<min(start + batchSize, chunks.count)]
+                    var vectors: [Data] = []
+                    if let embedder {
+                        vectors = try Self.embed(batch.map(\.indexedText), with: embedder).map(VectorCoding.encode)
+                    }
+                    for (i, chunk) in batch.enumerated() {
+                        try insertChunk.execute(arguments: [documentID, chunk.ordinal, chunk.page, chunk.start, chunk.end, chunk.text,
+                                                            KeywordAnalyzer.terms(chunk.indexedText).joined(separator: " "), chunk.context])
+                        if let embedder, !vectors.isEmpty {
+                            try insertVector.execute(arguments: [db.lastInsertedRowID, embedder.modelID, embedder.dimension, vectors[i]])
+                        }
+                    }
+                    start += batch.count
+                    stored += batch.count
+                    embedded += vectors.count
+                    if embedder != nil { report(.embedding(done: stored, total: total(stored))) }
                 }
+            }
+            var sequence = Chunker.ChunkSequence(chunker: chunker, path: path)
+            if let pdfPages {
+                let chunks = pdfPages.flatMap { sequence.chunks(of: $0) }
+                try store(chunks) { _ in chunks.count }
+            } else {
+                let warnings = try TextFileReader().read(url, path: path) { segment in
+                    let chunks = sequence.chunks(of: PageText(number: nil, text: segment.text), offset: segment.scalarOffset)
+                    let share = Double(segment.bytesRead) / fileSize
+                    try store(chunks) { done in max(done, Int((Double(done) / max(share, 1e-9)).rounded())) }
+                }
+                for warning in warnings { report(.fileWarning(path: path, message: warning)) }
             }
             try Self.bumpGeneration(db)
             try hook?(path)
+            return (stored, embedded)
         }
-        return FileResult(outcome: previous == nil ? .added : .updated, pages: pages, chunks: chunks.count,
-                          embedded: vectors.count)
+        return FileResult(outcome: previous == nil ? .added : .updated, pages: pages, chunks: stored.chunks,
+                          embedded: stored.embedded)
+    }
+
+    /// SHA-256 of a file read in 1 MB blocks (not mapped: a large file would count in full in
+    /// the process's memory).
+    static func sha256(of url: URL, path: String) throws -> String {
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            var hasher = SHA256()
+            while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty { hasher.update(data: block) }
+            return hasher.finalize().hexString
+        } catch {
+            throw DocumentsError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
     }
 
     /// Records a failed file: its old chunks go (the index follows the data directory), and the
@@ -376,9 +407,9 @@ extension SQLiteIndexStore {
     }
 
     /// One write transaction, GRDB errors mapped to `IndexError`.
-    func write(_ updates: @escaping @Sendable (Database) throws -> Void) async throws {
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
-            try await pool.write(updates)
+            return try await pool.write(updates)
         } catch let error as IndexError {
             throw error
         } catch let error as DatabaseError {
@@ -392,4 +423,8 @@ extension Duration {
         let parts = components
         return Double(parts.seconds) + Double(parts.attoseconds) * 1e-18
     }
+}
+
+extension SHA256.Digest {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
 }
