@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run e2e test bench eval-data clean
+.PHONY: deps models build run e2e test bench eval-data clean soak
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -45,6 +45,12 @@ test: deps models eval-data
 
 bench: deps models build
 	scripts/bench.sh
+
+# Long robustness runs (ingest killed 20 times, bad documents with a 200 MB file, 8 + 4 clients
+# for 60 s each): figures for BENCHMARKS.md, not part of `make test`.
+soak: deps models build
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	scripts/soak.sh
 
 clean:
 	rm -rf .build

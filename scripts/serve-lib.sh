@@ -17,7 +17,7 @@ trap cleanup EXIT
 ensure_index() {
   if [[ -z "${INDEX:-}" ]]; then
     INDEX=$WORK/index.sqlite
-    "$BIN" ingest --data "${DATA:-data}" --index "$INDEX" >/dev/null
+    "$BIN" ingest --data "${DATA:-data}" --index "$INDEX" >/dev/null 2>&1
   fi
 }
 
