@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run e2e test bench eval-data clean soak
+.PHONY: deps models build run e2e test bench eval-data clean soak clients
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -40,8 +40,17 @@ eval-data:
 # Suites run one after another: several do seconds of CPU work on the 2-thread cooperative pool
 # (encoders, a decoder, an ingest), which starved the fake HTTP server of a concurrent suite into
 # 60 s timeouts; serial takes no longer here (236 s against 240 s for the 319 tests).
-test: deps models eval-data
+test: deps models eval-data clients
 	$(SWIFT) test -c release --no-parallel
+
+# API clients the tests drive the server with (the official `openai` package), in a venv of
+# their own under .build/.
+CLIENTS_VENV = .build/venv-clients
+clients: $(CLIENTS_VENV)/.stamp
+$(CLIENTS_VENV)/.stamp: scripts/clients-requirements.txt
+	python3 -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install -q -r scripts/clients-requirements.txt
+	touch $@
 
 bench: deps models build
 	scripts/bench.sh

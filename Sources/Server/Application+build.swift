@@ -32,8 +32,10 @@ public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ra
     router.add(middleware: AccessMiddleware(configuration: state.configuration))
     router.add(middleware: PlainPathMiddleware())
     router.add(middleware: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot), searchForIndexHtml: true))
-    ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
-                                      configuration: state.configuration).addRoutes(to: router)
+    let chat = ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
+                                                 configuration: state.configuration)
+    chat.addRoutes(to: router)
+    OpenAIController(chat: chat).addRoutes(to: router)
     HealthController<AppRequestContext>(holder: state.holder, limiter: state.limiter,
                                         configuration: state.configuration).addRoutes(to: router)
     AudioController<AppRequestContext>(holder: state.holder).addRoutes(to: router)

@@ -21,12 +21,18 @@ struct ChatController<Context: RequestContext>: Sendable {
     /// Content type, size and JSON shape, in that order (what the request may ask for is checked
     /// against the engine's limits by `ChatRequest.validated`).
     func parse(_ request: Request) async throws -> ChatRequest {
+        try Self.decode(try await body(of: request))
+    }
+
+    /// The body of a JSON request: `application/json`, at most `limit` bytes (default
+    /// `maxBodyBytes`) (415, 413).
+    func body(of request: Request, limit: Int? = nil) async throws -> Data {
         let contentType = request.headers[.contentType]?.lowercased() ?? ""
         let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         guard mediaType == "application/json" else {
             throw APIError.unsupportedMediaType("expected Content-Type: application/json, got '\(contentType.isEmpty ? "none" : contentType)'")
         }
-        let limit = configuration.maxBodyBytes
+        let limit = limit ?? configuration.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError.tooLarge("request body of \(length) bytes exceeds \(limit) bytes")
         }
@@ -36,7 +42,7 @@ struct ChatController<Context: RequestContext>: Sendable {
         } catch is NIOTooManyBytesError {
             throw APIError.tooLarge("request body exceeds \(limit) bytes")
         }
-        return try Self.decode(Data(buffer: body))
+        return Data(buffer: body)
     }
 
     /// `ChatRequest` from JSON, each decoding problem named by the field it is about.
@@ -96,19 +102,25 @@ struct ChatController<Context: RequestContext>: Sendable {
         let engine = try await engine()
         let chatRequest = try await parse(request).validated(engine.requestLimits)
         let inline = request.uri.queryParameters.get("audio") == "inline"
-        let timeout = configuration.requestTimeout, limiter = self.limiter
-        // Waiting and answering stop when the client leaves (its slot and queue place go back).
-        var response = try await ClientConnection.untilClosed(ClientConnection.current) {
-            try await limiter.run {
-                try await withTimeout(seconds: timeout, what: "answering") { try await engine.chat(chatRequest) }
-            }
-        }
-        metrics.recordTimings(response.timingsMs)
+        var response = try await answerWhole(chatRequest, engine: engine)
         if inline {
             response.audio = AudioLinks(question: await Self.base64(response.audioIDs.question, engine: engine),
                                         answer: await Self.base64(response.audioIDs.answer, engine: engine))
         }
         return try Self.json(response)
+    }
+
+    /// One whole answer within a generation slot and the request timeout; waiting and answering
+    /// stop when the client leaves (its slot and queue place go back).
+    func answerWhole(_ chatRequest: ChatRequest, engine: any ChatEngine) async throws -> ChatResponse {
+        let timeout = configuration.requestTimeout, limiter = self.limiter
+        let response = try await ClientConnection.untilClosed(ClientConnection.current) {
+            try await limiter.run {
+                try await withTimeout(seconds: timeout, what: "answering") { try await engine.chat(chatRequest) }
+            }
+        }
+        metrics.recordTimings(response.timingsMs)
+        return response
     }
 
     /// The stored WAV `id` in base64.
@@ -128,6 +140,12 @@ struct ChatController<Context: RequestContext>: Sendable {
     @Sendable func stream(_ request: Request, context: Context) async throws -> Response {
         let engine = try await engine()
         let chatRequest = try await parse(request).validated(engine.requestLimits)
+        return try await streamed(chatRequest, engine: engine, context: context, format: .ragchat)
+    }
+
+    /// An answer streamed as Server-Sent Events, within a generation slot taken before the
+    /// response starts and the request timeout; a client that leaves stops the generation.
+    func streamed(_ chatRequest: ChatRequest, engine: any ChatEngine, context: Context, format: StreamFormat) async throws -> Response {
         let connection = ClientConnection.current
         let limiter = self.limiter
         // The slot is taken before the response starts, so that a full queue or a long wait is
@@ -151,9 +169,10 @@ struct ChatController<Context: RequestContext>: Sendable {
                     try await withTimeout(seconds: timeout, what: "answering") {
                         for try await event in engine.chatStream(chatRequest) {
                             if case .done(let r) = event { metrics.recordTimings(r.timingsMs) }
-                            sink.yield(ByteBuffer(bytes: try SSE.frame(event)))
+                            if let frame = try format.frame(event) { sink.yield(ByteBuffer(bytes: frame)) }
                         }
                     }
+                    if !format.end.isEmpty { sink.yield(ByteBuffer(bytes: format.end)) }
                 } catch {
                     if Task.isCancelled {
                         metrics.increment("streams_abandoned")   // nobody left to read an error event
@@ -162,7 +181,7 @@ struct ChatController<Context: RequestContext>: Sendable {
                     let api = APIError.from(error)
                     logger.warning("stream error: \(error)")
                     metrics.increment("stream_errors")
-                    sink.yield(ByteBuffer(bytes: SSE.errorFrame(code: api.code, message: api.message)))
+                    sink.yield(ByteBuffer(bytes: format.error(api)))
                 }
             }
             let token = connection?.onClose { generation.cancel() }
@@ -177,6 +196,20 @@ struct ChatController<Context: RequestContext>: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
                                                .init("X-Accel-Buffering")!: "no"], body: body)
     }
+}
+
+/// How the events of an answer become Server-Sent Events frames: `/chat/stream`'s named
+/// events, or the OpenAI chunks of `/v1/chat/completions`.
+struct StreamFormat: Sendable {
+    /// The frame of one event (nil: nothing to send).
+    var frame: @Sendable (ChatEvent) throws -> [UInt8]?
+    /// The frame that ends a stream that failed midway.
+    var error: @Sendable (APIError) -> [UInt8]
+    /// Sent after the last event of a stream that succeeded.
+    var end: [UInt8] = []
+
+    static let ragchat = StreamFormat(frame: { try SSE.frame($0) },
+                                      error: { SSE.errorFrame(code: $0.code, message: $0.message) })
 }
 
 /// Server-Sent Events frames for `ChatEvent`s.

@@ -10,6 +10,8 @@ enum RouteTable {
         ("/chat", [.post]),
         ("/chat/stream", [.post]),
         ("/metrics", [.get]),
+        ("/v1/chat/completions", [.post]),
+        ("/v1/models", [.get, .head]),
     ]
 
     /// A bounded label for metrics: the route, `/audio/{id}.wav`, `static` or `unknown`.
@@ -27,7 +29,7 @@ enum RouteTable {
 
     /// Routes that generate answers, under the per-client rate limit.
     static func isRateLimited(path: String) -> Bool {
-        path == "/chat" || path == "/chat/stream"
+        path == "/chat" || path == "/chat/stream" || path == "/v1/chat/completions"
     }
 
     static func allowed(path: String) -> [HTTPRequest.Method]? {

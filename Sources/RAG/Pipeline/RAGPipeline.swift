@@ -165,15 +165,16 @@ public final class RAGPipeline: ChatEngine {
         let history = request.history ?? []
         let timings = TimingBox()
 
-        let questionAudio = Task { await self.speakAndStore(question, question: true) }
+        let speak = request.speak
+        let questionAudio = Task { speak ? await self.speakAndStore(question, question: true) : nil }
         defer { questionAudio.cancel() }
         let t0 = MonotonicClock.now()
         let passages = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
         await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
         out?.yield(.sources(passages))
 
-        let voice = out.map { SentenceVoice(pipeline: self, events: $0, question: question, questionAudio: questionAudio,
-                                            start: start, timings: timings) }
+        let voice = out.flatMap { speak ? SentenceVoice(pipeline: self, events: $0, question: question, questionAudio: questionAudio,
+                                            start: start, timings: timings) : nil }
         defer { voice?.cancel() }
 
         var answer = ""
@@ -221,7 +222,7 @@ public final class RAGPipeline: ChatEngine {
             answerID = await voice.finish()
             questionClip = await voice.questionClip()
         } else {
-            let clip = await speakAndStore(answer, question: false)
+            let clip = speak ? await speakAndStore(answer, question: false) : nil
             await timings.add("speak_answer", clip?.ms ?? 0)
             answerID = clip?.id
             questionClip = await questionAudio.value

@@ -17,10 +17,12 @@ public struct ChatRequest: Codable, Sendable, Equatable {
     public var question: String
     public var topK: Int?
     public var history: [ChatMessage]?
-    public init(question: String, topK: Int? = nil, history: [ChatMessage]? = nil) {
-        self.question = question; self.topK = topK; self.history = history
+    /// False: no audio (the question and answer are not spoken; `audio` is empty).
+    public var speak: Bool
+    public init(question: String, topK: Int? = nil, history: [ChatMessage]? = nil, speak: Bool = true) {
+        self.question = question; self.topK = topK; self.history = history; self.speak = speak
     }
-    enum CodingKeys: String, CodingKey { case question, topK = "top_k", history }
+    enum CodingKeys: String, CodingKey { case question, topK = "top_k", history, speak }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -34,6 +36,7 @@ public struct ChatRequest: Codable, Sendable, Equatable {
             topK = Int(k)
         }
         history = try c.decodeIfPresent([ChatMessage].self, forKey: .history)
+        speak = try c.decodeIfPresent(Bool.self, forKey: .speak) ?? true
     }
 
     /// The request checked against `limits` and normalised (question trimmed). The one place the
@@ -61,7 +64,7 @@ public struct ChatRequest: Codable, Sendable, Equatable {
                 }
             }
         }
-        return ChatRequest(question: question, topK: topK, history: history)
+        return ChatRequest(question: question, topK: topK, history: history, speak: speak)
     }
 }
 
