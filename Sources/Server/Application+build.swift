@@ -31,7 +31,8 @@ public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ra
     if let key = state.configuration.serverKey { router.add(middleware: ServerKeyAuthenticator(key: key)) }
     router.add(middleware: AccessMiddleware(configuration: state.configuration))
     router.add(middleware: PlainPathMiddleware())
-    router.add(middleware: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot), searchForIndexHtml: true))
+    router.add(middleware: PageFilesMiddleware(files: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot),
+                                                                     searchForIndexHtml: true)))
     let chat = ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
                                                  configuration: state.configuration)
     chat.addRoutes(to: router)

@@ -4,8 +4,8 @@ import RAG
 import Tensors
 
 /// The routes the server knows, for 405s and metric labels.
-enum RouteTable {
-    static let api: [(path: String, methods: [HTTPRequest.Method])] = [
+package enum RouteTable {
+    package static let api: [(path: String, methods: [HTTPRequest.Method])] = [
         ("/health", [.get, .head]),
         ("/chat", [.post]),
         ("/chat/stream", [.post]),

@@ -112,6 +112,18 @@ struct PageFolder: FileProvider {
 /// Answers 404 at once for a request path that could not name a page file nor a route
 /// (encoded separators, NUL, dot components, backslashes): `FileMiddleware` then only sees
 /// plain paths.
+/// Hummingbird's file middleware for the page's files only: API routes (`/audio/<id>.wav`
+/// among them) go straight to their handlers, so that a clip id the file middleware would
+/// refuse (`0..0`) gets the route's own 404.
+struct PageFilesMiddleware<Context: RequestContext>: RouterMiddleware {
+    let files: FileMiddleware<Context, PageFolder>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if RouteTable.allowed(path: request.uri.path) != nil { return try await next(request, context) }
+        return try await files.handle(request, context: context, next: next)
+    }
+}
+
 struct PlainPathMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard PageFolder.isPlain(rawPath: request.uri.path) else { throw APIError.notFound("no such file") }

@@ -339,3 +339,35 @@ import Testing
         }
     }
 }
+
+/// The committed OpenAPI document (`web/openapi.json`, served at `/openapi.json`) and the router
+/// agree: every documented operation is routed, and every route is documented.
+@Suite struct OpenAPIDocumentTests {
+    static let document = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../../web/openapi.json").standardized
+
+    @Test func everyRouteIsDocumentedAndEveryDocumentedRouteAnswers() async throws {
+        let data = try Data(contentsOf: Self.document)
+        let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(root["openapi"] as? String == "3.1.0")
+        let paths = try #require(root["paths"] as? [String: [String: Any]])
+        var documented = Set(paths.keys)
+        documented.remove("/audio/{file}")
+        #expect(documented == Set(RouteTable.api.map(\.path)), "documented \(documented.sorted()), routed \(RouteTable.api.map(\.path))")
+        for route in RouteTable.api {
+            let methods = Set((paths[route.path] ?? [:]).keys.map { $0.uppercased() })
+            #expect(methods.isSubset(of: Set(route.methods.map(\.rawValue))), "\(route.path): \(methods)")
+        }
+        // Served as a page file, whatever the key.
+        let app = buildApplication(testConfiguration { $0.webRoot = Self.document.deletingLastPathComponent().path
+                                                       $0.serverKey = try? ServerKey("document-test-key-0123") },
+                                   engine: StubEngine())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/openapi.json", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType]?.hasPrefix("application/json") == true)
+                #expect(Data(buffer: r.body) == data)
+            }
+        }
+    }
+}
