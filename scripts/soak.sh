@@ -51,13 +51,13 @@ if files:
     os.remove(os.path.join(d, random.choice(files)))
     files = sorted(os.listdir(d))
     with open(os.path.join(d, random.choice(files)), "a") as f:
-        f.write(f"\n\nAjout du tour {r} : la crème fraîche épaisse accompagne la tarte.")
+        f.write("".join(f"\n\nAjout {p} du tour {r} : la crème fraîche épaisse accompagne la tarte." for p in range(1500)))
 with open(os.path.join(d, f"new{r:03d}.txt"), "w") as f:
-    f.write("\n\n".join(f"Nouveau fichier {r}, paragraphe {p}. Le four chauffe à 180 degrés." for p in range(150)))
+    f.write("\n\n".join(f"Nouveau fichier {r}, paragraphe {p}. Le four chauffe à 180 degrés." for p in range(3000)))
 EOF
     "$BIN" ingest --data "$data" --index "$index" --no-vectors >/dev/null 2>&1 &
     local pid=$!
-    sleep "$(python3 -c "import random; random.seed($round * 7); print(round(random.uniform(0.02, 1.2), 3))")"
+    sleep "$(python3 -c "import random; random.seed($round * 7); print(round(random.uniform(0.01, 0.5), 3))")"
     if kill -KILL "$pid" 2>/dev/null; then killed=$((killed + 1)); else finished=$((finished + 1)); fi
     wait "$pid" 2>/dev/null || true
     local check

@@ -260,6 +260,43 @@ struct CLITests {
         #expect(e5Now.status == 0 && e5Now.stderr.contains("no vectors"))
     }
 
+    /// Broken model files — the real ones cut at 1 MB and at 90 %, random bytes, a text file
+    /// under a model's name — are named with their problem by `generate` and `ingest`, without
+    /// a crash.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: repositoryRoot.appendingPathComponent("models/decoder/gemma-3-270m-q4_k_m.gguf").path)))
+    func brokenModelFilesAreNamed() throws {
+        let root = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let models = Self.repositoryRoot.appendingPathComponent("models")
+        let gguf = try Data(contentsOf: models.appendingPathComponent("decoder/gemma-3-270m-q4_k_m.gguf"), options: .alwaysMapped)
+        let e5 = try Data(contentsOf: models.appendingPathComponent("encoder/multilingual-e5-small/e5-small-q4.bin"), options: .alwaysMapped)
+        var rng = SystemRandomNumberGenerator()
+        let random = Data((0..<(1 << 20)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        let text = Data(String(repeating: "Ceci est un fichier texte, pas un modèle.\n", count: 100).utf8)
+        let data = root.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try Data("Une tarte aux pommes.".utf8).write(to: data.appendingPathComponent("a.txt"))
+        let cases: [(String, Data)] = [("cut-1mb", gguf.prefix(1 << 20)), ("cut-90", gguf.prefix(gguf.count * 9 / 10)),
+                                       ("random", random), ("text", text)]
+        for (name, bytes) in cases {
+            let model = root.appendingPathComponent("\(name).gguf")
+            try bytes.write(to: model)
+            let r = try Self.run(["generate", "--model", model.path, "--max-tokens", "2", "Bonjour"])
+            #expect(r.status != 0 && r.status < 128 && r.stderr.contains(model.path), "\(name): \(r.status) \(r.stderr)")
+            try FileManager.default.removeItem(at: model)
+        }
+        let encoderCases: [(String, Data)] = [("cut-1mb", e5.prefix(1 << 20)), ("cut-90", e5.prefix(e5.count * 9 / 10)),
+                                              ("random", random), ("text", text)]
+        for (name, bytes) in encoderCases {
+            let encoder = root.appendingPathComponent("\(name).bin")
+            try bytes.write(to: encoder)
+            let r = try Self.run(["ingest", "--data", data.path, "--index", root.appendingPathComponent("i.sqlite").path,
+                                  "--encoder", encoder.path])
+            #expect(r.status != 0 && r.status < 128 && r.stderr.contains(encoder.path), "\(name): \(r.status) \(r.stderr)")
+            try FileManager.default.removeItem(at: encoder)
+        }
+    }
+
     /// A truncated or foreign `.bin` given as `--encoder` is named with its problem.
     @Test func badEncoderFile() throws {
         let root = try Self.temporaryDirectory()
