@@ -16,6 +16,7 @@ const keyInput = $("#server-key");
 
 const history = [];          // [{role, content}] sent with follow-up questions
 let busy = false;
+let askGeneration = 0;       // the number of the question being answered
 let exchangeCount = 0;
 
 // ---- Server key ----
@@ -46,21 +47,27 @@ keyForm.addEventListener("submit", (e) => {
 });
 
 // Audio clips are API routes: with a key, an <audio> element cannot send it, so clips are
-// fetched with the key and played from in-page blob URLs.
-const clipURLs = new Map();
-async function playable(url) {
-  if (!url || !serverKey) return url;
-  if (clipURLs.has(url)) return clipURLs.get(url);
-  try {
-    const r = await fetch(url, { headers: withKey() });
-    if (!r.ok) return url;
-    const local = URL.createObjectURL(await r.blob());
-    clipURLs.set(url, local);
-    return local;
-  } catch (e) {
-    return url;
+// fetched with the key and played from in-page blob URLs. One fetch per clip (the promise is
+// kept); the blobs of old clips are released.
+const clipURLs = new Map();   // server URL → Promise of a playable URL
+const MAX_CLIPS = 64;
+function playable(url) {
+  if (!url || !serverKey) return Promise.resolve(url);
+  if (!clipURLs.has(url)) {
+    clipURLs.set(url, fetch(url, { headers: withKey() })
+      .then((r) => (r.ok ? r.blob().then((b) => URL.createObjectURL(b)) : url))
+      .catch(() => url));
+    while (clipURLs.size > MAX_CLIPS) {
+      const [oldest, local] = clipURLs.entries().next().value;
+      clipURLs.delete(oldest);
+      local.then((u) => { if (u.startsWith("blob:")) URL.revokeObjectURL(u); });
+    }
   }
+  return clipURLs.get(url);
 }
+window.addEventListener("pagehide", () => {
+  for (const local of clipURLs.values()) local.then((u) => { if (u && u.startsWith("blob:")) URL.revokeObjectURL(u); });
+});
 
 // ---- Audio: one player, a queue of URLs played in order ----
 const player = new Audio();
@@ -277,6 +284,11 @@ async function ask(question) {
   stopAudio();
   const ex = newExchange(question);
   const order = new SpeechOrder();
+  // Clips are resolved one after another, in the order their events came, and dropped once
+  // another question has been asked.
+  const generation = ++askGeneration;
+  let clips = Promise.resolve();
+  const current = () => generation === askGeneration;
   let answer = "";
   let finished = false;
 
@@ -288,7 +300,8 @@ async function ask(question) {
         ex.busyLine.lastChild.textContent = " Rédaction de la réponse…";
         break;
       case "audio":
-        playable(payload.url).then((src) => {
+        clips = clips.then(() => playable(payload.url)).then((src) => {
+          if (!current()) return;
           if (payload.kind === "question") {
             ex.qAudio.src = src;
             ex.qReplay.disabled = false;
@@ -312,7 +325,8 @@ async function ask(question) {
         ex.backend.textContent = payload.backend ? `· ${payload.backend}` : "";
         const a = payload.audio || {};
         ex.answerControls.hidden = !a.answer;
-        Promise.all([playable(a.answer), playable(a.question)]).then(([answerSrc, questionSrc]) => {
+        clips = clips.then(() => Promise.all([playable(a.answer), playable(a.question)])).then(([answerSrc, questionSrc]) => {
+          if (!current()) return;
           if (answerSrc) { ex.aAudio.src = answerSrc; ex.aReplay.disabled = false; }
           if (questionSrc && !ex.qAudio.getAttribute("src")) { ex.qAudio.src = questionSrc; ex.qReplay.disabled = false; }
           order.finish();

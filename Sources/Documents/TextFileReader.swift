@@ -124,7 +124,8 @@ public struct TextFileReader: Sendable {
         while i >= half {
             if bytes[i] == 0x0A {
                 if lastNewline == nil { lastNewline = i + 1 }
-                if i > 0 && bytes[i - 1] == 0x0A { return i + 1 }
+                // A blank line: "\n\n", or "\n\r\n" in a CRLF file.
+                if i > 0 && (bytes[i - 1] == 0x0A || (bytes[i - 1] == 0x0D && i > 1 && bytes[i - 2] == 0x0A)) { return i + 1 }
             }
             i -= 1
         }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdAuth
+import HTTPTypes
 import NIOCore
 import Synchronization
 import Tensors
@@ -81,26 +82,36 @@ package final class RateLimiter: Sendable {
     }
 
     package let limit: RateLimit
-    private let buckets = Mutex<[String: Bucket]>([:])
-    private static let maxClients = 10_000
+    private let buckets = Mutex<(table: [String: Bucket], pruned: Double)>(([:], 0))
+    /// Past this many clients, those whose bucket is full again are forgotten (at most once a
+    /// minute), and if that is not enough, the least recently seen half.
+    package static let maxClients = 10_000
 
     package init(limit: RateLimit) {
         self.limit = limit
     }
 
     /// Takes a token for `client`: nil when granted, else the seconds until one is available.
+    /// Clients tracked now.
+    package var clientCount: Int { buckets.withLock { $0.table.count } }
+
     package func take(client: String, now: Double = MonotonicClock.now()) -> Double? {
         guard !limit.isOff else { return nil }
         let rate = Double(limit.perMinute) / 60
         let capacity = Double(max(1, limit.burst))
-        return buckets.withLock { table in
-            var bucket = table[client] ?? Bucket(tokens: capacity, updated: now)
+        return buckets.withLock { state in
+            var bucket = state.table[client] ?? Bucket(tokens: capacity, updated: now)
             bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
             bucket.updated = now
             defer {
-                table[client] = bucket
-                if table.count > Self.maxClients {
-                    table = table.filter { capacity - ($0.value.tokens + (now - $0.value.updated) * rate) > 1e-9 }
+                state.table[client] = bucket
+                if state.table.count > Self.maxClients && now - state.pruned >= 60 {
+                    state.pruned = now
+                    state.table = state.table.filter { capacity - ($0.value.tokens + (now - $0.value.updated) * rate) > 1e-9 }
+                }
+                if state.table.count > 2 * Self.maxClients {
+                    let recent = state.table.sorted { $0.value.updated > $1.value.updated }.prefix(Self.maxClients)
+                    state.table = Dictionary(uniqueKeysWithValues: recent.map { ($0.key, $0.value) })
                 }
             }
             if bucket.tokens >= 1 {
@@ -127,15 +138,22 @@ package struct HostAllowList: Sendable {
         let wildcard = bound == "0.0.0.0" || bound == "::" || bound.isEmpty
         if !wildcard { names.insert(bound) } else { names.insert(Self.normalise(ProcessInfo.processInfo.hostName)) }
         anyHost = configured.contains("*")
-        for name in configured where name != "*" { names.insert(Self.normalise(name)) }
+        for name in configured where name != "*" { names.insert(Self.hostPart(of: name)) }
         self.names = names
     }
 
-    /// A request without a `Host` (HTTP/1.0) is allowed: browsers always send one.
+    /// A request without a `Host` (HTTP/1.0) is allowed: browsers always send one. So is an IP
+    /// address: DNS rebinding needs a name, and a client on the network (or a container) that
+    /// reaches the server by its address sends the address.
     package func allows(authority: String?) -> Bool {
         guard !anyHost, let authority, !authority.isEmpty else { return true }
         let host = Self.hostPart(of: authority)
-        return names.contains(host) || host.hasSuffix(".localhost")
+        return names.contains(host) || host.hasSuffix(".localhost") || Self.isIPAddress(host)
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
     }
 
     /// `Example.COM.:8080` → `example.com`; `[::1]:80` → `::1`.
@@ -169,18 +187,21 @@ struct AccessMiddleware<Context: AuthRequestContext & RemoteAddressRequestContex
 where Context.Identity == KeyHolder {
     let hosts: HostAllowList
     let corsOrigins: Set<String>
-    let keyRequired: Bool
-    let limiter: RateLimiter
     private let cors = CORSMiddleware<Context>(allowOrigin: .originBased,
-                                               allowHeaders: [.accept, .authorization, .contentType],
+                                               allowHeaders: [.accept, .authorization, .contentType] + Self.clientHeaders,
                                                allowMethods: [.get, .head, .post, .delete],
                                                exposedHeaders: ["Retry-After"], maxAge: .seconds(600))
+
+    /// Headers the official OpenAI SDKs send from a browser, so that their preflight passes.
+    static var clientHeaders: [HTTPField.Name] {
+        ["OpenAI-Organization", "OpenAI-Project", "X-Stainless-Arch", "X-Stainless-Lang", "X-Stainless-OS",
+         "X-Stainless-Package-Version", "X-Stainless-Retry-Count", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
+         "X-Stainless-Timeout", "X-Stainless-Async"].compactMap { HTTPField.Name($0) }
+    }
 
     init(configuration: ServerConfiguration) {
         hosts = HostAllowList(configured: configuration.allowedHosts, boundHost: configuration.host)
         corsOrigins = Set(configuration.corsOrigins.map(Origin.normalise))
-        keyRequired = configuration.serverKey != nil
-        limiter = RateLimiter(limit: configuration.rateLimit)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -204,24 +225,37 @@ where Context.Identity == KeyHolder {
             // Hummingbird's CORS middleware answers preflights and adds the headers; errors are
             // turned into JSON here so that the page of that origin can read them.
             return try await cors.handle(request, context: context) { request, context in
-                do { return try await guarded(request, context: context, next: next) } catch {
+                do { return try await next(request, context) } catch {
                     return try APIError.from(error).response(from: request, context: context)
                 }
             }
         }
-        return try await guarded(request, context: context, next: next)
+        return try await next(request, context)
+    }
+}
+
+/// The client key and the rate limit, on the group of every route but `/health`: it runs once a
+/// route has matched, so no spelling of a path (`/chat/`, `//metrics`) reaches a route without it.
+/// - with a server key, a request without it → 401 `unauthorized` with `WWW-Authenticate: Bearer`;
+/// - the answering routes beyond the client's rate → 429 `rate_limited` with `Retry-After`.
+struct ClientGuardMiddleware<Context: AuthRequestContext & RemoteAddressRequestContext>: RouterMiddleware
+where Context.Identity == KeyHolder {
+    let keyRequired: Bool
+    let limiter: RateLimiter
+
+    init(configuration: ServerConfiguration) {
+        keyRequired = configuration.serverKey != nil
+        limiter = RateLimiter(limit: configuration.rateLimit)
     }
 
-    /// Key and rate limit, then the route.
-    private func guarded(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        if keyRequired && RouteTable.requiresKey(path: path) && context.identity == nil {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if keyRequired && context.identity == nil {
             let presented = request.headers[.authorization] != nil
             throw APIError(.unauthorized, code: "unauthorized",
                            message: presented ? "the server key is wrong" : "this server requires a key: send Authorization: Bearer <key>",
                            headers: [.wwwAuthenticate: "Bearer realm=\"ragchat\""])
         }
-        if RouteTable.isRateLimited(path: path), request.method == .post {
+        if RouteTable.isRateLimited(path: context.endpointPath ?? request.uri.path), request.method == .post {
             let client = Self.clientName(context.remoteAddress)
             if let wait = limiter.take(client: client) {
                 let seconds = max(1, Int(wait.rounded(.up)))
@@ -233,8 +267,18 @@ where Context.Identity == KeyHolder {
         return try await next(request, context)
     }
 
+    /// The client a bucket belongs to: its IPv4 address, or its IPv6 /64 (one host holds a
+    /// whole /64, and could otherwise take a new bucket per address).
     static func clientName(_ address: SocketAddress?) -> String {
-        address?.ipAddress ?? "unknown"
+        guard let address else { return "unknown" }
+        if case .v6(let v6) = address {
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            if bytes.prefix(10).allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return bytes[12...].map(String.init).joined(separator: ".")   // IPv4-mapped
+            }
+            return bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + "::/64"
+        }
+        return address.ipAddress ?? "unknown"
     }
 }
 

@@ -33,14 +33,18 @@ public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ra
     router.add(middleware: PlainPathMiddleware())
     router.add(middleware: PageFilesMiddleware(files: FileMiddleware(fileProvider: PageFolder(root: state.configuration.webRoot),
                                                                      searchForIndexHtml: true)))
-    let chat = ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
-                                                 configuration: state.configuration)
-    chat.addRoutes(to: router)
-    OpenAIController(chat: chat).addRoutes(to: router)
+    // Every route but /health sits in a group whose middleware (run only once a route of the
+    // group has matched, whatever the spelling of the path: `/chat/`, `//chat`) requires the
+    // client key and applies the rate limit.
     HealthController<AppRequestContext>(holder: state.holder, limiter: state.limiter,
                                         configuration: state.configuration).addRoutes(to: router)
-    AudioController<AppRequestContext>(holder: state.holder).addRoutes(to: router)
-    MetricsController<AppRequestContext>(metrics: state.metrics, limiter: state.limiter).addRoutes(to: router)
+    let guarded = router.group().add(middleware: ClientGuardMiddleware(configuration: state.configuration))
+    let chat = ChatController<AppRequestContext>(holder: state.holder, limiter: state.limiter, metrics: state.metrics,
+                                                 configuration: state.configuration)
+    chat.addRoutes(to: guarded)
+    OpenAIController(chat: chat).addRoutes(to: guarded)
+    AudioController<AppRequestContext>(holder: state.holder).addRoutes(to: guarded)
+    MetricsController<AppRequestContext>(metrics: state.metrics, limiter: state.limiter).addRoutes(to: guarded)
     return router
 }
 

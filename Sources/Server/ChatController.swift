@@ -11,7 +11,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     let metrics: ServerMetrics
     let configuration: ServerConfiguration
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/chat", use: chat)
         router.post("/chat/stream", use: stream)
     }
@@ -92,7 +92,8 @@ struct ChatController<Context: RequestContext>: Sendable {
             var h = HTTPFields(); h[.retryAfter] = String(configuration.retryAfterSeconds)
             throw APIError(.serviceUnavailable, code: "loading", message: "the index and models are still loading", headers: h)
         case .failed(let m):
-            throw APIError(.serviceUnavailable, code: "not_ready", message: "the engine failed to load: \(m)")
+            throw APIError(.serviceUnavailable, code: "not_ready",
+                           message: "the engine failed to load: \(HealthController<Context>.withoutPaths(m))")
         }
     }
 

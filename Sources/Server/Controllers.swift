@@ -26,16 +26,23 @@ struct HealthController<Context: RequestContext>: Sendable {
         var auth_required: Bool = false
     }
 
-    func addRoutes(to router: Router<Context>) {
+    /// `/home/me/models/x.gguf: truncated` → `x.gguf: truncated`.
+    static func withoutPaths(_ text: String) -> String {
+        text.replacing(/(?:\/[^\/\s:'"()]+)+\/([^\/\s:'"()]+)/) { String($0.output.1) }
+    }
+
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/health", use: health)
         router.head("/health", use: health)
     }
 
     @Sendable func health(_ request: Request, context: Context) async throws -> Response {
         let keyRequired = configuration.serverKey != nil
+        // Anyone may read /health: file paths in load problems are cut to their file names.
         func body(_ status: String, ready: Bool, info: [String: String]? = nil, error: String? = nil,
                   reasons: [String]? = nil, queue: [String: Int]) -> Body {
-            Body(status: status, ready: ready, info: info, error: error, reasons: reasons, queue: queue, auth_required: keyRequired)
+            Body(status: status, ready: ready, info: info, error: error.map(Self.withoutPaths),
+                 reasons: reasons?.map(Self.withoutPaths), queue: queue, auth_required: keyRequired)
         }
         let queue = ["active": limiter.active, "waiting": limiter.waiting,
                      "max_concurrent": limiter.maxConcurrent, "max_waiting": limiter.maxWaiting]
@@ -73,7 +80,7 @@ struct HealthController<Context: RequestContext>: Sendable {
 struct AudioController<Context: RequestContext>: Sendable {
     let holder: EngineHolder
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/audio/:file", use: audio)
         router.head("/audio/:file", use: audio)
     }
@@ -96,7 +103,7 @@ struct MetricsController<Context: RequestContext>: Sendable {
     let metrics: ServerMetrics
     let limiter: GenerationLimiter
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.get("/metrics", use: render)
     }
 

@@ -22,11 +22,6 @@ package enum RouteTable {
         return status == 404 ? "unknown" : "static"
     }
 
-    /// Routes that need the server key when one is set: every API route but `/health`.
-    static func requiresKey(path: String) -> Bool {
-        path != "/health" && allowed(path: path) != nil
-    }
-
     /// Routes that generate answers, under the per-client rate limit.
     static func isRateLimited(path: String) -> Bool {
         path == "/chat" || path == "/chat/stream" || path == "/v1/chat/completions"

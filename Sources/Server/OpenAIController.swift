@@ -23,7 +23,7 @@ struct OpenAIController<Context: RequestContext>: Sendable {
     /// goes to the answer is then trimmed to the engine's limits.
     static var maxBodyBytes: Int { 1 << 20 }
 
-    func addRoutes(to router: Router<Context>) {
+    func addRoutes(to router: some RouterMethods<Context>) {
         router.post("/v1/chat/completions", use: completions)
         router.get("/v1/models", use: models)
         router.head("/v1/models", use: models)
@@ -80,7 +80,11 @@ struct OpenAIController<Context: RequestContext>: Sendable {
             let text = message.content?.text ?? ""
             if text.isEmpty { continue }
             // Keep each message's end, where a follow-up usually points.
-            history.append(ChatMessage(role: role, content: String(text.suffix(limits.maxHistoryMessageLength))))
+            var kept = String(text.suffix(limits.maxHistoryMessageLength))
+            if kept.unicodeScalars.count > 4 * limits.maxHistoryMessageLength {
+                kept = String(String.UnicodeScalarView(kept.unicodeScalars.suffix(4 * limits.maxHistoryMessageLength)))
+            }
+            history.append(ChatMessage(role: role, content: kept))
         }
         history = Array(history.suffix(limits.maxHistoryMessages))
         return ChatRequest(question: last.content?.text ?? "", history: history.isEmpty ? nil : history, speak: false)

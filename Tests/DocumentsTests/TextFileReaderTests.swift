@@ -82,6 +82,17 @@ import Documents
         #expect(try segments(empty, size: 4096).0.isEmpty)
     }
 
+    @Test func crlfFilesAreCutAtBlankLines() throws {
+        let paragraphs = (0..<300).map { "Paragraphe \($0) : une ligne,\r\npuis une autre ligne du même paragraphe." }
+        let text = paragraphs.joined(separator: "\r\n\r\n")
+        let url = try file(Array(text.utf8))
+        defer { try? FileManager.default.removeItem(at: url) }
+        let (parts, _) = try segments(url, size: 4096)
+        #expect(parts.count > 3)
+        // Every segment starts with a whole paragraph.
+        for part in parts { #expect(part.text.hasPrefix("Paragraphe "), "\(part.text.prefix(40))") }
+    }
+
     @Test func lineWithoutBreaksIsCutAtACharacterBoundary() throws {
         let text = String(repeating: "é🥧a", count: 5000)   // no line break at all
         let url = try file(Array(text.utf8))

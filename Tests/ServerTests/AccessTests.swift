@@ -48,11 +48,14 @@ import Testing
         for allowed in ["localhost", "localhost:8080", "LOCALHOST.:8080", "127.0.0.1:8080", "[::1]:8080", "app.localhost:80"] {
             #expect(loopback.allows(authority: allowed), "\(allowed)")
         }
-        for refused in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost.evil.example", "0.0.0.0:8080",
-                        "10.0.0.5:8080", "[::2]:8080"] {
+        for refused in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.5.nip.io",
+                        "host.docker.internal"] {
             #expect(!loopback.allows(authority: refused), "\(refused)")
         }
         #expect(loopback.allows(authority: nil))   // HTTP/1.0 without Host
+        // An IP address cannot be rebound through DNS: a client on the network may use it.
+        for address in ["10.0.0.5:8080", "[::2]:8080", "192.168.1.20", "[2001:db8::1]"] { #expect(loopback.allows(authority: address)) }
+        #expect(HostAllowList(configured: ["box.lan:8080"], boundHost: "0.0.0.0").allows(authority: "box.lan:8080"))
         let named = HostAllowList(configured: ["rag.example", "10.0.0.5"], boundHost: "10.0.0.5")
         #expect(named.allows(authority: "RAG.example:8080") && named.allows(authority: "10.0.0.5:8080"))
         #expect(!named.allows(authority: "evil.example"))
@@ -82,9 +85,12 @@ import Testing
                 #expect(body?["auth_required"] as? Bool == true)
             }
             try await client.execute(uri: "/", method: .get) { r in #expect(r.status == .ok) }
+            // Every spelling of a route the router accepts (a trailing slash) needs the key too.
             let guarded: [(String, HTTPRequest.Method, ByteBuffer?)] = [
                 ("/chat", .post, json(["question": "Tatin ?"])), ("/chat/stream", .post, json(["question": "Tatin ?"])),
-                ("/metrics", .get, nil), (wav, .get, nil),
+                ("/metrics", .get, nil), (wav, .get, nil), ("/chat/", .post, json(["question": "Tatin ?"])),
+                ("/metrics/", .get, nil), ("/v1/models", .get, nil), ("/v1/models/", .get, nil),
+                ("/v1/chat/completions/", .post, json(["messages": [["role": "user", "content": "Tatin ?"]]])),
             ]
             for (uri, method, body) in guarded {
                 for authorization in [nil, "Bearer wrong-key-0123456789", "Basic \(Data("a:\(key)".utf8).base64EncodedString())", key] {
@@ -121,7 +127,7 @@ import Testing
                     #expect(r.status == .ok)
                 }
             }
-            for uri in ["/chat", "/chat/stream"] {
+            for uri in ["/chat", "/chat/stream", "/chat/", "/chat/stream/"] {
                 try await client.execute(uri: uri, method: .post, headers: jsonHeaders, body: json(["question": "Tatin ?"])) { r in
                     #expect(r.status == .tooManyRequests)
                     #expect(r.errorCode == "rate_limited")
@@ -169,6 +175,19 @@ import Testing
                 #expect(r.status == .badRequest)
                 #expect(r.errorCode == "empty_question")
                 #expect(r.headers[.accessControlAllowOrigin] == "https://app.example")
+            }
+        }
+    }
+
+    /// `/health` is public: the paths in a load failure are cut to file names.
+    @Test func healthShowsFileNamesNotPaths() async throws {
+        let state = ServerState(configuration: testConfiguration())
+        await state.holder.fail("/home/me/private/models/index.sqlite: cannot open (no such file)")
+        try await buildApplication(state).test(.router) { client in
+            try await client.execute(uri: "/health", method: .get) { r in
+                #expect(r.status == .serviceUnavailable)
+                let text = String(buffer: r.body)
+                #expect(text.contains("index.sqlite: cannot open") && !text.contains("/home/me"), "\(text)")
             }
         }
     }

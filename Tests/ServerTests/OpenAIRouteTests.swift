@@ -92,6 +92,8 @@ import Testing
             (json(["messages": [["role": "user", "content": "   "]]]), "empty_question"),
             (json(["messages": [["role": "user", "content": "a"]], "n": 2]), "invalid_n"),
             (json(["messages": [["role": "user", "content": String(repeating: "a", count: 5000)]]]), "question_too_long"),
+            // One character, 20,001 scalars.
+            (json(["messages": [["role": "user", "content": "a" + String(repeating: "\u{301}", count: 20_000)]]]), "question_too_long"),
         ]
         try await app.test(.router) { client in
             for (body, code) in cases {

@@ -124,6 +124,9 @@ public enum EngineLoader {
             default: break
             }
         }
+        if let remote = configuration.remote, configuration.backends.contains(.remote) {
+            logger.info("remote backend: \(remote.model) at \(remote.displayURL)")
+        }
         let backends = self.backends(order: configuration.backends, remote: configuration.remote, local: local,
                                      extractive: ExtractiveBackend(embed: embed))
         var speaker: Speaker?

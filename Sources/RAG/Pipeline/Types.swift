@@ -45,7 +45,8 @@ public struct ChatRequest: Codable, Sendable, Equatable {
     public func validated(_ limits: RequestLimits) throws -> ChatRequest {
         let question = self.question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw RAGError.emptyQuestion }
-        guard question.count <= limits.maxQuestionLength else {
+        // Characters, and scalars too: one letter with a million combining marks is one character.
+        guard question.count <= limits.maxQuestionLength, question.unicodeScalars.count <= 4 * limits.maxQuestionLength else {
             throw RAGError.questionTooLong(length: question.count, limit: limits.maxQuestionLength)
         }
         if let k = topK, !(1...limits.maxTopK).contains(k) {
@@ -59,7 +60,8 @@ public struct ChatRequest: Codable, Sendable, Equatable {
                 guard message.role != .system else {
                     throw RAGError.invalidHistory("history messages are {\"role\": \"user\"|\"assistant\", \"content\": \"...\"}")
                 }
-                guard message.content.count <= limits.maxHistoryMessageLength else {
+                guard message.content.count <= limits.maxHistoryMessageLength,
+                      message.content.unicodeScalars.count <= 4 * limits.maxHistoryMessageLength else {
                     throw RAGError.historyTooLong(limit: limits.maxHistoryMessageLength)
                 }
             }
