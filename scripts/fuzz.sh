@@ -11,6 +11,9 @@ SECS=${FUZZ_SECONDS:-600}
 TARGETS=${FUZZ_TARGETS:-GGUF Safetensors E5File Tokenizers Documents Requests}
 BUILD=(-c debug --scratch-path "${FUZZ_SCRATCH:-.build-fuzz}" -Xswiftc -sanitize=fuzzer,address)
 export RAGCHAT_FUZZ=1
+# Swift's crash backtracer would race libFuzzer's and ASan's handlers (and trip ASan); libFuzzer
+# then prints the trap's stack and writes the artifact itself.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 
 # Longest input per target: room for the seeds and a few mutations beyond.
 max_len() {

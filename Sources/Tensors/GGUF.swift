@@ -405,14 +405,25 @@ enum GGUFParser {
         }
         let dataOffset = (c.pos + alignment - 1) / alignment * alignment
         for t in tensors {
-            let elements = t.dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            let bytes = t.type.byteCount(elements: elements)
+            // Element and byte counts in checked arithmetic: dimensions of up to 2^37 each can
+            // multiply past Int.max, which `elementCount`, `byteCount` and `matrix` would trap on.
+            var elements = 1, overflow = false
+            for d in t.dims {
+                let (product, o) = elements.multipliedReportingOverflow(by: d)
+                elements = product
+                overflow = overflow || o
+            }
+            let (bytes, o) = (elements / t.type.blockSize).multipliedReportingOverflow(by: t.type.typeSize)
+            if overflow || o {
+                throw GGUFError.malformed(file: path, detail: "tensor '\(t.name)' has dimensions \(t.dims), more elements than can be addressed")
+            }
             if t.offset % alignment != 0 {
                 throw GGUFError.malformed(file: path, detail: "tensor '\(t.name)' offset \(t.offset) is not aligned to \(alignment)")
             }
-            if dataOffset + t.offset + bytes > size {
+            // dataOffset may exceed the file (a large general.alignment); t.offset <= size.
+            if dataOffset > size || t.offset > size - dataOffset || bytes > size - dataOffset - t.offset {
                 throw GGUFError.tensorOutOfBounds(file: path, tensor: t.name,
-                    detail: "bytes \(dataOffset + t.offset)..<\(dataOffset + t.offset + bytes) but the file has \(size)")
+                    detail: "\(bytes) bytes at \(dataOffset) + \(t.offset) but the file has \(size)")
             }
         }
         return Parsed(version: version, keys: keys, metadata: metadata, tensors: tensors,
