@@ -407,11 +407,14 @@ enum GGUFParser {
         for t in tensors {
             // Element and byte counts in checked arithmetic: dimensions of up to 2^37 each can
             // multiply past Int.max, which `elementCount`, `byteCount` and `matrix` would trap on.
-            var elements = 1, overflow = false
+            // Zero dimensions count as 1 here: [0, 2^37, 2^37] has no elements, but its rows
+            // (the product of dims[1...]) still overflow in `matrix`.
+            var elements = 1, span = 1, overflow = false
             for d in t.dims {
-                let (product, o) = elements.multipliedReportingOverflow(by: d)
-                elements = product
+                let (product, o) = span.multipliedReportingOverflow(by: max(d, 1))
+                span = product
                 overflow = overflow || o
+                elements *= overflow ? 0 : d
             }
             let (bytes, o) = (elements / t.type.blockSize).multipliedReportingOverflow(by: t.type.typeSize)
             if overflow || o {

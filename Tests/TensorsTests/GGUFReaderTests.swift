@@ -179,11 +179,12 @@ struct GGUFReaderTests {
 
     /// Found by Fuzz/GGUF: dimensions (each up to 2^37) whose product, or its byte count, passes
     /// Int.max trapped with an arithmetic overflow in `byteCount(elements:)` while the file was opened.
-    @Test(arguments: [[1 << 36, 1 << 30], [1 << 36, 1 << 26], [1 << 36, 1 << 36, 1 << 36, 1 << 36]])
+    /// [0, 2^36, 2^36] (found later by the same fuzzer): no elements, but `matrix` overflowed on its rows.
+    @Test(arguments: [[1 << 36, 1 << 30], [1 << 36, 1 << 26], [1 << 36, 1 << 36, 1 << 36, 1 << 36], [0, 1 << 36, 1 << 36]])
     func dimensionsPastIntMaxAreRefused(dims: [Int]) throws {
         var w = GGUFWriter()
         w.addTensor("huge", dims: dims, type: .f32, data: [0, 0, 0, 0])
-        try Self.expectRefused(w.bytes(), "huge-\(dims.count)-\(dims[1])")
+        try Self.expectRefused(w.bytes(), "huge-\(dims.count)-\(dims[0])-\(dims[1])")
     }
 
     /// The input Fuzz/GGUF found (minimised, 305 bytes): 13 metadata values, then one F32 tensor of
