@@ -269,6 +269,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// A small tensor converted to `[Float]` (norm weights, biases).
     public func floatVector(_ name: String) throws -> [Float] {
         let m = try matrix(name)
+        // No elements: dims like [0, 2^30] would otherwise loop over 2^30 empty rows.
+        guard m.rows > 0, m.cols > 0 else { return [] }
         var out = [Float](repeating: 0, count: m.rows * m.cols)
         out.withUnsafeMutableBufferPointer { buf in
             for r in 0..<m.rows { m.dequantizeRow(r, into: buf.baseAddress! + r * m.cols) }

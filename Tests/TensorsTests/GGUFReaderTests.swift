@@ -187,6 +187,19 @@ struct GGUFReaderTests {
         try Self.expectRefused(w.bytes(), "huge-\(dims.count)-\(dims[0])-\(dims[1])")
     }
 
+    /// Found by Fuzz/GGUF (a 10 s timeout): `floatVector` of a tensor of dims [0, 2^30] looped
+    /// over 2^30 empty rows. It now returns no values at once.
+    @Test(.timeLimit(.minutes(1))) func emptyTensorWithManyRows() throws {
+        let path = Self.tmp("empty-rows")
+        var w = GGUFWriter()
+        w.addTensor("empty", dims: [0, 1 << 30], type: .f32, data: [])
+        try w.write(to: path)
+        defer { unlink(path) }
+        let start = ContinuousClock.now
+        #expect(try GGUFFile(path: path).floatVector("empty") == [])
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
     /// The input Fuzz/GGUF found (minimised, 305 bytes): 13 metadata values, then one F32 tensor of
     /// dims [2^32, 2214592512], 2^63 elements.
     @Test func fuzzCrashDimensionOverflow() throws {
