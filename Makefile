@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run e2e test bench eval-data clean soak clients
+.PHONY: deps models build run e2e test bench eval-data clean soak clients fuzz
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -60,6 +60,14 @@ bench: deps models build
 soak: deps models build
 	@command -v wrk >/dev/null || apt-get install -y wrk
 	scripts/soak.sh
+
+# libFuzzer on the parsers of untrusted input (GGUF, safetensors, E5S1, tokenizers, .txt/.md
+# documents, chat request bodies): builds Fuzz/* into .build-fuzz (RAGCHAT_FUZZ=1, ASan), runs each
+# target FUZZ_SECONDS (default 600) in turn at nice 19 and prints executions, exec/s, coverage and
+# crashes; corpora and artifacts in .build/fuzz/<target>/. Not part of `make test`.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 clean:
 	rm -rf .build

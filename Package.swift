@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // RAGChat — a local, offline, French-first RAG chatbot server. See ../shared/DESIGN.md.
 import PackageDescription
+import Foundation  // ProcessInfo: the fuzz targets below
 
 // The numeric targets (Tensors kernels, Encoder) are compiled for AVX2 + FMA on x86-64: SIMD
 // code then uses 256-bit registers (about 13% more encoder throughput). Other targets keep
@@ -122,3 +123,18 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis"]),
     ]
 )
+
+// libFuzzer targets (`make fuzz`, Fuzz/README.md): only with RAGCHAT_FUZZ set, since each defines
+// LLVMFuzzerTestOneInput and has no `main` unless built with `-sanitize=fuzzer`.
+if ProcessInfo.processInfo.environment["RAGCHAT_FUZZ"] != nil {
+    package.targets += [
+        .executableTarget(name: "FuzzGGUF", dependencies: ["Tensors", "Tokenizers", "Decoder"], path: "Fuzz/GGUF"),
+        .executableTarget(name: "FuzzSafetensors", dependencies: ["Tensors"], path: "Fuzz/Safetensors"),
+        .executableTarget(name: "FuzzE5File", dependencies: ["Tensors", "Tokenizers", "Encoder"], path: "Fuzz/E5File"),
+        .executableTarget(name: "FuzzTokenizers", dependencies: ["Tokenizers"], path: "Fuzz/Tokenizers"),
+        .executableTarget(name: "FuzzDocuments", dependencies: ["Documents"], path: "Fuzz/Documents"),
+        .executableTarget(name: "FuzzRequests", dependencies: [
+            "Server", "RAG", .product(name: "Hummingbird", package: "hummingbird"),
+        ], path: "Fuzz/Requests"),
+    ]
+}

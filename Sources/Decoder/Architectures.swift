@@ -65,6 +65,9 @@ extension ModelConfig {
         } else if let f = try file.optionalFloat(key("rope.scale_linear")), f > 0 {
             ropeScale = 1 / f
         }
+        // Before anything is sized by these values (a negative block_count trapped in
+        // `Array(repeating:count:)` below).
+        try checkHeader(of: file, key: key, embedding: nEmbd, layers: nLayer, feedForward: nFF, context: ctx, vocab: vocab, epsilon: eps)
         var cfg = ModelConfig(
             architecture: arch, embeddingLength: nEmbd, layerCount: nLayer, headCount: nHead, headCountKV: nHeadKV,
             keyLength: keyLength, valueLength: valueLength, feedForwardLength: nFF, vocabSize: vocab,
@@ -101,7 +104,6 @@ extension ModelConfig {
         default:
             break
         }
-        try checkHeader(of: file, key: key, embedding: nEmbd, layers: nLayer, feedForward: nFF, context: ctx, vocab: vocab, epsilon: eps)
         guard nHead > 0, nHeadKV > 0, nHead % nHeadKV == 0, keyLength > 0, ropeDims <= keyLength, ropeDims % 2 == 0 else {
             throw DecoderError.badConfig(file: file.path, detail: "heads \(nHead)/\(nHeadKV), key length \(keyLength), rope dims \(ropeDims)")
         }
@@ -123,7 +125,8 @@ extension ModelConfig {
         let blocks = file.tensors.reduce(0) { count, tensor in
             guard tensor.name.hasPrefix("blk.") else { return count }
             let index = tensor.name.dropFirst(4).prefix { $0.isNumber }
-            return max(count, (Int(index) ?? -1) + 1)
+            guard let i = Int(index) else { return count }
+            return max(count, i == Int.max ? i : i + 1)  // no `+ 1` past Int.max (`blk.9223372036854775807.x`)
         }
         guard layers > 0, layers == blocks else {
             throw bad("\(key("block_count")) is \(layers) but the file holds \(blocks) blocks of tensors")

@@ -5,7 +5,7 @@ import NIOCore
 import RAG
 
 /// `POST /chat` and `POST /chat/stream`.
-struct ChatController<Context: RequestContext>: Sendable {
+package struct ChatController<Context: RequestContext>: Sendable {
     let holder: EngineHolder
     let limiter: GenerationLimiter
     let metrics: ServerMetrics
@@ -46,7 +46,7 @@ struct ChatController<Context: RequestContext>: Sendable {
     }
 
     /// `ChatRequest` from JSON, each decoding problem named by the field it is about.
-    static func decode(_ data: Data) throws -> ChatRequest {
+    package static func decode(_ data: Data) throws -> ChatRequest {
         guard !data.isEmpty else { throw APIError.badRequest("empty body: expected {\"question\": \"...\"}", code: "invalid_json") }
         do {
             try StrictJSON.check(data)

@@ -4,14 +4,14 @@ import Foundation
 /// undefined meaning: a comma before `}` or `]`, and a key twice in one object (which of the two
 /// would count?). Checked on request bodies before decoding; the rest of the grammar is the
 /// decoder's.
-enum StrictJSON {
+package enum StrictJSON {
     struct Violation: Error, CustomStringConvertible {
         var message: String
         var offset: Int
         var description: String { "\(message) at byte \(offset)" }
     }
 
-    static func check(_ data: Data) throws {
+    package static func check(_ data: Data) throws {
         // One frame per open container: is it an object, its keys so far, is a key expected next.
         struct Frame { var isObject: Bool; var keys: Set<Data> = []; var expectingKey = false }
         var stack: [Frame] = []

@@ -331,7 +331,7 @@ public final class E5File: @unchecked Sendable {
                 throw TensorsError.malformed(file: path, detail: "tensor '\(name)': \(bytes) bytes for \(elements) \(type) values")
             }
             guard offset <= UInt64(r.size), bytes <= UInt64(r.size) - offset else {
-                throw TensorsError.truncated(file: path, detail: "tensor '\(name)' needs bytes \(offset)..<\(offset + bytes), the file has \(r.size)")
+                throw TensorsError.truncated(file: path, detail: "tensor '\(name)' needs \(bytes) bytes at offset \(offset), the file has \(r.size)")
             }
             guard type != .f32 || offset % 4 == 0 else {
                 throw TensorsError.malformed(file: path, detail: "tensor '\(name)' at offset \(offset) is not 4-byte aligned")

@@ -269,6 +269,8 @@ public final class GGUFFile: @unchecked Sendable {
     /// A small tensor converted to `[Float]` (norm weights, biases).
     public func floatVector(_ name: String) throws -> [Float] {
         let m = try matrix(name)
+        // No elements: dims like [0, 2^30] would otherwise loop over 2^30 empty rows.
+        guard m.rows > 0, m.cols > 0 else { return [] }
         var out = [Float](repeating: 0, count: m.rows * m.cols)
         out.withUnsafeMutableBufferPointer { buf in
             for r in 0..<m.rows { m.dequantizeRow(r, into: buf.baseAddress! + r * m.cols) }
@@ -405,14 +407,28 @@ enum GGUFParser {
         }
         let dataOffset = (c.pos + alignment - 1) / alignment * alignment
         for t in tensors {
-            let elements = t.dims.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            let bytes = t.type.byteCount(elements: elements)
+            // Element and byte counts in checked arithmetic: dimensions of up to 2^37 each can
+            // multiply past Int.max, which `elementCount`, `byteCount` and `matrix` would trap on.
+            // Zero dimensions count as 1 here: [0, 2^37, 2^37] has no elements, but its rows
+            // (the product of dims[1...]) still overflow in `matrix`.
+            var elements = 1, span = 1, overflow = false
+            for d in t.dims {
+                let (product, o) = span.multipliedReportingOverflow(by: max(d, 1))
+                span = product
+                overflow = overflow || o
+                elements *= overflow ? 0 : d
+            }
+            let (bytes, o) = (elements / t.type.blockSize).multipliedReportingOverflow(by: t.type.typeSize)
+            if overflow || o {
+                throw GGUFError.malformed(file: path, detail: "tensor '\(t.name)' has dimensions \(t.dims), more elements than can be addressed")
+            }
             if t.offset % alignment != 0 {
                 throw GGUFError.malformed(file: path, detail: "tensor '\(t.name)' offset \(t.offset) is not aligned to \(alignment)")
             }
-            if dataOffset + t.offset + bytes > size {
+            // dataOffset may exceed the file (a large general.alignment); t.offset <= size.
+            if dataOffset > size || t.offset > size - dataOffset || bytes > size - dataOffset - t.offset {
                 throw GGUFError.tensorOutOfBounds(file: path, tensor: t.name,
-                    detail: "bytes \(dataOffset + t.offset)..<\(dataOffset + t.offset + bytes) but the file has \(size)")
+                    detail: "\(bytes) bytes at \(dataOffset) + \(t.offset) but the file has \(size)")
             }
         }
         return Parsed(version: version, keys: keys, metadata: metadata, tensors: tensors,

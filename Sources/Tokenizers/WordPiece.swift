@@ -108,6 +108,11 @@ public struct WordPieceTokenizer: Sendable {
             guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
                 throw TensorsError.malformed(file: path, detail: "vocab entry '\(token)' has no valid id")
             }
+            // Ids index the table of tokens (sized by the largest id): an id near Int.max trapped
+            // on the overflow, a large one asked for gigabytes.
+            guard id < rawVocab.count else {
+                throw TensorsError.malformed(file: path, detail: "vocab entry '\(token)' has id \(id), beyond the \(rawVocab.count) entries")
+            }
             vocab[token] = id
         }
         let unk = model["unk_token"] as? String ?? "[UNK]"

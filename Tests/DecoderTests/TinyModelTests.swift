@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Decoder
+import TestSupport
 
 func maxAbs(_ a: [Float]) -> Float { a.map { abs($0) }.max() ?? 0 }
 
@@ -127,6 +128,8 @@ struct TinyModelTests {
         ("llama.context_length", GGUFValue.uint32(0), "context_length is 0"),
         ("llama.block_count", .uint32(0), "block_count is 0 but the file holds 3 blocks"),
         ("llama.block_count", .uint32(2), "block_count is 2 but the file holds 3 blocks"),
+        // Trapped in Array(repeating:count:) before the header was checked.
+        ("llama.block_count", .int32(-3), "block_count is -3 but the file holds 3 blocks"),
         ("llama.embedding_length", .uint32(0), "embedding_length is 0"),
         ("llama.feed_forward_length", .uint32(0), "feed_forward_length is 0"),
         ("llama.attention.layer_norm_rms_epsilon", .float32(0), "layer_norm_rms_epsilon is 0"),
@@ -142,6 +145,29 @@ struct TinyModelTests {
         } catch {
             let text = "\(error)"
             #expect(text.contains(path) && text.contains(message), "\(text)")
+        }
+    }
+
+    /// A tensor named `blk.9223372036854775807.…` made the block count overflow (`Int.max + 1`)
+    /// and trap while the header was checked; now the mismatch is reported.
+    @Test func blockIndexAtIntMaxIsRefused() throws {
+        let path = TinyModels.path("blk-int-max")
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        for (k, v) in [("embedding_length", 32), ("block_count", 1), ("attention.head_count", 2),
+                       ("feed_forward_length", 32), ("context_length", 64)] {
+            w.set("llama.\(k)", .uint32(UInt32(v)))
+        }
+        w.addTensor("token_embd.weight", dims: [32, 4], floats: [Float](repeating: 0, count: 128))
+        w.addTensor("blk.\(Int.max).attn_norm.weight", dims: [32], floats: [Float](repeating: 1, count: 32))
+        try w.write(to: path)
+        defer { unlink(path) }
+        do {
+            _ = try ModelConfig.read(from: GGUFFile(path: path))
+            Issue.record("loaded")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains(path) && text.contains("block_count is 1 but the file holds \(Int.max) blocks"), "\(text)")
         }
     }
 }

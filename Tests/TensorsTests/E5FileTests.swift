@@ -110,6 +110,23 @@ struct E5FileTests {
         #expect(throws: TensorsError.io(file: missing, detail: "No such file or directory")) { try E5File(path: missing) }
     }
 
+    /// Found by Fuzz/E5File: a directory entry whose offset lies past the end of the file (here
+    /// 2^64 − 2) was refused, but the message computed `offset + bytes` and trapped on the overflow.
+    @Test("a tensor offset near 2^64 is refused as truncated, without overflowing")
+    func tensorOffsetPastTheFile() throws {
+        let url = temporaryFile("offset.bin")
+        var bytes = tinyE5Writer().bytes()
+        // Directory entry of `emb.ln.b`: u16 length, the name, u8 type, u32 count, u64 offset, u64 bytes.
+        let name = Array("emb.ln.b".utf8)
+        let entry = try #require((0..<bytes.count - name.count).first { Array(bytes[$0..<$0 + name.count]) == name })
+        let at = entry + name.count + 1 + 4
+        for i in 0..<8 { bytes[at + i] = UInt8(truncatingIfNeeded: (UInt64.max - 1) >> (8 * UInt64(i))) }
+        try Data(bytes).write(to: url)
+        #expect(throws: TensorsError.truncated(file: url.path, detail: "tensor 'emb.ln.b' needs 256 bytes at offset \(UInt64.max - 1), the file has \(bytes.count)")) {
+            try E5File(path: url.path)
+        }
+    }
+
     @Test("activation quantisation with an f32 scale: the fast kernel equals its scalar twin")
     func f32ScaleQuantisation() {
         let n = 1024

@@ -164,6 +164,49 @@ struct GGUFReaderTests {
         #expect(try f.optionalInt("absent") == nil)
     }
 
+    /// Opens `bytes` as a GGUF file: it must be refused with a `GGUFError` naming the file.
+    static func expectRefused(_ bytes: [UInt8], _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let path = tmp(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        do {
+            let f = try GGUFFile(path: path)
+            Issue.record("opened, with tensors \(f.tensors.map(\.dims))", sourceLocation: sourceLocation)
+        } catch let error as GGUFError {
+            #expect(error.description.contains(path), sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Found by Fuzz/GGUF: dimensions (each up to 2^37) whose product, or its byte count, passes
+    /// Int.max trapped with an arithmetic overflow in `byteCount(elements:)` while the file was opened.
+    /// [0, 2^36, 2^36] (found later by the same fuzzer): no elements, but `matrix` overflowed on its rows.
+    @Test(arguments: [[1 << 36, 1 << 30], [1 << 36, 1 << 26], [1 << 36, 1 << 36, 1 << 36, 1 << 36], [0, 1 << 36, 1 << 36]])
+    func dimensionsPastIntMaxAreRefused(dims: [Int]) throws {
+        var w = GGUFWriter()
+        w.addTensor("huge", dims: dims, type: .f32, data: [0, 0, 0, 0])
+        try Self.expectRefused(w.bytes(), "huge-\(dims.count)-\(dims[0])-\(dims[1])")
+    }
+
+    /// Found by Fuzz/GGUF (a 10 s timeout): `floatVector` of a tensor of dims [0, 2^30] looped
+    /// over 2^30 empty rows. It now returns no values at once.
+    @Test(.timeLimit(.minutes(1))) func emptyTensorWithManyRows() throws {
+        let path = Self.tmp("empty-rows")
+        var w = GGUFWriter()
+        w.addTensor("empty", dims: [0, 1 << 30], type: .f32, data: [])
+        try w.write(to: path)
+        defer { unlink(path) }
+        let start = ContinuousClock.now
+        #expect(try GGUFFile(path: path).floatVector("empty") == [])
+        #expect(ContinuousClock.now - start < .seconds(1))
+    }
+
+    /// The input Fuzz/GGUF found (minimised, 305 bytes): 13 metadata values, then one F32 tensor of
+    /// dims [2^32, 2214592512], 2^63 elements.
+    @Test func fuzzCrashDimensionOverflow() throws {
+        let bytes = [UInt8](Data(base64Encoded: "R0dVRgMAAAABAAAAAAAAAA0AAAAAAAAAAgAAAAAAAAB1OAAAAAABAgAAAAAAAABpOAEAAAD/AwAAAAAAAADYATYCAAAAAgADAAAAAAAAAGkxNgMAAAD+/wMAAAAAAAAAdTMyBAAAAAMAAAADAAAAAAAAAGkzMgUAAAD9////AwAAAAAAAAAGAAAAAAAAPwEAAAAAAAAAYgcAAAABAQAAAAAAAABzCAAAAAUAAAAAAAAAw6l0w6kDAAAAAAAAAHUzMgAAAAAAAwAAAAAAAABpNjQLAAAA/P//ATIzAP8DAAAAAAAAAGY2NAwAAAAAAAAAAADQPwEAAAAAAAAAYQsAAAAJAAAAAgAAAAAAAAAAAAAAAgAAAAAAAAABAAAAAAAAhAAAAAAAAAAAAAAAAAAAAAA=")!)
+        try Self.expectRefused(bytes, "fuzz-dims-overflow")
+    }
+
     @Test func missingFile() {
         #expect(throws: GGUFError.self) { try GGUFFile(path: "/nonexistent/x.gguf") }
     }

@@ -149,4 +149,18 @@ struct WordPieceTests {
         let missing = temporaryURL("absent.json")
         #expect(throws: TensorsError.self) { try WordPieceTokenizer(tokenizerJSON: missing, maxLength: 8) }
     }
+
+    /// Found while fuzzing (reproduced with Fuzz/Tokenizers, not reached by its 10-minute run): a
+    /// vocab id of Int.max trapped on `max + 1` when the id table was sized, an id of 10^11 asked
+    /// for 800 GB. Ids past the entry count are now refused, naming the file.
+    @Test("a vocab id beyond the entry count is an error naming the file", arguments: ["9223372036854775807", "100000000000", "4"])
+    func vocabIDBeyondTheEntries(id: String) throws {
+        let url = temporaryURL("tokenizer.json")
+        try Data("""
+            {"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "a": \(id)}}}
+            """.utf8).write(to: url)
+        #expect(throws: TensorsError.malformed(file: url.path, detail: "vocab entry 'a' has id \(id), beyond the 4 entries")) {
+            try WordPieceTokenizer(tokenizerJSON: url, maxLength: 8)
+        }
+    }
 }
