@@ -120,7 +120,8 @@ import Testing
     }
 
     @Test func rateLimitIs429WithRetryAfterOnTheAnsweringRoutesOnly() async throws {
-        let app = buildApplication(testConfiguration { $0.rateLimit = RateLimit(perMinute: 2, burst: 2) }, engine: StubEngine())
+        // One token a minute: the refusals below hold however slowly a loaded host runs the test.
+        let app = buildApplication(testConfiguration { $0.rateLimit = RateLimit(perMinute: 1, burst: 2) }, engine: StubEngine())
         try await app.test(.router) { client in
             for _ in 0..<2 {
                 try await client.execute(uri: "/chat", method: .post, headers: jsonHeaders, body: json(["question": "Tatin ?"])) { r in
@@ -132,7 +133,7 @@ import Testing
                     #expect(r.status == .tooManyRequests)
                     #expect(r.errorCode == "rate_limited")
                     let retry = Int(r.headers[.retryAfter] ?? "") ?? 0
-                    #expect(retry >= 1 && retry <= 30)
+                    #expect(retry >= 1 && retry <= 60)
                 }
             }
             // Health, audio and the page are not counted.
