@@ -128,13 +128,14 @@ let package = Package(
 // LLVMFuzzerTestOneInput and has no `main` unless built with `-sanitize=fuzzer`.
 if ProcessInfo.processInfo.environment["RAGCHAT_FUZZ"] != nil {
     package.targets += [
-        .executableTarget(name: "FuzzGGUF", dependencies: ["Tensors", "Tokenizers", "Decoder"], path: "Fuzz/GGUF"),
-        .executableTarget(name: "FuzzSafetensors", dependencies: ["Tensors"], path: "Fuzz/Safetensors"),
-        .executableTarget(name: "FuzzE5File", dependencies: ["Tensors", "Tokenizers", "Encoder"], path: "Fuzz/E5File"),
-        .executableTarget(name: "FuzzTokenizers", dependencies: ["Tokenizers"], path: "Fuzz/Tokenizers"),
-        .executableTarget(name: "FuzzDocuments", dependencies: ["Documents"], path: "Fuzz/Documents"),
+        .target(name: "FuzzSupport", path: "Fuzz/Support"),
+        .executableTarget(name: "FuzzGGUF", dependencies: ["FuzzSupport", "Tensors", "Tokenizers", "Decoder"], path: "Fuzz/GGUF"),
+        .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", "Tensors"], path: "Fuzz/Safetensors"),
+        .executableTarget(name: "FuzzE5File", dependencies: ["FuzzSupport", "Tensors", "Tokenizers", "Encoder"], path: "Fuzz/E5File"),
+        .executableTarget(name: "FuzzTokenizers", dependencies: ["FuzzSupport", "Tokenizers"], path: "Fuzz/Tokenizers"),
+        .executableTarget(name: "FuzzDocuments", dependencies: ["FuzzSupport", "Documents"], path: "Fuzz/Documents"),
         .executableTarget(name: "FuzzRequests", dependencies: [
-            "Server", "RAG", .product(name: "Hummingbird", package: "hummingbird"),
+            "FuzzSupport", "Server", "RAG", .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Fuzz/Requests"),
     ]
 }

@@ -6,31 +6,17 @@ import Glibc
 #endif
 import Encoder
 import Foundation
+import FuzzSupport
 import Tensors
 import Tokenizers
 
-private let path = "/tmp/ragchat-fuzz-\(getpid()).bin"
-
-private func store(_ data: UnsafePointer<UInt8>, _ size: Int) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    precondition(fd >= 0, "cannot write \(path)")
-    var done = 0
-    while done < size {
-        let n = write(fd, data + done, size - done)
-        precondition(n > 0, "cannot write \(path)")
-        done += n
-    }
-    close(fd)
-}
-
-private func check(_ error: any Error) {
-    let text = "\(error)"
-    if !text.contains(path) { fatalError("error without the file name: \(text)") }
-}
+private let input = FuzzInputFile(fileExtension: "bin")
+private var path: String { input.path }
+private func check(_ error: any Error) { input.check(error) }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    store(data, size)
+    input.store(data, size)
     let file: E5File
     do { file = try E5File(path: path) } catch { check(error); return 0 }
     _ = file.contentHash()
