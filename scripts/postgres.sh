@@ -89,7 +89,8 @@ start() {
         as_pg "$bin/psql" -h "$SOCKETS" -p "$port" -U ragchat -d postgres -tAc \
             "SELECT 1 FROM pg_database WHERE datname = 'ragchat'" | grep -q 1 \
             || as_pg "$bin/createdb" -h "$SOCKETS" -p "$port" -U ragchat ragchat
-        as_pg "$bin/psql" -h "$SOCKETS" -p "$port" -U ragchat -d ragchat -qc "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
+        PGOPTIONS="-c client_min_messages=warning" as_pg "$bin/psql" -h "$SOCKETS" -p "$port" -U ragchat -d ragchat \
+            -qc "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
     fi
     local url="postgres://ragchat:ragchat@127.0.0.1:$(cat "$HOME_DIR/port")/ragchat"
     mkdir -p "$(dirname "$URL_FILE")"

@@ -27,6 +27,44 @@ public struct FusionWeights: Sendable, Hashable {
     }
 }
 
+/// One chunk of a fused ranking: its fused score, and its score in each list it was in.
+struct FusedRank: Sendable {
+    var id: Int64
+    var score: Double
+    var bm25: Double?
+    var cosine: Double?
+}
+
+extension FusionWeights {
+    /// The smallest best BM25 score (−bm25) of a keyword list that says something: a term in
+    /// fewer than half of the chunks scores above 0.1, a list of only ubiquitous terms below 1e-4.
+    static let informativeKeywordScore = 1e-3
+
+    /// Weighted reciprocal-rank fusion of a keyword ranking (BM25 scores, best first) and a dense
+    /// one (cosines, best first, already cut at `minimumCosine`): the best `k`, ties by chunk id.
+    /// The same for every implementation.
+    func fuse(keyword: [(id: Int64, score: Double)], dense: [(id: Int64, score: Double)], k: Int) -> [FusedRank] {
+        var scores: [Int64: Double] = [:]
+        var bm25: [Int64: Double] = [:]
+        var cosine: [Int64: Double] = [:]
+        // When every matched term is in over half of the chunks, FTS5 floors their IDF to
+        // 1e-6 and the keyword order is noise ("tarte aux pommes" over a book about apple
+        // pies): it then ranks nothing, the dense list decides (its scores are still shown).
+        let keywordWeight = (keyword.first?.score ?? 0) >= Self.informativeKeywordScore || dense.isEmpty ? self.bm25 : 0
+        for (rank, item) in keyword.enumerated() {
+            scores[item.id, default: 0] += keywordWeight / (rankOffset + Double(rank + 1))
+            bm25[item.id] = item.score
+        }
+        for (rank, item) in dense.enumerated() {
+            scores[item.id, default: 0] += self.dense / (rankOffset + Double(rank + 1))
+            cosine[item.id] = item.score
+        }
+        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).map {
+            FusedRank(id: $0.key, score: $0.value, bm25: bm25[$0.key], cosine: cosine[$0.key])
+        }
+    }
+}
+
 /// The vectors of one model, packed row after row (`ids.count × dimension` floats).
 struct VectorSnapshot: Sendable {
     var generation: Int
@@ -79,41 +117,21 @@ extension SQLiteIndexStore {
             try pool.read { db in
                 let keyword = try Self.keywordRanking(query, k: depth, db)
                 let highlight = FTSQuery.make(query)
-                var scores: [Int64: Double] = [:]
-                var bm25: [Int64: Double] = [:]
-                var cosine: [Int64: Double] = [:]
-                // When every matched term is in over half of the chunks, FTS5 floors their IDF to
-                // 1e-6 and the keyword order is noise ("tarte aux pommes" over a book about apple
-                // pies): it then ranks nothing, the dense list decides (its scores are still shown).
-                let ranked = keyword?.ranked ?? []
-                let keywordWeight = (ranked.first?.score ?? 0) >= Self.informativeKeywordScore || dense.isEmpty ? weights.bm25 : 0
-                for (rank, item) in ranked.enumerated() {
-                    scores[item.id, default: 0] += keywordWeight / (weights.rankOffset + Double(rank + 1))
-                    bm25[item.id] = item.score
-                }
-                for (rank, item) in dense.enumerated() {
-                    scores[item.id, default: 0] += weights.dense / (weights.rankOffset + Double(rank + 1))
-                    cosine[item.id] = Double(item.score)
-                }
-                let best = scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k)
-                let rows = try Self.chunkRows(best.map(\.key), db)
-                return try best.compactMap { id, score -> SearchHit? in
-                    guard var hit = rows[id] else { return nil }
-                    hit.score = score
-                    hit.bm25Score = bm25[id]
-                    hit.denseScore = cosine[id]
-                    if let match = highlight, bm25[id] != nil {
-                        hit.snippet = try Self.snippet(match: match, chunkID: id, db) ?? hit.snippet
+                let fused = weights.fuse(keyword: keyword?.ranked ?? [], dense: dense.map { ($0.id, Double($0.score)) }, k: k)
+                let rows = try Self.chunkRows(fused.map(\.id), db)
+                return try fused.compactMap { item -> SearchHit? in
+                    guard var hit = rows[item.id] else { return nil }
+                    hit.score = item.score
+                    hit.bm25Score = item.bm25
+                    hit.denseScore = item.cosine
+                    if let match = highlight, item.bm25 != nil {
+                        hit.snippet = try Self.snippet(match: match, chunkID: item.id, db) ?? hit.snippet
                     }
                     return hit
                 }
             }
         }
     }
-
-    /// The smallest best BM25 score (−bm25) of a keyword list that says something: a term in
-    /// fewer than half of the chunks scores above 0.1, a list of only ubiquitous terms below 1e-4.
-    static let informativeKeywordScore = 1e-3
 
     // MARK: - Internals
 

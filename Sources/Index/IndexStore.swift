@@ -1,10 +1,10 @@
 import Foundation
 
 /// The index of a data directory, whatever stores it: what ingest, search, the relevance gate,
-/// the answer passages and the inspection commands need. `SQLiteIndexStore` is the one
-/// implementation today; callers hold an `any IndexStore` from `openIndexStore(at:create:)`, so
-/// that another backend (PostgreSQL with pgvector) can take its place behind the same contract
-/// (`Tests/IndexTests`, the "IndexStore contract" suite, runs on every implementation).
+/// the answer passages and the inspection commands need. `SQLiteIndexStore` (one file, the
+/// default) and `PostgresIndexStore` (PostgreSQL + pgvector, shared by several servers) implement
+/// it; callers hold an `any IndexStore` from `openIndexStore(at:create:)` (`Tests/IndexTests`, the
+/// "IndexStore contract" suite, runs on every implementation).
 ///
 /// Every method may be called from any task or thread, concurrently with an ingest: searches see
 /// each document either as it was before the ingest or fully updated.
@@ -75,11 +75,16 @@ public protocol IndexStore: Sendable {
     func checkIntegrity() throws
 }
 
-/// Opens the index at `location`, the SQLite file at that path (the one place that chooses the
-/// implementation). With `create` (ingest) a missing file and its directory are created; without
-/// it (search, server) a missing index is `IndexError.indexNotFound`.
+/// Opens the index at `location` (the one place that chooses the implementation): a
+/// `postgres://user[:password]@host[:port]/database` URL is a PostgreSQL database, anything else
+/// the path of a SQLite file. With `create` (ingest) a missing file and its directory (or the
+/// database's tables) are created; without it (search, server) a missing index is
+/// `IndexError.indexNotFound`.
 public func openIndexStore(at location: String, create: Bool = true) throws -> any IndexStore {
-    try SQLiteIndexStore.open(path: location, create: create)
+    if PostgresAddress.isPostgres(location) {
+        return try PostgresIndexStore.open(url: location, create: create)
+    }
+    return try SQLiteIndexStore.open(path: location, create: create)
 }
 
 // The requirements' usual arguments.

@@ -173,7 +173,8 @@ extension SQLiteIndexStore {
 
     // MARK: - One file
 
-    private struct ExistingDocument: Sendable {
+    /// A document row as ingest compares it with its file (both implementations).
+    struct ExistingDocument: Sendable {
         var id: Int64
         var path: String
         var sha256: String
@@ -373,7 +374,7 @@ extension SQLiteIndexStore {
         return missing.count
     }
 
-    private static func embed(_ texts: [String], with embedder: any ChunkEmbedder) throws -> [[Float]] {
+    static func embed(_ texts: [String], with embedder: any ChunkEmbedder) throws -> [[Float]] {
         let vectors: [[Float]]
         do {
             vectors = try embedder.embed(texts)

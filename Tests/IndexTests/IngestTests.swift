@@ -20,7 +20,7 @@ extension IndexStoreContract {
             #expect(first.chunks > 0)
             #expect(try store.documents().map(\.path) == ["recettes/secrets.md", "tarte.txt"])
             let stats = try store.statistics()
-            #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == 4)
+            #expect(stats.documents == 2 && stats.chunks == first.chunks && stats.schemaVersion == implementation.schemaVersion)
 
             // Re-run: nothing to do.
             let again = try await store.ingest(dataDirectory: workspace.data)

@@ -52,6 +52,8 @@ struct Workspace {
 /// An `IndexStore` implementation under the contract suite (`IndexStoreContract`).
 struct IndexImplementation: Sendable, CustomTestStringConvertible {
     var name: String
+    /// The schema version a new index of this implementation has (each is versioned on its own).
+    var schemaVersion: Int
     /// Opens a workspace's index: empty the first time, the same index on every later call.
     var open: @Sendable (Workspace) throws -> any IndexStore
     /// Removes what `open` made outside the workspace's directory (e.g. a database schema).
@@ -59,12 +61,48 @@ struct IndexImplementation: Sendable, CustomTestStringConvertible {
 
     var testDescription: String { name }
 
-    static let sqlite = IndexImplementation(name: "SQLite", open: { try SQLiteIndexStore.open(path: $0.indexPath) })
+    static let sqlite = IndexImplementation(name: "SQLite", schemaVersion: 4, open: { try SQLiteIndexStore.open(path: $0.indexPath) })
 
-    /// Every implementation the contract cases run on, each case once per entry. Another backend
-    /// joins by adding itself here (when its server is configured), with an `open` that gives each
-    /// workspace an index of its own (e.g. a schema named after `root.lastPathComponent`).
-    static let all: [IndexImplementation] = [.sqlite]
+    /// PostgreSQL + pgvector on the server of `scripts/postgres.sh` (`make test` starts it), each
+    /// workspace in a schema of its own, dropped by `cleanup()`.
+    static let postgres = IndexImplementation(
+        name: "PostgreSQL",
+        schemaVersion: 1,
+        open: { workspace in
+            guard let url = PostgresTestServer.url else { throw PostgresTestServer.Missing() }
+            return try PostgresIndexStore.open(url: url + "?schema=" + PostgresTestServer.schema(of: workspace))
+        },
+        discard: { workspace in
+            guard let url = PostgresTestServer.url,
+                  let store = try? PostgresIndexStore.open(url: url + "?schema=" + PostgresTestServer.schema(of: workspace)) else { return }
+            try? store.drop()
+        })
+
+    /// Every implementation the contract cases run on, each case once per entry: SQLite, and
+    /// PostgreSQL when a test server is configured (in CI it must be: `PostgresServerTests`).
+    static let all: [IndexImplementation] = PostgresTestServer.url == nil ? [.sqlite] : [.sqlite, .postgres]
+}
+
+/// The PostgreSQL server the tests use: `RAGCHAT_TEST_POSTGRES_URL`, else the URL that
+/// `scripts/postgres.sh start` wrote to `.build/postgres.url`.
+enum PostgresTestServer {
+    struct Missing: Error, CustomStringConvertible {
+        var description: String { "no PostgreSQL test server: run scripts/postgres.sh start (or set RAGCHAT_TEST_POSTGRES_URL)" }
+    }
+
+    static let url: String? = {
+        if let url = ProcessInfo.processInfo.environment["RAGCHAT_TEST_POSTGRES_URL"], !url.isEmpty { return url }
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/postgres.url")
+        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return nil }
+        let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return url.isEmpty ? nil : url
+    }()
+
+    /// A schema name of the workspace's own (its directory's UUID).
+    static func schema(of workspace: Workspace) -> String {
+        "ragchat_" + workspace.root.lastPathComponent.lowercased().filter { $0.isLetter || $0.isNumber }
+    }
 }
 
 /// Deterministic embedder: hashed bag of words, L2-normalised. Counts the texts it embedded.

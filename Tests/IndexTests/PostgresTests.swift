@@ -1,0 +1,144 @@
+import Documents
+import Foundation
+import Index
+import Testing
+
+/// What only the PostgreSQL implementation has: a server to reach, several processes on one
+/// index, keyword ranking equal to SQLite's by construction. The contract cases run on it through
+/// `IndexImplementation.all`.
+@Suite("PostgreSQL index", .enabled(if: PostgresTestServer.url != nil || ProcessInfo.processInfo.environment["CI"] != nil))
+struct PostgresIndexTests {
+    /// In CI the server must be there (`make test` starts it): otherwise the contract would
+    /// silently run on SQLite alone.
+    @Test func theTestServerIsThere() throws {
+        let url = try #require(PostgresTestServer.url, "no PostgreSQL test server (scripts/postgres.sh start)")
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        let store = try workspace.open()
+        #expect(try store.statistics().schemaVersion >= 1)
+        let password = try #require(URLComponents(string: url)?.password)
+        #expect(!store.location.contains(":\(password)@"))  // no password in messages
+    }
+
+    /// A wrong password, database or port is named at start-up, not at the first question.
+    @Test func wrongAddressesAreNamed() throws {
+        let url = try #require(PostgresTestServer.url)
+        var components = try #require(URLComponents(string: url))
+        components.password = "not-the-password"
+        #expect {
+            try PostgresIndexStore.open(url: try #require(components.string))
+        } throws: { error in
+            guard case IndexError.unavailable(_, let reason) = error else { return false }
+            return reason.contains("password authentication failed")
+        }
+        components = try #require(URLComponents(string: url))
+        components.path = "/no_such_database"
+        #expect {
+            try PostgresIndexStore.open(url: try #require(components.string))
+        } throws: { error in
+            guard case IndexError.unavailable(_, let reason) = error else { return false }
+            return reason.contains("no_such_database")
+        }
+        components = try #require(URLComponents(string: url))
+        components.port = 1  // nothing listens there
+        #expect {
+            try PostgresIndexStore.open(url: try #require(components.string))
+        } throws: { error in
+            guard case IndexError.unavailable = error else { return false }
+            return true
+        }
+        #expect(throws: IndexError.self) { try PostgresIndexStore.open(url: "postgres://127.0.0.1/ragchat") }  // no user
+        #expect(throws: IndexError.self) { try PostgresIndexStore.open(url: url + "?schema=x;drop") }
+    }
+
+    @Test func aDatabaseWithoutAnIndexIsNotFoundWhenServing() throws {
+        let url = try #require(PostgresTestServer.url)
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        let address = url + "?schema=" + PostgresTestServer.schema(of: workspace)
+        #expect(throws: IndexError.indexNotFound(path: try PostgresAddress(url: address).description)) {
+            try openIndexStore(at: address, create: false)
+        }
+        _ = try openIndexStore(at: address, create: true)
+        #expect(try openIndexStore(at: address, create: false) is PostgresIndexStore)
+    }
+
+    /// Two servers on one index: what one ingests, the other finds at its next query.
+    @Test func aSecondServerSeesNewDocumentsWithoutRestart() async throws {
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        let embedder = FakeEmbedder()
+        let first = try workspace.open()
+        let second = try workspace.open()
+        try workspace.write("tarte.txt", Samples.tarte)
+        _ = try await first.ingest(dataDirectory: workspace.data, embedder: embedder)
+        #expect(try second.search("Tatin", k: 5).map(\.file) == ["tarte.txt"])
+        try workspace.write("secrets.txt", Samples.secrets)
+        _ = try await first.ingest(dataDirectory: workspace.data, embedder: embedder)
+        let question = "réfrigérateur fourchette"
+        for mode in SearchMode.allCases {
+            let hits = try second.search(question, mode: mode, embedder: embedder, k: 3)
+            #expect(hits.first?.file == "secrets.txt", "\(mode)")
+            #expect(hits == (try first.search(question, mode: mode, embedder: embedder, k: 3)), "\(mode)")
+        }
+    }
+
+    /// Two ingests of the same folder at once (two machines): the advisory lock runs them one
+    /// after the other, so no chunk is written twice or lost.
+    @Test func concurrentIngestsDoNotDuplicateChunks() async throws {
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        for number in 0..<12 { try workspace.write("f\(number).txt", "Fichier \(number). " + Samples.tarte) }
+        let first = try workspace.open()
+        let second = try workspace.open()
+        async let a = first.ingest(dataDirectory: workspace.data, embedder: FakeEmbedder())
+        async let b = second.ingest(dataDirectory: workspace.data, embedder: FakeEmbedder())
+        let (one, two) = try await (a, b)
+        #expect(one.added + two.added == 12 && one.unchanged + two.unchanged == 12)
+        let statistics = try first.statistics()
+        #expect(statistics.documents == 12)
+        #expect(statistics.chunks == one.chunks + two.chunks && statistics.vectors == statistics.chunks)
+        try first.checkIntegrity()
+    }
+
+    /// The same documents in SQLite and PostgreSQL give the same keyword ranking and BM25 scores
+    /// (the same analysis and formula), the same dense scores, the same best passage in every mode
+    /// and the same relevance signals. (The order of equal cosines, frequent with the bag-of-words
+    /// test encoder, may differ below the first place: pgvector computes them in its own float order.)
+    @Test func keywordRankingEqualsSQLite() async throws {
+        let sqliteSpace = try Workspace(.sqlite)
+        let postgresSpace = try Workspace(.postgres)
+        defer { sqliteSpace.cleanup(); postgresSpace.cleanup() }
+        let texts = [
+            "tarte.txt": Samples.tarte, "secrets.txt": Samples.secrets,
+            "pates.txt": "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient. PÂTE FEUILLETÉE : beurre en couches.",
+            "options.md": "Lancer `ragchat serve --index models/index.sqlite` ; l'option --top-k règle le nombre de passages.",
+        ]
+        for (name, text) in texts {
+            try sqliteSpace.write(name, text)
+            try postgresSpace.write(name, text)
+        }
+        let embedder = FakeEmbedder(dimension: 64)
+        let sqlite = try sqliteSpace.open(), postgres = try postgresSpace.open()
+        let options = IngestOptions(chunking: ChunkingOptions(targetSize: 150, overlap: 30))
+        _ = try await sqlite.ingest(dataDirectory: sqliteSpace.data, options: options, embedder: embedder)
+        _ = try await postgres.ingest(dataDirectory: postgresSpace.data, options: options, embedder: embedder)
+        for query in ["pâte brisée", "tarte aux pommes", "Quel est le secret d'une bonne tarte ?", "--top-k", "beurre sucre four", "xyz"] {
+            let expected = try sqlite.search(query, k: 10), found = try postgres.search(query, k: 10)
+            #expect(found.map(\.file) == expected.map(\.file) && found.map(\.ordinal) == expected.map(\.ordinal), "\(query)")
+            for (a, b) in zip(found, expected) { #expect(abs(a.score - b.score) < 1e-6 * max(1, abs(b.score)), "\(query)") }
+            for mode in SearchMode.allCases {
+                let x = try sqlite.search(query, mode: mode, embedder: embedder, k: 5)
+                let y = try postgres.search(query, mode: mode, embedder: embedder, k: 5)
+                #expect(x.first?.text == y.first?.text && x.count == y.count, "\(mode) \(query)")
+                if mode == .dense {
+                    #expect(zip(x, y).allSatisfy { abs($0.score - $1.score) < 1e-5 }, "\(query)")
+                }
+            }
+            let s = try sqlite.relevance(query, vector: try embedder.embed(query: query), modelID: embedder.modelID)
+            let p = try postgres.relevance(query, vector: try embedder.embed(query: query), modelID: embedder.modelID)
+            #expect(abs(s.keywordCoverage - p.keywordCoverage) < 1e-9 && s.unknownTerms == p.unknownTerms && s.queryTerms == p.queryTerms)
+            #expect(abs((s.bestCosine ?? -9) - (p.bestCosine ?? -9)) < 1e-5, "\(query)")
+        }
+    }
+}
