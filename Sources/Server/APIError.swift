@@ -69,7 +69,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
             case .invalidRequest, .emptyQuestion, .invalidTopK, .invalidHistory: status = .badRequest
             case .questionTooLong, .historyTooLong: status = .contentTooLarge
             case .retrieval, .backend, .speech: status = .internalServerError
-            case .noBackend: status = .serviceUnavailable
+            case .noBackend, .indexUnavailable: status = .serviceUnavailable
             case .upstream, .connection, .invalidResponse: status = .badGateway
             case .timeout: status = .gatewayTimeout
             }

@@ -21,7 +21,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(name: .customLong("data"), help: "Directory of documents (searched recursively).")
     var dataDirectory = Defaults.dataDirectory
 
-    @Option(name: .customLong("index"), help: "SQLite index file (created if needed).")
+    @Option(name: .customLong("index"), help: ArgumentHelp(stringLiteral: Defaults.indexHelp + " Created if needed."))
     var indexPath = Defaults.indexPath
 
     @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))

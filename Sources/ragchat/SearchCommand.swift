@@ -20,7 +20,7 @@ struct SearchCommand: AsyncParsableCommand {
     @Argument(help: "The question or keywords (any text).")
     var query: String
 
-    @Option(name: .customLong("index"), help: "SQLite index file.")
+    @Option(name: .customLong("index"), help: ArgumentHelp(stringLiteral: Defaults.indexHelp))
     var indexPath = Defaults.indexPath
 
     @Option(name: [.customShort("k"), .customLong("top")], help: "Number of results.")

@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Address to listen on (RAGCHAT_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: Int?
-    @Option(help: "SQLite index built by `ragchat ingest` (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
+    @Option(help: "Index built by `ragchat ingest`: a SQLite file or postgres://user[:password]@host[:port]/database (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
     @Option(help: "Sentence encoder: E5S1 .bin file or model folder (RAGCHAT_ENCODER, default models/encoder/multilingual-e5-small/e5-small-q4.bin).") var encoder: String?
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,extractive; with --model: remote,local,extractive).") var backends: String?
@@ -167,7 +167,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         // Checked before listening: a missing index or page is a setup mistake, not a load failure.
-        guard FileManager.default.fileExists(atPath: engine.indexPath) else {
+        // (A PostgreSQL index is checked when the engine connects: a wrong address or password is named then.)
+        guard PostgresAddress.isPostgres(engine.indexPath) || FileManager.default.fileExists(atPath: engine.indexPath) else {
             Terminal.err("""
                 ragchat serve: no index at \(engine.indexPath).
                 Build it first:  ragchat ingest --data data --index \(engine.indexPath)

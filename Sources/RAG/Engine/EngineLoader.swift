@@ -19,7 +19,7 @@ public enum EngineLoader {
         let store = try openIndexStore(at: configuration.indexPath, create: false)
         let stats = try store.statistics()
         if stats.chunks == 0 {
-            logger.warning("the index \(configuration.indexPath) holds no passage: every answer will say the documents do not cover it")
+            logger.warning("the index \(store.location) holds no passage: every answer will say the documents do not cover it")
         }
         // What `/health` shows anyone: counts and model names, never paths or addresses.
         var info: [String: String] = [
@@ -74,7 +74,7 @@ public enum EngineLoader {
                 + "(remote needs RAGCHAT_API_BASE; add extractive to answer without a model)")
         }
         let ms = MonotonicClock.milliseconds(since: start)
-        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents of \(configuration.indexPath) in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
+        logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents of \(store.location) in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
         return LoadedEngine(pipeline, problems: problems)
     }
 

@@ -17,6 +17,9 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
     case historyTooLong(limit: Int)
     /// The retriever (index search) failed.
     case retrieval(String)
+    /// The index's database cannot be reached (a PostgreSQL server restarting): → 503, and the
+    /// next request tries again.
+    case indexUnavailable(String)
     /// No answer backend is configured or available.
     case noBackend
     /// The remote API answered with an HTTP error: its status and message.
@@ -41,6 +44,7 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
         case .historyTooLong(let limit): return "a history message is longer than \(limit) characters"
         case .questionTooLong(let n, let limit): return "question too long: \(n) characters (limit \(limit))"
         case .retrieval(let m): return "retrieval failed: \(m)"
+        case .indexUnavailable(let m): return "index unavailable: \(m)"
         case .noBackend: return "no answer backend is available"
         case .upstream(let status, let message): return "remote API error \(status): \(message)"
         case .connection(let url, let message): return "cannot reach \(url): \(message)"
@@ -58,6 +62,7 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
         case .invalidRequest, .emptyQuestion, .invalidTopK, .invalidHistory, .historyTooLong, .questionTooLong, .noBackend:
             return description
         case .retrieval: return "the document search failed"
+        case .indexUnavailable: return "the document index is unavailable for the moment; try again shortly"
         case .upstream(let status, _): return "the remote API answered with an error (HTTP \(status))"
         case .connection: return "the remote API could not be reached"
         case .timeout(let what, let s): return "\(what) timed out after \(String(format: "%.1f", s)) s"
@@ -77,6 +82,7 @@ public enum RAGError: Error, CustomStringConvertible, Sendable, Equatable {
         case .historyTooLong: return "history_too_long"
         case .questionTooLong: return "question_too_long"
         case .retrieval: return "retrieval_failed"
+        case .indexUnavailable: return "index_unavailable"
         case .noBackend: return "no_backend"
         case .upstream: return "upstream_error"
         case .connection: return "upstream_unreachable"

@@ -99,6 +99,9 @@ public final class RAGPipeline: ChatEngine {
             hits = try await retriever.retrieve(query: query, k: k)
         } catch let e as RAGError {
             throw e
+        } catch let e as IndexError {
+            if case .unavailable = e { throw RAGError.indexUnavailable(e.description) }
+            throw RAGError.retrieval(e.description)
         } catch {
             throw RAGError.retrieval(String(describing: error))
         }
