@@ -105,9 +105,13 @@ public enum IndexBenchmarks {
     /// about 800 characters of generated text.
     ///
     /// With `vectorDimension` > 0 every chunk also gets a random unit vector, and dense search
-    /// (p50, p95) and hybrid search (p50) are measured too.
+    /// (p50, p95) and hybrid search (p50, p95) are measured too.
+    ///
+    /// With `postgresURL`, the same chunks and vectors are also loaded into a PostgreSQL index
+    /// (schema `bench_<size>`, dropped first) and measured the same way, side by side: load rate,
+    /// HNSW build time, latencies, and the HNSW's recall@5 against SQLite's exact dense search.
     public static func search(workDirectory: URL, sizes: [Int] = [10_000, 100_000], queries: Int = 300,
-                              vectorDimension: Int = 384,
+                              vectorDimension: Int = 384, postgresURL: String? = nil,
                               log: @Sendable (String) -> Void = { _ in }) throws -> [BenchmarkFigure] {
         let manager = FileManager.default
         try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
@@ -119,7 +123,12 @@ public enum IndexBenchmarks {
             var generator = SyntheticFrench(seed: UInt64(size))
             let start = MonotonicClock.now()
             try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
-            log(String(format: "built %d-chunk index in %.1f s", size, MonotonicClock.seconds(since: start)))
+            let built = MonotonicClock.seconds(since: start)
+            log(String(format: "built %d-chunk index in %.1f s", size, built))
+            if postgresURL != nil {
+                figures.append(BenchmarkFigure(name: "SQLite load \(size / 1000)k chunks", value: Double(size) / built, unit: "chunks/s",
+                                               detail: String(format: "%.1f s, with %d-d vectors, keyword terms computed", built, vectorDimension)))
+            }
 
             var questions = [
                 "Quelles sont les différentes variantes de la tarte aux pommes ?",
@@ -128,49 +137,100 @@ public enum IndexBenchmarks {
             ]
             var queryGenerator = SyntheticFrench(seed: 7)
             while questions.count < queries { questions.append(queryGenerator.query()) }
-            _ = try store.search(questions[0], k: 5) // warm the page cache
-            var latencies: [Double] = []
-            var found = 0
-            for question in questions {
-                let t0 = MonotonicClock.now()
-                found += try store.search(question, k: 5).count
-                latencies.append(MonotonicClock.milliseconds(since: t0))
-            }
-            latencies.sort()
-            let p50 = latencies[latencies.count / 2]
-            let p95 = latencies[min(latencies.count - 1, Int(Double(latencies.count) * 0.95))]
-            figures.append(BenchmarkFigure(name: "BM25 search \(size / 1000)k chunks p50", value: p50, unit: "ms",
-                                           detail: "\(questions.count) queries, k=5, \(found) hits"))
-            figures.append(BenchmarkFigure(name: "BM25 search \(size / 1000)k chunks p95", value: p95, unit: "ms",
-                                           detail: String(format: "max %.1f ms", latencies.last ?? 0)))
-
-            guard vectorDimension > 0 else { continue }
             var vectors = SyntheticFrench(seed: 11)
-            let queryVectors = (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) }
+            let queryVectors = vectorDimension > 0 ? (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) } : []
+            figures += try measureSearch(store, label: "", size: size, dimension: vectorDimension, questions: questions,
+                                         queryVectors: queryVectors)
+
+            guard let postgresURL else { continue }
+            // The same chunks and vectors (same generators and seeds) in PostgreSQL.
+            let postgres = try PostgresIndexStore.open(url: postgresURL + (postgresURL.contains("?") ? "&" : "?") + "schema=bench_\(size)")
+            try postgres.drop()
+            let target = try PostgresIndexStore.open(url: postgresURL + (postgresURL.contains("?") ? "&" : "?") + "schema=bench_\(size)")
+            var texts = SyntheticFrench(seed: UInt64(size))
+            var offset = 0
+            let chunks = (0..<size).map { ordinal -> Chunk in
+                let text = texts.chunk(characters: 800)
+                let length = text.unicodeScalars.count
+                defer { offset += length }
+                return Chunk(file: "synthetic-1.txt", page: nil, start: offset, end: offset + length, ordinal: ordinal, text: text)
+            }
+            var chunkVectors = SyntheticFrench(seed: 5)
+            let stored = vectorDimension > 0 ? (0..<size).map { _ in chunkVectors.unitVector(vectorDimension) } : nil
             let loadStart = MonotonicClock.now()
-            _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
-            let load = MonotonicClock.seconds(since: loadStart)
-            var dense: [Double] = []
-            for vector in queryVectors {
-                let t0 = MonotonicClock.now()
-                _ = try store.denseSearch(vector, modelID: syntheticModelID, k: 5)
-                dense.append(MonotonicClock.milliseconds(since: t0))
+            try target.load(documentPath: "synthetic-1.txt", chunks: chunks, vectors: stored, modelID: syntheticModelID)
+            let loaded = MonotonicClock.seconds(since: loadStart)
+            figures.append(BenchmarkFigure(name: "PostgreSQL load \(size / 1000)k chunks", value: Double(size) / loaded, unit: "chunks/s",
+                                           detail: String(format: "%.1f s, with %d-d vectors, keyword terms computed, one transaction", loaded, vectorDimension)))
+            if vectorDimension > 0 {
+                let indexStart = MonotonicClock.now()
+                try target.createVectorIndex(dimension: vectorDimension)
+                figures.append(BenchmarkFigure(name: "PostgreSQL HNSW build \(size / 1000)k × \(vectorDimension)-d", value: MonotonicClock.seconds(since: indexStart),
+                                               unit: "s", detail: "m=16, ef_construction=64 (pgvector defaults)"))
             }
-            dense.sort()
-            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p50", value: dense[dense.count / 2],
-                                           unit: "ms", detail: String(format: "%d queries, k=5; first call loads the vectors: %.2f s", dense.count, load)))
-            figures.append(BenchmarkFigure(name: "dense search \(size / 1000)k × \(vectorDimension)-d p95",
-                                           value: dense[min(dense.count - 1, Int(Double(dense.count) * 0.95))], unit: "ms"))
-            var hybrid: [Double] = []
-            for (question, vector) in zip(questions, queryVectors) {
-                let t0 = MonotonicClock.now()
-                _ = try store.hybridSearch(question, vector: vector, modelID: syntheticModelID, k: 5)
-                hybrid.append(MonotonicClock.milliseconds(since: t0))
+            log(String(format: "loaded %d chunks into PostgreSQL in %.1f s", size, loaded))
+            figures += try measureSearch(target, label: "PostgreSQL ", size: size, dimension: vectorDimension, questions: questions,
+                                         queryVectors: queryVectors)
+            if vectorDimension > 0 {
+                // Recall@5 of the HNSW against the exact scan, chunks matched by ordinal.
+                var recall = 0.0
+                for vector in queryVectors {
+                    let exact = Set(try store.denseSearch(vector, modelID: syntheticModelID, k: 5).map(\.ordinal))
+                    let found = Set(try target.denseSearch(vector, modelID: syntheticModelID, k: 5).map(\.ordinal))
+                    recall += Double(exact.intersection(found).count) / Double(max(1, exact.count))
+                }
+                figures.append(BenchmarkFigure(name: "PostgreSQL HNSW recall@5 \(size / 1000)k (random vectors)", value: recall / Double(queryVectors.count),
+                                               unit: "", detail: "\(queryVectors.count) queries against SQLite's exact scan, ef_search \(target.efSearch)"))
             }
-            hybrid.sort()
-            figures.append(BenchmarkFigure(name: "hybrid search \(size / 1000)k p50", value: hybrid[hybrid.count / 2], unit: "ms",
-                                           detail: "\(hybrid.count) queries, 50 candidates per list, without query embedding"))
+            try target.drop()
         }
+        return figures
+    }
+
+    /// BM25 (p50, p95), and with query vectors dense (p50, p95) and hybrid (p50, p95), of one index.
+    static func measureSearch(_ store: any IndexStore, label: String, size: Int, dimension: Int, questions: [String],
+                              queryVectors: [[Float]]) throws -> [BenchmarkFigure] {
+        func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        var figures: [BenchmarkFigure] = []
+        _ = try store.search(questions[0], k: 5) // warm the caches
+        var latencies: [Double] = []
+        var found = 0
+        for question in questions {
+            let t0 = MonotonicClock.now()
+            found += try store.search(question, k: 5).count
+            latencies.append(MonotonicClock.milliseconds(since: t0))
+        }
+        latencies.sort()
+        figures.append(BenchmarkFigure(name: "\(label)BM25 search \(size / 1000)k chunks p50", value: percentile(latencies, 0.5), unit: "ms",
+                                       detail: "\(questions.count) queries, k=5, \(found) hits"))
+        figures.append(BenchmarkFigure(name: "\(label)BM25 search \(size / 1000)k chunks p95", value: percentile(latencies, 0.95), unit: "ms",
+                                       detail: String(format: "max %.1f ms", latencies.last ?? 0)))
+
+        guard dimension > 0, !queryVectors.isEmpty else { return figures }
+        let loadStart = MonotonicClock.now()
+        _ = try store.denseSearch(queryVectors[0], modelID: syntheticModelID, k: 5)
+        let load = MonotonicClock.seconds(since: loadStart)
+        var dense: [Double] = []
+        for vector in queryVectors {
+            let t0 = MonotonicClock.now()
+            _ = try store.denseSearch(vector, modelID: syntheticModelID, k: 5)
+            dense.append(MonotonicClock.milliseconds(since: t0))
+        }
+        dense.sort()
+        let method = store is PostgresIndexStore ? "HNSW, ef_search \((store as? PostgresIndexStore)?.efSearch ?? 0)" : "exact scan"
+        figures.append(BenchmarkFigure(name: "\(label)dense search \(size / 1000)k × \(dimension)-d p50", value: percentile(dense, 0.5),
+                                       unit: "ms", detail: "\(dense.count) queries, k=5, \(method); first call: " + String(format: "%.2f s", load)))
+        figures.append(BenchmarkFigure(name: "\(label)dense search \(size / 1000)k × \(dimension)-d p95", value: percentile(dense, 0.95), unit: "ms"))
+        var hybrid: [Double] = []
+        for (question, vector) in zip(questions, queryVectors) {
+            let t0 = MonotonicClock.now()
+            _ = try store.hybridSearch(question, vector: vector, modelID: syntheticModelID, k: 5)
+            hybrid.append(MonotonicClock.milliseconds(since: t0))
+        }
+        hybrid.sort()
+        figures.append(BenchmarkFigure(name: "\(label)hybrid search \(size / 1000)k p50", value: percentile(hybrid, 0.5), unit: "ms",
+                                       detail: "\(hybrid.count) queries, 50 candidates per list, without query embedding"))
+        figures.append(BenchmarkFigure(name: "\(label)hybrid search \(size / 1000)k p95", value: percentile(hybrid, 0.95), unit: "ms"))
         return figures
     }
 }

@@ -72,6 +72,12 @@ public struct RetrievalBenchmark: Sendable {
     }
 
     /// The relevance signals of every question (covered and off-topic).
+    /// The same set, questions and query vectors over another index of the same corpus (e.g. the
+    /// index copied into PostgreSQL), to compare implementations question by question.
+    public func over(_ store: any IndexStore) -> RetrievalBenchmark {
+        RetrievalBenchmark(set: set, store: store, embedder: embedder, vectors: vectors)
+    }
+
     public func signals() throws -> [String: RelevanceSignals] {
         var result: [String: RelevanceSignals] = [:]
         for question in set.questions {

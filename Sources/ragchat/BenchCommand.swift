@@ -79,9 +79,15 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Dimension of the random vectors for dense and hybrid search (0: BM25 only).")
         var dimension = 384
 
+        @Option(name: .customLong("index"), help: "A postgres:// URL: also measure the PostgreSQL index on the same chunks, side by side (schemas bench_<size>, dropped after).")
+        var postgresURL: String?
+
         func run() async throws {
+            if let postgresURL, !PostgresAddress.isPostgres(postgresURL) {
+                throw CLIError("--index takes a postgres:// URL here (SQLite is always measured)")
+            }
             let figures = try IndexBenchmarks.search(workDirectory: URL(fileURLWithPath: workDirectory), sizes: sizes,
-                                                     queries: queries, vectorDimension: dimension,
+                                                     queries: queries, vectorDimension: dimension, postgresURL: postgresURL,
                                                      log: { Terminal.err($0 + "\n") })
             for figure in figures { Terminal.out("\(figure)\n") }
         }
@@ -132,6 +138,46 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     struct RetrievalBench: AsyncParsableCommand {
+        /// The set's SQLite index copied into PostgreSQL (no re-embedding), evaluated the same way:
+        /// both implementations' hit@k per mode, how many gate decisions differ, and the recall@5
+        /// of pgvector's HNSW against SQLite's exact scan on the questions' real embeddings.
+        func compare(_ bench: RetrievalBenchmark, runs: [RetrievalRun], signals: [String: RelevanceSignals], gate: RelevanceGate,
+                     postgresURL: String) throws {
+            guard let source = bench.store as? SQLiteIndexStore, let embedder = bench.embedder else { return }
+            let schema = "eval_" + bench.set.name.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            let url = postgresURL + (postgresURL.contains("?") ? "&" : "?") + "schema=" + schema
+            try PostgresIndexStore.open(url: url).drop()
+            let target = try PostgresIndexStore.open(url: url)
+            let copied = try target.copy(from: source)
+            Terminal.out("\nPostgreSQL \(target.location): \(copied.chunks) chunks and \(copied.vectors) vectors copied in "
+                         + String(format: "%.1f s", copied.seconds) + "; HNSW ef_search \(target.efSearch)\n")
+            let other = bench.over(target)
+            Terminal.out("| index | mode | hit@1 | hit@3 | hit@5 | MRR@5 |\n|---|---|---|---|---|---|\n")
+            for (run, mode) in zip(runs, [SearchMode.bm25, .dense, .hybrid]) {
+                let theirs = try other.run(mode).all
+                Terminal.out("| SQLite | \(mode.rawValue) | \(run.all.hitAt1) | \(run.all.hitAt3) | \(run.all.hitAt5) | \(String(format: "%.3f", run.all.mrrAt5)) |\n")
+                Terminal.out("| PostgreSQL | \(mode.rawValue) | \(theirs.hitAt1) | \(theirs.hitAt3) | \(theirs.hitAt5) | \(String(format: "%.3f", theirs.mrrAt5)) |\n")
+            }
+            let otherSignals = try other.signals()
+            let differing = bench.set.questions.filter { question in
+                guard let a = signals[question.id], let b = otherSignals[question.id] else { return false }
+                return gate.isCovered(a) != gate.isCovered(b)
+            }
+            Terminal.out("gate decisions that differ: \(differing.count) of \(bench.set.questions.count)"
+                         + (differing.isEmpty ? "" : " (\(differing.map(\.id).joined(separator: ", ")))") + "\n")
+            var recall = 0.0, counted = 0
+            for question in bench.set.questions {
+                guard let vector = bench.vectors[question.id] else { continue }
+                let key = { (hit: SearchHit) in "\(hit.file)#\(hit.ordinal)" }
+                let exact = Set(try source.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
+                let found = Set(try target.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
+                recall += Double(exact.intersection(found).count) / Double(max(1, exact.count))
+                counted += 1
+            }
+            Terminal.out("HNSW recall@5 against the exact scan: " + String(format: "%.4f", recall / Double(max(1, counted)))
+                         + " over \(counted) questions\n")
+        }
+
         static let configuration = CommandConfiguration(
             commandName: "retrieval",
             abstract: "hit@1/3/5 and MRR@5 of bm25, dense and hybrid search over an evaluation set, per question class, and the relevance gate's declines.",
@@ -168,6 +214,9 @@ struct BenchCommand: AsyncParsableCommand {
 
         @Option(help: "Write every question's best sentence cosine (the question against each sentence of its 5 best hybrid passages) to this TSV file.")
         var sentenceCosines: String?
+
+        @Option(name: .customLong("index"), help: "A postgres:// URL: also copy the set's index there (schema eval_<set>, replaced) and compare hit@k, the gate's decisions and HNSW recall@5 with SQLite's.")
+        var postgresURL: String?
 
         @Option(help: "Write every question's 30 best hybrid candidates to this JSON file with the question's best cosine against each candidate's sentences and sentence pairs (pairs after the chunk's context), to study sentence-level reranking offline: [{id, class, hits: [[chunk, bm25, cosine, best sentence cosine, best pair cosine, answers]]}].")
         var rerankStudy: String?
@@ -258,6 +307,7 @@ struct BenchCommand: AsyncParsableCommand {
                         + "\t\(s?.unknownTerms.joined(separator: " ") ?? "")\t\(question.question)\n")
                 }
             }
+            if let postgresURL { try compare(bench, runs: runs, signals: signals, gate: gate, postgresURL: postgresURL) }
             guard grid else { return }
             Terminal.out("\ngrid (bm25 weight 1): dense weight × rank offset → hit@1, hit@3, hit@5, MRR@5\n")
             for offset in [1.0, 2, 5, 10, 20, 60] {
