@@ -165,17 +165,22 @@ struct BenchCommand: AsyncParsableCommand {
             }
             Terminal.out("gate decisions that differ: \(differing.count) of \(bench.set.questions.count)"
                          + (differing.isEmpty ? "" : " (\(differing.map(\.id).joined(separator: ", ")))") + "\n")
-            var recall = 0.0, counted = 0
-            for question in bench.set.questions {
-                guard let vector = bench.vectors[question.id] else { continue }
-                let key = { (hit: SearchHit) in "\(hit.file)#\(hit.ordinal)" }
-                let exact = Set(try source.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
-                let found = Set(try target.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
-                recall += Double(exact.intersection(found).count) / Double(max(1, exact.count))
-                counted += 1
+            // On an index this small the planner ranks every vector exactly: the graph's own recall
+            // is measured with sequential scans turned off, at pgvector's default ef_search and ours.
+            for efSearch in [40, PostgresIndexStore.defaultEfSearch] {
+                let graph = try PostgresIndexStore.open(url: url, efSearch: efSearch, forceIndexScans: true)
+                var recall = 0.0, counted = 0
+                for question in bench.set.questions {
+                    guard let vector = bench.vectors[question.id] else { continue }
+                    let key = { (hit: SearchHit) in "\(hit.file)#\(hit.ordinal)" }
+                    let exact = Set(try source.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
+                    let found = Set(try graph.denseSearch(vector, modelID: embedder.modelID, k: 5).map(key))
+                    recall += Double(exact.intersection(found).count) / Double(max(1, exact.count))
+                    counted += 1
+                }
+                Terminal.out("HNSW recall@5 against the exact scan (index scan forced, ef_search \(efSearch)): "
+                             + String(format: "%.4f", recall / Double(max(1, counted))) + " over \(counted) questions\n")
             }
-            Terminal.out("HNSW recall@5 against the exact scan: " + String(format: "%.4f", recall / Double(max(1, counted)))
-                         + " over \(counted) questions\n")
         }
 
         static let configuration = CommandConfiguration(

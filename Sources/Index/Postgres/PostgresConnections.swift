@@ -17,6 +17,8 @@ final class PostgresConnections: Sendable {
     let address: PostgresAddress
     /// `hnsw.ef_search` set on every connection: candidates kept while walking the HNSW graph.
     let efSearch: Int
+    /// More `SET …` statements for every connection (the benchmarks' `enable_seqscan = off`).
+    let settings: [String]
     private let group: MultiThreadedEventLoopGroup
     private let idle = Mutex<[PostgresConnection]>([])
     private let nextID = Atomic<Int>(1)
@@ -24,9 +26,10 @@ final class PostgresConnections: Sendable {
     /// Idle connections kept for reuse; more may be open while busy.
     private static let keptIdle = 16
 
-    init(address: PostgresAddress, efSearch: Int) {
+    init(address: PostgresAddress, efSearch: Int, settings: [String] = []) {
         self.address = address
         self.efSearch = efSearch
+        self.settings = settings
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = Logger(label: "ragchat.index.postgres")
         logger.logLevel = .critical  // failures reach the caller as IndexError; no double logging
@@ -54,6 +57,9 @@ final class PostgresConnections: Sendable {
             // Quoted identifiers are not needed: `PostgresAddress` only accepts plain schema names.
             _ = try connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(address.schema), public"), logger: logger).wait()
             _ = try connection.query(PostgresQuery(unsafeSQL: "SET hnsw.ef_search = \(efSearch)"), logger: logger).wait()
+            for setting in settings {
+                _ = try connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger).wait()
+            }
         } catch {
             Self.drop(connection)
             throw error

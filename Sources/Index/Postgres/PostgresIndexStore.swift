@@ -26,8 +26,9 @@ public final class PostgresIndexStore: IndexStore {
     /// The vector dimension of each model seen (a model's id names its weights, so it never changes).
     private let dimensions = Mutex<[String: Int]>([:])
 
-    /// The default `hnsw.ef_search`: pgvector's 40 misses about 1 % of the true top 5 on the
-    /// development set's e5 vectors; 100 costs little more (BENCHMARKS.md).
+    /// The default `hnsw.ef_search`: with pgvector's 40 the graph finds 97.0 % of the exact top 5
+    /// on the development set's e5 vectors, with 100 99.9 % (`ragchat bench retrieval --index`,
+    /// BENCHMARKS.md), for little more time.
     public static let defaultEfSearch = 100
 
     private init(address: PostgresAddress, connections: PostgresConnections) {
@@ -39,9 +40,15 @@ public final class PostgresIndexStore: IndexStore {
     /// extension) and migrating them when needed. Without `create` (search, server) a database
     /// that holds no index is `IndexError.indexNotFound`. A server that cannot be reached, a wrong
     /// password or database name is `IndexError.unavailable` saying which.
-    public static func open(url: String, create: Bool = true, efSearch: Int = defaultEfSearch) throws -> PostgresIndexStore {
+    ///
+    /// `forceIndexScans` turns sequential scans and sorts off for this store's connections, so that
+    /// the dense query has to walk the HNSW graph: on a small index the planner rightly ranks every
+    /// vector exactly instead, and the benchmarks set it to measure the graph's own recall there.
+    public static func open(url: String, create: Bool = true, efSearch: Int = defaultEfSearch,
+                            forceIndexScans: Bool = false) throws -> PostgresIndexStore {
         let address = try PostgresAddress(url: url)
-        let connections = PostgresConnections(address: address, efSearch: efSearch)
+        let connections = PostgresConnections(address: address, efSearch: efSearch,
+                                              settings: forceIndexScans ? ["enable_seqscan = off", "enable_sort = off"] : [])
         let store = PostgresIndexStore(address: address, connections: connections)
         try connections.withConnection { session in
             if !create {
