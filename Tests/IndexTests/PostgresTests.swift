@@ -83,6 +83,26 @@ struct PostgresIndexTests {
         }
     }
 
+    /// The server dropping every connection (as a restart does) costs no query: a reused
+    /// connection found dead is replaced and the read runs again; then ingest works as well.
+    @Test func droppedConnectionsAreReplaced() async throws {
+        let url = try #require(PostgresTestServer.url)
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        try workspace.write("tarte.txt", Samples.tarte)
+        let store = try workspace.open()
+        _ = try await store.ingest(dataDirectory: workspace.data)
+        #expect(try store.search("Tatin", k: 1).count == 1)  // leaves an idle connection
+        let schema = PostgresTestServer.schema(of: workspace)
+        let admin = try PostgresIndexStore.open(url: url + "?schema=" + schema + "_admin")
+        defer { try? admin.drop() }
+        let ended = try admin.terminateSessions(applicationName: "ragchat:" + schema)
+        #expect(ended >= 1)
+        #expect(try store.search("Tatin", k: 1).first?.file == "tarte.txt")
+        try workspace.write("secrets.txt", Samples.secrets)
+        #expect(try await store.ingest(dataDirectory: workspace.data).added == 1)
+    }
+
     /// Two ingests of the same folder at once (two machines): the advisory lock runs them one
     /// after the other, so no chunk is written twice or lost.
     @Test func concurrentIngestsDoNotDuplicateChunks() async throws {

@@ -189,6 +189,7 @@ import Testing
             (.timeout(what: "remote", seconds: 1), .gatewayTimeout),
             (.noBackend, .serviceUnavailable),
             (.retrieval("disk"), .internalServerError),
+            (.indexUnavailable("postgres://ragchat@127.0.0.1:5432/ragchat: connection refused"), .serviceUnavailable),
         ]
         for (error, status) in cases {
             let app = buildApplication(testConfiguration(), engine: StubEngine(error: error))

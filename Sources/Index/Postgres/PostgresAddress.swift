@@ -68,8 +68,13 @@ public struct PostgresAddress: Sendable, Hashable {
         var configuration = PostgresConnection.Configuration(host: host, port: port, username: user, password: password,
                                                              database: database, tls: .disable)
         configuration.options.connectTimeout = .seconds(5)
+        // Names this index's sessions in pg_stat_activity (what an operator, or a test, looks for).
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
         return configuration
     }
+
+    /// `ragchat` and the schema: the `application_name` of this index's connections.
+    package var applicationName: String { "ragchat:" + schema }
 
     /// `location` with any password replaced by `***`.
     static func redacted(_ location: String) -> String {

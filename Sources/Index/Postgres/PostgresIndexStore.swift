@@ -65,6 +65,20 @@ public final class PostgresIndexStore: IndexStore {
     /// Closes the idle connections now rather than when the store is released.
     public func close() { connections.close() }
 
+    /// Ends the server sessions named `applicationName` (another store's, see
+    /// `PostgresAddress.applicationName`), as a server restart would; how many. For the tests.
+    package func terminateSessions(applicationName: String) throws -> Int {
+        try connections.withConnection { session in
+            // The sessions are chosen first (MATERIALIZED): in one WHERE clause PostgreSQL may call
+            // pg_terminate_backend before testing the name, and end every session.
+            try session.rows("""
+                WITH chosen AS MATERIALIZED (
+                    SELECT pid FROM pg_stat_activity WHERE application_name = \(applicationName) AND pid <> pg_backend_pid())
+                SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM chosen
+                """).first?.decode(Int.self) ?? 0
+        }
+    }
+
     /// Drops this index: its schema with everything in it (the tables only, in `public`). For the
     /// tests, which give each case a schema of its own.
     package func drop() throws {
