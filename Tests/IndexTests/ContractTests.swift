@@ -4,7 +4,7 @@ import Index
 import Testing
 
 /// What every `IndexStore` implementation does, whatever stores the index. Each case runs once per
-/// entry of `IndexImplementation.all` (SQLite today) on an index of its own; the suites nested in
+/// entry of `IndexImplementation.all` (SQLite, and PostgreSQL when its test server runs) on an index of its own; the suites nested in
 /// this one (here and in IngestTests, SearchTests and DenseSearchTests) make up the contract.
 @Suite("IndexStore contract")
 struct IndexStoreContract {}
