@@ -45,7 +45,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 if [[ -n "${RAGCHAT_SERVE_CMD:-}" ]]; then
   CMD=${RAGCHAT_SERVE_CMD//\{port\}/$PORT}
 else
-  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX --audio-cache $WORK/audio-cache"
+  # A copy of the data folder: the documents run uploads to it and deletes from it.
+  cp -r "$DATA" "$WORK/data"
+  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX --data $WORK/data --audio-cache $WORK/audio-cache"
 fi
 
 LOG=$OUT/server.log
@@ -79,6 +81,18 @@ status=0
 python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 1280 --height 900 --screenshot "$OUT/screenshot.png" || status=1
 python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 390 --height 844 --screenshot "$OUT/screenshot-phone.png" || status=1
 if [[ $status -ne 0 ]]; then echo "e2e: FAILED (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+
+# Documents managed from the page: a PDF uploaded through the documents panel is indexed in the
+# background, answers a question only it answers, its citation opens it at the right page; then
+# it is deleted through the page. Desktop and phone widths. Only for the built-in server command.
+if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
+  PDF=$WORK/refuge-lac-vert.pdf
+  python3 scripts/e2e-pdf.py "$PDF"
+  UPLOAD=(--upload "$PDF" --expect-page 3 --question "Comment s'appelle le gardien du refuge du lac Vert ?")
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --width 1280 --height 900 --screenshot "$OUT/upload.png" || status=1
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --width 390 --height 844 --screenshot "$OUT/upload-phone.png" || status=1
+  if [[ $status -ne 0 ]]; then echo "e2e: FAILED with an uploaded document (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+fi
 
 # The same server with a client key (RAGCHAT_SERVER_KEY): the page must ask for it, then
 # answer and play the clips it fetches with the key. Only for the built-in server command.
