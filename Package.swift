@@ -122,7 +122,7 @@ let package = Package(
             "Server", "RAG", "Benchmarks", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["ragchat"]),
+        .testTarget(name: "CLITests", dependencies: ["ragchat", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis"]),
     ]
 )

@@ -30,7 +30,7 @@ package enum RouteTable {
         path == "/chat" || path == "/chat/stream" || path == "/v1/chat/completions"
     }
 
-    static func allowed(path: String) -> [HTTPRequest.Method]? {
+    package static func allowed(path: String) -> [HTTPRequest.Method]? {
         if let r = api.first(where: { $0.path == path }) { return r.methods }
         if path.hasPrefix("/audio/") { return [.get, .head] }
         return documentRoute(path)?.methods

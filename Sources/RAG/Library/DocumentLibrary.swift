@@ -35,6 +35,11 @@ public final class DocumentLibrary: Sendable {
     }
     private let state = Mutex(State())
 
+    /// Chunks per encoder pass when indexing in the background: the encoder runs one pass at a
+    /// time, so a question asked meanwhile waits for at most one such pass (instead of the 32 of
+    /// `ragchat ingest`).
+    public static let backgroundBatchSize = 4
+
     /// Staged uploads live in this hidden folder of the data directory (ingest skips hidden
     /// folders), so that storing one is an atomic rename on the same file system.
     static let stagingFolder = ".ragchat-uploads"
