@@ -158,8 +158,7 @@ public final class DocumentLibrary: Sendable {
             throw LibraryError.storage("cannot prepare the upload: \(error.localizedDescription)")
         }
         do {
-            let document = try Extractor.extract(fileAt: probe, path: name)
-            guard document.pages.contains(where: { !$0.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) else {
+            guard try Self.holdsText(probe, name: name) else {
                 throw LibraryError.unreadable(name, "no text could be extracted from it (a scanned PDF needs OCR first)")
             }
         } catch let error as DocumentsError {
@@ -170,6 +169,24 @@ public final class DocumentLibrary: Sendable {
             throw error
         }
         return PreparedUpload(name: name, file: probe)
+    }
+
+    /// Does the file extract to some text? A PDF is extracted whole (Poppler must open every
+    /// page); a text file is read in segments (bounded memory whatever its size) after the whole
+    /// file has been checked for binary content, up to its first segment with text.
+    static func holdsText(_ file: URL, name: String) throws -> Bool {
+        guard DocumentKind(path: name) != .pdf else {
+            return try Extractor.extract(fileAt: file, path: name).pages.contains { !$0.text.allSatisfy(\.isWhitespace) }
+        }
+        struct FoundText: Error {}
+        do {
+            try TextFileReader().read(file, path: name) { segment in
+                if !segment.text.allSatisfy(\.isWhitespace) { throw FoundText() }
+            }
+        } catch is FoundText {
+            return true
+        }
+        return false
     }
 
     public func discard(_ upload: PreparedUpload) {
