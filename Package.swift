@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // System libraries (pkg-config).
@@ -73,6 +74,8 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             // Document uploads: a streaming multipart/form-data parser.
             .product(name: "MultipartKit", package: "multipart-kit"),
+            // Endless responses (indexing events) end when the server shuts down gracefully.
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             // The connection pipeline (timeouts, when to close): NIO's HTTP/1 codec and HTTP-types bridge.
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -122,6 +122,20 @@ def upload_through_page(wd, path, timeout):
     return []
 
 
+def drop_on_page(wd, name, text, timeout):
+    """Drops a text file on the page (the drag-and-drop events a browser sends, with a File in
+    their DataTransfer) and waits until the documents list shows it indexed."""
+    wd.script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File([arguments[1]], arguments[0], {type: 'text/plain'}));
+        for (const type of ['dragenter', 'dragover', 'drop']) {
+          document.body.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""", name, text)
+    status = wait_for(wd, "const li = document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"]`);"
+                          "return li && li.dataset.status === 'indexed' ? 'indexed' : null;", timeout, name)
+    return [] if status == "indexed" else [f"{name}, dropped on the page, was not indexed within {timeout:.0f} s"]
+
+
 def check_citation(wd, name, page, shots):
     """The answer's citation of `name` must link to the PDF at `page` and the link must serve it."""
     href = wd.script("for (const li of document.querySelectorAll('.exchange .sources li')) {"
@@ -136,12 +150,14 @@ def check_citation(wd, name, page, shots):
         problems.append(f"the citation opens {href}, not page {page}")
     fetched = wd.s("POST", "/execute/async", {"script": """
         const done = arguments[arguments.length - 1];
-        fetch(arguments[0].split('#')[0]).then(async (r) => {
+        fetch(arguments[0].split('#')[0], {headers: withKey()}).then(async (r) => {
           const bytes = new Uint8Array(await r.arrayBuffer());
           done({status: r.status, type: r.headers.get('content-type'), head: String.fromCharCode(...bytes.slice(0, 5))});
         }).catch((e) => done({error: String(e)}));""", "args": [href]})
     if not fetched or fetched.get("status") != 200 or fetched.get("type") != "application/pdf" or fetched.get("head") != "%PDF-":
         problems.append(f"the citation's link does not serve the PDF: {fetched}")
+    if wd.script("return !!serverKey"):
+        return problems   # a plain navigation cannot send the key (the page opens a blob instead)
     # The cited source as the browser opens it (the PDF viewer at that page).
     page_url = wd.s("GET", "/url")
     wd.s("POST", "/url", {"url": href})
@@ -176,7 +192,15 @@ def delete_through_page(wd, name, timeout):
     if not button:
         return [f"no delete button for {name}"]
     selector = '#documents-list li[data-file="%s"] .doc-delete' % name
-    wd.s("POST", f"/element/{element(wd, selector)}/click", {})
+    # The list is redrawn whenever indexing progresses: a button found a moment ago may be gone.
+    for attempt in range(10):
+        try:
+            wd.s("POST", f"/element/{element(wd, selector)}/click", {})
+            break
+        except RuntimeError as e:
+            if "stale element" not in str(e) or attempt == 9:
+                raise
+            time.sleep(0.2)
     wd.s("POST", "/alert/accept", {})
     gone = wait_for(wd, "return document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"]`) ? null : true",
                     timeout, name)
@@ -311,6 +335,9 @@ def main():
             problems += check_citation(wd, name, args.expect_page, shots)
             problems += check_conversation_kept(wd, state.get("answer") or "")
             problems += delete_through_page(wd, name, args.timeout)
+            dropped = "carnet-de-route.txt"
+            problems += drop_on_page(wd, dropped, "Carnet de route.\n\nLa source du Pré Long ne tarit jamais.\n", args.timeout)
+            problems += delete_through_page(wd, dropped, args.timeout)
         print(json.dumps({"played": played, "answer_seconds": round(answered, 2), "answer": (state.get("answer") or "")[:300],
                           "sources": sources, "audios": audios, "screenshot": args.screenshot}, ensure_ascii=False, indent=1))
         if problems:

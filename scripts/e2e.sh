@@ -5,7 +5,11 @@
 #   3. opens the chat page in headless Chromium through WebDriver (scripts/e2e.py), types the
 #      question and presses Enter, checks that the answer, its sources and two loaded audio
 #      elements (question + answer) appear, and saves screenshots (desktop and phone width),
-#   4. stops the server.
+#   4. uploads a PDF through the documents panel (desktop and phone width), asks what only its
+#      page 3 says, checks the citation opens page 3, the kept conversation and its reset, a
+#      dropped file, and deletes both through the page,
+#   5. restarts the server with a key and does the chat and upload runs again with it,
+#   6. stops the server.
 #
 #   scripts/e2e.sh                               # .build/release/ragchat (make e2e builds it)
 #   INDEX=models/index.sqlite scripts/e2e.sh     # an existing index
@@ -103,6 +107,7 @@ if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
   start_server
   unset RAGCHAT_SERVER_KEY
   python3 scripts/e2e.py "$URL" "${ARGS[@]}" --key "$KEY" --width 1280 --height 900 --screenshot "$OUT/screenshot-key.png" || status=1
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --key "$KEY" --width 1280 --height 900 --screenshot "$OUT/upload-key.png" || status=1
   if [[ $status -ne 0 ]]; then echo "e2e: FAILED with a server key (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
 fi
 echo "e2e: passed; screenshots in $OUT/"

@@ -5,6 +5,7 @@ import Index
 import MultipartKit
 import NIOCore
 import RAG
+import ServiceLifecycle
 
 /// The documents of the data folder over HTTP (`DocumentLibrary` does the work):
 /// - `GET /documents`: the list and where indexing stands;
@@ -175,7 +176,14 @@ struct DocumentsController: Sendable {
                 heartbeat.cancel()
             }
             do {
-                for await frame in frames { try await writer.write(frame) }
+                // A graceful shutdown (SIGTERM, Ctrl-C) ends the stream, which would otherwise
+                // keep the server waiting for it.
+                try await withGracefulShutdownHandler {
+                    for await frame in frames { try await writer.write(frame) }
+                } onGracefulShutdown: {
+                    sink.finish()
+                }
+                try await writer.finish(nil)
             } catch {
                 return   // the client went away
             }

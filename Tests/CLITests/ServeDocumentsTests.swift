@@ -106,4 +106,28 @@ struct ServeDocumentsTests {
         #expect(try await Self.ask(server, question).files.allSatisfy { $0 != "refuge.pdf" })
         #expect(!FileManager.default.fileExists(atPath: server.work.appendingPathComponent("data/refuge.pdf").path))
     }
+
+    /// An open event stream does not keep a stopping server waiting.
+    @Test(.enabled(if: ServeTests.dataAvailable))
+    func sigtermEndsTheEventStreams() async throws {
+        let server = try ServeTests.Server()
+        defer { _ = server.stop() }
+        try await server.waitReady()
+        let port = server.port
+        let reader = Task {
+            try await onThread {
+                let socket = try RawSocket(port: port)
+                socket.send("GET /documents/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                return socket.read(timeout: 30).end
+            }
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let start = ContinuousClock.now
+        server.process.terminate()
+        #expect(try await reader.value == .closed)
+        server.process.waitUntilExit()
+        let waited = ContinuousClock.now - start
+        #expect(server.process.terminationStatus == 0)
+        #expect(waited < .seconds(15), "stopped after \(waited)")
+    }
 }
