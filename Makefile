@@ -22,7 +22,7 @@ build: deps
 # Host, port and the rest: RAGCHAT_* variables (e.g. RAGCHAT_PORT=8090 make run).
 run: deps models build
 	$(BIN) ingest --data $(DATA) --index $(INDEX)
-	exec $(BIN) serve --index $(INDEX)
+	exec $(BIN) serve --index $(INDEX) --data $(DATA)
 
 # Headless Chromium asks a question on the page served by `ragchat serve` (temporary index).
 E2E_PACKAGES := chromium chromium-driver

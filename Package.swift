@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.24.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         // The PostgreSQL + pgvector index (`--index postgres://…`): the wire protocol, pooled.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
@@ -69,12 +71,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Server", dependencies: [
-            "RAG", "Index", "Tensors",
+            "RAG", "Index", "Documents", "Tensors",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             // Client authentication (bearer server key) and the request context's identity.
             .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
             .product(name: "Crypto", package: "swift-crypto"),
+            // Document uploads: a streaming multipart/form-data parser.
+            .product(name: "MultipartKit", package: "multipart-kit"),
+            // Endless responses (indexing events) end when the server shuts down gracefully.
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             // The connection pipeline (timeouts, when to close): NIO's HTTP/1 codec and HTTP-types bridge.
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -124,7 +130,7 @@ let package = Package(
             "Server", "RAG", "Benchmarks", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
-        .testTarget(name: "CLITests", dependencies: ["ragchat"]),
+        .testTarget(name: "CLITests", dependencies: ["ragchat", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis"]),
     ]
 )

@@ -6,7 +6,12 @@ Opens the page, types a question and presses Enter, waits for the streamed answe
 that the answer text, its sources and two loaded <audio> elements (question and answer) are
 there, and saves a screenshot. Exit status 0 on success, 1 with a message otherwise.
 
-Usage: e2e.py URL [--question Q] [--screenshot FILE] [--timeout S]
+With --upload FILE (a PDF), the document is first uploaded through the page's documents panel
+and indexed; the answer must cite it, its citation must open the PDF at --expect-page, the
+conversation must survive a reload and go with "Nouvelle conversation", and the document is
+deleted through the page at the end.
+
+Usage: e2e.py URL [--question Q] [--screenshot FILE] [--timeout S] [--upload PDF --expect-page N]
 """
 import argparse
 import base64
@@ -81,6 +86,127 @@ class WebDriver:
             self.proc.kill()
 
 
+def wait_for(wd, script, timeout, *args):
+    """Polls `script` (returning a truthy value when done) until `timeout` seconds; its last value."""
+    deadline = time.time() + timeout
+    value = None
+    while time.time() < deadline:
+        value = wd.script(script, *args)
+        if value:
+            return value
+        time.sleep(0.25)
+    return value
+
+
+def element(wd, css):
+    found = wd.s("POST", "/element", {"using": "css selector", "value": css})
+    return next(iter(found.values()))
+
+
+def upload_through_page(wd, path, timeout):
+    """Opens the documents panel, picks `path` in its file input and waits until the list shows
+    the file indexed. Returns a list of problems."""
+    name = os.path.basename(path)
+    if not wait_for(wd, "return !document.querySelector('#documents-toggle').hidden", 10):
+        return ["the page shows no Documents button"]
+    wd.s("POST", f"/element/{element(wd, '#documents-toggle')}/click", {})
+    if not wait_for(wd, "return !document.querySelector('#documents').hidden", 5):
+        return ["the documents panel did not open"]
+    wd.s("POST", f"/element/{element(wd, '#upload')}/value", {"text": os.path.abspath(path)})
+    status = wait_for(wd, "const li = document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"]`);"
+                          "return li && li.dataset.status === 'indexed' ? 'indexed' : (li && li.dataset.status === 'failed' ? 'failed' : null);",
+                      timeout, name)
+    if status != "indexed":
+        message = wd.script("return document.querySelector('#documents-message').textContent")
+        return [f"{name} was not indexed within {timeout:.0f} s (status {status}, message {message!r})"]
+    return []
+
+
+def drop_on_page(wd, name, text, timeout):
+    """Drops a text file on the page (the drag-and-drop events a browser sends, with a File in
+    their DataTransfer) and waits until the documents list shows it indexed."""
+    wd.script("""
+        const dt = new DataTransfer();
+        dt.items.add(new File([arguments[1]], arguments[0], {type: 'text/plain'}));
+        for (const type of ['dragenter', 'dragover', 'drop']) {
+          document.body.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""", name, text)
+    status = wait_for(wd, "const li = document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"]`);"
+                          "return li && li.dataset.status === 'indexed' ? 'indexed' : null;", timeout, name)
+    return [] if status == "indexed" else [f"{name}, dropped on the page, was not indexed within {timeout:.0f} s"]
+
+
+def check_citation(wd, name, page, shots):
+    """The answer's citation of `name` must link to the PDF at `page` and the link must serve it."""
+    href = wd.script("for (const li of document.querySelectorAll('.exchange .sources li')) {"
+                     "  if (li.querySelector('.where').textContent.includes(arguments[0])) {"
+                     "    const a = li.querySelector('a.open-source'); return a ? a.href : ''; } } return null;", name)
+    if href is None:
+        return [f"no source from {name}"]
+    if not href:
+        return [f"the source from {name} has no link to open it"]
+    problems = []
+    if not href.endswith(f"#page={page}"):
+        problems.append(f"the citation opens {href}, not page {page}")
+    fetched = wd.s("POST", "/execute/async", {"script": """
+        const done = arguments[arguments.length - 1];
+        fetch(arguments[0].split('#')[0], {headers: withKey()}).then(async (r) => {
+          const bytes = new Uint8Array(await r.arrayBuffer());
+          done({status: r.status, type: r.headers.get('content-type'), head: String.fromCharCode(...bytes.slice(0, 5))});
+        }).catch((e) => done({error: String(e)}));""", "args": [href]})
+    if not fetched or fetched.get("status") != 200 or fetched.get("type") != "application/pdf" or fetched.get("head") != "%PDF-":
+        problems.append(f"the citation's link does not serve the PDF: {fetched}")
+    if wd.script("return !!serverKey"):
+        return problems   # a plain navigation cannot send the key (the page opens a blob instead)
+    # The cited source as the browser opens it (the PDF viewer at that page).
+    page_url = wd.s("GET", "/url")
+    wd.s("POST", "/url", {"url": href})
+    time.sleep(2)
+    with open(shots("source"), "wb") as f:
+        f.write(base64.b64decode(wd.s("GET", "/screenshot")))
+    wd.s("POST", "/url", {"url": page_url})
+    return problems
+
+
+def check_conversation_kept(wd, answer):
+    """After a reload the exchange is still there; "Nouvelle conversation" clears it."""
+    wd.s("POST", "/refresh", {})
+    restored = wait_for(wd, "const ex = document.querySelector('.exchange');"
+                            "return ex ? ex.querySelector('.answer .text').textContent : null;", 10)
+    problems = []
+    if not restored or restored.strip() != answer.strip():
+        problems.append(f"the conversation was not kept across a reload (found {str(restored)[:80]!r})")
+    wd.s("POST", f"/element/{element(wd, '#new-conversation')}/click", {})
+    left = wd.script("return [document.querySelectorAll('.exchange').length, localStorage.getItem('ragchat-conversation')]")
+    if left[0] != 0 or left[1]:
+        problems.append(f"'Nouvelle conversation' left {left[0]} exchanges and storage {str(left[1])[:80]!r}")
+    return problems
+
+
+def delete_through_page(wd, name, timeout):
+    """Deletes `name` with its button in the documents panel (accepting the confirmation)."""
+    if wd.script("return document.querySelector('#documents').hidden"):
+        wd.s("POST", f"/element/{element(wd, '#documents-toggle')}/click", {})
+    button = wait_for(wd, "return document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"] .doc-delete`) ? true : null",
+                      10, name)
+    if not button:
+        return [f"no delete button for {name}"]
+    selector = '#documents-list li[data-file="%s"] .doc-delete' % name
+    # The list is redrawn whenever indexing progresses: a button found a moment ago may be gone.
+    for attempt in range(10):
+        try:
+            wd.s("POST", f"/element/{element(wd, selector)}/click", {})
+            break
+        except RuntimeError as e:
+            if "stale element" not in str(e) or attempt == 9:
+                raise
+            time.sleep(0.2)
+    wd.s("POST", "/alert/accept", {})
+    gone = wait_for(wd, "return document.querySelector(`#documents-list li[data-file=\"${arguments[0]}\"]`) ? null : true",
+                    timeout, name)
+    return [] if gone else [f"{name} is still listed {timeout:.0f} s after its deletion"]
+
+
 STATE_JS = """
 const ex = document.querySelector('.exchange');
 if (!ex) return {started: false};
@@ -110,7 +236,13 @@ def main():
     ap.add_argument("--width", type=int, default=412)   # phone width
     ap.add_argument("--height", type=int, default=915)
     ap.add_argument("--key", default=None, help="the server key to type when the page asks for it")
+    ap.add_argument("--upload", default=None, help="a PDF to upload through the page before asking")
+    ap.add_argument("--expect-page", type=int, default=None, help="the page the citation of --upload must open")
     args = ap.parse_args()
+    if args.upload:
+        args.expect_file = os.path.basename(args.upload)
+    stem, ext = os.path.splitext(args.screenshot)
+    shots = lambda label: f"{stem}-{label}{ext}"
 
     binary = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     driver = shutil.which("chromedriver")
@@ -133,6 +265,14 @@ def main():
                 return 1
             key_el = wd.s("POST", "/element", {"using": "css selector", "value": "#server-key"})
             wd.s("POST", f"/element/{next(iter(key_el.values()))}/value", {"text": args.key + "\ue007"})
+        problems = []
+        if args.upload:
+            problems += upload_through_page(wd, args.upload, args.timeout)
+            with open(shots("documents"), "wb") as f:
+                f.write(base64.b64decode(wd.s("GET", "/screenshot")))
+            if problems:
+                print("e2e: FAIL:", problems[0], file=sys.stderr)
+                return 1
         el = wd.s("POST", "/element", {"using": "css selector", "value": "#question"})
         el_id = next(iter(el.values()))
         # Type the question and press Enter (U+E007): Enter must send.
@@ -166,7 +306,6 @@ def main():
         with open(args.screenshot, "wb") as f:
             f.write(png)
 
-        problems = []
         if not state.get("started"):
             problems.append("no exchange appeared after pressing Enter")
         if state.get("error"):
@@ -191,6 +330,14 @@ def main():
             problems.append(f"the question was not spoken first: played {played}, question clip {question_clip}")
         elif len(played) < 2:
             problems.append(f"the answer was not spoken after the question: played {played}")
+        if args.upload and state.get("done"):
+            name = os.path.basename(args.upload)
+            problems += check_citation(wd, name, args.expect_page, shots)
+            problems += check_conversation_kept(wd, state.get("answer") or "")
+            problems += delete_through_page(wd, name, args.timeout)
+            dropped = "carnet-de-route.txt"
+            problems += drop_on_page(wd, dropped, "Carnet de route.\n\nLa source du Pré Long ne tarit jamais.\n", args.timeout)
+            problems += delete_through_page(wd, dropped, args.timeout)
         print(json.dumps({"played": played, "answer_seconds": round(answered, 2), "answer": (state.get("answer") or "")[:300],
                           "sources": sources, "audios": audios, "screenshot": args.screenshot}, ensure_ascii=False, indent=1))
         if problems:

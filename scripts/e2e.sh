@@ -5,7 +5,11 @@
 #   3. opens the chat page in headless Chromium through WebDriver (scripts/e2e.py), types the
 #      question and presses Enter, checks that the answer, its sources and two loaded audio
 #      elements (question + answer) appear, and saves screenshots (desktop and phone width),
-#   4. stops the server.
+#   4. uploads a PDF through the documents panel (desktop and phone width), asks what only its
+#      page 3 says, checks the citation opens page 3, the kept conversation and its reset, a
+#      dropped file, and deletes both through the page,
+#   5. restarts the server with a key and does the chat and upload runs again with it,
+#   6. stops the server.
 #
 #   scripts/e2e.sh                               # .build/release/ragchat (make e2e builds it)
 #   INDEX=models/index.sqlite scripts/e2e.sh     # an existing index
@@ -45,7 +49,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 if [[ -n "${RAGCHAT_SERVE_CMD:-}" ]]; then
   CMD=${RAGCHAT_SERVE_CMD//\{port\}/$PORT}
 else
-  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX --audio-cache $WORK/audio-cache"
+  # A copy of the data folder: the documents run uploads to it and deletes from it.
+  cp -r "$DATA" "$WORK/data"
+  CMD="$BIN serve --host 127.0.0.1 --port $PORT --index $INDEX --data $WORK/data --audio-cache $WORK/audio-cache"
 fi
 
 LOG=$OUT/server.log
@@ -80,6 +86,18 @@ python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 1280 --height 900 --screensho
 python3 scripts/e2e.py "$URL" "${ARGS[@]}" --width 390 --height 844 --screenshot "$OUT/screenshot-phone.png" || status=1
 if [[ $status -ne 0 ]]; then echo "e2e: FAILED (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
 
+# Documents managed from the page: a PDF uploaded through the documents panel is indexed in the
+# background, answers a question only it answers, its citation opens it at the right page; then
+# it is deleted through the page. Desktop and phone widths. Only for the built-in server command.
+if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
+  PDF=$WORK/refuge-lac-vert.pdf
+  python3 scripts/e2e-pdf.py "$PDF"
+  UPLOAD=(--upload "$PDF" --expect-page 3 --question "Comment s'appelle le gardien du refuge du lac Vert ?")
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --width 1280 --height 900 --screenshot "$OUT/upload.png" || status=1
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --width 390 --height 844 --screenshot "$OUT/upload-phone.png" || status=1
+  if [[ $status -ne 0 ]]; then echo "e2e: FAILED with an uploaded document (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
+fi
+
 # The same server with a client key (RAGCHAT_SERVER_KEY): the page must ask for it, then
 # answer and play the clips it fetches with the key. Only for the built-in server command.
 if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
@@ -89,6 +107,7 @@ if [[ -z "${RAGCHAT_SERVE_CMD:-}" ]]; then
   start_server
   unset RAGCHAT_SERVER_KEY
   python3 scripts/e2e.py "$URL" "${ARGS[@]}" --key "$KEY" --width 1280 --height 900 --screenshot "$OUT/screenshot-key.png" || status=1
+  python3 scripts/e2e.py "$URL" "${UPLOAD[@]}" --key "$KEY" --width 1280 --height 900 --screenshot "$OUT/upload-key.png" || status=1
   if [[ $status -ne 0 ]]; then echo "e2e: FAILED with a server key (server log: $LOG)"; tail -20 "$LOG"; exit 1; fi
 fi
 echo "e2e: passed; screenshots in $OUT/"

@@ -43,6 +43,7 @@ keyForm.addEventListener("submit", (e) => {
   sessionStorage.setItem(KEY_STORAGE, key);
   keyInput.value = "";
   keyForm.hidden = true;
+  loadDocuments().then(watchIndexing);
   if (retryAfterKey) { const q = retryAfterKey; retryAfterKey = null; ask(q); }
 });
 
@@ -160,7 +161,7 @@ function setBusy(on) {
   form.setAttribute("aria-busy", on ? "true" : "false");
 }
 
-function newExchange(question) {
+function newExchange(question, scroll = true) {
   exchangeCount += 1;
   const node = template.content.firstElementChild.cloneNode(true);
   node.id = "exchange-" + exchangeCount;
@@ -187,7 +188,7 @@ function newExchange(question) {
   const hint = $("#hint");
   if (hint) hint.remove();
   transcript.append(node);
-  node.scrollIntoView({ block: "end", behavior: "smooth" });
+  if (scroll) node.scrollIntoView({ block: "end", behavior: "smooth" });
   return ex;
 }
 
@@ -245,6 +246,8 @@ function renderSources(ex, sources) {
     const p = document.createElement("p");
     p.textContent = s.text;
     details.append(summary, p);
+    const link = sourceLink(s);
+    if (link) details.append(link);
     li.append(details);
     ex.sourcesList.append(li);
   });
@@ -259,6 +262,237 @@ function showError(ex, message) {
   ex.busyLine.hidden = true;
   ex.answerBox.setAttribute("aria-busy", "false");
 }
+
+// ---- Citations that open the source ----
+// A PDF opens at the cited page (#page=N); a text file as a page with the passage marked. The
+// document id comes from the documents list (GET /documents): without access to it, no link.
+function sourceURL(s) {
+  const doc = documentsByFile.get(s.file);
+  if (!doc || doc.id == null) return null;
+  if (s.page != null) return `/documents/${doc.id}/file#page=${s.page}`;
+  return `/documents/${doc.id}/file?passage=${encodeURIComponent(s.id)}#passage`;
+}
+function sourceLink(s) {
+  const url = sourceURL(s);
+  if (!url) return null;
+  const a = document.createElement("a");
+  a.className = "open-source";
+  a.href = url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  a.textContent = s.page != null ? `Ouvrir le document à la page ${s.page}` : "Ouvrir le document au passage";
+  a.addEventListener("click", (e) => {
+    if (!serverKey) return;   // a plain link
+    // With a key, a new tab cannot send it: fetch the file and open it from a blob URL.
+    e.preventDefault();
+    const tab = window.open("about:blank", "_blank");
+    const [path, fragment] = url.split("#");
+    fetch(path, { headers: withKey() })
+      .then((r) => (r.ok ? r.blob() : Promise.reject(new Error("HTTP " + r.status))))
+      .then((b) => { const u = URL.createObjectURL(b); if (tab) tab.location = u + (fragment ? "#" + fragment : ""); })
+      .catch(() => { if (tab) tab.close(); });
+  });
+  return a;
+}
+
+// ---- The conversation, kept across reloads (localStorage) ----
+const CONVERSATION_STORAGE = "ragchat-conversation";
+const MAX_SAVED_EXCHANGES = 50;
+function savedConversation() {
+  try { return JSON.parse(localStorage.getItem(CONVERSATION_STORAGE) || "[]"); } catch (e) { return []; }
+}
+function saveExchange(exchange) {
+  const all = savedConversation();
+  all.push(exchange);
+  while (all.length > MAX_SAVED_EXCHANGES) all.shift();
+  try { localStorage.setItem(CONVERSATION_STORAGE, JSON.stringify(all)); } catch (e) { /* storage full: keep the page going */ }
+}
+function restoreConversation() {
+  for (const saved of savedConversation()) {
+    const ex = newExchange(saved.question, false);
+    renderAnswer(ex, saved.answer || "");
+    renderSources(ex, saved.sources || []);
+    ex.busyLine.hidden = true;
+    ex.backend.textContent = saved.backend ? `· ${saved.backend}` : "";
+    ex.answerBox.setAttribute("aria-busy", "false");
+    ex.node.dataset.done = "true";
+    ex.node.dataset.restored = "true";
+    history.push({ role: "user", content: saved.question }, { role: "assistant", content: saved.answer || "" });
+  }
+  while (history.length > 8) history.shift();
+}
+$("#new-conversation").addEventListener("click", () => {
+  if (busy) return;
+  stopAudio();
+  localStorage.removeItem(CONVERSATION_STORAGE);
+  history.length = 0;
+  for (const node of transcript.querySelectorAll(".exchange")) node.remove();
+  input.focus();
+});
+
+// ---- Documents: list, upload (button, drag and drop), delete, indexing progress ----
+const documentsPanel = $("#documents");
+const documentsToggle = $("#documents-toggle");
+const documentsList = $("#documents-list");
+const documentsMessage = $("#documents-message");
+const uploadInput = $("#upload");
+const indexingBox = $("#indexing");
+const indexingBar = $("#indexing-bar");
+const indexingText = $("#indexing-text");
+const dropOverlay = $("#drop-overlay");
+let documentsByFile = new Map();
+let documentsAvailable = false;
+let maxUploadBytes = 50 * 1024 * 1024;
+let lastGeneration = -1;
+
+function documentsNotice(text, isError = true) {
+  documentsMessage.hidden = !text;
+  documentsMessage.textContent = text || "";
+  documentsMessage.classList.toggle("ok", !isError);
+}
+const STATUS_LABELS = { indexed: "indexé", failed: "échec", queued: "en attente d'indexation", removing: "suppression…" };
+function sizeLabel(bytes) {
+  if (bytes >= 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1).replace(".", ",") + " Mo";
+  return Math.max(1, Math.round(bytes / 1024)) + " ko";
+}
+function renderDocuments(documents) {
+  documentsByFile = new Map(documents.map((d) => [d.file, d]));
+  documentsList.textContent = "";
+  if (documents.length === 0) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = "Aucun document pour l'instant.";
+    documentsList.append(li);
+  }
+  for (const d of documents) {
+    const li = document.createElement("li");
+    li.dataset.file = d.file;
+    li.dataset.status = d.status;
+    const name = document.createElement("span");
+    name.className = "doc-name";
+    name.textContent = d.file;
+    const meta = document.createElement("span");
+    meta.className = "doc-meta";
+    const parts = [STATUS_LABELS[d.status] || d.status];
+    if (d.status === "indexed") {
+      if (d.pages > 1) parts.push(`${d.pages} pages`);
+      parts.push(`${d.chunks} passages`, sizeLabel(d.size));
+      if (d.indexed_at) parts.push(new Date(d.indexed_at).toLocaleString("fr-FR", { dateStyle: "short", timeStyle: "short" }));
+    }
+    if (d.error) parts.push(d.error);
+    meta.textContent = parts.join(" · ");
+    li.append(name, meta);
+    if (d.id != null && d.status !== "removing") {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "doc-delete";
+      del.textContent = "Supprimer";
+      del.setAttribute("aria-label", `Supprimer ${d.file}`);
+      del.addEventListener("click", () => deleteDocument(d));
+      li.append(del);
+    }
+    documentsList.append(li);
+  }
+}
+function showIndexing(p) {
+  const active = p.state === "indexing";
+  indexingBox.hidden = !active;
+  if (active) {
+    indexingBar.value = p.fraction || 0;
+    indexingText.textContent = p.file ? `Indexation de ${p.file} (${p.file_index}/${p.file_count})…` : "Indexation…";
+  }
+  if (p.generation !== lastGeneration) {
+    const changed = lastGeneration >= 0;
+    lastGeneration = p.generation;
+    if (changed) {
+      loadDocuments();
+      if (p.last && p.last.failures && p.last.failures.length) documentsNotice("Non indexé : " + p.last.failures.join(" ; "));
+      else if (p.state === "idle") documentsNotice("Indexation terminée : les documents sont à jour.", false);
+    }
+  }
+}
+async function loadDocuments() {
+  try {
+    const r = await fetch("/documents", { headers: withKey(), cache: "no-store" });
+    if (!r.ok) {
+      documentsAvailable = false;
+      documentsToggle.hidden = r.status === 403 || r.status === 503;
+      return;
+    }
+    const j = await r.json();
+    documentsAvailable = true;
+    documentsToggle.hidden = false;
+    maxUploadBytes = j.max_upload_bytes || maxUploadBytes;
+    uploadInput.disabled = !!j.read_only;
+    if (j.read_only) documentsNotice("Lecture seule : " + j.read_only);
+    renderDocuments(j.documents || []);
+    showIndexing(j.indexing || {});
+  } catch (e) { /* the status line reports an unreachable server */ }
+}
+let watching = false;
+async function watchIndexing() {
+  if (watching || !documentsAvailable) return;
+  watching = true;
+  try {
+    const r = await fetch("/documents/events", { headers: withKey({ "Accept": "text/event-stream" }) });
+    if (r.ok) await readEvents(r, ({ event, payload }) => { if (event === "progress" && payload) showIndexing(payload); });
+  } catch (e) { /* reconnect below */ }
+  watching = false;
+  setTimeout(() => { loadDocuments().then(watchIndexing); }, 3000);
+}
+async function uploadFiles(files) {
+  files = [...files];
+  if (files.length === 0) return;
+  const tooLarge = files.filter((f) => f.size > maxUploadBytes);
+  if (tooLarge.length) {
+    documentsNotice(`Trop volumineux (limite ${sizeLabel(maxUploadBytes)}) : ${tooLarge.map((f) => f.name).join(", ")}`);
+    return;
+  }
+  const body = new FormData();
+  for (const f of files) body.append("file", f, f.name);
+  documentsNotice("Envoi de " + files.map((f) => f.name).join(", ") + "…", false);
+  try {
+    const r = await fetch("/documents", { method: "POST", headers: withKey(), body });
+    const j = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      documentsNotice("Refusé : " + ((j.error && j.error.message) || `HTTP ${r.status}`));
+      return;
+    }
+    documentsNotice("Reçu : " + (j.documents || []).map((d) => d.file).join(", ") + " — indexation en cours.", false);
+    await loadDocuments();
+  } catch (e) {
+    documentsNotice("Envoi impossible : le serveur ne répond pas.");
+  }
+}
+async function deleteDocument(d) {
+  if (!window.confirm(`Supprimer ${d.file} du dossier des documents et de l'index ?`)) return;
+  const r = await fetch(`/documents/${d.id}`, { method: "DELETE", headers: withKey() });
+  const j = await r.json().catch(() => ({}));
+  documentsNotice(r.ok ? `${d.file} supprimé.` : "Suppression refusée : " + ((j.error && j.error.message) || `HTTP ${r.status}`), !r.ok);
+  await loadDocuments();
+}
+documentsToggle.addEventListener("click", () => {
+  documentsPanel.hidden = !documentsPanel.hidden;
+  documentsToggle.setAttribute("aria-expanded", String(!documentsPanel.hidden));
+  if (!documentsPanel.hidden) loadDocuments();
+});
+uploadInput.addEventListener("change", () => { uploadFiles(uploadInput.files).then(() => { uploadInput.value = ""; }); });
+// Files dropped anywhere on the page.
+let dragDepth = 0;
+const carriesFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+document.addEventListener("dragenter", (e) => { if (!carriesFiles(e) || !documentsAvailable) return; dragDepth += 1; dropOverlay.hidden = false; });
+document.addEventListener("dragleave", () => { dragDepth = Math.max(0, dragDepth - 1); if (dragDepth === 0) dropOverlay.hidden = true; });
+document.addEventListener("dragover", (e) => { if (carriesFiles(e)) e.preventDefault(); });
+document.addEventListener("drop", (e) => {
+  if (!carriesFiles(e)) return;
+  e.preventDefault();
+  dragDepth = 0;
+  dropOverlay.hidden = true;
+  if (!documentsAvailable) return;
+  documentsPanel.hidden = false;
+  documentsToggle.setAttribute("aria-expanded", "true");
+  uploadFiles(e.dataTransfer.files);
+});
 
 // ---- Asking ----
 function parseFrame(frame) {
@@ -278,6 +512,25 @@ function parseFrame(frame) {
   return { event, payload };
 }
 
+/// Calls `handle` with each Server-Sent Event of a fetch response, until the stream ends.
+/// (EventSource cannot send the server key, so streams are read with fetch.)
+async function readEvents(res, handle) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const frame = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      if (frame.trim()) handle(parseFrame(frame));
+    }
+  }
+}
+
 async function ask(question) {
   if (busy) return;
   setBusy(true);
@@ -291,12 +544,14 @@ async function ask(question) {
   const current = () => generation === askGeneration;
   let answer = "";
   let finished = false;
+  let sourcesShown = [];
 
   const handle = ({ event, payload }) => {
     if (!payload) return;
     switch (event) {
       case "sources":
-        renderSources(ex, payload.sources || []);
+        sourcesShown = payload.sources || [];
+        renderSources(ex, sourcesShown);
         ex.busyLine.lastChild.textContent = " Rédaction de la réponse…";
         break;
       case "audio":
@@ -335,6 +590,7 @@ async function ask(question) {
         ex.node.dataset.done = "true";
         history.push({ role: "user", content: question }, { role: "assistant", content: answer });
         while (history.length > 8) history.shift();
+        saveExchange({ question, answer, backend: payload.backend || "", sources: payload.sources || sourcesShown });
         break;
       }
       case "error":
@@ -363,20 +619,7 @@ async function ask(question) {
       if (res.status === 429) message = "trop de questions à la suite — réessayez dans " + (res.headers.get("Retry-After") || "quelques") + " s.";
       throw new Error(message);
     }
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const frame = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        if (frame.trim()) handle(parseFrame(frame));
-      }
-    }
+    await readEvents(res, handle);
     if (!finished && ex.error.hidden) showError(ex, "la réponse a été interrompue");
   } catch (e) {
     if (e instanceof TypeError) {
@@ -420,5 +663,7 @@ const setPlaceholder = () => {
 wide.addEventListener("change", setPlaceholder);
 setPlaceholder();
 
+restoreConversation();
 checkHealth();
+loadDocuments().then(watchIndexing);
 input.focus();

@@ -222,6 +222,8 @@ public struct DocumentRecord: Sendable, Hashable {
     public var status: String
     public var error: String?
     public var chunkCount: Int
+    /// When the document was last (re)indexed, seconds since 1970; nil when not recorded.
+    public var indexedAt: Double? = nil
 }
 
 /// Counts and settings of an index.

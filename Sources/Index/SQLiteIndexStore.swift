@@ -173,7 +173,7 @@ public final class SQLiteIndexStore: IndexStore {
                     """).map { row in
                     DocumentRecord(id: row["id"], path: row["path"], sha256: row["sha256"], size: row["size"],
                                    mtime: row["mtime"], pages: row["pages"], status: row["status"],
-                                   error: row["error"], chunkCount: row["chunk_count"])
+                                   error: row["error"], chunkCount: row["chunk_count"], indexedAt: row["indexed_at"])
                 }
             }
         }

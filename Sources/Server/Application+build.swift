@@ -45,6 +45,7 @@ public func buildRouter(_ state: ServerState, logger: Logger = Logger(label: "ra
     OpenAIController(chat: chat).addRoutes(to: guarded)
     AudioController<AppRequestContext>(holder: state.holder).addRoutes(to: guarded)
     MetricsController<AppRequestContext>(metrics: state.metrics, limiter: state.limiter).addRoutes(to: guarded)
+    DocumentsController(holder: state.holder, configuration: state.configuration).addRoutes(to: guarded)
     return router
 }
 
@@ -108,7 +109,7 @@ public func runServer(configuration: ServerConfiguration,
     let loader = Task {
         do {
             let loaded = try await loadEngine()
-            await state.holder.set(loaded.engine, problems: loaded.problems)
+            await state.holder.set(loaded.engine, problems: loaded.problems, library: loaded.library)
             logger.info("engine ready")
             for problem in loaded.problems { logger.warning("degraded: \(problem)") }
             let url = engineLoaded.withLock { loaded in

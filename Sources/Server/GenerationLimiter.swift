@@ -214,15 +214,20 @@ public actor EngineHolder {
     }
     private var state: State = .loading
     private var problems: [String] = []
+    private var documents: DocumentLibrary?
     public init() {}
-    public init(engine: any ChatEngine, problems: [String] = []) {
+    public init(engine: any ChatEngine, problems: [String] = [], library: DocumentLibrary? = nil) {
         state = .ready(engine)
         self.problems = problems
+        documents = library
     }
-    public func set(_ engine: any ChatEngine, problems: [String] = []) {
+    public func set(_ engine: any ChatEngine, problems: [String] = [], library: DocumentLibrary? = nil) {
         state = .ready(engine)
         self.problems = problems
+        documents = library
     }
+    /// The documents the server manages (nil: no data folder configured, or still loading).
+    public var library: DocumentLibrary? { documents }
     public func fail(_ message: String) { state = .failed(message) }
     public var current: State { state }
     /// Configured parts that did not load (a backend, the encoder), each with its reason.

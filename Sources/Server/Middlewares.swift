@@ -12,6 +12,8 @@ package enum RouteTable {
         ("/metrics", [.get]),
         ("/v1/chat/completions", [.post]),
         ("/v1/models", [.get, .head]),
+        ("/documents", [.get, .head, .post]),
+        ("/documents/events", [.get]),
     ]
 
     /// A bounded label for metrics: the route, `/audio/{id}.wav`, `static` or `unknown`.
@@ -19,6 +21,7 @@ package enum RouteTable {
         if let r = api.first(where: { $0.path == path }) { return r.path }
         if path == "/" { return "/" }
         if path.hasPrefix("/audio/") { return "/audio/{id}.wav" }
+        if let route = documentRoute(path) { return route.label }
         return status == 404 ? "unknown" : "static"
     }
 
@@ -27,9 +30,18 @@ package enum RouteTable {
         path == "/chat" || path == "/chat/stream" || path == "/v1/chat/completions"
     }
 
-    static func allowed(path: String) -> [HTTPRequest.Method]? {
+    package static func allowed(path: String) -> [HTTPRequest.Method]? {
         if let r = api.first(where: { $0.path == path }) { return r.methods }
         if path.hasPrefix("/audio/") { return [.get, .head] }
+        return documentRoute(path)?.methods
+    }
+
+    /// `/documents/{id}` and `/documents/{id}/file`.
+    private static func documentRoute(_ path: String) -> (label: String, methods: [HTTPRequest.Method])? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count >= 3, parts[0].isEmpty, parts[1] == "documents", parts[2] != "events" else { return nil }
+        if parts.count == 3 { return ("/documents/{id}", [.delete]) }
+        if parts.count == 4, parts[3] == "file" { return ("/documents/{id}/file", [.get, .head]) }
         return nil
     }
 }

@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port (RAGCHAT_PORT, default 8080; 0 picks a free port).") var port: Int?
     @Option(help: "Index built by `ragchat ingest`: a SQLite file or postgres://user[:password]@host[:port]/database (RAGCHAT_INDEX, default models/index.sqlite).") var index: String?
     @Option(help: "Folder of the chat page (RAGCHAT_WEB, default web).") var web: String?
+    @Option(help: "Folder of the documents the index is built from, managed by the /documents routes (RAGCHAT_DATA, default data; empty: no document management).") var data: String?
+    @Option(help: "Largest document upload in MB (RAGCHAT_MAX_UPLOAD_MB, default 50).") var maxUploadMb: Int?
     @Option(help: "Sentence encoder: E5S1 .bin file or model folder (RAGCHAT_ENCODER, default models/encoder/multilingual-e5-small/e5-small-q4.bin).") var encoder: String?
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,extractive; with --model: remote,local,extractive).") var backends: String?
     @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL; naming one adds the local backend; default file models/decoder/gemma-3-270m-q4_k_m.gguf with --backends …local…).") var model: String?
@@ -90,6 +92,9 @@ struct ServeCommand: AsyncParsableCommand {
 
         var engine = EngineConfiguration()
         engine.indexPath = try s.text("index", index) ?? engine.indexPath
+        let folder = try s.value("data", data) ?? "data"
+        engine.dataDirectory = folder.isEmpty ? nil : folder
+        engine.maxUploadBytes = (try s.value("max-upload-mb", maxUploadMb, in: 1...4_096) ?? 50) * 1024 * 1024
         engine.encoderPath = try s.text("encoder", encoder) ?? engine.encoderPath
         let order = try s.text("backends", backends)
         if let order {

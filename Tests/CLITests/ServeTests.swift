@@ -23,10 +23,13 @@ struct ServeTests {
         ///   - environment: more `RAGCHAT_*` variables for the server.
         init(arguments extra: [String] = [], index: URL? = nil, environment extraEnvironment: [String: String] = [:]) throws {
             work = try CLITests.temporaryDirectory()
+            // A copy of data/: the server manages its data folder (uploads, deletions), and tests
+            // (schemathesis among them) must never change the repository's.
+            let data = work.appendingPathComponent("data")
+            try FileManager.default.copyItem(at: ServeTests.root.appendingPathComponent("data"), to: data)
             let indexPath = index ?? work.appendingPathComponent("index.sqlite")
             if index == nil {
-                var ingestArguments = ["ingest", "--data", ServeTests.root.appendingPathComponent("data").path,
-                                       "--index", indexPath.path]
+                var ingestArguments = ["ingest", "--data", data.path, "--index", indexPath.path]
                 #if DEBUG
                 ingestArguments.append("--no-vectors")   // the unoptimised encoder is too slow for a test
                 #endif
@@ -38,7 +41,7 @@ struct ServeTests {
             process = Process()
             process.executableURL = try CLITests.binary()
             var arguments = ["serve", "--host", "127.0.0.1", "--port", String(port), "--index", indexPath.path,
-                             "--audio-cache", "", "--backends", "remote,local,extractive", "--rate-limit", "0"]
+                             "--data", data.path, "--audio-cache", "", "--backends", "remote,local,extractive", "--rate-limit", "0"]
             #if DEBUG
             // The unoptimised encoder and language model make each answer take long: keyword search
             // and the extractive backend only in debug.

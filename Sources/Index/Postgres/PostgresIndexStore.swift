@@ -317,13 +317,13 @@ public final class PostgresIndexStore: IndexStore {
             // Byte order, as SQLite sorts.
             try session.rows("""
                 SELECT d.id, d.path, d.sha256, d.size, d.mtime, d.pages, d.status, d.error,
-                       (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)
+                       (SELECT count(*) FROM chunks c WHERE c.document_id = d.id), d.indexed_at
                 FROM documents d ORDER BY d.path COLLATE "C"
                 """).map { row in
-                let (id, path, sha256, size, mtime, pages, status, error, chunks)
-                    = try row.decode((Int, String, String, Int, Double, Int, String, String?, Int).self)
+                let (id, path, sha256, size, mtime, pages, status, error, chunks, indexedAt)
+                    = try row.decode((Int, String, String, Int, Double, Int, String, String?, Int, Double).self)
                 return DocumentRecord(id: Int64(id), path: path, sha256: sha256, size: Int64(size), mtime: mtime, pages: pages,
-                                      status: status, error: error, chunkCount: chunks)
+                                      status: status, error: error, chunkCount: chunks, indexedAt: indexedAt)
             }
         }
     }

@@ -7,6 +7,11 @@ import Speech
 public struct EngineConfiguration: Sendable {
     /// SQLite index built by `ragchat ingest`.
     public var indexPath = "models/index.sqlite"
+    /// The folder the index is built from, whose documents the server manages (`DocumentLibrary`:
+    /// upload, delete, background indexing); nil: documents cannot be managed over HTTP.
+    public var dataDirectory: String?
+    /// Largest document upload, in bytes.
+    public var maxUploadBytes = 50 * 1024 * 1024
     /// The sentence encoder: an E5S1 file (multilingual-e5-small, the default) or a model folder
     /// (all-MiniLM-L6-v2); query embeddings for hybrid search. A missing one means keyword (BM25)
     /// search only.
@@ -61,8 +66,11 @@ public struct EngineConfiguration: Sendable {
 public struct LoadedEngine: Sendable {
     public var engine: any ChatEngine
     public var problems: [String]
-    public init(_ engine: any ChatEngine, problems: [String] = []) {
+    /// The documents of the data directory, when one is configured.
+    public var library: DocumentLibrary?
+    public init(_ engine: any ChatEngine, problems: [String] = [], library: DocumentLibrary? = nil) {
         self.engine = engine
         self.problems = problems
+        self.library = library
     }
 }

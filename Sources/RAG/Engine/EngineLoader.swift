@@ -75,7 +75,15 @@ public enum EngineLoader {
         }
         let ms = MonotonicClock.milliseconds(since: start)
         logger.info("loaded \(stats.chunks) passages from \(stats.documents) documents of \(store.location) in \(Int(ms)) ms; retrieval: \(info["retrieval"] ?? "?"); backends: \(pipeline.backends.map(\.name).joined(separator: " → "))")
-        return LoadedEngine(pipeline, problems: problems)
+        let library = configuration.dataDirectory.map { folder in
+            // Small embedding batches: the encoder runs one pass at a time, and a question's
+            // embedding waits for the batch in progress.
+            DocumentLibrary(dataDirectory: URL(fileURLWithPath: folder, isDirectory: true), store: store, embedder: encoder,
+                            maxUploadBytes: configuration.maxUploadBytes,
+                            ingestOptions: IngestOptions(embeddingBatchSize: DocumentLibrary.backgroundBatchSize), logger: logger)
+        }
+        if let reason = library?.readOnlyReason { logger.warning("documents cannot be uploaded or deleted: \(reason)") }
+        return LoadedEngine(pipeline, problems: problems, library: library)
     }
 
     /// Hybrid search whenever the index holds vectors of this encoder (checked per question, so
