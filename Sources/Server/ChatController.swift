@@ -130,12 +130,14 @@ package struct ChatController<Context: RequestContext>: Sendable {
         return await engine.audio(id: id)?.base64EncodedString()
     }
 
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    /// A JSON response (dates as ISO 8601); `head` leaves the body out (HEAD requests).
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, head: Bool = false) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         let data = try encoder.encode(value)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+                        body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     @Sendable func stream(_ request: Request, context: Context) async throws -> Response {

@@ -50,7 +50,7 @@ struct DocumentsController: Sendable {
         let library = try await self.library(for: context)
         let body = ListBody(documents: try library.documents(), indexing: library.progress,
                             max_upload_bytes: library.maxUploadBytes, read_only: library.readOnlyReason)
-        return try Self.json(body, head: request.method == .head)
+        return try ChatController<AppRequestContext>.json(body, head: request.method == .head)
     }
 
     struct UploadBody: Encodable {
@@ -90,7 +90,7 @@ struct DocumentsController: Sendable {
             let replaced = try library.commit(prepared)
             prepared = []
             let stored = files.map { UploadBody.Stored(file: $0.name, status: "queued", replaced: replaced[$0.name] ?? false) }
-            return try Self.json(UploadBody(documents: stored, indexing: library.progress), status: .accepted)
+            return try ChatController<AppRequestContext>.json(UploadBody(documents: stored, indexing: library.progress), status: .accepted)
         } catch {
             receiver.discardAll()
             throw Self.apiError(error)
@@ -108,7 +108,7 @@ struct DocumentsController: Sendable {
         let id = try Self.documentID(context)
         do {
             let file = try library.remove(id: id)
-            return try Self.json(DeleteBody(file: file, status: "removing", indexing: library.progress), status: .accepted)
+            return try ChatController<AppRequestContext>.json(DeleteBody(file: file, status: "removing", indexing: library.progress), status: .accepted)
         } catch {
             throw Self.apiError(error)
         }
@@ -263,15 +263,6 @@ struct DocumentsController: Sendable {
         case .readOnly: return APIError(.conflict, code: "read_only", message: message)
         case .storage: return APIError(.internalServerError, code: "storage_error", message: message)
         }
-    }
-
-    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, head: Bool = false) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                        body: head ? .init() : .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
