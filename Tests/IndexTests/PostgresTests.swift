@@ -1,6 +1,7 @@
 import Documents
 import Foundation
 import Index
+import Synchronization
 import Testing
 
 /// What only the PostgreSQL implementation has: a server to reach, several processes on one
@@ -49,6 +50,9 @@ struct PostgresIndexTests {
         }
         #expect(throws: IndexError.self) { try PostgresIndexStore.open(url: "postgres://127.0.0.1/ragchat") }  // no user
         #expect(throws: IndexError.self) { try PostgresIndexStore.open(url: url + "?schema=x;drop") }
+        #expect(throws: IndexError.self) { try PostgresIndexStore.open(url: url + "?reply_timeout=soon") }
+        #expect(try PostgresAddress(url: url + "?reply_timeout=0").replyTimeout == nil)
+        #expect(try PostgresAddress(url: url).replyTimeout == .seconds(300))
     }
 
     @Test func aDatabaseWithoutAnIndexIsNotFoundWhenServing() throws {
@@ -101,6 +105,40 @@ struct PostgresIndexTests {
         #expect(try store.search("Tatin", k: 1).first?.file == "tarte.txt")
         try workspace.write("secrets.txt", Samples.secrets)
         #expect(try await store.ingest(dataDirectory: workspace.data).added == 1)
+    }
+
+    /// A statement that gets no reply (here: blocked behind another session's table lock) fails
+    /// after `reply_timeout` with a message that says so, once retried, instead of waiting
+    /// forever; once the lock is gone the same store answers again.
+    @Test func aStalledStatementFailsAfterTheReplyTimeout() async throws {
+        let url = try #require(PostgresTestServer.url)
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        try workspace.write("tarte.txt", Samples.tarte)
+        let schema = PostgresTestServer.schema(of: workspace)
+        _ = try await workspace.open().ingest(dataDirectory: workspace.data)
+        let impatient = try PostgresIndexStore.open(url: url + "?schema=\(schema)&reply_timeout=1")
+        #expect(try impatient.search("Tatin", k: 1).count == 1)
+        let locker = try PostgresIndexStore.open(url: url + "?schema=\(schema)")
+        // A thread of its own: the cooperative pool may be busy with other tests' blocking calls.
+        let released = Mutex<Result<Void, any Error>?>(nil)
+        Thread.detachNewThread {
+            let result = Result { try locker.execute("DO $$ BEGIN LOCK TABLE \(schema).chunks IN ACCESS EXCLUSIVE MODE; PERFORM pg_sleep(6); END $$") }
+            released.withLock { $0 = result }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect {
+            try impatient.search("Tatin", k: 1)
+        } throws: { error in
+            guard case IndexError.unavailable(_, let reason) = error else { return false }
+            return reason.contains("reply_timeout")
+        }
+        #expect(clock.now - started < .seconds(4))  // two tries of about 1 s, not the lock's 6 s
+        while released.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(100)) }
+        try released.withLock { try $0?.get() }
+        #expect(try impatient.search("Tatin", k: 1).first?.file == "tarte.txt")
     }
 
     /// Two ingests of the same folder at once (two machines): the advisory lock runs them one

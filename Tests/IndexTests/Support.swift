@@ -70,11 +70,11 @@ struct IndexImplementation: Sendable, CustomTestStringConvertible {
         schemaVersion: 1,
         open: { workspace in
             guard let url = PostgresTestServer.url else { throw PostgresTestServer.Missing() }
-            return try PostgresIndexStore.open(url: url + "?schema=" + PostgresTestServer.schema(of: workspace))
+            return try PostgresIndexStore.open(url: PostgresTestServer.address(url, of: workspace))
         },
         discard: { workspace in
             guard let url = PostgresTestServer.url,
-                  let store = try? PostgresIndexStore.open(url: url + "?schema=" + PostgresTestServer.schema(of: workspace)) else { return }
+                  let store = try? PostgresIndexStore.open(url: PostgresTestServer.address(url, of: workspace)) else { return }
             try? store.drop()
         })
 
@@ -98,6 +98,13 @@ enum PostgresTestServer {
         let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return url.isEmpty ? nil : url
     }()
+
+    /// The workspace's index on the test server: its own schema, and a reply timeout shorter than
+    /// the default, so that a stalled statement fails its test within a minute (it is retried
+    /// once when it only reads) instead of holding up the whole run.
+    static func address(_ url: String, of workspace: Workspace) -> String {
+        url + "?schema=" + schema(of: workspace) + "&reply_timeout=60"
+    }
 
     /// A schema name of the workspace's own (its directory's UUID).
     static func schema(of workspace: Workspace) -> String {

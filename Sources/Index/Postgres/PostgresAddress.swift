@@ -4,8 +4,13 @@ import PostgresNIO
 /// Where a PostgreSQL index lives, parsed from `--index postgres://user[:password]@host[:port]/database`
 /// (`postgresql://` too). Query parameters: `schema=NAME` keeps the index's tables in that schema
 /// (created when missing; default `public`), which lets several indexes share one database (the
-/// tests give each case a schema of its own). The connection is not encrypted: TLS is not
-/// supported yet, so `sslmode=require` (or `verify-*`) is refused rather than silently ignored.
+/// tests give each case a schema of its own); `reply_timeout=SECONDS` (default 300, 0 = none) is
+/// how long a statement may go without a reply before its connection is given up and the call
+/// fails with `IndexError.unavailable` (a read is then tried once more on a new connection), so
+/// that a stalled server or connection never blocks a caller forever; waiting for another
+/// ingest's lock and building an HNSW index are not bounded by it. The connection is not
+/// encrypted: TLS is not supported yet, so `sslmode=require` (or `verify-*`) is refused rather
+/// than silently ignored.
 public struct PostgresAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
@@ -13,6 +18,8 @@ public struct PostgresAddress: Sendable, Hashable {
     public var password: String?
     public var database: String
     public var schema: String
+    /// How long one statement may wait for its reply; `nil`: forever.
+    public var replyTimeout: Duration?
 
     /// Does `location` name a PostgreSQL database rather than a SQLite file?
     public static func isPostgres(_ location: String) -> Bool {
@@ -41,6 +48,7 @@ public struct PostgresAddress: Sendable, Hashable {
         self.password = components.password.map { $0.removingPercentEncoding ?? $0 }
         self.database = database.removingPercentEncoding ?? database
         var schema = "public"
+        var replyTimeout: Duration? = .seconds(300)
         for item in components.queryItems ?? [] {
             switch item.name {
             case "schema":
@@ -48,15 +56,21 @@ public struct PostgresAddress: Sendable, Hashable {
                     throw IndexError.invalidOptions("\(Self.redacted(location)): schema must be letters, digits and _ (got \(item.value ?? "nothing"))")
                 }
                 schema = value
+            case "reply_timeout":
+                guard let value = item.value.flatMap(Int.init), value >= 0 else {
+                    throw IndexError.invalidOptions("\(Self.redacted(location)): reply_timeout must be a whole number of seconds, 0 for none (got \(item.value ?? "nothing"))")
+                }
+                replyTimeout = value == 0 ? nil : .seconds(value)
             case "sslmode":
                 guard ["disable", "allow", "prefer"].contains(item.value ?? "") else {
                     throw IndexError.invalidOptions("\(Self.redacted(location)): sslmode=\(item.value ?? "") is not supported (no TLS yet; use sslmode=disable on a trusted network)")
                 }
             default:
-                throw IndexError.invalidOptions("\(Self.redacted(location)): unknown URL parameter '\(item.name)' (known: schema, sslmode)")
+                throw IndexError.invalidOptions("\(Self.redacted(location)): unknown URL parameter '\(item.name)' (known: schema, reply_timeout, sslmode)")
             }
         }
         self.schema = schema
+        self.replyTimeout = replyTimeout
     }
 
     /// The URL without its password: what messages and logs show.

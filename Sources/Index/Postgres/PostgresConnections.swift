@@ -54,12 +54,11 @@ final class PostgresConnections: Sendable {
         let connection = try PostgresConnection.connect(on: group.next(), configuration: address.configuration,
                                                         id: id, logger: logger).wait()
         do {
+            let session = PostgresSession(connection: connection, logger: logger, replyTimeout: address.replyTimeout)
             // Quoted identifiers are not needed: `PostgresAddress` only accepts plain schema names.
-            _ = try connection.query(PostgresQuery(unsafeSQL: "SET search_path TO \(address.schema), public"), logger: logger).wait()
-            _ = try connection.query(PostgresQuery(unsafeSQL: "SET hnsw.ef_search = \(efSearch)"), logger: logger).wait()
-            for setting in settings {
-                _ = try connection.query(PostgresQuery(unsafeSQL: "SET \(setting)"), logger: logger).wait()
-            }
+            try session.execute("SET search_path TO \(address.schema), public")
+            try session.execute("SET hnsw.ef_search = \(efSearch)")
+            for setting in settings { try session.execute("SET \(setting)") }
         } catch {
             Self.drop(connection)
             throw error
@@ -96,14 +95,16 @@ final class PostgresConnections: Sendable {
             let leased: (connection: PostgresConnection, reused: Bool)
             do { leased = try lease() } catch { throw classify(error) }
             do {
-                let result = try body(PostgresSession(connection: leased.connection, logger: logger))
+                let result = try body(PostgresSession(connection: leased.connection, logger: logger,
+                                                      replyTimeout: address.replyTimeout))
                 giveBack(leased.connection)
                 return result
             } catch {
                 let failure = classify(error)
                 if leased.connection.isClosed || Self.isConnectionFailure(error) {
                     Self.drop(leased.connection)
-                    if retry, leased.reused, attempt == 1 { continue }
+                    // A reused connection may have died while idle; a stalled one was just closed.
+                    if retry, attempt == 1, leased.reused || error is PostgresReplyTimeout { continue }
                 } else {
                     giveBack(leased.connection)
                 }
@@ -137,6 +138,9 @@ final class PostgresConnections: Sendable {
     func classify(_ error: any Error) -> any Error {
         if error is IndexError || error is CancellationError { return error }
         let location = address.description
+        if let error = error as? PostgresReplyTimeout {
+            return IndexError.unavailable(location: location, reason: "no reply from the server within \(error.timeout) (reply_timeout)")
+        }
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
@@ -164,6 +168,7 @@ final class PostgresConnections: Sendable {
     }
 
     static func isConnectionFailure(_ error: any Error) -> Bool {
+        if error is PostgresReplyTimeout { return true }
         if let error = error as? PSQLError {
             return [.connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection].contains(error.code)
         }
@@ -171,20 +176,44 @@ final class PostgresConnections: Sendable {
     }
 }
 
-/// One leased connection: queries that wait for their rows on the caller's thread.
+/// One leased connection: queries that wait for their rows on the caller's thread, each for at
+/// most `replyTimeout` (see `PostgresAddress`).
 struct PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
+    let replyTimeout: Duration?
 
     /// Runs one statement and returns every row.
     @discardableResult
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        try connection.query(query, logger: logger).wait().rows
+        try reply(connection.query(query, logger: logger)).rows
     }
 
-    /// Runs one statement written in full (no parameters).
-    func execute(_ sql: String) throws {
-        _ = try connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).wait()
+    /// Runs one statement written in full (no parameters). `unbounded`: a statement that may
+    /// rightly take long (waiting for another ingest's lock, building an HNSW index).
+    func execute(_ sql: String, unbounded: Bool = false) throws {
+        let future = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+        _ = try unbounded ? future.wait() : reply(future)
+    }
+
+    /// Waits for `future`; past `replyTimeout` the connection is closed, which fails the
+    /// statement, and the caller gets `PostgresReplyTimeout`. A closed connection fails whatever
+    /// it was waiting for, whether the server stalled or the connection lost track of a reply.
+    private func reply<T>(_ future: EventLoopFuture<T>) throws -> T {
+        guard let replyTimeout else { return try future.wait() }
+        let expired = Atomic<Bool>(false)
+        let connection = self.connection
+        let watchdog = connection.eventLoop.scheduleTask(in: TimeAmount(replyTimeout)) {
+            expired.store(true, ordering: .relaxed)
+            PostgresConnections.drop(connection)
+        }
+        defer { watchdog.cancel() }
+        do {
+            return try future.wait()
+        } catch {
+            if expired.load(ordering: .relaxed) { throw PostgresReplyTimeout(timeout: replyTimeout) }
+            throw error
+        }
     }
 
     /// `BEGIN`, `body`, `COMMIT`; `ROLLBACK` when `body` throws.
@@ -199,4 +228,9 @@ struct PostgresSession {
             throw error
         }
     }
+}
+
+/// A statement got no reply within the address's `reply_timeout`; its connection was closed.
+struct PostgresReplyTimeout: Error {
+    let timeout: Duration
 }

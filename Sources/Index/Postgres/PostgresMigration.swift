@@ -36,7 +36,7 @@ extension PostgresIndexStore {
         }
         var summary = IndexCopySummary()
         try connections.withConnection(retry: false) { session in
-            try session.execute("SELECT pg_advisory_lock(hashtext(current_schema() || ':ragchat-ingest'))")
+            try session.execute("SELECT pg_advisory_lock(hashtext(current_schema() || ':ragchat-ingest'))", unbounded: true)
             defer { if !session.connection.isClosed { try? session.execute("SELECT pg_advisory_unlock_all()") } }
             let present = try session.rows("SELECT count(*) FROM documents").first?.decode(Int.self) ?? 0
             guard present == 0 else {
@@ -155,9 +155,9 @@ extension PostgresIndexStore {
             try session.execute("""
                 CREATE INDEX IF NOT EXISTS vectors_hnsw_\(dimension) ON vectors
                 USING hnsw ((embedding::vector(\(dimension))) vector_cosine_ops) WHERE dim = \(dimension)
-                """)
+                """, unbounded: true)
             try session.execute("RESET maintenance_work_mem")
-            try session.execute("ANALYZE")
+            try session.execute("ANALYZE", unbounded: true)
         }
     }
 }
