@@ -51,8 +51,31 @@ final class PostgresConnections: Sendable {
 
     private func connect() throws -> PostgresConnection {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let connection = try PostgresConnection.connect(on: group.next(), configuration: address.configuration,
-                                                        id: id, logger: logger).wait()
+        let eventLoop = group.next()
+        let connecting = PostgresConnection.connect(on: eventLoop, configuration: address.configuration, id: id, logger: logger)
+        let connection: PostgresConnection
+        if let replyTimeout = address.replyTimeout {
+            // `connectTimeout` bounds the TCP connection; this bounds the start-up and
+            // authentication exchange too. A connection that completes after the caller gave up
+            // is closed.
+            let answered = Atomic<Bool>(false)
+            let promise = eventLoop.makePromise(of: PostgresConnection.self)
+            connecting.whenComplete { result in
+                if answered.exchange(true, ordering: .acquiringAndReleasing) {
+                    if case .success(let late) = result { Self.drop(late) }
+                } else {
+                    promise.completeWith(result)
+                }
+            }
+            eventLoop.scheduleTask(in: TimeAmount(replyTimeout)) {
+                if !answered.exchange(true, ordering: .acquiringAndReleasing) {
+                    promise.fail(PostgresReplyTimeout(timeout: replyTimeout))
+                }
+            }
+            connection = try promise.futureResult.wait()
+        } else {
+            connection = try connecting.wait()
+        }
         do {
             let session = PostgresSession(connection: connection, logger: logger, replyTimeout: address.replyTimeout)
             // Quoted identifiers are not needed: `PostgresAddress` only accepts plain schema names.
@@ -199,7 +222,7 @@ struct PostgresSession {
     /// Waits for `future`; past `replyTimeout` the connection is closed, which fails the
     /// statement, and the caller gets `PostgresReplyTimeout`. A closed connection fails whatever
     /// it was waiting for, whether the server stalled or the connection lost track of a reply.
-    private func reply<T>(_ future: EventLoopFuture<T>) throws -> T {
+    private func reply<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         guard let replyTimeout else { return try future.wait() }
         let expired = Atomic<Bool>(false)
         let connection = self.connection
