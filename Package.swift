@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers", "TestSupport"]),
         .testTarget(name: "DocumentsTests", dependencies: ["Documents", "TestSupport"]),
         .testTarget(name: "TextAnalysisTests", dependencies: ["TextAnalysis"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "RAG", "Evaluation", "Benchmarks", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Documents", "Encoder", "RAG", "Evaluation", "Benchmarks", "TestSupport", "TextAnalysis", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "SpeechTests", dependencies: ["Speech", "Benchmarks"]),
         .testTarget(name: "RAGTests", dependencies: ["RAG", "Index", "Decoder", "Tensors", "Encoder", "TextAnalysis", "TestSupport"]),
         .testTarget(name: "ServerTests", dependencies: [

@@ -3,6 +3,7 @@ import Foundation
 import Index
 import Synchronization
 import Testing
+import TextAnalysis
 
 /// What only the PostgreSQL implementation has: a server to reach, several processes on one
 /// index, keyword ranking equal to SQLite's by construction. The contract cases run on it through
@@ -139,6 +140,55 @@ struct PostgresIndexTests {
         while released.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(100)) }
         try released.withLock { try $0?.get() }
         #expect(try impatient.search("Tatin", k: 1).first?.file == "tarte.txt")
+    }
+
+    /// An index made at schema version 1 (keyword search over a GIN-indexed `tsvector`, no posting
+    /// lists) is upgraded when opened: its posting lists are built from the stored terms, and it
+    /// ranks as an index made at the current version, and keeps its posting lists right through
+    /// later ingests.
+    @Test func aVersion1IndexIsUpgraded() async throws {
+        let url = try #require(PostgresTestServer.url)
+        let old = try Workspace(.postgres)
+        let new = try Workspace(.postgres)
+        defer { old.cleanup(); new.cleanup() }
+        for workspace in [old, new] {
+            try workspace.write("tarte.txt", Samples.tarte)
+            try workspace.write("secrets.txt", Samples.secrets)
+        }
+        let version1 = try PostgresIndexStore.open(url: PostgresTestServer.address(url, of: old), schemaVersion: 1)
+        #expect(try version1.statistics().schemaVersion == 1)
+        _ = try await version1.ingest(dataDirectory: old.data)
+        // Terms of the current analyser: the upgrade alone builds the posting lists.
+        try version1.execute("INSERT INTO metadata(key, value) VALUES ('analyzer', '\(KeywordAnalyzer.version)')")
+        version1.close()
+        var upgraded = try old.open()
+        #expect(try upgraded.statistics().schemaVersion == 2)
+        try upgraded.checkIntegrity()
+        let current = try new.open()
+        _ = try await current.ingest(dataDirectory: new.data)
+        let questions = ["pâte brisée", "réfrigérateur", "tarte Tatin renversée", "beurre"]
+        func rankingsAgree() throws {
+            for question in questions {
+                let expected = try current.search(question, k: 5)
+                #expect(!expected.isEmpty)
+                #expect(try upgraded.search(question, k: 5).map { [$0.file, "\($0.ordinal)", "\($0.score)"] }
+                        == expected.map { [$0.file, "\($0.ordinal)", "\($0.score)"] }, "\(question)")
+            }
+        }
+        try rankingsAgree()
+        // Terms of another analyser version: re-analysed at the next opening, posting lists too.
+        let admin = try PostgresIndexStore.open(url: PostgresTestServer.address(url, of: old))
+        try admin.execute("UPDATE metadata SET value = 'older' WHERE key = 'analyzer'")
+        try admin.execute("UPDATE chunks SET terms = '', term_count = 0, terms_tsv = ''::tsvector")
+        admin.close()
+        upgraded = try old.open()
+        try upgraded.checkIntegrity()
+        try rankingsAgree()
+        try old.remove("secrets.txt")
+        try old.write("pates.txt", "La pâte brisée ne contient pas de sucre ; la pâte sablée en contient.")
+        _ = try await upgraded.ingest(dataDirectory: old.data)
+        try upgraded.checkIntegrity()
+        #expect(try upgraded.search("sablée", k: 1).first?.file == "pates.txt")
     }
 
     /// Two ingests of the same folder at once (two machines): the advisory lock runs them one

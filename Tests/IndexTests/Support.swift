@@ -67,7 +67,7 @@ struct IndexImplementation: Sendable, CustomTestStringConvertible {
     /// workspace in a schema of its own, dropped by `cleanup()`.
     static let postgres = IndexImplementation(
         name: "PostgreSQL",
-        schemaVersion: 1,
+        schemaVersion: 2,
         open: { workspace in
             guard let url = PostgresTestServer.url else { throw PostgresTestServer.Missing() }
             return try PostgresIndexStore.open(url: PostgresTestServer.address(url, of: workspace))

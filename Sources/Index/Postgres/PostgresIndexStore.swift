@@ -9,7 +9,7 @@ import TextAnalysis
 ///
 /// It answers as `SQLiteIndexStore` does (the "IndexStore contract" suite runs on both): keyword
 /// search is the same BM25 over the same `KeywordAnalyzer` terms (`PostgresKeywords`), computed in
-/// SQL over a GIN-indexed `tsvector`; dense search is pgvector's HNSW index (cosine, `ef_search`
+/// in SQL from per-term posting lists (`postings`); dense search is pgvector's HNSW index (cosine, `ef_search`
 /// = `efSearch`), approximate where SQLite scans every vector; hybrid search and the relevance
 /// gate fuse and weigh these as SQLite's do (`FusionWeights.fuse`, `RelevanceSignals`).
 ///
@@ -46,6 +46,13 @@ public final class PostgresIndexStore: IndexStore {
     /// vector exactly instead, and the benchmarks set it to measure the graph's own recall there.
     public static func open(url: String, create: Bool = true, efSearch: Int = defaultEfSearch,
                             forceIndexScans: Bool = false) throws -> PostgresIndexStore {
+        try open(url: url, create: create, efSearch: efSearch, forceIndexScans: forceIndexScans, schemaVersion: PostgresSchema.version)
+    }
+
+    /// `open`, migrating the tables only up to `schemaVersion`: the tests make an index of an
+    /// older version this way, to check that opening it at the current one upgrades it.
+    package static func open(url: String, create: Bool = true, efSearch: Int = defaultEfSearch,
+                             forceIndexScans: Bool = false, schemaVersion: Int) throws -> PostgresIndexStore {
         let address = try PostgresAddress(url: url)
         let connections = PostgresConnections(address: address, efSearch: efSearch,
                                               settings: forceIndexScans ? ["enable_seqscan = off", "enable_sort = off"] : [])
@@ -56,9 +63,11 @@ public final class PostgresIndexStore: IndexStore {
                     .first.map { try $0.decode(Bool.self) } ?? false
                 guard exists else { throw IndexError.indexNotFound(path: address.description) }
             }
-            try PostgresSchema.migrate(session, address: address)
+            try PostgresSchema.migrate(session, address: address, through: schemaVersion)
         }
-        try store.reanalyseIfNeeded()
+        // Re-analysis writes the current version's tables: an older-version index is left as it
+        // is, and re-analysed when it is opened at the current version.
+        if schemaVersion >= PostgresSchema.version { try store.reanalyseIfNeeded() }
         return store
     }
 
@@ -118,6 +127,11 @@ public final class PostgresIndexStore: IndexStore {
                 try session.execute("UPDATE corpus SET chunks = (SELECT count(*) FROM chunks), terms = (SELECT coalesce(sum(term_count), 0) FROM chunks)")
                 try session.execute("DELETE FROM term_documents")
                 try session.execute("INSERT INTO term_documents(term, documents) SELECT u.lexeme, count(*) FROM chunks, unnest(chunks.terms_tsv) AS u GROUP BY u.lexeme")
+                try session.execute("DELETE FROM postings")
+                try session.execute("""
+                    INSERT INTO postings(term, chunk_id, tf, chunk_terms)
+                        SELECT u.lexeme, c.id, cardinality(u.positions), c.term_count FROM chunks c, unnest(c.terms_tsv) AS u
+                    """)
                 try Self.setMetadata(session, "analyzer", KeywordAnalyzer.version)
             }
         }
@@ -176,17 +190,17 @@ public final class PostgresIndexStore: IndexStore {
             terms = kept.isEmpty ? analysed.min { frequency($0) < frequency($1) }.map { [$0] } ?? analysed : kept
         }
         terms = terms.filter { !$0.isEmpty && $0.utf8.count <= PostgresKeywords.maximumLexemeBytes }
-        guard let tsquery = PostgresKeywords.tsquery(terms), statistics.chunks > 0, statistics.terms > 0 else { return [] }
+        guard !terms.isEmpty, statistics.chunks > 0, statistics.terms > 0 else { return [] }
         let idfs = terms.map { PostgresKeywords.idf(documents: statistics.documentFrequency[$0] ?? 0, total: statistics.chunks) }
         let averageLength = Double(statistics.terms) / Double(statistics.chunks)
-        // tf = the lexeme's position count (`PostgresKeywords.tsvector`); k1 = 1.2, b = 0.75.
+        // Each term's posting list by key (`postings`' primary key covers tf and the chunk's
+        // length, so no chunk row is read).
         return try session.rows("""
-            SELECT c.id, sum(q.idf * (cardinality(u.positions)::float8 * 2.2)
-                / (cardinality(u.positions)::float8 + 1.2 * (0.25 + 0.75 * c.term_count / \(averageLength)::float8)))::float8 AS score
-            FROM chunks c CROSS JOIN LATERAL unnest(c.terms_tsv) AS u
-            JOIN unnest(\(terms)::text[], \(idfs)::float8[]) AS q(term, idf) ON q.term = u.lexeme
-            WHERE c.terms_tsv @@ \(tsquery)::tsquery
-            GROUP BY c.id ORDER BY score DESC, c.id LIMIT \(k)
+            SELECT p.chunk_id, sum(q.idf * (p.tf::float8 * 2.2)
+                / (p.tf::float8 + 1.2 * (0.25 + 0.75 * p.chunk_terms / \(averageLength)::float8)))::float8 AS score
+            FROM unnest(\(terms)::text[], \(idfs)::float8[]) AS q(term, idf)
+            JOIN postings p ON p.term = q.term
+            GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT \(k)
             """).map { row in
             let (id, score) = try row.decode((Int, Double).self)
             return (Int64(id), score)
@@ -381,7 +395,8 @@ public final class PostgresIndexStore: IndexStore {
     }
 
     /// No chunk outside an indexed document, no vector of another dimension than its row says,
-    /// and BM25's statistics (`corpus`, `term_documents`) equal to what the chunks hold.
+    /// and BM25's statistics and posting lists (`corpus`, `term_documents`, `postings`) equal to
+    /// what the chunks hold.
     public func checkIntegrity() throws {
         try connections.withConnection { session in
             // One statement: one snapshot, even while an ingest commits.
@@ -393,14 +408,22 @@ public final class PostgresIndexStore: IndexStore {
                        (SELECT count(*) FROM (
                            SELECT term, documents FROM term_documents WHERE documents <> 0
                            EXCEPT ALL
-                           SELECT u.lexeme, count(*) FROM chunks, unnest(chunks.terms_tsv) AS u GROUP BY u.lexeme) AS differing)
+                           SELECT u.lexeme, count(*) FROM chunks, unnest(chunks.terms_tsv) AS u GROUP BY u.lexeme) AS differing),
+                       (SELECT count(*) FROM (
+                           (SELECT term, chunk_id, tf, chunk_terms FROM postings
+                            EXCEPT ALL
+                            SELECT u.lexeme, c.id, cardinality(u.positions), c.term_count FROM chunks c, unnest(c.terms_tsv) AS u)
+                           UNION ALL
+                           (SELECT u.lexeme, c.id, cardinality(u.positions), c.term_count FROM chunks c, unnest(c.terms_tsv) AS u
+                            EXCEPT ALL
+                            SELECT term, chunk_id, tf, chunk_terms FROM postings)) AS differing)
                 """).first
             guard let row else { throw IndexError.database(path: location, reason: "integrity check returned nothing") }
-            let (orphans, badVectors, chunkDrift, termDrift, frequencyDrift) = try row.decode((Int, Int, Int, Int, Int).self)
+            let (orphans, badVectors, chunkDrift, termDrift, frequencyDrift, postingDrift) = try row.decode((Int, Int, Int, Int, Int, Int).self)
             if orphans > 0 { throw IndexError.database(path: location, reason: "\(orphans) chunks belong to no indexed document") }
             if badVectors > 0 { throw IndexError.database(path: location, reason: "\(badVectors) vectors have another dimension than recorded") }
-            if chunkDrift != 0 || termDrift != 0 || frequencyDrift != 0 {
-                throw IndexError.database(path: location, reason: "BM25 statistics differ from the chunks (chunks \(chunkDrift), terms \(termDrift), term frequencies \(frequencyDrift))")
+            if chunkDrift != 0 || termDrift != 0 || frequencyDrift != 0 || postingDrift != 0 {
+                throw IndexError.database(path: location, reason: "BM25 statistics differ from the chunks (chunks \(chunkDrift), terms \(termDrift), term frequencies \(frequencyDrift), postings \(postingDrift))")
             }
         }
     }

@@ -30,13 +30,7 @@ enum PostgresKeywords {
         }.joined(separator: " ")
     }
 
-    /// `'a' | 'b'`: chunks holding any of `terms` (the usable ones); `nil` when none is usable.
-    static func tsquery(_ terms: [String]) -> String? {
-        let usable = terms.filter { !$0.isEmpty && $0.utf8.count <= maximumLexemeBytes }
-        return usable.isEmpty ? nil : usable.map(quoted).joined(separator: " | ")
-    }
-
-    /// A lexeme quoted for tsvector/tsquery input: quotes and backslashes doubled.
+    /// A lexeme quoted for tsvector input: quotes and backslashes doubled.
     static func quoted(_ term: String) -> String {
         "'" + term.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "''") + "'"
     }

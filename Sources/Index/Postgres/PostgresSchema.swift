@@ -1,25 +1,30 @@
 import PostgresNIO
 
-/// The PostgreSQL index's tables (schema version 1), the same rows as SQLite's (`Schema`):
+/// The PostgreSQL index's tables (schema version 2), the same rows as SQLite's (`Schema`):
 /// - `metadata(key, value)`: `schema_version`, `encoder_model_id`, `encoder_dimension`, `analyzer`,
 ///   `generation` (bumped by every write, so other servers can tell the index changed);
 /// - `documents`: as in SQLite;
 /// - `chunks(…, terms, term_count, terms_tsv)`: `terms` are the chunk's `KeywordAnalyzer` terms
 ///   (space-separated, made in Swift, so both implementations rank with the same French analysis
 ///   whatever the server's dictionaries); `terms_tsv` holds them as a `tsvector` built from those
-///   lexemes with their positions (nothing re-parses them), GIN-indexed; `term_count` is the
-///   chunk's length in terms (BM25's document length);
+///   lexemes with their positions (nothing re-parses them); `term_count` is the chunk's length in
+///   terms (BM25's document length);
+/// - `postings(term, chunk_id, tf, chunk_terms)`: one row per distinct term of each chunk, with its
+///   frequency and the chunk's length, keyed by term (version 2): a keyword query reads the
+///   postings of its few terms from that key alone, as FTS5 reads its posting lists, instead of
+///   unnesting every matching chunk's whole `tsvector` (over a second a query at 200k chunks);
 /// - `vectors(chunk_id, model_id, dim, embedding vector)`: a pgvector column without a fixed
 ///   dimension, and one partial HNSW index per dimension (`vectors_hnsw_<dim>`, `vector_cosine_ops`
 ///   over `embedding::vector(dim)`), made when vectors of that dimension are first stored;
 /// - `corpus(chunks, terms)` and `term_documents(term, documents)`: BM25's collection statistics
-///   (chunk count, total terms, chunks holding each term), kept by statement triggers on `chunks`
-///   so that a query reads them by key instead of counting (FTS5 keeps the same figures).
+///   (chunk count, total terms, chunks holding each term), kept with `postings` by statement
+///   triggers on `chunks` so that a query reads them by key instead of counting (FTS5 keeps the
+///   same figures).
 ///
 /// Migrations run in one transaction under an advisory lock, so servers starting together on a
 /// new database do not race; `metadata.schema_version` says which have run.
 enum PostgresSchema {
-    static let version = 1
+    static let version = 2
 
     /// Statements of each version, in order (postgres-nio sends one statement per query).
     static let migrations: [[String]] = [
@@ -101,11 +106,55 @@ enum PostgresSchema {
             "CREATE TRIGGER chunks_added AFTER INSERT ON chunks REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION chunks_added()",
             "CREATE TRIGGER chunks_removed AFTER DELETE ON chunks REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION chunks_removed()",
         ],
+        // Version 2: posting lists. The GIN index on `terms_tsv` served only the old query.
+        [
+            """
+            CREATE TABLE postings (
+                term text NOT NULL,
+                chunk_id bigint NOT NULL,
+                tf integer NOT NULL,
+                chunk_terms integer NOT NULL,
+                PRIMARY KEY (term, chunk_id) INCLUDE (tf, chunk_terms)
+            )
+            """,
+            """
+            INSERT INTO postings(term, chunk_id, tf, chunk_terms)
+                SELECT u.lexeme, c.id, cardinality(u.positions), c.term_count FROM chunks c, unnest(c.terms_tsv) AS u
+            """,
+            "DROP INDEX chunks_terms",
+            """
+            CREATE OR REPLACE FUNCTION chunks_added() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE corpus SET chunks = chunks + (SELECT count(*) FROM changed),
+                                  terms = terms + (SELECT coalesce(sum(term_count), 0) FROM changed);
+                INSERT INTO term_documents(term, documents)
+                    SELECT u.lexeme, count(*) FROM changed, unnest(changed.terms_tsv) AS u GROUP BY u.lexeme ORDER BY u.lexeme
+                    ON CONFLICT (term) DO UPDATE SET documents = term_documents.documents + excluded.documents;
+                INSERT INTO postings(term, chunk_id, tf, chunk_terms)
+                    SELECT u.lexeme, changed.id, cardinality(u.positions), changed.term_count FROM changed, unnest(changed.terms_tsv) AS u;
+                RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE OR REPLACE FUNCTION chunks_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                UPDATE corpus SET chunks = chunks - (SELECT count(*) FROM changed),
+                                  terms = terms - (SELECT coalesce(sum(term_count), 0) FROM changed);
+                UPDATE term_documents t SET documents = t.documents - g.n
+                    FROM (SELECT u.lexeme, count(*) AS n FROM changed, unnest(changed.terms_tsv) AS u
+                          GROUP BY u.lexeme ORDER BY u.lexeme) g
+                    WHERE t.term = g.lexeme;
+                DELETE FROM postings p USING (SELECT u.lexeme, changed.id FROM changed, unnest(changed.terms_tsv) AS u) AS gone
+                    WHERE p.term = gone.lexeme AND p.chunk_id = gone.id;
+                RETURN NULL;
+            END $$
+            """,
+        ],
     ]
 
     /// Creates the schema, the `vector` extension and the tables as needed, and runs the missing
     /// migrations. Throws `IndexError.unsupportedSchema` for an index made by a newer version.
-    static func migrate(_ session: PostgresSession, address: PostgresAddress) throws {
+    static func migrate(_ session: PostgresSession, address: PostgresAddress, through target: Int = version) throws {
         try session.transaction {
             // One migrating process per database at a time (the key is arbitrary but fixed).
             try session.execute("SELECT pg_advisory_xact_lock(7263540001)")
@@ -118,7 +167,7 @@ enum PostgresSchema {
             if found > version {
                 throw IndexError.unsupportedSchema(path: address.description, found: found, supported: version)
             }
-            for (number, statements) in migrations.enumerated() where number + 1 > found {
+            for (number, statements) in migrations.enumerated() where number + 1 > found && number + 1 <= target {
                 for statement in statements { try session.execute(statement) }
                 try session.rows("""
                     INSERT INTO metadata(key, value) VALUES ('schema_version', \(String(number + 1)))
