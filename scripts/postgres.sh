@@ -14,7 +14,9 @@
 # (created here) through runuser. Everything lives in $RAGCHAT_PG_HOME (default: a folder of
 # /var/tmp named after this checkout): that user must reach the binaries, which a checkout under
 # /root (mode 700) would hide. The package's Python helper is not used: it widens the permissions
-# of the folders it touches.
+# of the folders it touches. Settings: fsync off (a test server: nothing to keep over a crash) and
+# 1 GB of shared buffers, so that a 200k-vector HNSW graph (~350 MB) is served from memory as a
+# production server sized for its index would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -84,7 +86,7 @@ start() {
         touch "$LOG" && chown "$PG_USER" "$LOG"
         chown "$PG_USER" "$SOCKETS"
         as_pg "$bin/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
-            -o "-p $port -c listen_addresses=127.0.0.1 -k $SOCKETS -c max_connections=200 -c fsync=off" start >/dev/null
+            -o "-p $port -c listen_addresses=127.0.0.1 -k $SOCKETS -c max_connections=200 -c fsync=off -c shared_buffers=1GB" start >/dev/null
         echo "$port" > "$HOME_DIR/port"
         as_pg "$bin/psql" -h "$SOCKETS" -p "$port" -U ragchat -d postgres -tAc \
             "SELECT 1 FROM pg_database WHERE datname = 'ragchat'" | grep -q 1 \

@@ -104,15 +104,17 @@ public enum IndexBenchmarks {
     /// BM25 latency (p50, p95 over `queries` queries of 1–6 words) on indexes of `sizes` chunks of
     /// about 800 characters of generated text.
     ///
-    /// With `vectorDimension` > 0 every chunk also gets a random unit vector, and dense search
-    /// (p50, p95) and hybrid search (p50, p95) are measured too.
+    /// With `vectorDimension` > 0 every chunk also gets a unit vector, and dense search (p50, p95)
+    /// and hybrid search (p50, p95) are measured too. `vectors` says how they are drawn:
+    /// `.clustered` (the default) as sentence embeddings are, around topics; `.random` uniformly
+    /// on the sphere, with no neighbourhood structure at all (an approximate index's worst case).
     ///
     /// With `postgresURL`, the same chunks and vectors are also loaded into a PostgreSQL index
     /// (schema `bench_<size>`, dropped first) and measured the same way, side by side: load rate,
     /// HNSW build time, latencies, and the HNSW's recall@5 against SQLite's exact dense search.
     public static func search(workDirectory: URL, sizes: [Int] = [10_000, 100_000], queries: Int = 300,
-                              vectorDimension: Int = 384, postgresURL: String? = nil,
-                              log: @Sendable (String) -> Void = { _ in }) throws -> [BenchmarkFigure] {
+                              vectorDimension: Int = 384, vectors vectorKind: SyntheticVectors.Kind = .clustered,
+                              postgresURL: String? = nil, log: @Sendable (String) -> Void = { _ in }) throws -> [BenchmarkFigure] {
         let manager = FileManager.default
         try manager.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         var figures: [BenchmarkFigure] = []
@@ -122,7 +124,9 @@ public enum IndexBenchmarks {
             let store = try SQLiteIndexStore.open(path: path)
             var generator = SyntheticFrench(seed: UInt64(size))
             let start = MonotonicClock.now()
-            try store.insertSyntheticChunks(count: size, dimension: vectorDimension) { generator.chunk(characters: 800) }
+            var chunkVectors = SyntheticVectors(vectorKind, dimension: vectorDimension, seed: 5)
+            let stored = vectorDimension > 0 ? (0..<size).map { _ in chunkVectors.next() } : nil
+            try store.insertSyntheticChunks(count: size, vectors: stored) { generator.chunk(characters: 800) }
             let built = MonotonicClock.seconds(since: start)
             log(String(format: "built %d-chunk index in %.1f s", size, built))
             if postgresURL != nil {
@@ -137,8 +141,9 @@ public enum IndexBenchmarks {
             ]
             var queryGenerator = SyntheticFrench(seed: 7)
             while questions.count < queries { questions.append(queryGenerator.query()) }
-            var vectors = SyntheticFrench(seed: 11)
-            let queryVectors = vectorDimension > 0 ? (0..<min(queries, 100)).map { _ in vectors.unitVector(vectorDimension) } : []
+            // Queries about the same topics as the chunks (the same centres, other draws).
+            var vectors = chunkVectors
+            let queryVectors = vectorDimension > 0 ? (0..<min(queries, 100)).map { _ in vectors.next() } : []
             figures += try measureSearch(store, label: "", size: size, dimension: vectorDimension, questions: questions,
                                          queryVectors: queryVectors)
 
@@ -155,8 +160,6 @@ public enum IndexBenchmarks {
                 defer { offset += length }
                 return Chunk(file: "synthetic-1.txt", page: nil, start: offset, end: offset + length, ordinal: ordinal, text: text)
             }
-            var chunkVectors = SyntheticFrench(seed: 5)
-            let stored = vectorDimension > 0 ? (0..<size).map { _ in chunkVectors.unitVector(vectorDimension) } : nil
             let loadStart = MonotonicClock.now()
             try target.load(documentPath: "synthetic-1.txt", chunks: chunks, vectors: stored, modelID: syntheticModelID)
             let loaded = MonotonicClock.seconds(since: loadStart)
@@ -179,7 +182,7 @@ public enum IndexBenchmarks {
                     let found = Set(try target.denseSearch(vector, modelID: syntheticModelID, k: 5).map(\.ordinal))
                     recall += Double(exact.intersection(found).count) / Double(max(1, exact.count))
                 }
-                figures.append(BenchmarkFigure(name: "PostgreSQL HNSW recall@5 \(size / 1000)k (random vectors)", value: recall / Double(queryVectors.count),
+                figures.append(BenchmarkFigure(name: "PostgreSQL HNSW recall@5 \(size / 1000)k (\(vectorKind.rawValue) vectors)", value: recall / Double(queryVectors.count),
                                                unit: "", detail: "\(queryVectors.count) queries against SQLite's exact scan, ef_search \(target.efSearch)"))
             }
             try target.drop()
@@ -238,10 +241,10 @@ public enum IndexBenchmarks {
 extension SQLiteIndexStore {
     /// Adds one document `synthetic-N.txt` made of `count` chunks from `make`, in one transaction
     /// (for benchmarks: bypasses extraction).
-    func insertSyntheticChunks(count: Int, dimension: Int = 0, make: () -> String) throws {
+    func insertSyntheticChunks(count: Int, vectors stored: [[Float]]? = nil, make: () -> String) throws {
         let texts = (0..<count).map { _ in make() }
-        var generator = SyntheticFrench(seed: 5)
-        let vectors = dimension > 0 ? (0..<count).map { _ in VectorCoding.encode(generator.unitVector(dimension)) } : []
+        let dimension = stored?.first?.count ?? 0
+        let vectors = (stored ?? []).map(VectorCoding.encode)
         try guarded(path) {
             try pool.write { db in
                 let number = (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents") ?? 0) + 1
@@ -272,6 +275,43 @@ extension SQLiteIndexStore {
 }
 
 let syntheticModelID = "synthetic-random"
+
+/// Unit vectors for the search benchmarks, reproducible from a seed.
+public struct SyntheticVectors {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// Around 1,000 random topic centres, each vector at about 0.8 cosine from its centre:
+        /// neighbours exist, as between the embeddings of passages on one subject.
+        case clustered
+        /// Uniform on the sphere: every vector nearly orthogonal to every other.
+        case random
+    }
+
+    let kind: Kind
+    let dimension: Int
+    private var generator: SyntheticFrench
+    private var centres: [[Float]] = []
+    static let topics = 1_000
+
+    init(_ kind: Kind, dimension: Int, seed: UInt64) {
+        self.kind = kind
+        self.dimension = dimension
+        generator = SyntheticFrench(seed: seed)
+        if kind == .clustered, dimension > 0 {
+            centres = (0..<Self.topics).map { _ in generator.unitVector(dimension) }
+        }
+    }
+
+    mutating func next() -> [Float] {
+        guard kind == .clustered else { return generator.unitVector(dimension) }
+        let centre = centres[generator.int(0...(centres.count - 1))]
+        // Noise of norm ≈ 0.75 against the unit centre: cosine ≈ 1 / √(1 + 0.75²) = 0.8.
+        let noise = generator.unitVector(dimension)
+        var vector = zip(centre, noise).map { $0 + 0.75 * $1 }
+        let norm = vector.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        for i in vector.indices { vector[i] /= norm }
+        return vector
+    }
+}
 
 /// Deterministic French-like text: words from a cooking-flavoured vocabulary with a Zipf-like
 /// distribution, sentences of 6–22 words, paragraphs of 2–6 sentences.

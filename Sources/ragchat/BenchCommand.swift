@@ -76,8 +76,11 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Number of queries per size.")
         var queries = 300
 
-        @Option(help: "Dimension of the random vectors for dense and hybrid search (0: BM25 only).")
+        @Option(help: "Dimension of the vectors for dense and hybrid search (0: BM25 only).")
         var dimension = 384
+
+        @Option(help: "How the vectors are drawn: clustered (around 1,000 topics, as embeddings of passages are) or random (uniform on the sphere: an approximate index's worst case).")
+        var vectors: SyntheticVectors.Kind = .clustered
 
         @Option(name: .customLong("index"), help: "A postgres:// URL: also measure the PostgreSQL index on the same chunks, side by side (schemas bench_<size>, dropped after).")
         var postgresURL: String?
@@ -87,7 +90,7 @@ struct BenchCommand: AsyncParsableCommand {
                 throw CLIError("--index takes a postgres:// URL here (SQLite is always measured)")
             }
             let figures = try IndexBenchmarks.search(workDirectory: URL(fileURLWithPath: workDirectory), sizes: sizes,
-                                                     queries: queries, vectorDimension: dimension, postgresURL: postgresURL,
+                                                     queries: queries, vectorDimension: dimension, vectors: vectors, postgresURL: postgresURL,
                                                      log: { Terminal.err($0 + "\n") })
             for figure in figures { Terminal.out("\(figure)\n") }
         }
@@ -527,3 +530,5 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 }
+
+extension SyntheticVectors.Kind: ExpressibleByArgument {}
