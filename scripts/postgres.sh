@@ -14,7 +14,8 @@
 # (created here) through runuser. Everything lives in $RAGCHAT_PG_HOME (default: a folder of
 # /var/tmp named after this checkout): that user must reach the binaries, which a checkout under
 # /root (mode 700) would hide. The package's Python helper is not used: it widens the permissions
-# of the folders it touches. Settings: fsync off (a test server: nothing to keep over a crash) and
+# of the folders it touches. The package's PostgreSQL is built without SSL: no TLS on this server.
+# Settings: fsync off (a test server: nothing to keep over a crash) and
 # 1 GB of shared buffers, so that a 200k-vector HNSW graph (~350 MB) is served from memory as a
 # production server sized for its index would.
 set -euo pipefail

@@ -1,6 +1,8 @@
 import Foundation
+import Index
 import Synchronization
 import Testing
+import TestSupport
 
 /// End-to-end tests of the built `ragchat` binary.
 @Suite("ragchat CLI", .serialized)
@@ -313,7 +315,14 @@ struct CLITests {
         #expect(b.status != 0 && b.stderr.contains(truncated.path + ": truncated"), "\(b.stderr)")
     }
 
-    @Test func killedIngestResumes() async throws {
+    /// The index kinds the kill test runs on: a SQLite file, and PostgreSQL when the test server
+    /// is there (`make test` starts it).
+    static let indexKinds = TestPostgres.url == nil ? ["sqlite"] : ["sqlite", "postgres"]
+
+    /// An ingest killed (SIGKILL) in the middle of its files leaves an index that opens and
+    /// answers; the next run indexes what is left, each file whole (one transaction per file).
+    @Test(arguments: indexKinds)
+    func killedIngestResumes(_ kind: String) async throws {
         let root = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: root) }
         let data = root.appendingPathComponent("data")
@@ -322,7 +331,13 @@ struct CLITests {
             let text = (0..<120).map { "Fichier \(number), paragraphe \($0). " + paragraph }.joined(separator: "\n\n")
             try Data(text.utf8).write(to: data.appendingPathComponent(String(format: "f%03d.txt", number)))
         }
-        let index = root.appendingPathComponent("index.sqlite").path
+        let index: String
+        if kind == "postgres" {
+            index = try #require(TestPostgres.url) + "?schema=" + TestPostgres.freshSchema("ragchat_cli")
+        } else {
+            index = root.appendingPathComponent("index.sqlite").path
+        }
+        defer { if kind == "postgres" { try? (try? PostgresIndexStore.open(url: index))?.drop() } }
 
         // Start an ingest and kill it (SIGKILL) once a few files are committed.
         let process = Process()
@@ -360,6 +375,12 @@ struct CLITests {
         #expect(try Self.counts(try Self.run(["ingest", "--data", data.path, "--index", index, "--no-vectors"]).stdout) == [0, 0, 150, 0, 0, 0])
         let json = try Self.run(["search", "Fichier 149 paragraphe 119", "--index", index, "--json", "-k", "1", "--mode", "bm25"])
         #expect(json.stdout.contains("f149.txt"))
+        // Every file whole: the files are alike, so each has as many chunks as the first.
+        let store = try openIndexStore(at: index, create: false)
+        try store.checkIntegrity()
+        let documents = try store.documents()
+        #expect(documents.count == 150 && documents.allSatisfy { $0.status == "indexed" })
+        #expect(Set(documents.map(\.chunkCount)).count == 1 && documents[0].chunkCount > 1)
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: repositoryRoot.appendingPathComponent("data/connaissances.txt").path)))

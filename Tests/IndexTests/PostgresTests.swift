@@ -56,6 +56,40 @@ struct PostgresIndexTests {
         #expect(try PostgresAddress(url: url).replyTimeout == .seconds(300))
     }
 
+    /// libpq's `sslmode` against a server without TLS (the bundled one is built without SSL):
+    /// `prefer` (the default), `allow` and `disable` connect unencrypted; `require`, `verify-ca` and
+    /// `verify-full` refuse to connect, saying the server does not offer TLS; a wrong mode or a
+    /// missing root file is named before any connection.
+    @Test func tlsModesAgainstAServerWithoutTLS() throws {
+        let url = try #require(PostgresTestServer.url)
+        let workspace = try Workspace(.postgres)
+        defer { workspace.cleanup() }
+        let address = PostgresTestServer.address(url, of: workspace)
+        for mode in ["", "&sslmode=disable", "&sslmode=allow", "&sslmode=prefer"] {
+            let store = try PostgresIndexStore.open(url: address + mode)
+            #expect(try store.isEncrypted() == false, "\(mode)")
+            store.close()
+        }
+        for mode in ["require", "verify-ca", "verify-full"] {
+            #expect {
+                try PostgresIndexStore.open(url: address + "&sslmode=" + mode)
+            } throws: { error in
+                guard case IndexError.unavailable(_, let reason) = error else { return false }
+                return reason.contains("TLS")
+            }
+        }
+        #expect {
+            try PostgresIndexStore.open(url: address + "&sslmode=require&sslrootcert=/no/such/roots.pem")
+        } throws: { error in
+            "\(error)".contains("/no/such/roots.pem")
+        }
+        #expect {
+            try PostgresIndexStore.open(url: address + "&sslmode=sometimes")
+        } throws: { error in
+            "\(error)".contains("verify-full")
+        }
+    }
+
     @Test func aDatabaseWithoutAnIndexIsNotFoundWhenServing() throws {
         let url = try #require(PostgresTestServer.url)
         let workspace = try Workspace(.postgres)
@@ -124,10 +158,19 @@ struct PostgresIndexTests {
         // A thread of its own: the cooperative pool may be busy with other tests' blocking calls.
         let released = Mutex<Result<Void, any Error>?>(nil)
         Thread.detachNewThread {
-            let result = Result { try locker.execute("DO $$ BEGIN LOCK TABLE \(schema).chunks IN ACCESS EXCLUSIVE MODE; PERFORM pg_sleep(6); END $$") }
+            let result = Result { try locker.execute("DO $$ BEGIN LOCK TABLE \(schema).chunks IN ACCESS EXCLUSIVE MODE; PERFORM pg_sleep(8); END $$") }
             released.withLock { $0 = result }
         }
-        try await Task.sleep(for: .seconds(1))
+        // Until the lock is held (the statement fails while it is not).
+        let watcher = try PostgresIndexStore.open(url: url + "?schema=\(schema)")
+        let held = """
+            DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                WHERE c.relname = 'chunks' AND c.relnamespace = '\(schema)'::regnamespace
+                  AND l.mode = 'AccessExclusiveLock' AND l.granted) THEN RAISE EXCEPTION 'not held yet'; END IF; END $$
+            """
+        let waitLimit = Date().addingTimeInterval(6)
+        while (try? watcher.execute(held)) == nil, Date() < waitLimit { try await Task.sleep(for: .milliseconds(50)) }
+        try watcher.execute(held)
         let clock = ContinuousClock()
         let started = clock.now
         #expect {
@@ -136,7 +179,7 @@ struct PostgresIndexTests {
             guard case IndexError.unavailable(_, let reason) = error else { return false }
             return reason.contains("reply_timeout")
         }
-        #expect(clock.now - started < .seconds(4))  // two tries of about 1 s, not the lock's 6 s
+        #expect(clock.now - started < .seconds(5))  // two tries of about 1 s, not the lock's 8 s
         while released.withLock({ $0 == nil }) { try await Task.sleep(for: .milliseconds(100)) }
         try released.withLock { try $0?.get() }
         #expect(try impatient.search("Tatin", k: 1).first?.file == "tarte.txt")

@@ -2,6 +2,7 @@ import Foundation
 import Index
 import Synchronization
 import Testing
+import TestSupport
 
 /// A temporary data directory and the index of one implementation, removed by `cleanup()`.
 struct Workspace {
@@ -83,21 +84,13 @@ struct IndexImplementation: Sendable, CustomTestStringConvertible {
     static let all: [IndexImplementation] = PostgresTestServer.url == nil ? [.sqlite] : [.sqlite, .postgres]
 }
 
-/// The PostgreSQL server the tests use: `RAGCHAT_TEST_POSTGRES_URL`, else the URL that
-/// `scripts/postgres.sh start` wrote to `.build/postgres.url`.
+/// The PostgreSQL server the tests use (`TestPostgres.url`) and each workspace's place on it.
 enum PostgresTestServer {
     struct Missing: Error, CustomStringConvertible {
         var description: String { "no PostgreSQL test server: run scripts/postgres.sh start (or set RAGCHAT_TEST_POSTGRES_URL)" }
     }
 
-    static let url: String? = {
-        if let url = ProcessInfo.processInfo.environment["RAGCHAT_TEST_POSTGRES_URL"], !url.isEmpty { return url }
-        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/postgres.url")
-        guard let text = try? String(contentsOf: file, encoding: .utf8) else { return nil }
-        let url = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        return url.isEmpty ? nil : url
-    }()
+    static var url: String? { TestPostgres.url }
 
     /// The workspace's index on the test server: its own schema, and a reply timeout shorter than
     /// the default, so that a stalled statement fails its test within a minute (it is retried

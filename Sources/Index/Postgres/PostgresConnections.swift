@@ -26,7 +26,11 @@ final class PostgresConnections: Sendable {
     /// Idle connections kept for reuse; more may be open while busy.
     private static let keptIdle = 16
 
-    init(address: PostgresAddress, efSearch: Int, settings: [String] = []) {
+    /// The connection settings (TLS context included), made once.
+    private let configuration: PostgresConnection.Configuration
+
+    init(address: PostgresAddress, efSearch: Int, settings: [String] = []) throws {
+        configuration = try address.configuration()
         self.address = address
         self.efSearch = efSearch
         self.settings = settings
@@ -52,7 +56,7 @@ final class PostgresConnections: Sendable {
     private func connect() throws -> PostgresConnection {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let eventLoop = group.next()
-        let connecting = PostgresConnection.connect(on: eventLoop, configuration: address.configuration, id: id, logger: logger)
+        let connecting = PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
         let connection: PostgresConnection
         if let replyTimeout = address.replyTimeout {
             // `connectTimeout` bounds the TCP connection; this bounds the start-up and
@@ -165,6 +169,9 @@ final class PostgresConnections: Sendable {
             return IndexError.unavailable(location: location, reason: "no reply from the server within \(error.timeout) (reply_timeout)")
         }
         if let error = error as? PSQLError {
+            if error.code == .sslUnsupported {
+                return IndexError.unavailable(location: location, reason: "the server does not offer TLS, which sslmode=\(address.tls.rawValue) requires")
+            }
             if let message = error.serverInfo?[.message] {
                 let state = error.serverInfo?[.sqlState] ?? ""
                 // 28xxx: authentication; 3D000: no such database; 57P0x: the server is shutting

@@ -54,7 +54,7 @@ public final class PostgresIndexStore: IndexStore {
     package static func open(url: String, create: Bool = true, efSearch: Int = defaultEfSearch,
                              forceIndexScans: Bool = false, schemaVersion: Int) throws -> PostgresIndexStore {
         let address = try PostgresAddress(url: url)
-        let connections = PostgresConnections(address: address, efSearch: efSearch,
+        let connections = try PostgresConnections(address: address, efSearch: efSearch,
                                               settings: forceIndexScans ? ["enable_seqscan = off", "enable_sort = off"] : [])
         let store = PostgresIndexStore(address: address, connections: connections)
         try connections.withConnection { session in
@@ -90,6 +90,14 @@ public final class PostgresIndexStore: IndexStore {
 
     /// Drops this index: its schema with everything in it (the tables only, in `public`). For the
     /// tests, which give each case a schema of its own.
+    /// Whether this store's connections are encrypted (TLS), as the server sees them.
+    public func isEncrypted() throws -> Bool {
+        try connections.withConnection { session in
+            try session.rows("SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)")
+                .first?.decode(Bool.self) ?? false
+        }
+    }
+
     /// Runs one statement as written, with no reply timeout (maintenance, and the tests that
     /// hold a lock to stall other sessions).
     package func execute(_ sql: String) throws {
