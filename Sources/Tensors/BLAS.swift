@@ -6,14 +6,16 @@
 // Threads: `BLAS.configure()` runs once before the first call (implicitly from every wrapper):
 // it sets OpenBLAS's thread count from `RAGCHAT_THREADS` (or the number of cores).
 //
-// Kernels: a DYNAMIC_ARCH OpenBLAS picks its kernel set when the library loads. OpenBLAS 0.3.21
-// does not know Zen 5, and this machine's environment also forces `OPENBLAS_CORETYPE=Haswell`,
-// so sgemm runs AVX2 kernels at about half the speed the CPU allows. `configure()` therefore
-// re-selects the AVX-512 kernel set (SkylakeX) when the CPU has AVX-512 and the current set is an
-// AVX2-era one, through OpenBLAS's own `gotoblas_dynamic_quit`/`gotoblas_dynamic_init` (the same
-// path `OPENBLAS_CORETYPE` takes at load time). `RAGCHAT_BLAS_CORETYPE` controls this:
-// unset or `auto` = upgrade as described, `keep` = leave OpenBLAS's choice alone, any other
-// value = that OpenBLAS kernel set name (e.g. `Haswell`, `SkylakeX`).
+// Kernels: a DYNAMIC_ARCH OpenBLAS picks its kernel set when the library loads, from the CPU's
+// family and model numbers. A CPU newer than the library (Debian's is 0.3.21), or a virtual CPU
+// reporting a model it does not know, gets a set below what the CPU can run: seen here, AVX2-era
+// sets on AVX-512 machines and even the SSE3 one (`Prescott`) on an AVX-512 Xeon, where sgemm
+// runs far slower (e5 ingest 14 against 18 chunks/s). `configure()` therefore re-selects the set
+// from the CPU's own feature flags — SkylakeX with AVX-512, Haswell with AVX2 + FMA — when the
+// current one is below that, through OpenBLAS's own `gotoblas_dynamic_quit`/`gotoblas_dynamic_init`
+// (the path `OPENBLAS_CORETYPE` takes at load time). `RAGCHAT_BLAS_CORETYPE` controls this: unset
+// or `auto` = upgrade as described, `keep` = leave OpenBLAS's choice alone, any other value =
+// that OpenBLAS kernel set name (e.g. `Haswell`, `SkylakeX`).
 
 import COpenBLAS
 #if canImport(Glibc)
@@ -90,18 +92,8 @@ public enum BLAS {
 
     private static func upgradeKernelsIfNeeded() {
         let request = ProcessInfo.processInfo.environment["RAGCHAT_BLAS_CORETYPE"] ?? "auto"
-        if request.lowercased() == "keep" { return }
-        guard let p = openblas_get_corename() else { return }
-        let current = String(cString: p)
-        var target = request
-        if request.lowercased() == "auto" {
-            // Only upgrade from AVX2-era kernel sets.
-            guard ["haswell", "zen", "sandybridge"].contains(current.lowercased()) else { return }
-            let flags = cpuFlags()
-            guard ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"].allSatisfy(flags.contains) else { return }
-            target = "SkylakeX"
-        }
-        if target.lowercased() == current.lowercased() { return }
+        guard let p = openblas_get_corename(),
+              let target = kernelSet(request: request, current: String(cString: p), cpuFlags: cpuFlags()) else { return }
         guard let quit = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_quit"),
               let initialize = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "gotoblas_dynamic_init") else { return }
         typealias Fn = @convention(c) () -> Void
@@ -110,6 +102,28 @@ public enum BLAS {
         unsafeBitCast(quit, to: Fn.self)()
         unsafeBitCast(initialize, to: Fn.self)()
         if let previous { setenv("OPENBLAS_CORETYPE", previous, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+    }
+
+    /// The kernel set to switch to, or `nil` to keep `current`: `request` is
+    /// `RAGCHAT_BLAS_CORETYPE` (`auto`, `keep` or a set's name); `auto` picks SkylakeX on a CPU
+    /// with AVX-512 and Haswell on one with AVX2 + FMA, when `current` is a lesser set.
+    package static func kernelSet(request: String, current: String, cpuFlags flags: Set<String>) -> String? {
+        switch request.lowercased() {
+        case "keep":
+            return nil
+        case "auto":
+            let avx512Sets: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
+            let avx2Sets = avx512Sets.union(["haswell", "zen"])
+            if ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"].allSatisfy(flags.contains) {
+                return avx512Sets.contains(current.lowercased()) ? nil : "SkylakeX"
+            }
+            if ["avx2", "fma"].allSatisfy(flags.contains) {
+                return avx2Sets.contains(current.lowercased()) ? nil : "Haswell"
+            }
+            return nil
+        default:
+            return request.lowercased() == current.lowercased() ? nil : request
+        }
     }
 
     private static func cpuFlags() -> Set<String> {

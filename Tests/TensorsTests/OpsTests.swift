@@ -149,4 +149,22 @@ struct OpsTests {
         #expect(BLAS.threadCount == before)
         #expect(!BLAS.coreName.isEmpty)
     }
+
+    /// OpenBLAS's own pick is replaced only when the CPU's flags allow a better kernel set (an
+    /// unknown CPU model gets the SSE3 `Prescott` set from OpenBLAS 0.3.21).
+    @Test("kernel set chosen from the CPU's flags")
+    func kernelSetChoice() {
+        let avx512: Set<String> = ["sse3", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"]
+        let avx2: Set<String> = ["sse3", "avx", "avx2", "fma"]
+        #expect(BLAS.kernelSet(request: "auto", current: "Prescott", cpuFlags: avx512) == "SkylakeX")
+        #expect(BLAS.kernelSet(request: "auto", current: "Haswell", cpuFlags: avx512) == "SkylakeX")
+        #expect(BLAS.kernelSet(request: "auto", current: "SkylakeX", cpuFlags: avx512) == nil)
+        #expect(BLAS.kernelSet(request: "auto", current: "SapphireRapids", cpuFlags: avx512) == nil)
+        #expect(BLAS.kernelSet(request: "auto", current: "Prescott", cpuFlags: avx2) == "Haswell")
+        #expect(BLAS.kernelSet(request: "auto", current: "Zen", cpuFlags: avx2) == nil)
+        #expect(BLAS.kernelSet(request: "auto", current: "Prescott", cpuFlags: ["sse3"]) == nil)
+        #expect(BLAS.kernelSet(request: "keep", current: "Prescott", cpuFlags: avx512) == nil)
+        #expect(BLAS.kernelSet(request: "Haswell", current: "SkylakeX", cpuFlags: avx512) == "Haswell")
+        #expect(BLAS.kernelSet(request: "haswell", current: "Haswell", cpuFlags: avx2) == nil)
+    }
 }
