@@ -144,6 +144,8 @@ CK_VNNI CK_HIDDEN void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const
 CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out);
 // 4-row tile of a 32-weight block type: one activation (cols 1), 4, or 8 (cols >= 8); 0 for other types
 CK_HIDDEN ck_tile_fn ck_tile_vnni(int type, int cols);
+CK_VNNI CK_HIDDEN void ck_e5_gemm_vnni(float *out, size_t os, const void *packed, int r0, int r1, int cols,
+                                       const void *acts, size_t as, int ntok);
 #endif
 
 #endif

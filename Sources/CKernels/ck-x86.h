@@ -92,5 +92,74 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
         out[(size_t)c * os + r] = HASM ? hsum8(acc[r][c]) + sm[r][c] : hsum8(acc[r][c]);                      \
 }
 
+
+// ---------------------------------------------------------------- e5 GEMM (repacked Q4_0)
+// The kernel of ck_e5_gemm_scalar's arithmetic (same bits), generated for one instruction set:
+// unsigned activations (x + 128) times signed weights (q - 8), GROUP_SUM(w, x0…x7) giving each of
+// the 8 rows' exact int32 block sum from the 8 weight vectors at w and the 8 broadcast 4-byte
+// activation pieces; minus 128 * sum(q - 8), stored per block and row by ck_e5_pack_q4_0; then
+// acc + (d_w * d_x) * sum, in block order. Tokens are converted to unsigned bytes at a time (stack
+// buffer of at most 48 KiB); 4 groups of 8 rows per pass.
+#define CK_E5_TOKEN_BYTES 49152
+#define CK_E5_GEMM(ATTR, NAME, GROUP_SUM)                                                                    \
+ATTR static inline __m256 NAME##_step(__m256 acc, const __m256i *w, __m256i x0, __m256i x1, __m256i x2,      \
+                                      __m256i x3, __m256i x4, __m256i x5, __m256i x6, __m256i x7, __m256 dav) { \
+    const __m256i i32 = _mm256_sub_epi32(GROUP_SUM(w, x0, x1, x2, x3, x4, x5, x6, x7), _mm256_load_si256(w + 9)); \
+    const __m256 scale = _mm256_mul_ps(_mm256_load_ps((const float *)(w + 8)), dav);                        \
+    return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(i32)));                                \
+}                                                                                                            \
+ATTR void NAME(float *out, size_t os, const void *packed, int r0, int r1, int cols, const void *acts,        \
+               size_t as, int ntok) {                                                                        \
+    const int nb = cols / 32;                                                                                \
+    const size_t gs = (size_t)nb * E5_BLOCK_BYTES;                                                           \
+    uint8_t ua[CK_E5_TOKEN_BYTES] __attribute__((aligned(32)));                                              \
+    float da[CK_E5_TOKEN_BYTES / 32];                                                                        \
+    int chunk = CK_E5_TOKEN_BYTES / cols;                                                                    \
+    if (chunk < 1) chunk = 1; /* (cols > 49,152 is not an e5 size) */                                        \
+    const __m256i bias = _mm256_set1_epi8((char)0x80);                                                       \
+    for (int t0 = 0; t0 < ntok; t0 += chunk) {                                                               \
+        const int tn = ntok - t0 < chunk ? ntok - t0 : chunk;                                                \
+        for (int t = 0; t < tn; t++) {                                                                       \
+            const ck_q8_0 *a = (const ck_q8_0 *)((const char *)acts + (size_t)(t0 + t) * as);               \
+            for (int b = 0; b < nb; b++) {                                                                   \
+                __m256i v = _mm256_loadu_si256((const __m256i *)a[b].qs);                                    \
+                _mm256_store_si256((__m256i *)(ua + (size_t)t * cols + 32 * b), _mm256_xor_si256(v, bias));  \
+                da[t * nb + b] = a[b].d;                                                                     \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int g = r0 / 8; g < r1 / 8; g += 4) {                                                           \
+            const int G = r1 / 8 - g < 4 ? r1 / 8 - g : 4;                                                  \
+            const uint8_t *pg = (const uint8_t *)packed + (size_t)g * gs;                                    \
+            for (int t = 0; t < tn; t++) {                                                                   \
+                /* four accumulators in registers, unrolled: a loop over an array was 10 % slower */ \
+                __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                    \
+                const uint8_t *ut = ua + (size_t)t * cols;                                                   \
+                for (int b = 0; b < nb; b++) {                                                               \
+                    int32_t w4[8];                                                                           \
+                    memcpy(w4, ut + 32 * b, 32);                                                             \
+                    const __m256i x0 = _mm256_set1_epi32(w4[0]), x1 = _mm256_set1_epi32(w4[1]);              \
+                    const __m256i x2 = _mm256_set1_epi32(w4[2]), x3 = _mm256_set1_epi32(w4[3]);              \
+                    const __m256i x4 = _mm256_set1_epi32(w4[4]), x5 = _mm256_set1_epi32(w4[5]);              \
+                    const __m256i x6 = _mm256_set1_epi32(w4[6]), x7 = _mm256_set1_epi32(w4[7]);              \
+                    const __m256 dav = _mm256_set1_ps(da[t * nb + b]);                                       \
+                    if (G > 0) acc0 = NAME##_step(acc0, (const __m256i *)(pg + (size_t)0 * gs + (size_t)b * E5_BLOCK_BYTES), \
+                                            x0, x1, x2, x3, x4, x5, x6, x7, dav);                         \
+                    if (G > 1) acc1 = NAME##_step(acc1, (const __m256i *)(pg + (size_t)1 * gs + (size_t)b * E5_BLOCK_BYTES), \
+                                            x0, x1, x2, x3, x4, x5, x6, x7, dav);                         \
+                    if (G > 2) acc2 = NAME##_step(acc2, (const __m256i *)(pg + (size_t)2 * gs + (size_t)b * E5_BLOCK_BYTES), \
+                                            x0, x1, x2, x3, x4, x5, x6, x7, dav);                         \
+                    if (G > 3) acc3 = NAME##_step(acc3, (const __m256i *)(pg + (size_t)3 * gs + (size_t)b * E5_BLOCK_BYTES), \
+                                            x0, x1, x2, x3, x4, x5, x6, x7, dav);                         \
+                }                                                                                            \
+                float *o = out + (size_t)(t0 + t) * os + (size_t)(8 * g - r0);                               \
+                _mm256_storeu_ps(o, acc0);                                                                   \
+                if (G > 1) _mm256_storeu_ps(o + 8, acc1);                                                    \
+                if (G > 2) _mm256_storeu_ps(o + 16, acc2);                                                   \
+                if (G > 3) _mm256_storeu_ps(o + 24, acc3);                                                   \
+            }                                                                                                \
+        }                                                                                                    \
+    }                                                                                                        \
+}
+
 #endif
 #endif

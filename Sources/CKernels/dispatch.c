@@ -187,6 +187,7 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
 void ck_e5_gemm(float *out, size_t outStride, const void *packed, int r0, int r1, int cols, const void *acts,
                 size_t actStride, int ntok) {
 #if CK_X86
+    if (ck_has_vnni()) { ck_e5_gemm_vnni(out, outStride, packed, r0, r1, cols, acts, actStride, ntok); return; }
     if (ck_has_avx2()) { ck_e5_gemm_avx2(out, outStride, packed, r0, r1, cols, acts, actStride, ntok); return; }
 #endif
     ck_e5_gemm_scalar(out, outStride, packed, r0, r1, cols, acts, actStride, ntok);

@@ -440,70 +440,19 @@ CK_AVX2 void ck_axpy_f32_avx2(float *y, float a, const float *x, int n) {
 }
 
 // ---------------------------------------------------------------- e5 GEMM (repacked Q4_0)
-// The arithmetic of ck_e5_gemm_scalar (same bits): unsigned activations (x + 128) times signed
-// weights (q - 8) with vpmaddubsw (pair sums <= 4,080, eight of them summed in int16 without
-// overflow), minus 128 * sum(q - 8), stored per block and row by ck_e5_pack_q4_0.
-// Tokens converted to unsigned bytes at a time (stack buffer of at most 48 KiB).
-#define E5_TOKEN_BYTES 49152
-CK_AVX2 void ck_e5_gemm_avx2(float *out, size_t os, const void *packed, int r0, int r1, int cols, const void *acts,
-                                 size_t as, int ntok) {
-    const int nb = cols / 32;
-    const size_t gs = (size_t)nb * E5_BLOCK_BYTES;
-    uint8_t ua[E5_TOKEN_BYTES] __attribute__((aligned(32)));
-    float da[E5_TOKEN_BYTES / 32];
-    int chunk = E5_TOKEN_BYTES / cols;
-    if (chunk < 1) chunk = 1;  // (cols > 49,152 is not an e5 size)
-    const __m256i ones = _mm256_set1_epi16(1), bias = _mm256_set1_epi8((char)0x80);
-    for (int t0 = 0; t0 < ntok; t0 += chunk) {
-        const int tn = ntok - t0 < chunk ? ntok - t0 : chunk;
-        for (int t = 0; t < tn; t++) {
-            const ck_q8_0 *a = (const ck_q8_0 *)((const char *)acts + (size_t)(t0 + t) * as);
-            for (int b = 0; b < nb; b++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)a[b].qs);
-                _mm256_store_si256((__m256i *)(ua + (size_t)t * cols + 32 * b), _mm256_xor_si256(v, bias));
-                da[t * nb + b] = a[b].d;
-            }
-        }
-        for (int g = r0 / 8; g < r1 / 8; g += 4) {
-            const int G = r1 / 8 - g < 4 ? r1 / 8 - g : 4;
-            const uint8_t *pg = (const uint8_t *)packed + (size_t)g * gs;
-            for (int t = 0; t < tn; t++) {
-                __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-                const uint8_t *ut = ua + (size_t)t * cols;
-                for (int b = 0; b < nb; b++) {
-                    const uint8_t *u = ut + 32 * b;
-                    int32_t w4[8];
-                    memcpy(w4, u, 32);
-                    const __m256i x0 = _mm256_set1_epi32(w4[0]), x1 = _mm256_set1_epi32(w4[1]);
-                    const __m256i x2 = _mm256_set1_epi32(w4[2]), x3 = _mm256_set1_epi32(w4[3]);
-                    const __m256i x4 = _mm256_set1_epi32(w4[4]), x5 = _mm256_set1_epi32(w4[5]);
-                    const __m256i x6 = _mm256_set1_epi32(w4[6]), x7 = _mm256_set1_epi32(w4[7]);
-                    const __m256 dav = _mm256_set1_ps(da[t * nb + b]);
-#define E5_GROUP(GI, ACC)                                                                                       \
-                    if (GI < G) {                                                                               \
-                        const __m256i *w = (const __m256i *)(pg + (size_t)(GI) * gs + (size_t)b * E5_BLOCK_BYTES); \
-                        __m256i s = _mm256_maddubs_epi16(x0, _mm256_load_si256(w));                             \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x1, _mm256_load_si256(w + 1)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x2, _mm256_load_si256(w + 2)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x3, _mm256_load_si256(w + 3)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x4, _mm256_load_si256(w + 4)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x5, _mm256_load_si256(w + 5)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x6, _mm256_load_si256(w + 6)));            \
-                        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x7, _mm256_load_si256(w + 7)));            \
-                        __m256i i32 = _mm256_sub_epi32(_mm256_madd_epi16(s, ones), _mm256_load_si256(w + 9));   \
-                        __m256 scale = _mm256_mul_ps(_mm256_load_ps((const float *)(w + 8)), dav);             \
-                        ACC = _mm256_add_ps(ACC, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(i32)));                \
-                    }
-                    E5_GROUP(0, acc0) E5_GROUP(1, acc1) E5_GROUP(2, acc2) E5_GROUP(3, acc3)
-#undef E5_GROUP
-                }
-                float *o = out + (size_t)(t0 + t) * os + (size_t)(8 * g - r0);
-                _mm256_storeu_ps(o, acc0);
-                if (G > 1) _mm256_storeu_ps(o + 8, acc1);
-                if (G > 2) _mm256_storeu_ps(o + 16, acc2);
-                if (G > 3) _mm256_storeu_ps(o + 24, acc3);
-            }
-        }
-    }
+// A group's block sums with vpmaddubsw (pair sums <= 4,080, eight of them summed in int16 without
+// overflow) and vpmaddwd (ck_e5_gemm_scalar's bits; generator in ck-x86.h).
+CK_AVX2 static inline __m256i e5_group_sum_avx2(const __m256i *w, __m256i x0, __m256i x1, __m256i x2, __m256i x3,
+                                                __m256i x4, __m256i x5, __m256i x6, __m256i x7) {
+    __m256i s = _mm256_maddubs_epi16(x0, _mm256_load_si256(w));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x1, _mm256_load_si256(w + 1)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x2, _mm256_load_si256(w + 2)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x3, _mm256_load_si256(w + 3)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x4, _mm256_load_si256(w + 4)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x5, _mm256_load_si256(w + 5)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x6, _mm256_load_si256(w + 6)));
+    s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x7, _mm256_load_si256(w + 7)));
+    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
+CK_E5_GEMM(CK_AVX2, ck_e5_gemm_avx2, e5_group_sum_avx2)
 #endif

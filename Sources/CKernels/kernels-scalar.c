@@ -184,7 +184,7 @@ void ck_axpy_f32_scalar(float *y, float a, const float *x, int n) {
 //   acc = 0; for each block b: acc = acc + (d_w * d_x) * (float)sum_j x_j (q_j - 8)
 // (exact integer block sums; one mul, one mul, one add per block, in block order), so the AVX2
 // kernel and this one give the same bits.
-// SIMD twin: ck_e5_gemm_avx2
+// SIMD twins: ck_e5_gemm_avx2, ck_e5_gemm_vnni
 void ck_e5_gemm_scalar(float *out, size_t os, const void *packed, int r0, int r1, int cols, const void *acts,
                        size_t as, int ntok) {
     const int nb = cols / 32;

@@ -205,6 +205,14 @@ struct E5FileTests {
                     Kernels.matmul($0.baseAddress!, outStride: rows, packed, rows: 0..<rows, acts: ar.baseAddress!, actStride: stride, count: count)
                 }
                 Kernels.forceGeneric(false)
+                // the AVX2 kernel where the VNNI one runs: the same bits too
+                var narrow = fast
+                Kernels.forceNoAVX512(true)
+                narrow.withUnsafeMutableBufferPointer {
+                    Kernels.matmul($0.baseAddress!, outStride: rows, packed, rows: 0..<rows, acts: ar.baseAddress!, actStride: stride, count: count)
+                }
+                Kernels.forceNoAVX512(false)
+                #expect(narrow == plain)
                 // rows and tokens in pieces: the same outputs
                 split.withUnsafeMutableBufferPointer { o in
                     for (r0, r1) in [(0, 8), (8, 40), (40, 48)] {
