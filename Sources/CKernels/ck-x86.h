@@ -99,14 +99,26 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
 // the 8 rows' exact int32 block sum from the 8 weight vectors at w and the 8 broadcast 4-byte
 // activation pieces; minus 128 * sum(q - 8), stored per block and row by ck_e5_pack_q4_0; then
 // acc + (d_w * d_x) * sum, in block order. Tokens are converted to unsigned bytes at a time (stack
-// buffer of at most 48 KiB); 4 groups of 8 rows per pass.
+// buffer of at most 48 KiB); 4 groups of 8 rows per pass; with PAIRS, two tokens per pass over the
+// weights (each loaded once for both), which needs the 32 vector registers of AVX-512: with AVX2's
+// 16 the sixteen broadcast activations alone fill them.
 #define CK_E5_TOKEN_BYTES 49152
-#define CK_E5_GEMM(ATTR, NAME, GROUP_SUM)                                                                    \
+#define CK_E5_GEMM(ATTR, NAME, GROUP_SUM, PAIRS)                                                             \
 ATTR static inline __m256 NAME##_step(__m256 acc, const __m256i *w, __m256i x0, __m256i x1, __m256i x2,      \
                                       __m256i x3, __m256i x4, __m256i x5, __m256i x6, __m256i x7, __m256 dav) { \
     const __m256i i32 = _mm256_sub_epi32(GROUP_SUM(w, x0, x1, x2, x3, x4, x5, x6, x7), _mm256_load_si256(w + 9)); \
     const __m256 scale = _mm256_mul_ps(_mm256_load_ps((const float *)(w + 8)), dav);                        \
     return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(i32)));                                \
+}                                                                                                            \
+/* Two tokens against the same weights: NAME##_step's arithmetic for each, one load of them. */           \
+ATTR static inline void NAME##_step2(__m256 *acc_a, __m256 *acc_b, const __m256i *w, const __m256i *xa,     \
+                                     const __m256i *xb, __m256 da, __m256 db) {                              \
+    const __m256i corr = _mm256_load_si256(w + 9);                                                           \
+    const __m256 dw = _mm256_load_ps((const float *)(w + 8));                                                \
+    const __m256i ia = _mm256_sub_epi32(GROUP_SUM(w, xa[0], xa[1], xa[2], xa[3], xa[4], xa[5], xa[6], xa[7]), corr); \
+    const __m256i ib = _mm256_sub_epi32(GROUP_SUM(w, xb[0], xb[1], xb[2], xb[3], xb[4], xb[5], xb[6], xb[7]), corr); \
+    *acc_a = _mm256_add_ps(*acc_a, _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(ia)));            \
+    *acc_b = _mm256_add_ps(*acc_b, _mm256_mul_ps(_mm256_mul_ps(dw, db), _mm256_cvtepi32_ps(ib)));            \
 }                                                                                                            \
 ATTR void NAME(float *out, size_t os, const void *packed, int r0, int r1, int cols, const void *acts,        \
                size_t as, int ntok) {                                                                        \
@@ -130,7 +142,29 @@ ATTR void NAME(float *out, size_t os, const void *packed, int r0, int r1, int co
         for (int g = r0 / 8; g < r1 / 8; g += 4) {                                                           \
             const int G = r1 / 8 - g < 4 ? r1 / 8 - g : 4;                                                  \
             const uint8_t *pg = (const uint8_t *)packed + (size_t)g * gs;                                    \
-            for (int t = 0; t < tn; t++) {                                                                   \
+            int t = 0;                                                                                       \
+            for (; PAIRS && t + 1 < tn; t += 2) {                                                            \
+                __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+                for (int b = 0; b < nb; b++) {                                                               \
+                    __m256i xa[8], xb[8];                                                                    \
+                    int32_t wa[8], wb[8];                                                                    \
+                    memcpy(wa, ua + (size_t)t * cols + 32 * b, 32);                                          \
+                    memcpy(wb, ua + (size_t)(t + 1) * cols + 32 * b, 32);                                    \
+                    for (int k = 0; k < 8; k++) { xa[k] = _mm256_set1_epi32(wa[k]); xb[k] = _mm256_set1_epi32(wb[k]); } \
+                    const __m256 da_ = _mm256_set1_ps(da[t * nb + b]), db_ = _mm256_set1_ps(da[(t + 1) * nb + b]); \
+                    const uint8_t *pb = pg + (size_t)b * E5_BLOCK_BYTES;                                     \
+                    if (G > 0) NAME##_step2(&a0, &b0, (const __m256i *)pb, xa, xb, da_, db_);                \
+                    if (G > 1) NAME##_step2(&a1, &b1, (const __m256i *)(pb + gs), xa, xb, da_, db_);         \
+                    if (G > 2) NAME##_step2(&a2, &b2, (const __m256i *)(pb + 2 * gs), xa, xb, da_, db_);     \
+                    if (G > 3) NAME##_step2(&a3, &b3, (const __m256i *)(pb + 3 * gs), xa, xb, da_, db_);     \
+                }                                                                                            \
+                float *oa = out + (size_t)(t0 + t) * os + (size_t)(8 * g - r0), *ob = oa + os;               \
+                _mm256_storeu_ps(oa, a0); _mm256_storeu_ps(ob, b0);                                          \
+                if (G > 1) { _mm256_storeu_ps(oa + 8, a1); _mm256_storeu_ps(ob + 8, b1); }                   \
+                if (G > 2) { _mm256_storeu_ps(oa + 16, a2); _mm256_storeu_ps(ob + 16, b2); }                 \
+                if (G > 3) { _mm256_storeu_ps(oa + 24, a3); _mm256_storeu_ps(ob + 24, b3); }                 \
+            }                                                                                                \
+            for (; t < tn; t++) {                                                                            \
                 /* four accumulators in registers, unrolled: a loop over an array was 10 % slower */ \
                 __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;                    \
                 const uint8_t *ut = ua + (size_t)t * cols;                                                   \

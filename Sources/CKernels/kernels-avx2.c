@@ -454,5 +454,5 @@ CK_AVX2 static inline __m256i e5_group_sum_avx2(const __m256i *w, __m256i x0, __
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x7, _mm256_load_si256(w + 7)));
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
-CK_E5_GEMM(CK_AVX2, ck_e5_gemm_avx2, e5_group_sum_avx2)
+CK_E5_GEMM(CK_AVX2, ck_e5_gemm_avx2, e5_group_sum_avx2, 0)
 #endif

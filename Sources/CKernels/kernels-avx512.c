@@ -238,5 +238,5 @@ CK_VNNI static inline __m256i e5_group_sum_vnni(const __m256i *w, __m256i x0, __
     s3 = _mm256_dpbusd_epi32(s3, x7, _mm256_load_si256(w + 7));
     return _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
 }
-CK_E5_GEMM(CK_VNNI, ck_e5_gemm_vnni, e5_group_sum_vnni)
+CK_E5_GEMM(CK_VNNI, ck_e5_gemm_vnni, e5_group_sum_vnni, 1)
 #endif
