@@ -411,15 +411,21 @@ function showIndexing(p) {
     }
   }
 }
+// Several loads may overlap (an upload's, an indexing event's): only the latest one started is
+// shown, or an older answer arriving last would put back a file's earlier status for good.
+let documentsRequest = 0;
 async function loadDocuments() {
+  const ticket = ++documentsRequest;
   try {
     const r = await fetch("/documents", { headers: withKey(), cache: "no-store" });
+    if (ticket !== documentsRequest) return;
     if (!r.ok) {
       documentsAvailable = false;
       documentsToggle.hidden = r.status === 403 || r.status === 503;
       return;
     }
     const j = await r.json();
+    if (ticket !== documentsRequest) return;
     documentsAvailable = true;
     documentsToggle.hidden = false;
     maxUploadBytes = j.max_upload_bytes || maxUploadBytes;
