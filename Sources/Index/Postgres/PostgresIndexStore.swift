@@ -9,8 +9,8 @@ import TextAnalysis
 ///
 /// It answers as `SQLiteIndexStore` does (the "IndexStore contract" suite runs on both): keyword
 /// search is the same BM25 over the same `KeywordAnalyzer` terms (`PostgresKeywords`), computed in
-/// in SQL from per-term posting lists (`postings`); dense search is pgvector's HNSW index (cosine, `ef_search`
-/// = `efSearch`), approximate where SQLite scans every vector; hybrid search and the relevance
+/// SQL from per-term posting lists (`postings`); dense search is pgvector's HNSW index (cosine,
+/// `ef_search` = `efSearch`), approximate where SQLite scans every vector; hybrid search and the relevance
 /// gate fuse and weigh these as SQLite's do (`FusionWeights.fuse`, `RelevanceSignals`).
 ///
 /// Nothing is cached between calls but each model's vector dimension, so a server sees every
@@ -88,8 +88,6 @@ public final class PostgresIndexStore: IndexStore {
         }
     }
 
-    /// Drops this index: its schema with everything in it (the tables only, in `public`). For the
-    /// tests, which give each case a schema of its own.
     /// Whether this store's connections are encrypted (TLS), as the server sees them.
     public func isEncrypted() throws -> Bool {
         try connections.withConnection { session in
@@ -104,6 +102,8 @@ public final class PostgresIndexStore: IndexStore {
         try connections.withConnection(retry: false) { session in try session.execute(sql, unbounded: true) }
     }
 
+    /// Drops this index: its schema with everything in it (the tables only, in `public`). For the
+    /// tests, which give each case a schema of its own.
     package func drop() throws {
         try connections.withConnection { session in
             if address.schema == "public" {
@@ -202,7 +202,7 @@ public final class PostgresIndexStore: IndexStore {
         let idfs = terms.map { PostgresKeywords.idf(documents: statistics.documentFrequency[$0] ?? 0, total: statistics.chunks) }
         let averageLength = Double(statistics.terms) / Double(statistics.chunks)
         // Each term's posting list by key (`postings`' primary key covers tf and the chunk's
-        // length, so no chunk row is read).
+        // length, so no chunk row is read); k1 = 1.2, b = 0.75.
         return try session.rows("""
             SELECT p.chunk_id, sum(q.idf * (p.tf::float8 * 2.2)
                 / (p.tf::float8 + 1.2 * (0.25 + 0.75 * p.chunk_terms / \(averageLength)::float8)))::float8 AS score
