@@ -63,6 +63,13 @@ public final class UnigramTokenizer: Sendable {
     /// Open addressing: piece id + 1, 0 = empty.
     private let slots: [Int32]
     private let mask: Int
+    /// The proper prefixes of the pieces (byte strings some longer piece starts with), as 32-bit
+    /// fingerprints of their FNV-1a hashes in an open-addressing set (0 = empty): Viterbi stops
+    /// lengthening a candidate once it is no piece's prefix, instead of hashing and looking up
+    /// every length up to the longest piece. A fingerprint collision only means looking further,
+    /// never a different result.
+    private let prefixSlots: [UInt32]
+    private let prefixMask: Int
     /// Normalisation: code points < 0x10000 index `directMap` (-1: unchanged), others `otherMap`;
     /// entry k's replacement is `mapOutput[mapStarts[k] ..< mapStarts[k + 1]]`.
     private let directMap: [Int32]
@@ -118,6 +125,28 @@ public final class UnigramTokenizer: Sendable {
                 if !duplicate { slots[h] = Int32(id + 1) }  // the first of equal pieces wins
             }
         }
+        var prefixCount = 0
+        for id in 0..<n { prefixCount += max(0, Int(offsets[id + 1] - offsets[id]) - 1) }
+        var prefixSize = 16
+        while prefixSize < 2 * prefixCount { prefixSize <<= 1 }
+        var prefixSlots = [UInt32](repeating: 0, count: prefixSize)
+        let prefixMask = prefixSize - 1
+        storage.withUnsafeBufferPointer { s in
+            for id in 0..<n {
+                let o = Int(offsets[id]), end = Int(offsets[id + 1])
+                guard end - o >= 2 else { continue }
+                var h = Self.hashSeed
+                for i in o..<(end - 1) {
+                    h = Self.hash(h, s[i])
+                    var slot = Int(truncatingIfNeeded: h) & prefixMask
+                    let print = Self.fingerprint(h)
+                    while prefixSlots[slot] != 0 && prefixSlots[slot] != print { slot = (slot + 1) & prefixMask }
+                    prefixSlots[slot] = print
+                }
+            }
+        }
+        self.prefixSlots = prefixSlots
+        self.prefixMask = prefixMask
         self.storage = storage
         self.offsets = offsets
         self.scores = v.scores
@@ -142,18 +171,44 @@ public final class UnigramTokenizer: Sendable {
         try self.init(vocabulary: UnigramVocabulary(file: file))
     }
 
-    /// FNV-1a, 64 bits.
+    /// FNV-1a, 64 bits: byte by byte, so a string's hash extends its prefix's.
+    static let hashSeed: UInt64 = 0xCBF2_9CE4_8422_2325
+    @inline(__always)
+    static func hash(_ h: UInt64, _ byte: UInt8) -> UInt64 { (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
     @inline(__always)
     static func hash(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for i in 0..<n { h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3 }
+        var h = hashSeed
+        for i in 0..<n { h = hash(h, p[i]) }
         return Int(truncatingIfNeeded: h)
+    }
+    /// The high half of a hash, never 0 (the prefix set's empty mark).
+    @inline(__always)
+    static func fingerprint(_ h: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: h >> 32) | 1 }
+
+    /// Whether some piece is longer than the byte string of FNV-1a hash `h` and starts with it
+    /// (or, rarely, another string's fingerprint matches).
+    @inline(__always)
+    func isPiecePrefix(hash h: UInt64) -> Bool {
+        var slot = Int(truncatingIfNeeded: h) & prefixMask
+        let print = Self.fingerprint(h)
+        while true {
+            let v = prefixSlots[slot]
+            if v == print { return true }
+            if v == 0 { return false }
+            slot = (slot + 1) & prefixMask
+        }
     }
 
     /// The id of the piece `p[0..<n]`, or -1.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, storage s: UnsafePointer<UInt8>) -> Int {
-        var h = Self.hash(p, n) & mask
+        lookup(hash: UInt64(bitPattern: Int64(Self.hash(p, n))), p, n, storage: s)
+    }
+
+    /// The id of the piece `p[0..<n]` whose FNV-1a hash is `hash`, or -1.
+    @inline(__always)
+    func lookup(hash: UInt64, _ p: UnsafePointer<UInt8>, _ n: Int, storage s: UnsafePointer<UInt8>) -> Int {
+        var h = Int(truncatingIfNeeded: hash) & mask
         while true {
             let v = Int(slots[h])
             if v == 0 { return -1 }
@@ -272,14 +327,17 @@ public final class UnigramTokenizer: Sendable {
                         if bi <= -1e29 { continue }
                         let start = Int(starts[i])
                         var e = i + 1
+                        var h = Self.hashSeed, hashed = start
                         while e <= n {
-                            let len = Int(starts[e]) - start
-                            if len > maxLen { break }
-                            let id = lookup(text + start, len, storage: st)
+                            let end = Int(starts[e])
+                            if end - start > maxLen { break }
+                            while hashed < end { h = Self.hash(h, text[hashed]); hashed += 1 }
+                            let id = lookup(hash: h, text + start, end - start, storage: st)
                             if id >= 0 && id != unk {
                                 let v = bi + sc[id]
                                 if v > best[e] { best[e] = v; piece[e] = Int32(id); from[e] = Int32(i) }
                             }
+                            if !isPiecePrefix(hash: h) { break }  // no longer piece starts here
                             e += 1
                         }
                         let u = bi + unkScore
