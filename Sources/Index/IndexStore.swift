@@ -1,4 +1,5 @@
 import Foundation
+import TextAnalysis
 
 /// The index of a data directory, whatever stores it: what ingest, search, the relevance gate,
 /// the answer passages and the inspection commands need. `SQLiteIndexStore` (one file, the
@@ -112,8 +113,18 @@ extension IndexStore {
         try hybridSearch(query, vector: vector, modelID: modelID, k: k, weights: .tuned)
     }
 
+    /// The relevance signals of a query, with the names it uses that no chunk holds
+    /// (`RelevanceSignals.unknownNames`).
     public func relevance(_ query: String, vector: [Float]?, modelID: String?) throws -> RelevanceSignals {
-        try relevance(query, vector: vector, modelID: modelID, candidates: 20)
+        var signals = try relevance(query, vector: vector, modelID: modelID, candidates: 20)
+        // Names of the question only, its last line: a retrieval query carries the earlier user
+        // turns first (`RAGPipeline.retrievalQuery`), and a name the documents lack in an earlier
+        // turn does not make this question uncovered.
+        let question = query.split(whereSeparator: \.isNewline).last.map(String.init) ?? query
+        let unknown = Set(signals.unknownTerms)
+        signals.unknownNames = KeywordAnalyzer.names(in: question)
+            .filter { $0.terms.allSatisfy(unknown.contains) }.map(\.surface)
+        return signals
     }
 }
 

@@ -22,6 +22,9 @@ public struct RelevanceSignals: Sendable, Hashable, Codable {
     public var queryTerms: Int
     /// The query's terms that no chunk holds (a name or a thing the documents never mention).
     public var unknownTerms: [String]
+    /// The words of the question written as names ("BitLocker", "l'Australie": a capital letter
+    /// past the start of a sentence, `KeywordAnalyzer.names`) that no chunk holds, as written.
+    public var unknownNames: [String] = []
 
     public init(bestCosine: Double?, cosineMargin: Double? = nil, keywordCoverage: Double, queryTerms: Int, unknownTerms: [String] = []) {
         self.bestCosine = bestCosine
@@ -91,15 +94,23 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
     public var minimumCosine: Double
     public var minimumCoverage: Double
     public var keywordOnlyCoverage: Double
+    /// Decline a question that names something no chunk holds (`RelevanceSignals.unknownNames`).
+    public var declinesUnknownNames: Bool
 
-    public init(sureCosine: Double, minimumCosine: Double, minimumCoverage: Double, keywordOnlyCoverage: Double) {
+    public init(sureCosine: Double, minimumCosine: Double, minimumCoverage: Double, keywordOnlyCoverage: Double,
+                declinesUnknownNames: Bool = true) {
         self.sureCosine = sureCosine
         self.minimumCosine = minimumCosine
         self.minimumCoverage = minimumCoverage
         self.keywordOnlyCoverage = keywordOnlyCoverage
+        self.declinesUnknownNames = declinesUnknownNames
     }
 
     public func isCovered(_ signals: RelevanceSignals) -> Bool {
+        // A question about something the documents never name cannot be answered from them,
+        // however close its other words are: e5 puts "activer le chiffrement BitLocker sous
+        // Windows 11" as near Debian's disk-encryption passages as the questions they answer.
+        if declinesUnknownNames, !signals.unknownNames.isEmpty { return false }
         guard let cosine = signals.bestCosine else { return signals.keywordCoverage >= keywordOnlyCoverage }
         if cosine >= sureCosine { return true }
         // A passage that holds half of the question's rare words is evidence enough unless the
@@ -109,8 +120,16 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
         return cosine >= minimumCosine && signals.keywordCoverage >= minimumCoverage
     }
 
+    /// This gate with `declinesUnknownNames` set.
+    public func with(declinesUnknownNames: Bool) -> RelevanceGate {
+        var gate = self
+        gate.declinesUnknownNames = declinesUnknownNames
+        return gate
+    }
+
     /// Lets everything through (the gate turned off).
-    public static let open = RelevanceGate(sureCosine: -1, minimumCosine: -1, minimumCoverage: 0, keywordOnlyCoverage: 0)
+    public static let open = RelevanceGate(sureCosine: -1, minimumCosine: -1, minimumCoverage: 0, keywordOnlyCoverage: 0,
+                                          declinesUnknownNames: false)
 
     /// For multilingual-e5-small, calibrated on the French development set (`ragchat bench
     /// retrieval --set dev-fr --verbose`, see BENCHMARKS.md) for no wrongly declined question: e5
@@ -132,7 +151,8 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        String(format: "covered when cosine ≥ %.3f, or cosine ≥ %.3f and keyword coverage ≥ %.2f, or cosine ≥ %.3f and coverage ≥ %.2f; keywords only: coverage ≥ %.2f",
-               sureCosine, minimumCosine, minimumCoverage, minimumCosine - 0.05, keywordOnlyCoverage, keywordOnlyCoverage)
+        (declinesUnknownNames ? "declined when it names something no chunk holds; otherwise " : "")
+            + String(format: "covered when cosine ≥ %.3f, or cosine ≥ %.3f and keyword coverage ≥ %.2f, or cosine ≥ %.3f and coverage ≥ %.2f; keywords only: coverage ≥ %.2f",
+                     sureCosine, minimumCosine, minimumCoverage, minimumCosine - 0.05, keywordOnlyCoverage, keywordOnlyCoverage)
     }
 }

@@ -51,6 +51,8 @@ public enum KeywordAnalyzer {
     /// Separators that make a span an identifier when they join two words.
     private static let connectors: Set<Unicode.Scalar> = ["-", ".", "_", "/", ":", "+", "=", "@", "~", "\\"]
     private static let apostrophes: Set<Unicode.Scalar> = ["'", "’", "ʼ"]
+    private static let openingQuotes: Set<Unicode.Scalar> = ["«", "\"", "“", "‹"]
+    private static let closingQuotes: Set<Unicode.Scalar> = ["»", "\"", "”", "›"]
 
     /// Index terms of a text, in order, with repeats (BM25 counts them).
     public static func terms(_ text: String) -> [String] {
@@ -78,6 +80,56 @@ public enum KeywordAnalyzer {
         for term in all where seen.insert(term).inserted {
             result.append(term)
             if result.count == limit { break }
+        }
+        return result
+    }
+
+    /// A word of a question written as a name, and its index terms.
+    public struct Name: Sendable, Hashable {
+        /// As written, without punctuation or an elided article ("Australie" from "l'Australie ?").
+        public var surface: String
+        /// `terms(surface)`: what the index would hold if a document mentioned it.
+        public var terms: [String]
+    }
+
+    /// The words of a question written as names: with a capital letter past the first word of a
+    /// sentence ("Fedora", "iPhone", "VBA", "l'Australie"), no digit (versions, times and
+    /// quantities are not names) and at least two letters. Words in quotation marks are text
+    /// the asker wants to write or find ("écrire « Allegro » au-dessus de la portée"), not what
+    /// the question is about. A text with no lower-case letter at all (typed in capitals) has none.
+    public static func names(in text: String) -> [Name] {
+        guard text.contains(where: \.isLowercase) else { return [] }
+        var result: [Name] = []
+        var sentenceStart = true
+        var quoted = false
+        for raw in text.split(whereSeparator: \.isWhitespace) {
+            var scalars = Array(raw.unicodeScalars)
+            // A quotation opens on a span's first character and closes on a later one, or on a
+            // closing mark standing alone (`"` alone closes what is open, else opens).
+            var opensQuote = scalars.first.map(openingQuotes.contains) ?? false
+            var closesQuote = scalars.dropFirst().contains(where: closingQuotes.contains)
+            if quoted, scalars.count == 1, closingQuotes.contains(scalars[0]) { opensQuote = false; closesQuote = true }
+            if opensQuote { quoted = true }
+            while let first = scalars.first, leading.contains(first) { scalars.removeFirst() }
+            let endsSentence = scalars.last.map { [".", "!", "?", "…", ":"].contains($0) } ?? false
+            while let last = scalars.last, trailing.contains(last) { scalars.removeLast() }
+            let inQuotes = quoted
+            defer {
+                if !scalars.isEmpty || endsSentence { sentenceStart = endsSentence }
+                if closesQuote { quoted = false }
+            }
+            if inQuotes { continue }
+            // "l'Australie", "d’Excel": the elided article is not part of the name.
+            if let cut = scalars.firstIndex(where: apostrophes.contains),
+               FrenchText.elisions.contains(FrenchText.fold(String(String.UnicodeScalarView(scalars[..<cut]))).lowercased()) {
+                scalars = Array(scalars[(cut + 1)...])
+            }
+            let word = String(String.UnicodeScalarView(scalars))
+            guard !sentenceStart, !scalars.isEmpty,
+                  word.contains(where: \.isUppercase), !word.contains(where: \.isNumber),
+                  word.filter(\.isLetter).count >= 2 else { continue }
+            let wordTerms = terms(word)
+            if !wordTerms.isEmpty { result.append(Name(surface: word, terms: wordTerms)) }
         }
         return result
     }

@@ -329,6 +329,7 @@ struct BenchCommand: AsyncParsableCommand {
         static func describe(_ s: RelevanceSignals) -> String {
             String(format: "cosine %.4f, margin %.4f, coverage %.3f, %d terms", s.bestCosine ?? 0, s.cosineMargin ?? 0,
                    s.keywordCoverage, s.queryTerms) + (s.unknownTerms.isEmpty ? "" : ", unknown: " + s.unknownTerms.joined(separator: " "))
+                + (s.unknownNames.isEmpty ? "" : ", names no chunk holds: " + s.unknownNames.joined(separator: ", "))
         }
     }
 

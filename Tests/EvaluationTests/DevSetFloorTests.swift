@@ -17,8 +17,9 @@ import Evaluation
         && FileManager.default.fileExists(atPath: encoderFile.path)
     static let perClass = 12
     // Floors: measured 2026-12-05 on these 36 + 12 questions (hybrid hit@1 19, hit@5 28; extractive
-    // correct 22, cited 21, no covered question declined, off-topic declined 7), less two or three
-    // questions of room for the host's ties and a new corpus build.
+    // correct 22, cited 21, no covered question declined), less two or three questions of room for
+    // the host's ties and a new corpus build; off-topic declined 8 since the gate declines names
+    // no chunk holds (2026-12-06), less one.
 
     @Test(.enabled(if: available)) func retrievalAndAnswersStayAboveTheFloor() async throws {
         var set = try EvalSet.load("dev-fr", root: Self.root)
@@ -52,6 +53,6 @@ import Evaluation
         #expect(report.coveredCorrect.0 >= 19, "correct \(report.coveredCorrect.0) of \(covered)")
         #expect(report.coveredCited.0 >= 18, "correctly cited \(report.coveredCited.0) of \(covered)")
         #expect(wronglyDeclined <= 1, "covered questions declined: \(wronglyDeclined)")
-        #expect(report.offTopicDeclined.0 >= 5, "off-topic declined \(report.offTopicDeclined.0) of \(set.offTopic.count)")
+        #expect(report.offTopicDeclined.0 >= 7, "off-topic declined \(report.offTopicDeclined.0) of \(set.offTopic.count)")
     }
 }

@@ -35,6 +35,30 @@ extension IndexStoreContract {
             }
         }
 
+        /// A question naming something no chunk holds is declined by the gate, however close its
+        /// other words; a name the documents hold, or one only in an earlier turn, is not.
+        @Test(arguments: IndexImplementation.all)
+        func questionsNamingWhatNoChunkHoldsAreDeclined(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder(dimension: 256)
+            let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+            let gate = RelevanceGate.open.with(declinesUnknownNames: true)
+            func verdict(_ query: String) throws -> (covered: Bool, names: [String]) {
+                let result = try store.search(query, mode: .hybrid, embedder: embedder, k: 3, gate: gate)
+                return (result.covered, result.signals.unknownNames)
+            }
+            let foreign = try verdict("Comment faire une tarte Tatin renversée avec un Thermomix ?")
+            #expect(!foreign.covered && foreign.names == ["Thermomix"])
+            let held = try verdict("Comment faire une tarte Tatin renversée ?")
+            #expect(held.covered && held.names.isEmpty)
+            let earlierTurn = try verdict("Et avec un Thermomix ?\nComment faire une tarte Tatin renversée ?")
+            #expect(earlierTurn.covered && earlierTurn.names.isEmpty)
+            let open = try store.search("Comment faire une tarte Tatin renversée avec un Thermomix ?", mode: .hybrid,
+                                        embedder: embedder, k: 3, gate: .open)
+            #expect(open.covered)
+        }
+
         /// Any text is a query: empty, blank, one 100,000-character word, 100,000 characters of
         /// distinct words or of repeated ones, in every mode, behind the gate, and for the passages.
         @Test(arguments: IndexImplementation.all)

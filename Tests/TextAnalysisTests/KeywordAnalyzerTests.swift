@@ -73,3 +73,32 @@ struct KeywordAnalyzerTests {
         }
     }
 }
+
+@Suite("Names in a question")
+struct QuestionNameTests {
+    func names(_ text: String) -> [String] { KeywordAnalyzer.names(in: text).map(\.surface) }
+
+    @Test("capitalised words past a sentence's start, without elided articles or punctuation")
+    func capitalisedWords() {
+        #expect(names("Quelle est la capitale de l'Australie ?") == ["Australie"])
+        #expect(names("Comment configurer un VPN WireGuard sur un iPhone ?") == ["VPN", "WireGuard", "iPhone"])
+        #expect(names("Comment écrire une macro VBA dans d’Excel ?") == ["VBA", "Excel"])
+        // The first word of each sentence is capitalised whatever it is.
+        #expect(names("Debian ne démarre plus. Que faire ?") == [])
+        #expect(names("Comment installer un paquet ?") == [])
+    }
+
+    @Test("numbers, single letters, quoted text and text in capitals are not names")
+    func notNames() {
+        #expect(names("Comment activer BitLocker sous Windows 11 ?") == ["BitLocker", "Windows"])
+        #expect(names("Que signifie la lettre E dans la sortie ?") == [])
+        #expect(names("Comment écrire « Allegro » au-dessus de la portée ?") == [])
+        #expect(names("Comment écrire \"Allegro Vivace\" puis Presto ?") == ["Presto"])
+        #expect(names("COMMENT INSTALLER DEBIAN ?") == [])
+    }
+
+    @Test("a name's terms are the index's terms of the word")
+    func nameTerms() {
+        #expect(KeywordAnalyzer.names(in: "Où est l'Australie ?").first?.terms == KeywordAnalyzer.terms("Australie"))
+    }
+}
