@@ -118,6 +118,25 @@ func speaker() throws -> Speaker {
         #expect(await backend.calls.count == 0)
     }
 
+    /// A gate that knows which of the question's names the documents never mention says so.
+    @Test func aDeclineNamesWhatTheDocumentsNeverMention() async throws {
+        struct GateRetriever: Retriever {
+            func retrieve(query: String, k: Int) async throws -> [SearchHit] {
+                throw NotCoveredByDocuments(missingNames: ["BitLocker", "Windows"])
+            }
+        }
+        let backend = StubBackend(name: "remote", pieces: ["should not be called"])
+        let pipeline = RAGPipeline(retriever: GateRetriever(), backends: [backend], speaker: nil,
+                                   configuration: PipelineConfiguration(speak: false))
+        let french = try await pipeline.chat(ChatRequest(question: "Comment activer BitLocker sous Windows 11 ?"))
+        #expect(french.answer == "Les documents ne contiennent pas d'information permettant de répondre à cette question. "
+                + "Ils ne mentionnent jamais « BitLocker », « Windows ».")
+        #expect(french.sources.isEmpty && french.backend == "none")
+        let english = try await pipeline.chat(ChatRequest(question: "How do I turn on BitLocker in Windows 11?"))
+        #expect(english.answer.hasSuffix("They never mention “BitLocker”, “Windows”."))
+        #expect(await backend.calls.count == 0)
+    }
+
     @Test func followUpQuestionsRetrieveWithHistory() async throws {
         let retriever = StubRetriever(passages: samplePassages)
         let pipeline = RAGPipeline(retriever: retriever, backends: [ExtractiveBackend()], speaker: nil,

@@ -97,7 +97,7 @@ public enum EngineLoader {
             let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
             guard result.covered else {
                 logger.info("not covered by the documents (\(result.signals)): \(query.prefix(200))")
-                return []
+                throw NotCoveredByDocuments(missingNames: result.signals.unknownNames)
             }
             // Steps and lists run past one chunk: the best passage brings the rest of its section.
             return try store.answerPassages(for: query, hits: result.hits)

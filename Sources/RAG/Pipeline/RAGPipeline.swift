@@ -85,18 +85,27 @@ public final class RAGPipeline: ChatEngine {
         return (previous + [question]).joined(separator: "\n")
     }
 
-    /// The fixed answer when the documents do not cover the question (in the question's language).
-    public static func notCoveredAnswer(for question: String) -> String {
-        TextTools.isLikelyEnglish(question)
+    /// The fixed answer when the documents do not cover the question (in the question's language),
+    /// naming what they never mention when the gate knows it.
+    public static func notCoveredAnswer(for question: String, missingNames: [String] = []) -> String {
+        let english = TextTools.isLikelyEnglish(question)
+        let answer = english
             ? "The documents do not contain information that answers this question."
             : "Les documents ne contiennent pas d'information permettant de répondre à cette question."
+        guard !missingNames.isEmpty else { return answer }
+        let names = missingNames.map { english ? "“\($0)”" : "« \($0) »" }.joined(separator: ", ")
+        return answer + (english ? " They never mention \(names)." : " Ils ne mentionnent jamais \(names).")
     }
 
-    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws -> [SearchHit] {
+    /// The passages for the question, none when the documents do not cover it (and then the
+    /// names they never mention, when the retriever says).
+    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws -> (passages: [SearchHit], missingNames: [String]) {
         let query = retrievalQuery(question: question, history: history)
         let hits: [SearchHit]
         do {
             hits = try await retriever.retrieve(query: query, k: k)
+        } catch let notCovered as NotCoveredByDocuments {
+            return ([], notCovered.missingNames)
         } catch let e as RAGError {
             throw e
         } catch let e as IndexError {
@@ -105,8 +114,8 @@ public final class RAGPipeline: ChatEngine {
         } catch {
             throw RAGError.retrieval(String(describing: error))
         }
-        guard let threshold = configuration.minScore else { return hits }
-        return hits.filter { $0.score >= threshold }
+        guard let threshold = configuration.minScore else { return (hits, []) }
+        return (hits.filter { $0.score >= threshold }, [])
     }
 
     func url(_ id: String) -> String { configuration.audioURLPrefix + id + ".wav" }
@@ -172,7 +181,7 @@ public final class RAGPipeline: ChatEngine {
         let questionAudio = Task { speak ? await self.speakAndStore(question, question: true) : nil }
         defer { questionAudio.cancel() }
         let t0 = MonotonicClock.now()
-        let passages = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
+        let (passages, missingNames) = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
         await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
         out?.yield(.sources(passages))
 
@@ -192,7 +201,7 @@ public final class RAGPipeline: ChatEngine {
             voice?.feed(piece, whole: whole)
         }
         if passages.isEmpty {
-            await emit(Self.notCoveredAnswer(for: question), whole: false)
+            await emit(Self.notCoveredAnswer(for: question, missingNames: missingNames), whole: false)
         } else {
             let input = AnswerInput(question: question, passages: passages, history: history)
             var lastError: (any Error)?

@@ -91,8 +91,18 @@ public struct RequestLimits: Sendable, Equatable {
 
 /// Where the pipeline gets its passages: the index (`IndexRetriever`) or a test double.
 public protocol Retriever: Sendable {
-    /// The `k` best passages for `query`, best first.
+    /// The `k` best passages for `query`, best first; none, or `NotCoveredByDocuments` thrown,
+    /// when the documents do not cover it.
     func retrieve(query: String, k: Int) async throws -> [SearchHit]
+}
+
+/// Thrown by a retriever whose relevance gate finds that the documents do not cover a query:
+/// the pipeline says so without calling a backend, naming `missingNames` — the names of the
+/// question that no document mentions — so that the asker can tell a misspelling or another
+/// word for the same thing from a question the documents cannot answer.
+public struct NotCoveredByDocuments: Error, Sendable, Equatable {
+    public var missingNames: [String]
+    public init(missingNames: [String] = []) { self.missingNames = missingNames }
 }
 
 /// Where the two spoken WAVs are: URLs (`/audio/<id>.wav`) or, with `?audio=inline`, base64 data.
