@@ -57,6 +57,35 @@ import Testing
         #expect(!quotes.contains { $0.sentence.hasPrefix("9.8.5") || $0.sentence.hasPrefix("$") || $0.sentence.contains("Attention") })
     }
 
+    /// A manual page defines an option by a line starting with it and the lines under it; a
+    /// question naming the option gets that definition first, with the option's exact case.
+    @Test func aQuestionAboutAnOptionGetsItsDefinition() async throws {
+        let page = SearchHit(chunkID: 7, file: "rm.1.txt", score: 0.9, text: """
+            OPTIONS
+                   -f, --force
+                          ignorer les fichiers inexistants et les arguments, ne jamais demander de confirmation
+
+                   -i     demander une confirmation avant chaque suppression
+
+                   -r, -R, --recursive
+                          supprimer les répertoires et leur contenu
+                          récursivement. Voir aussi --preserve-root.
+
+                   -d, --dir
+                          supprimer les répertoires vides
+            """)
+        let backend = ExtractiveBackend(maxQuotes: 3)
+        let recursive = try #require(try await backend.quotes(question: "À quoi sert l'option -R de rm ?", passages: [page]).first)
+        #expect(recursive.sentence == "-r, -R, --recursive\nsupprimer les répertoires et leur contenu\nrécursivement. Voir aussi --preserve-root.")
+        #expect(recursive.passage == 1)
+        let interactive = try #require(try await backend.quotes(question: "Que fait rm -i ?", passages: [page]).first)
+        #expect(interactive.sentence == "-i     demander une confirmation avant chaque suppression")
+        // Words joined by hyphens are not options, and an option no line defines gets no definition.
+        #expect(ExtractiveBackend.options(in: "Comment arrive-t-elle à lire point-and-click et --jail ou -H ?") == ["--jail", "-H"])
+        #expect(ExtractiveBackend.optionDefinition(question: "À quoi sert --verbose ?", passages: [page]) == nil)
+        #expect(ExtractiveBackend.optionDefinition(question: "À quoi sert -D ?", passages: [page]) == nil)
+    }
+
     @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {
         let passage = SearchHit(chunkID: 5, file: "ch02.txt", score: 0.9, text: """
             Voici des outils de conversion de paquets.

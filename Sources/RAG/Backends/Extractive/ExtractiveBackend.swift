@@ -169,6 +169,7 @@ public struct ExtractiveBackend: AnswerBackend {
 
     /// The best sentences, best first.
     public func quotes(question: String, passages: [SearchHit]) async throws -> [Quote] {
+        let definition = Self.optionDefinition(question: question, passages: passages)
         var candidates: [(sentence: String, passage: Int, position: Int, terms: Set<String>)] = []
         let questionIsEnglish = TextTools.isLikelyEnglish(question)
         var sentencesByPassage: [[PassageSentence]] = []
@@ -187,7 +188,7 @@ public struct ExtractiveBackend: AnswerBackend {
                 candidates.append((sentence, pi + 1, si, Set(FrenchText.contentWords(sentence))))
             }
         }
-        guard !candidates.isEmpty else { return [] }
+        guard !candidates.isEmpty else { return definition.map { [$0] } ?? [] }
 
         var questionTerms = Set(FrenchText.contentWords(question))
         // "Comment faire / préparer / réussir X ?" asks for the recipe and its steps.
@@ -245,10 +246,15 @@ public struct ExtractiveBackend: AnswerBackend {
             ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus))
         }
         ranked.sort { $0.score > $1.score }
-        guard let best = ranked.first?.score else { return [] }
+        guard let best = ranked.first?.score else { return definition.map { [$0] } ?? [] }
         var seen = Set<String>()
         var out: [Quote] = []
         var quoted = ""   // folded text already quoted, so list items are not quoted twice
+        // A question about a command-line option is answered by the option's definition first.
+        if let definition {
+            out.append(Quote(sentence: definition.sentence, passage: definition.passage, score: best + 1))
+            quoted += "\n" + FrenchText.fold(definition.sentence)
+        }
         // A list question is answered with the sub-section headings of the best passage's section.
         if QuestionForm(question) == .enumeration, let outline = passages.first?.outline, outline.count >= 3 {
             let items = outline.prefix(stepsLimit).joined(separator: "\n")
