@@ -86,6 +86,25 @@ import Testing
         #expect(ExtractiveBackend.optionDefinition(question: "À quoi sert -D ?", passages: [page]) == nil)
     }
 
+    /// "On distingue deux types de commentaires." names none of them: for a question about those
+    /// types, the sentences after it (the types) come with it.
+    @Test func aSentenceAnnouncingWhatIsAskedBringsTheItems() async throws {
+        let passage = SearchHit(chunkID: 8, file: "tutoriel.pdf", page: 7, score: 0.9, text: """
+            Un commentaire est ignoré lors de la compilation. On distingue deux types de commentaires. \
+            Le commentaire de fin de ligne commence par le symbole %. Le bloc de commentaire s'écrit entre %{ et %}. \
+            La gravure des partitions demande du soin.
+            """)
+        let backend = ExtractiveBackend(maxQuotes: 1)
+        let types = try #require(try await backend.quotes(question: "Quels sont les deux types de commentaires ?", passages: [passage]).first)
+        #expect(types.sentence.hasPrefix("On distingue deux types de commentaires."))
+        #expect(types.sentence.contains("%{ et %}"))
+        // A count of something the question does not ask about announces nothing.
+        let announcement = "On distingue deux types de commentaires."
+        #expect(ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quels types de commentaires existe-t-il ?"))
+        #expect(!ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quand un commentaire est-il ignoré ?"))
+        #expect(!ExtractiveBackend.announcesWhatIsAsked("Il faut deux minutes.", question: "Combien de types de pâte ?"))
+    }
+
     @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {
         let passage = SearchHit(chunkID: 5, file: "ch02.txt", score: 0.9, text: """
             Voici des outils de conversion de paquets.

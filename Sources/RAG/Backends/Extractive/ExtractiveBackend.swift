@@ -231,8 +231,9 @@ public struct ExtractiveBackend: AnswerBackend {
             } else if let example = unit.example {
                 // The command or table the sentence introduces is usually the answer itself.
                 sentence += "\n" + example
-            } else if sentence.hasSuffix(":") {
-                // A sentence announcing a list ("Voici les principales variantes :") brings its items.
+            } else if sentence.hasSuffix(":") || Self.announcesWhatIsAsked(sentence, question: question) {
+                // A sentence announcing a list ("Voici les principales variantes :", "On distingue
+                // deux types de commentaires." for "Quels sont les deux types…") brings its items.
                 let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit).map(\.text)
                 var items: [String] = []
                 var length = sentence.count
@@ -292,6 +293,25 @@ public struct ExtractiveBackend: AnswerBackend {
             }
         }
         return out
+    }
+
+    /// Whether `sentence` announces a number of the things the question asks about: a count
+    /// ("deux", "3", "plusieurs") before a plural noun the question also uses ("On distingue deux
+    /// types de commentaires." for "Quels sont les deux types de commentaires ?"). The items follow
+    /// it, in the next sentences; the announcement alone names none of them.
+    package static func announcesWhatIsAsked(_ sentence: String, question: String) -> Bool {
+        let counts: Set<String> = ["deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "plusieurs",
+                                   "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+        let asked = Set(FrenchText.contentWords(question))
+        let words = FrenchText.words(sentence)
+        guard sentence.count <= 200, words.count >= 3 else { return false }
+        for i in words.indices.dropLast() where counts.contains(words[i]) {
+            // The noun right after the count, or after one adjective ("deux grands types").
+            for noun in words[(i + 1)...].prefix(2) where noun.count > 3 && (noun.hasSuffix("s") || noun.hasSuffix("x")) {
+                if asked.contains(FrenchText.pluralStem(noun)) { return true }
+            }
+        }
+        return false
     }
 
     /// Ordinals as folded words; the first two start a series.
