@@ -24,7 +24,9 @@ import Testing
         let backend = ExtractiveBackend()
         let answer = try await backend.render(question: "Quel est le secret d'une bonne tarte aux pommes ?", passages: passages)
         #expect(answer.hasPrefix(ExtractiveBackend.intro))
-        #expect(answer.contains("« Le secret d'une bonne tarte tient d'abord au choix des pommes : des fruits acidulés et fermes. » [2]"))
+        // The second sentence opens on a pronoun: it is quoted with the sentence it follows.
+        #expect(answer.contains("« Le secret d'une bonne tarte tient d'abord au choix des pommes : des fruits acidulés et fermes. "
+            + "Il faut aussi une pâte bien froide, cuite à blanc quelques minutes. » [2]"))
         #expect(!answer.contains("Romains"))
         #expect(!answer.contains("2. Les variantes"))   // headings are not quoted
     }
@@ -103,6 +105,21 @@ import Testing
         #expect(ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quels types de commentaires existe-t-il ?"))
         #expect(!ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quand un commentaire est-il ignoré ?"))
         #expect(!ExtractiveBackend.announcesWhatIsAsked("Il faut deux minutes.", question: "Combien de types de pâte ?"))
+    }
+
+    /// "Ce mot est la contraction des noms Debra et Ian" says what "ce mot" is only with the
+    /// sentence before it: the two are scored and quoted together.
+    @Test func aSentenceOpeningOnAPronounComesWithTheOneBefore() async throws {
+        let passage = SearchHit(chunkID: 9, file: "faq.txt", score: 0.9, text: """
+            Le nom du projet Debian se prononce avec un e court. Ce mot est la contraction des prénoms Debra et Ian.
+
+            Debian est une distribution libre.
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 2).quotes(question: "D'où vient le nom du projet Debian ?", passages: [passage])
+        let first = try #require(quotes.first)
+        #expect(first.sentence == "Le nom du projet Debian se prononce avec un e court. Ce mot est la contraction des prénoms Debra et Ian.")
+        // The antecedent is not quoted a second time on its own.
+        #expect(quotes.filter { $0.sentence.contains("se prononce") }.count == 1)
     }
 
     @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {

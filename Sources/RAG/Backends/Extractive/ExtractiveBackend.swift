@@ -107,6 +107,18 @@ public struct ExtractiveBackend: AnswerBackend {
         /// For the last sentence of a paragraph: the block right after it (commands, a table,
         /// possibly under a one-line caption), at most `exampleLinesLimit` lines.
         var example: String?
+        /// For a sentence opening on a pronoun or demonstrative ("Ce mot est la contraction…",
+        /// "Il doit comporter…"): the one or two sentences before it in its paragraph, which say
+        /// what it is about; it is scored and quoted with them.
+        var antecedent: String?
+    }
+
+    /// First words (folded) that refer to the sentence before.
+    static let anaphors: Set<String> = ["il", "ils", "elle", "elles", "ce", "cet", "cette", "ces", "cela", "ceci", "ca",
+                                        "celui", "celle", "celles", "ceux", "son", "sa", "ses", "leur", "leurs"]
+
+    static func opensWithAnaphor(_ sentence: String) -> Bool {
+        FrenchText.words(sentence).first.map(anaphors.contains) ?? false
     }
 
     /// A block line: a shell prompt (`$ `, `# `), a table row (`a | b`), or a line without final
@@ -147,7 +159,14 @@ public struct ExtractiveBackend: AnswerBackend {
             let sentences = TextTools.sentences(lines.joined(separator: "\n")).map {
                 $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
             }
-            out.append(contentsOf: sentences.map { PassageSentence(text: $0) })
+            for (k, sentence) in sentences.enumerated() {
+                var unit = PassageSentence(text: sentence)
+                if k > 0, Self.opensWithAnaphor(sentence) {
+                    let before = k > 1 && Self.opensWithAnaphor(sentences[k - 1]) ? sentences[(k - 2)..<k] : sentences[(k - 1)..<k]
+                    unit.antecedent = before.joined(separator: " ")
+                }
+                out.append(unit)
+            }
             // The block after this paragraph, maybe under a caption ("Tableau 5.2. Liste des…").
             var next = i + 1
             var example: [String] = []
@@ -177,7 +196,7 @@ public struct ExtractiveBackend: AnswerBackend {
             let units = Self.passageSentences(p.text)
             sentencesByPassage.append(units)
             for (si, unit) in units.enumerated() where unit.isQuotable {
-                let sentence = unit.text
+                let sentence = unit.antecedent.map { $0 + " " + unit.text } ?? unit.text
                 let wordCount = FrenchText.words(sentence).count
                 // Skip headings and fragments: short lines without final punctuation.
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
@@ -271,8 +290,13 @@ public struct ExtractiveBackend: AnswerBackend {
         for q in ranked where q.score >= best * relativeCutoff {
             let key = FrenchText.fold(q.sentence)
             guard !quoted.contains(key), seen.insert(key).inserted else { continue }
-            out.append(q)
             quoted += "\n" + key
+            // A sentence quoted with its antecedent replaces the antecedent quoted alone.
+            if let earlier = out.firstIndex(where: { $0.passage == q.passage && key.contains(FrenchText.fold($0.sentence)) }) {
+                out[earlier].sentence = q.sentence
+                continue
+            }
+            out.append(q)
             if out.count == maxQuotes { break }
         }
         // A series ("Le premier secret…", "Le deuxième secret…", "Troisième secret : …"): its
