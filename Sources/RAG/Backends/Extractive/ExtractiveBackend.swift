@@ -241,8 +241,12 @@ public struct ExtractiveBackend: AnswerBackend {
         }
         var ranked: [Quote] = []
         for (i, c) in candidates.enumerated() where scores[i] > 0 {
-            // Small tie-breakers: better passages first, earlier sentences first.
-            let bonus = 0.05 / Double(c.passage) + 0.01 / Double(c.position + 1)
+            // Small tie-breakers: better passages first, earlier sentences first. The passage's
+            // weight (0.02 / rank) was compared on both sets (`ragchat bench answers --set
+            // dev-fr|apple-fr --backends extractive`, key fact stated): 0 → 59/114 and 28/37,
+            // 0.02 → 62 and 29, 0.05 → 61 and 28, 0.1 → 52 and 28. Heavier, it quotes the first
+            // passage's near-misses over the answering sentence of the second.
+            let bonus = 0.02 / Double(c.passage) + 0.01 / Double(c.position + 1)
             var sentence = c.sentence
             let unit = sentencesByPassage[c.passage - 1][c.position]
             if let header = unit.tableHeader {
