@@ -3,6 +3,8 @@ import Foundation
 /// Cleans extracted text before chunking.
 ///
 /// - Unicode NFC; ligatures ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ expanded (œ and æ are letters in French and stay);
+/// - an accented i that TeX-made PDFs give as a dotless ı with a separate accent ("chaı̂ne",
+///   "ambiguı̈té", "chaˆıne") made one letter again (î, ï), so that it matches the word typed;
 /// - soft hyphens removed (a soft hyphen at a line end joins the two halves of the word);
 /// - a word hyphenated across a line break (`pom-⏎mes`) joined when the next line starts lower-case;
 /// - spaces, tabs and no-break spaces collapsed to one space, lines trimmed, control characters
@@ -27,7 +29,8 @@ public enum TextNormalizer {
 
     /// Character-level cleaning, then split into trimmed lines with internal spaces collapsed.
     static func clean(_ text: String) -> [String] {
-        let composed = isNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+        let source = text.unicodeScalars.contains("\u{131}") ? dottedAccentedI(text) : text
+        let composed = isNFC(source) ? source : source.precomposedStringWithCanonicalMapping
         var lines: [String] = []
         var line = String.UnicodeScalarView()
         var pendingSpace = false
@@ -83,6 +86,37 @@ public enum TextNormalizer {
         }
         endLine()
         return lines
+    }
+
+    /// TeX fonts draw î and ï as a dotless ı (U+0131) under an accent, and PDF text extraction
+    /// gives the two pieces: "ı" then a combining accent, or a spacing accent then "ı". Either
+    /// becomes "i" and the combining accent, which NFC then composes. A dotless ı alone (Turkish)
+    /// is left as it is.
+    static func dottedAccentedI(_ text: String) -> String {
+        let spacingToCombining: [Unicode.Scalar: Unicode.Scalar] = [
+            "\u{2C6}": "\u{302}", "^": "\u{302}", "\u{A8}": "\u{308}", "\u{B4}": "\u{301}", "`": "\u{300}", "\u{2DC}": "\u{303}",
+        ]
+        let scalars = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0
+        while i < scalars.count {
+            let scalar = scalars[i]
+            if scalar == "\u{131}", i + 1 < scalars.count, (0x300...0x36F).contains(scalars[i + 1].value) {
+                out.append("i")
+            } else if let combining = spacingToCombining[scalar],
+                      let dotless = scalars[(i + 1)...].prefix(3).firstIndex(where: { !$0.properties.isWhitespace }),
+                      scalars[dotless] == "\u{131}" {
+                // (the layout may put the accent on the line above: "cha^⏎ıne")
+                out.append("i")
+                out.append(combining)
+                i = dotless + 1
+                continue
+            } else {
+                out.append(scalar)
+            }
+            i += 1
+        }
+        return String(out)
     }
 
     /// True when `text` is certainly in NFC already (the common case, checked without

@@ -9,6 +9,16 @@ struct NormalizerTests {
         #expect(TextNormalizer.normalize("ﬁne ﬂeur, eﬀet, eﬃcace, souﬄé, œuf, cœur") == "fine fleur, effet, efficace, soufflé, œuf, cœur")
     }
 
+    /// TeX-made PDFs give î and ï as a dotless ı and a separate accent; the words must meet the
+    /// ones typed ("chaîne", "ambiguïté").
+    @Test func dotlessIWithAnAccentBecomesOneLetter() {
+        #expect(TextNormalizer.normalize("une chaı\u{302}ne, une ambiguı\u{308}té") == "une chaîne, une ambiguïté")
+        #expect(TextNormalizer.normalize("la cha\u{2C6}ıne et na\u{A8}ıf") == "la chaîne et naïf")
+        #expect(TextNormalizer.normalize("une cha^\nıne") == "une chaîne")
+        // A dotless ı alone is a letter of its own (Turkish), and stays.
+        #expect(TextNormalizer.normalize("Dolmabahçe, ılık") == "Dolmabahçe, ılık")
+    }
+
     @Test func softHyphens() {
         #expect(TextNormalizer.normalize("pâtis\u{AD}serie") == "pâtisserie")
         #expect(TextNormalizer.normalize("pâtis\u{AD}\nserie fine") == "pâtisserie fine")
