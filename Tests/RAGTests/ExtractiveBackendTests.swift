@@ -122,6 +122,28 @@ import Testing
         #expect(quotes.filter { $0.sentence.contains("se prononce") }.count == 1)
     }
 
+    /// A number the question names is a precise referent: the sentence holding it comes first.
+    @Test func aSentenceHoldingTheQuestionsNumberComesFirst() async throws {
+        let passage = SearchHit(chunkID: 10, file: "faq.txt", score: 0.9, text: """
+            Les noms de code des versions de Debian viennent des personnages de Toy Story.
+
+            - bullseye (Debian 11) était le cheval de Woody.
+            - bookworm (Debian 12) était un ver de terre vert qui adore lire.
+            - trixie (Debian 13) était un dinosaure en plastique.
+            """)
+        // The embedding puts every list item a little closer to the question than the introduction
+        // (cosine 0.87 against 0.80), not enough for the items to win on meaning alone against the
+        // introduction's shared words; the number decides between the items.
+        let backend = ExtractiveBackend(maxQuotes: 2, embed: { texts in
+            texts.enumerated().map { i, text -> [Float] in
+                let cosine: Float = i == 0 ? 1 : text.contains("viennent") ? 0.80 : 0.87
+                return [cosine, (1 - cosine * cosine).squareRoot()]
+            }
+        })
+        let quotes = try await backend.quotes(question: "Quel personnage de Toy Story a donné son nom à Debian 12 ?", passages: [passage])
+        #expect(quotes.first?.sentence.contains("bookworm") == true)
+    }
+
     @Test func aTableRowIsQuotedUnderItsColumnNames() async throws {
         let passage = SearchHit(chunkID: 5, file: "ch02.txt", score: 0.9, text: """
             Voici des outils de conversion de paquets.
