@@ -139,7 +139,8 @@ public enum TextNormalizer {
         var index = 0
         while index + 1 < lines.count {
             let line = lines[index], next = lines[index + 1]
-            if line.count >= 2, line.hasSuffix("-"),
+            // (U+2010, the typographic hyphen, is what groff and some PDF producers break words with)
+            if line.count >= 2, line.hasSuffix("-") || line.hasSuffix("\u{2010}"),
                let beforeHyphen = line.unicodeScalars.dropLast().last,
                CharacterSet.letters.contains(beforeHyphen),
                let firstNext = next.unicodeScalars.first,
@@ -147,8 +148,12 @@ public enum TextNormalizer {
                 let words = next.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
                 let rest = words.count > 1 ? String(words[1]) : ""
                 // "arc-en-" + "ciel": the word is a compound already, keep its hyphen.
+                // (its letters-and-hyphens tail, so that an option's leading "--" does not count:
+                // "--interactive=al‐" + "ways")
                 let lastWord = line.split(separator: " ").last.map { $0.dropLast() } ?? ""
-                let joiner = lastWord.contains("-") ? "-" : ""
+                let tail = lastWord.reversed().prefix { $0.isLetter || $0 == "-" || $0 == "\u{2010}" }
+                let isCompound = tail.reversed().drop { $0 == "-" || $0 == "\u{2010}" }.contains { $0 == "-" || $0 == "\u{2010}" }
+                let joiner = isCompound ? "-" : ""
                 lines[index] = String(line.dropLast()) + joiner + String(words[0])
                 lines[index + 1] = rest
                 if rest.isEmpty {

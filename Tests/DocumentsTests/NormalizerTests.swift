@@ -29,6 +29,10 @@ struct NormalizerTests {
         #expect(TextNormalizer.normalize("une pomme-\nfruit") == "une pommefruit")
         // Compound already hyphenated: keep the hyphen.
         #expect(TextNormalizer.normalize("un arc-en-\nciel") == "un arc-en-ciel")
+        // groff (manual pages) breaks words with the typographic hyphen U+2010; an option's
+        // leading "--" does not make the word a compound.
+        #expect(TextNormalizer.normalize("the --interactive=al\u{2010}\nways option") == "the --interactive=always\noption")
+        #expect(TextNormalizer.normalize("un arc\u{2010}en\u{2010}\nciel") == "un arc\u{2010}en-ciel")
         // Next line capitalised or a list dash: not a hyphenated word.
         #expect(TextNormalizer.normalize("Paris-\nBrest") == "Paris-\nBrest")
         #expect(TextNormalizer.normalize("ingrédients -\n- farine") == "ingrédients -\n- farine")
