@@ -203,6 +203,7 @@ public struct SearchHit: Sendable, Hashable, Codable {
 
 /// One stored chunk with its place in its document, for joining neighbouring chunks.
 public struct ChunkSpan: Sendable, Hashable {
+    public var chunkID: Int64
     public var ordinal: Int
     /// PDF page number (from 1), `nil` for text files.
     public var page: Int?
@@ -212,7 +213,8 @@ public struct ChunkSpan: Sendable, Hashable {
     public var end: Int
     public var text: String
 
-    public init(ordinal: Int, page: Int?, start: Int, end: Int, text: String) {
+    public init(chunkID: Int64, ordinal: Int, page: Int?, start: Int, end: Int, text: String) {
+        self.chunkID = chunkID
         self.ordinal = ordinal
         self.page = page
         self.start = start

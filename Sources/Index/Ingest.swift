@@ -74,7 +74,7 @@ public struct IngestSummary: Sendable, Hashable {
 
 extension SQLiteIndexStore {
     /// Version of extraction + normalisation + chunking; bumping it re-indexes every file.
-    static let extractorVersion = 3
+    static let extractorVersion = 4
 
     /// `IndexStore.ingest(dataDirectory:options:embedder:progress:)`: a file is skipped when its
     /// chunking settings are the same and its size and mtime (or else its SHA-256) match the

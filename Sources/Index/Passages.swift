@@ -66,12 +66,39 @@ extension IndexStore {
     /// rest of its section (`section(of:)`) when the question asks for steps or a list
     /// (`QuestionForm`), since those run past one chunk.
     public func answerPassages(for question: String, hits: [SearchHit]) throws -> [SearchHit] {
-        let form = QuestionForm(question)
-        guard form.needsSection, let first = hits.first else { return hits }
         var result = hits
-        result[0] = try section(of: first)
-        if form == .enumeration { result[0].outline = try outline(of: first, question: question) }
+        let form = QuestionForm(question)
+        if form.needsSection, let first = hits.first {
+            result[0] = try section(of: first)
+            if form == .enumeration { result[0].outline = try outline(of: first, question: question) }
+        }
+        if let definition = try optionDefinition(for: question, hits: hits) {
+            // Second, after the best passage (what the question is about), in place of the last.
+            result.insert(definition, at: min(1, result.count))
+            if result.count > hits.count { result.removeLast() }
+        }
         return result
+    }
+
+    /// For a question naming a command-line option ("À quoi sert l'option -R de rm ?") when no hit
+    /// of the best hit's document holds the line defining it: the chunk of that document that does
+    /// ("-r, -R, --recursive" and its description). Search finds the pages that mention the
+    /// option, often not the definition, whose description may share no word with the question;
+    /// and another command's page defining the same letter is not the answer.
+    /// The document is the best hit's, or the hit's whose file is named in the question ("-x de
+    /// tar" and `tar.1.txt`: a manual page is named after its command).
+    public func optionDefinition(for question: String, hits: [SearchHit]) throws -> SearchHit? {
+        let asked = CommandOptions.named(in: question)
+        let words = Set(FrenchText.words(question))
+        func baseName(_ file: String) -> String {
+            FrenchText.fold(String((file.split(separator: "/").last ?? "").split(separator: ".").first ?? ""))
+        }
+        guard !asked.isEmpty, let first = hits.first(where: { words.contains(baseName($0.file)) }) ?? hits.first,
+              !hits.contains(where: { $0.file == first.file && CommandOptions.defines(asked, in: $0.text) }) else { return nil }
+        guard let span = try chunkSpans(ofDocumentOf: first.chunkID, ordinals: Int.min...Int.max)
+            .first(where: { CommandOptions.defines(asked, in: $0.text) }) else { return nil }
+        return SearchHit(chunkID: span.chunkID, file: first.file, page: span.page, ordinal: span.ordinal,
+                         score: first.score, text: span.text, snippet: "")
     }
 
     /// The headings of the direct sub-sections of the section the question is about, in document

@@ -198,11 +198,11 @@ public final class SQLiteIndexStore: IndexStore {
         try guarded(path) {
             try pool.read { db in
                 try Row.fetchAll(db, sql: """
-                    SELECT ordinal, page, start_offset, end_offset, text FROM chunks
+                    SELECT id, ordinal, page, start_offset, end_offset, text FROM chunks
                     WHERE document_id = (SELECT document_id FROM chunks WHERE id = ?) AND ordinal BETWEEN ? AND ?
                     ORDER BY ordinal
                     """, arguments: [chunkID, ordinals.lowerBound, ordinals.upperBound]).map { row in
-                    ChunkSpan(ordinal: row["ordinal"], page: row["page"], start: row["start_offset"], end: row["end_offset"],
+                    ChunkSpan(chunkID: row["id"], ordinal: row["ordinal"], page: row["page"], start: row["start_offset"], end: row["end_offset"],
                               text: row["text"])
                 }
             }

@@ -135,6 +135,44 @@ extension IndexStoreContract {
             #expect(text.contains(middle.text) && middle.text.hasPrefix(chunks[1].text))
             #expect(try store.neighbourhood(of: chunks[0], before: 0, after: 0) == chunks[0])
             #expect(try store.chunkSpans(ofDocumentOf: -1, ordinals: 0...Int.max).isEmpty)
+            #expect(spans.map(\.chunkID) == chunks.map(\.chunkID))
+        }
+
+        /// A question naming an option gets the chunk defining it, from the manual page the
+        /// question names, when search found only pages mentioning the option.
+        @Test(arguments: IndexImplementation.all)
+        func anOptionQuestionGetsItsDefinition(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let filler = (1...8).map { "Le paragraphe \($0) décrit le comportement général de la commande sans option." }
+                .joined(separator: "\n")
+            try workspace.write("tar.1.txt", """
+                TAR(1)
+                L'option -x extrait une archive ; voir plus bas.
+
+                \(filler)
+
+                OPTIONS
+                   -x, --extract
+                          Extraire les fichiers d'une archive.
+                """)
+            try workspace.write("ls.1.txt", "OPTIONS\n   -x     lister les entrées par lignes\n")
+            let store = try workspace.open()
+            _ = try await store.ingest(dataDirectory: workspace.data,
+                                       options: IngestOptions(chunking: ChunkingOptions(targetSize: 200, overlap: 20)))
+            let tar = try store.chunks(ofFile: "tar.1.txt")
+            let ls = try store.chunks(ofFile: "ls.1.txt")
+            #expect(tar.count > 2)
+            let definition = try #require(tar.last)
+            // Search found ls's page and the part of tar's that only mentions -x.
+            let hits = [ls[0], tar[0]]
+            let passages = try store.answerPassages(for: "Que fait l'option -x de tar ?", hits: hits)
+            #expect(passages.count == 2)
+            #expect(passages[1].chunkID == definition.chunkID && passages[1].file == "tar.1.txt")
+            #expect(passages[1].text.contains("--extract"))
+            // Already among the hits of the named page, or no option asked: nothing added.
+            #expect(try store.answerPassages(for: "Que fait l'option -x de tar ?", hits: [tar[0], definition]) == [tar[0], definition])
+            #expect(try store.answerPassages(for: "Que fait tar ?", hits: hits) == hits)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Index
 import RAG
 import Testing
+import TextAnalysis
 
 @Suite struct ExtractiveBackendTests {
     let passages = [
@@ -83,7 +84,7 @@ import Testing
         let interactive = try #require(try await backend.quotes(question: "Que fait rm -i ?", passages: [page]).first)
         #expect(interactive.sentence == "-i     demander une confirmation avant chaque suppression")
         // Words joined by hyphens are not options, and an option no line defines gets no definition.
-        #expect(ExtractiveBackend.options(in: "Comment arrive-t-elle à lire point-and-click et --jail ou -H ?") == ["--jail", "-H"])
+        #expect(CommandOptions.named(in: "Comment arrive-t-elle à lire point-and-click et --jail ou -H ?") == ["--jail", "-H"])
         #expect(ExtractiveBackend.optionDefinition(question: "À quoi sert --verbose ?", passages: [page]) == nil)
         #expect(ExtractiveBackend.optionDefinition(question: "À quoi sert -D ?", passages: [page]) == nil)
     }

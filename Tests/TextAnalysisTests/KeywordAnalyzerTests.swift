@@ -102,3 +102,25 @@ struct QuestionNameTests {
         #expect(KeywordAnalyzer.names(in: "Où est l'Australie ?").first?.terms == KeywordAnalyzer.terms("Australie"))
     }
 }
+
+@Suite("Command-line options")
+struct CommandOptionsTests {
+    @Test("options named in a question, case kept, words joined by hyphens left out")
+    func namedOptions() {
+        #expect(CommandOptions.named(in: "À quoi sert l'option -R de rm ?") == ["-R"])
+        #expect(CommandOptions.named(in: "rm -rf, --preserve-root=all et -- seul") == ["-rf", "--preserve-root"])
+        #expect(CommandOptions.named(in: "Comment arrive-t-elle à lire point-and-click ?") == [])
+    }
+
+    @Test("a line defines the options it starts with, not prose that wrapped after one")
+    func definingLines() {
+        #expect(CommandOptions.defined(byLine: "   -r, -R, --recursive") == ["-r", "-R", "--recursive"])
+        #expect(CommandOptions.defined(byLine: "-H, --header=CHAMP") == ["-H", "--header"])
+        #expect(CommandOptions.defined(byLine: "-i     demander une confirmation") == ["-i"])
+        #expect(CommandOptions.defined(byLine: "--color[=WHEN]") == ["--color"])
+        #expect(CommandOptions.defined(byLine: "-R) option to remove each listed directory") == [])
+        #expect(CommandOptions.defined(byLine: "- développeur Debian : un membre du projet") == [])
+        #expect(CommandOptions.defines(["-R"], in: "OPTIONS\n   -r, -R, --recursive\n      remove directories"))
+        #expect(!CommandOptions.defines(["-R"], in: "Use the --recursive (-r or\n-R) option to remove"))
+    }
+}

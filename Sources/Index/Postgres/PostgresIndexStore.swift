@@ -372,13 +372,13 @@ public final class PostgresIndexStore: IndexStore {
     public func chunkSpans(ofDocumentOf chunkID: Int64, ordinals: ClosedRange<Int>) throws -> [ChunkSpan] {
         try connections.withConnection { session in
             try session.rows("""
-                SELECT ordinal, page, start_offset, end_offset, text FROM chunks
+                SELECT id, ordinal, page, start_offset, end_offset, text FROM chunks
                 WHERE document_id = (SELECT document_id FROM chunks WHERE id = \(Int(chunkID)))
                   AND ordinal BETWEEN \(ordinals.lowerBound) AND \(ordinals.upperBound)
                 ORDER BY ordinal
                 """).map { row in
-                let (ordinal, page, start, end, text) = try row.decode((Int, Int?, Int, Int, String).self)
-                return ChunkSpan(ordinal: ordinal, page: page, start: start, end: end, text: text)
+                let (id, ordinal, page, start, end, text) = try row.decode((Int, Int, Int?, Int, Int, String).self)
+                return ChunkSpan(chunkID: Int64(id), ordinal: ordinal, page: page, start: start, end: end, text: text)
             }
         }
     }
