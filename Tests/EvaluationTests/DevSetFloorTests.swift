@@ -16,10 +16,10 @@ import Evaluation
     static let available = FileManager.default.fileExists(atPath: root.appendingPathComponent(".build/eval/dev-fr").path)
         && FileManager.default.fileExists(atPath: encoderFile.path)
     static let perClass = 12
-    // Floors: measured 2026-12-05 on these 36 + 12 questions (hybrid hit@1 19, hit@5 28; extractive
-    // correct 22, cited 21, no covered question declined), less two or three questions of room for
-    // the host's ties and a new corpus build; off-topic declined 8 since the gate declines names
-    // no chunk holds (2026-12-06), less one.
+    // Floors: measured on these 36 + 12 questions (hybrid hit@1 19, hit@5 28, 2026-12-05; extractive
+    // correct 22, cited 21, no covered question declined, off-topic declined 8, 2026-12-06), less
+    // two or three questions of room for the host's ties and a new corpus build (one for the
+    // off-topic ones).
 
     @Test(.enabled(if: available)) func retrievalAndAnswersStayAboveTheFloor() async throws {
         var set = try EvalSet.load("dev-fr", root: Self.root)
@@ -50,8 +50,8 @@ import Evaluation
         print(AnswerReport.tableHeader + "\n" + report.tableRow)
         for o in report.failures { print("  \(o.id) [\(o.questionClass.rawValue)] \(o.question) → \(o.answer.replacingOccurrences(of: "\n", with: " ").prefix(160))") }
         let wronglyDeclined = report.outcomes.filter { $0.questionClass != .offtopic && $0.declined }.count
-        #expect(report.coveredCorrect.0 >= 19, "correct \(report.coveredCorrect.0) of \(covered)")
-        #expect(report.coveredCited.0 >= 18, "correctly cited \(report.coveredCited.0) of \(covered)")
+        #expect(report.coveredCorrect.0 >= 20, "correct \(report.coveredCorrect.0) of \(covered)")
+        #expect(report.coveredCited.0 >= 19, "correctly cited \(report.coveredCited.0) of \(covered)")
         #expect(wronglyDeclined <= 1, "covered questions declined: \(wronglyDeclined)")
         #expect(report.offTopicDeclined.0 >= 7, "off-topic declined \(report.offTopicDeclined.0) of \(set.offTopic.count)")
     }
