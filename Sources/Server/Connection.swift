@@ -242,11 +242,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(var head):
-            guard head.status.code >= 200 || head.status == .switchingProtocols, !exchanges.isEmpty else {
+            guard head.status.code >= 200 || head.status == .switchingProtocols, let exchange = exchanges.first else {
                 context.write(data, promise: promise)
                 return
             }
-            let exchange = exchanges.first!
             let http10 = exchange.version.major == 1 && exchange.version.minor == 0
             let close = parseFailed || !exchange.keepAlive || !head.isKeepAlive
                 || (http10 && !head.headers.contains(name: "content-length"))   // a body ended by the close

@@ -51,7 +51,7 @@ struct SearchCommand: AsyncParsableCommand {
                     Terminal.err("warning: \(error); keyword search only\n")
                 }
             }
-            if mode == .hybrid, let encoder, try !store.hasVectors(modelID: encoder.modelID) {
+            if mode == .hybrid, let encoder, try store.hasVectors(modelID: encoder.modelID) == false {
                 Terminal.err("warning: the index has no vectors of \(encoder.modelID) (run `ragchat ingest`); keyword search only\n")
             }
             hits = try store.search(query, mode: mode, embedder: encoder, k: k)
