@@ -90,10 +90,7 @@ extension IndexStore {
     public func optionDefinition(for question: String, hits: [SearchHit]) throws -> SearchHit? {
         let asked = CommandOptions.named(in: question)
         let words = Set(FrenchText.words(question))
-        func baseName(_ file: String) -> String {
-            FrenchText.fold(String((file.split(separator: "/").last ?? "").split(separator: ".").first ?? ""))
-        }
-        guard !asked.isEmpty, let first = hits.first(where: { words.contains(baseName($0.file)) }) ?? hits.first,
+        guard !asked.isEmpty, let first = hits.first(where: { CommandOptions.names(file: $0.file, questionWords: words) }) ?? hits.first,
               !hits.contains(where: { $0.file == first.file && CommandOptions.defines(asked, in: $0.text) }) else { return nil }
         guard let span = try chunkSpans(ofDocumentOf: first.chunkID, ordinals: Int.min...Int.max)
             .first(where: { CommandOptions.defines(asked, in: $0.text) }) else { return nil }

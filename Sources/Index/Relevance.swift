@@ -120,13 +120,6 @@ public struct RelevanceGate: Sendable, Hashable, CustomStringConvertible {
         return cosine >= minimumCosine && signals.keywordCoverage >= minimumCoverage
     }
 
-    /// This gate with `declinesUnknownNames` set.
-    public func with(declinesUnknownNames: Bool) -> RelevanceGate {
-        var gate = self
-        gate.declinesUnknownNames = declinesUnknownNames
-        return gate
-    }
-
     /// Lets everything through (the gate turned off).
     public static let open = RelevanceGate(sureCosine: -1, minimumCosine: -1, minimumCoverage: 0, keywordOnlyCoverage: 0,
                                           declinesUnknownNames: false)

@@ -48,6 +48,14 @@ public enum CommandOptions {
         return names
     }
 
+    /// Whether the question names the document `file` (a path in the data folder): a manual page
+    /// is named after its command ("-x de tar" and `tar.1.txt`), so its name before the first
+    /// dot is one of the question's words (`questionWords`: `FrenchText.words` of the question).
+    public static func names(file: String, questionWords: Set<String>) -> Bool {
+        let base = (file.split(separator: "/").last ?? "").split(separator: ".").first ?? ""
+        return questionWords.contains(FrenchText.fold(String(base)))
+    }
+
     /// Whether `text` has a line defining one of `options`.
     public static func defines(_ options: [String], in text: String) -> Bool {
         text.split(separator: "\n").contains { line in

@@ -121,7 +121,7 @@ public enum KeywordAnalyzer {
             if inQuotes { continue }
             // "l'Australie", "d’Excel": the elided article is not part of the name.
             if let cut = scalars.firstIndex(where: apostrophes.contains),
-               FrenchText.elisions.contains(FrenchText.fold(String(String.UnicodeScalarView(scalars[..<cut]))).lowercased()) {
+               FrenchText.elisions.contains(FrenchText.fold(String(String.UnicodeScalarView(scalars[..<cut])))) {
                 scalars = Array(scalars[(cut + 1)...])
             }
             let word = String(String.UnicodeScalarView(scalars))

@@ -106,8 +106,7 @@ public final class UnigramTokenizer: Sendable {
         maxPieceBytes = longest
         unknownScore = lowest - 10
         metaspaceOnlyFirst = !inner
-        var size = 16
-        while size < 2 * n { size <<= 1 }
+        let size = Self.tableSize(for: n)
         var slots = [Int32](repeating: 0, count: size)
         let mask = size - 1
         storage.withUnsafeBufferPointer { s in
@@ -127,8 +126,7 @@ public final class UnigramTokenizer: Sendable {
         }
         var prefixCount = 0
         for id in 0..<n { prefixCount += max(0, Int(offsets[id + 1] - offsets[id]) - 1) }
-        var prefixSize = 16
-        while prefixSize < 2 * prefixCount { prefixSize <<= 1 }
+        let prefixSize = Self.tableSize(for: prefixCount)
         var prefixSlots = [UInt32](repeating: 0, count: prefixSize)
         let prefixMask = prefixSize - 1
         storage.withUnsafeBufferPointer { s in
@@ -169,6 +167,14 @@ public final class UnigramTokenizer: Sendable {
     /// Loads the tokenizer of an E5S1 file.
     public convenience init(file: E5File) throws {
         try self.init(vocabulary: UnigramVocabulary(file: file))
+    }
+
+    /// Slots of an open-addressing table for `count` keys: a power of two, at least twice the
+    /// keys (short probe runs), at least 16.
+    static func tableSize(for count: Int) -> Int {
+        var size = 16
+        while size < 2 * count { size <<= 1 }
+        return size
     }
 
     /// FNV-1a, 64 bits: byte by byte, so a string's hash extends its prefix's.

@@ -43,7 +43,8 @@ extension IndexStoreContract {
             defer { workspace.cleanup() }
             let embedder = FakeEmbedder(dimension: 256)
             let store = try await DenseSearchTests.store(workspace, embedder: embedder)
-            let gate = RelevanceGate.open.with(declinesUnknownNames: true)
+            var gate = RelevanceGate.open
+            gate.declinesUnknownNames = true
             func verdict(_ query: String) throws -> (covered: Bool, names: [String]) {
                 let result = try store.search(query, mode: .hybrid, embedder: embedder, k: 3, gate: gate)
                 return (result.covered, result.signals.unknownNames)

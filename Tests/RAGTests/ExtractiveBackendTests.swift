@@ -103,9 +103,9 @@ import TextAnalysis
         #expect(types.sentence.contains("%{ et %}"))
         // A count of something the question does not ask about announces nothing.
         let announcement = "On distingue deux types de commentaires."
-        #expect(ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quels types de commentaires existe-t-il ?"))
-        #expect(!ExtractiveBackend.announcesWhatIsAsked(announcement, question: "Quand un commentaire est-il ignoré ?"))
-        #expect(!ExtractiveBackend.announcesWhatIsAsked("Il faut deux minutes.", question: "Combien de types de pâte ?"))
+        #expect(ExtractiveBackend.announcesWhatIsAsked(announcement, asked: Set(FrenchText.contentWords("Quels types de commentaires existe-t-il ?"))))
+        #expect(!ExtractiveBackend.announcesWhatIsAsked(announcement, asked: Set(FrenchText.contentWords("Quand un commentaire est-il ignoré ?"))))
+        #expect(!ExtractiveBackend.announcesWhatIsAsked("Il faut deux minutes.", asked: Set(FrenchText.contentWords("Combien de types de pâte ?"))))
     }
 
     /// "Ce mot est la contraction des noms Debra et Ian" says what "ce mot" is only with the

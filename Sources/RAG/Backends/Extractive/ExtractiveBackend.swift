@@ -209,7 +209,8 @@ public struct ExtractiveBackend: AnswerBackend {
         }
         guard !candidates.isEmpty else { return definition.map { [$0] } ?? [] }
 
-        var questionTerms = Set(FrenchText.contentWords(question))
+        let questionWords = Set(FrenchText.contentWords(question))
+        var questionTerms = questionWords
         // "Comment faire / préparer / réussir X ?" asks for the recipe and its steps.
         let folded = Set(FrenchText.words(question))
         if folded.contains("comment"), !folded.isDisjoint(with: ["faire", "preparer", "realiser", "cuisiner", "reussir"]) {
@@ -239,7 +240,7 @@ public struct ExtractiveBackend: AnswerBackend {
                 }
             }
         }
-        let questionNumbers = Set(FrenchText.contentWords(question).filter { $0.allSatisfy(\.isNumber) })
+        let questionNumbers = questionWords.filter { $0.allSatisfy(\.isNumber) }
         var ranked: [Quote] = []
         for (i, c) in candidates.enumerated() where scores[i] > 0 {
             // Small tie-breakers: better passages first, earlier sentences first. The passage's
@@ -255,7 +256,7 @@ public struct ExtractiveBackend: AnswerBackend {
             } else if let example = unit.example {
                 // The command or table the sentence introduces is usually the answer itself.
                 sentence += "\n" + example
-            } else if sentence.hasSuffix(":") || Self.announcesWhatIsAsked(sentence, question: question) {
+            } else if sentence.hasSuffix(":") || Self.announcesWhatIsAsked(sentence, asked: questionWords) {
                 // A sentence announcing a list ("Voici les principales variantes :", "On distingue
                 // deux types de commentaires." for "Quels sont les deux types…") brings its items.
                 let following = sentencesByPassage[c.passage - 1].dropFirst(c.position + 1).prefix(listItemsLimit).map(\.text)
@@ -332,10 +333,10 @@ public struct ExtractiveBackend: AnswerBackend {
     /// ("deux", "3", "plusieurs") before a plural noun the question also uses ("On distingue deux
     /// types de commentaires." for "Quels sont les deux types de commentaires ?"). The items follow
     /// it, in the next sentences; the announcement alone names none of them.
-    package static func announcesWhatIsAsked(_ sentence: String, question: String) -> Bool {
+    /// `asked`: the question's `FrenchText.contentWords`.
+    package static func announcesWhatIsAsked(_ sentence: String, asked: Set<String>) -> Bool {
         let counts: Set<String> = ["deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "plusieurs",
                                    "2", "3", "4", "5", "6", "7", "8", "9", "10"]
-        let asked = Set(FrenchText.contentWords(question))
         let words = FrenchText.words(sentence)
         guard sentence.count <= 200, words.count >= 3 else { return false }
         for i in words.indices.dropLast() where counts.contains(words[i]) {

@@ -16,10 +16,7 @@ extension ExtractiveBackend {
         guard !asked.isEmpty else { return nil }
         // The passages of a document named in the question first ("-x de tar": `tar.1.txt`).
         let words = Set(FrenchText.words(question))
-        let named = passages.indices.filter { i in
-            let base = (passages[i].file.split(separator: "/").last ?? "").split(separator: ".").first ?? ""
-            return words.contains(FrenchText.fold(String(base)))
-        }
+        let named = passages.indices.filter { CommandOptions.names(file: passages[$0].file, questionWords: words) }
         for index in named + passages.indices.filter({ !named.contains($0) }) {
             let passage = passages[index]
             let lines = passage.text.components(separatedBy: "\n")
