@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Decoder
 import Tensors
+import Tokenizers
 
 public enum DecoderBench {
     public struct Result: Sendable, CustomStringConvertible {
@@ -22,6 +23,9 @@ public enum DecoderBench {
         /// tokens per CPU-second × threads estimates the figure on an idle one.
         public var prefillCPUSeconds: Double
         public var decodeCPUSeconds: Double
+        /// Seconds of one pass verifying k draft tokens at the end of the decode (`evaluateEach`),
+        /// per k asked for: what a speculative step costs against a one-token step.
+        public var verifySeconds: [(tokens: Int, seconds: Double)] = []
 
         public var description: String {
             func f(_ v: Double, _ d: Int = 1) -> String {
@@ -33,6 +37,10 @@ public enum DecoderBench {
                 + "decode \(decodeTokens) tokens \(f(decodeTokensPerSecond)) tok/s, peak RSS \(f(peakRSSMiB)) MiB; "
                 + "per CPU-second: prefill \(f(Double(prefillTokens) / prefillCPUSeconds)) tok, "
                 + "decode \(f(Double(decodeTokens) / decodeCPUSeconds)) tok"
+                + verifySeconds.map { v in
+                    "\n  one pass over \(v.tokens) tokens in decode order: \(f(v.seconds * 1000, 2)) ms = "
+                        + "\(f(v.seconds * decodeTokensPerSecond, 2))× a one-token step"
+                }.joined()
         }
     }
 
@@ -51,18 +59,27 @@ public enum DecoderBench {
         return 0
     }
 
-    /// Loads `path`, runs a `promptTokens`-token prompt (synthetic ids) then `decodeTokens` greedy steps.
-    public static func run(modelPath path: String, promptTokens: Int = 512, decodeTokens: Int = 128,
-                           threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .quantized) throws -> Result {
+    /// Loads `path`, runs a `promptTokens`-token prompt (synthetic ids), or `promptText` tokenized by
+    /// the model's own tokenizer (a BOS first, as llama.cpp adds it), then `decodeTokens` greedy steps.
+    public static func run(modelPath path: String, promptTokens: Int = 512, promptText: String? = nil,
+                           decodeTokens: Int = 128, threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .quantized,
+                           verifyTokens: [Int] = []) throws -> Result {
         let t0 = MonotonicClock.now()
         let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
-        let model = try LanguageModel(path: path, contextLength: promptTokens + decodeTokens + 8,
-                                      maxBatch: promptTokens, pool: pool, options: ComputeOptions(prefillMode: mode))
+        let file = try GGUFFile(path: path)
+        var textTokens: [Int]?
+        if let promptText {
+            textTokens = try GGUFTokenizerLoader.load(file).tokenize(promptText, addBOS: true, parseSpecial: false).map(Int.init)
+        }
+        let promptLength = textTokens?.count ?? promptTokens
+        let model = try LanguageModel(file: file, contextLength: promptLength + decodeTokens + 8 + (verifyTokens.max() ?? 0),
+                                      maxBatch: promptLength, pool: pool, options: ComputeOptions(prefillMode: mode))
         let st = model.makeState()
         let t1 = MonotonicClock.now()
         let v = model.config.vocabSize
         var prompt = [model.config.bosTokenID ?? 1]
         while prompt.count < promptTokens { prompt.append(200 + (prompt.count * 7919) % max(1, min(v, 30_000) - 300)) }
+        if let textTokens { prompt = textTokens }
         // Warm-up (page in the weights) on a separate state.
         let warm = model.makeState()
         try model.evaluate(Array(prompt[0..<min(16, prompt.count)]), state: warm)
@@ -76,10 +93,21 @@ public enum DecoderBench {
             logits = try model.evaluate([best], state: st)
         }
         let t4 = MonotonicClock.now(), c4 = processCPUSeconds()
+        var verify: [(tokens: Int, seconds: Double)] = []
+        for k in verifyTokens where k > 0 && st.position + k <= model.maxContext {
+            let draft = (0..<k).map { 200 + ($0 * 7919) % max(1, min(v, 30_000) - 300) }
+            let start = st.position, rounds = 8
+            let t5 = MonotonicClock.now()
+            for _ in 0..<rounds {
+                try model.evaluateEach(draft, state: st)
+                st.truncate(to: start)
+            }
+            verify.append((k, (MonotonicClock.now() - t5) / Double(rounds)))
+        }
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return Result(model: name, threads: pool.threadCount, loadSeconds: t1 - t0, prefillTokens: prompt.count,
                       prefillTokensPerSecond: Double(prompt.count) / (t3 - t2), decodeTokens: decodeTokens,
                       decodeTokensPerSecond: Double(decodeTokens) / (t4 - t3), peakRSSMiB: peakRSSMiB(),
-                      prefillCPUSeconds: c3 - c2, decodeCPUSeconds: c4 - c3)
+                      prefillCPUSeconds: c3 - c2, decodeCPUSeconds: c4 - c3, verifySeconds: verify)
     }
 }

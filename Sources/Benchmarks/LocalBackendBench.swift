@@ -4,7 +4,9 @@ import RAG
 import Tensors
 
 /// Time to first text of local answers (4 passages by default), for `ragchat bench`: the model is
-/// loaded once, then each question is retrieved and answered in turn (greedy), as `/chat` does.
+/// loaded once, then each question is retrieved and answered in turn (greedy), as `/chat` does —
+/// the prompt's prefix shared with the previous question (the instructions) reused from the KV
+/// cache, or, with `reusePrefix` false, every prompt evaluated whole.
 public enum LocalBackendBench {
     /// The three acceptance questions of DESIGN.md.
     public static let testQuestions = [
@@ -45,12 +47,14 @@ public enum LocalBackendBench {
     }
 
     public static func run(modelPath: String, retriever: any Retriever, questions: [String] = testQuestions,
-                           k: Int = 4, maxTokens: Int = 128, threads: Int? = nil) async throws -> Result {
+                           k: Int = 4, maxTokens: Int = 128, threads: Int? = nil,
+                           reusePrefix: Bool = true) async throws -> Result {
         let backend = try LocalBackend(modelPath: modelPath, maxTokens: maxTokens, threads: threads)
         var rows: [Row] = []
         for q in questions {
             let passages = try await retriever.retrieve(query: q, k: k)
             let input = AnswerInput(question: q, passages: passages)
+            if !reusePrefix { backend.generator.forgetCache() }
             let start = MonotonicClock.now()
             var first: Double?
             var answer = ""

@@ -117,6 +117,8 @@ CK_HIDDEN void ck_e5_gemm_scalar(float *out, size_t os, const void *packed, int 
 
 // One output column tile: R weight rows x C activations (`as` bytes apart) -> out[c * os + r].
 typedef void (*ck_tile_fn)(int n, const char *w, size_t rb, const char *act, size_t as, float *out, size_t os);
+// one weight row x 2, 4 or 8 activations (laid out by ck_row_pack_vnni) -> out[c * os] for c < count
+typedef void (*ck_row_fn)(int n, const char *w, const void *pack, float *out, size_t os, int count);
 
 #if CK_X86
 // ---------------------------------------------------------------- AVX2 (kernels-avx2.c)
@@ -132,6 +134,10 @@ CK_AVX2 CK_HIDDEN float ck_dot_q4_K_gemm_avx2(int n, const ck_block_q4_K *x, con
 CK_AVX2 CK_HIDDEN float ck_dot_q6_K_tiled_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *a);
 CK_AVX2 CK_HIDDEN void ck_q4_K_gemm_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out);
 CK_AVX2 CK_HIDDEN void ck_q6_K_tiled_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out);
+// Q4_K / Q6_K rows against 4 activations in the one-token (decode) order of dot_q4_K_avx2 /
+// dot_q6_K_avx2, the weights unpacked once (speculative drafts: ck_matvec_each)
+CK_AVX2 CK_HIDDEN void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out);
+CK_AVX2 CK_HIDDEN void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out);
 // 4-row tile of a 32-weight block type: one activation (cols 1) or 2; 0 for other types
 CK_HIDDEN ck_tile_fn ck_tile_avx2(int type, int cols);
 CK_AVX2 CK_HIDDEN void ck_e5_gemm_avx2(float *out, size_t os, const void *packed, int r0, int r1, int cols,
@@ -142,8 +148,14 @@ CK_AVX2 CK_HIDDEN void ck_e5_gemm_avx2(float *out, size_t os, const void *packed
 CK_VNNI CK_HIDDEN void ck_quantize_q8_K_vnni(ck_q8_K *y, const float *x, int n);
 CK_VNNI CK_HIDDEN void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out);
 CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out);
-// 4-row tile of a 32-weight block type: one activation (cols 1), 4, or 8 (cols >= 8); 0 for other types
+// 4-row tile of a 32-weight block type: one activation (cols 1), 2, 4 (cols 4…7), or 8 (cols >= 8); 0 for other types
 CK_HIDDEN ck_tile_fn ck_tile_vnni(int type, int cols);
+// one-row tile of a 32-weight block type: 2, 4 (cols 4…7) or 8 (cols >= 8) activations; 0 for other types or cols < 2
+CK_HIDDEN ck_row_fn ck_row_vnni(int type, int cols);
+// bytes ck_row_pack_vnni writes for `width` activations of n values
+CK_HIDDEN size_t ck_row_pack_size(int n, int width);
+// `width` Q8_0 activations (their addresses; a short group repeats its last) -> pack (64-byte aligned)
+CK_VNNI CK_HIDDEN void ck_row_pack_vnni(int type, int n, const char *const *act, int width, void *pack);
 CK_VNNI CK_HIDDEN void ck_e5_gemm_vnni(float *out, size_t os, const void *packed, int r0, int r1, int cols,
                                        const void *acts, size_t as, int ntok);
 #endif

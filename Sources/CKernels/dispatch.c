@@ -2,6 +2,7 @@
 // per call, the AVX-512 + VNNI, AVX2 or plain C kernel (kernels-avx512.c, kernels-avx2.c,
 // kernels-scalar.c, quants.c). The f32 ops dispatch themselves (ops.c, ops-attention.c).
 #include "ck-internal.h"
+#include <stdlib.h>
 
 // ---------------------------------------------------------------- CPU features
 
@@ -111,6 +112,91 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
     for (int r = r0; r < r1; r++) out[r - r0] = ck_vec_dot_scalar(type, n, p + (size_t)r * rowBytes, act);
 }
 
+#if CK_X86
+// The 32-weight block types (Q4_0 … Q8_0) through the register tiles, whose every output has the
+// bits of the one-row dot (so prompt and decode agree for them); 0 when the type has no tiles.
+static int tile_products(int type, float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int r1, int n,
+                         const char *a, size_t actStride, int ntok) {
+    // the tiles, chosen once per call: widest (8 or 2 activations), 4 and 2 wide on VNNI, one activation
+    int tw = 2;
+    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
+    if (!tf) return 0;
+    ck_tile_fn tf4 = tw > 4 ? tile_fn(type, 4) : 0, tf2 = tw > 2 ? tile_fn(type, 2) : 0, tf1 = tile_fn(type, 1);
+    int r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        int t = 0;
+        for (; t + tw <= ntok; t += tw)
+            tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+        if (tf4)
+            for (; t + 4 <= ntok; t += 4)
+                tf4(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+        if (tf2)
+            for (; t + 2 <= ntok; t += 2)
+                tf2(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
+        for (; t < ntok; t++)
+            tf1(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
+    }
+    for (; r < r1; r++)
+        for (int t = 0; t < ntok; t++)
+            out[(size_t)t * outStride + (r - r0)] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
+    return 1;
+}
+#endif
+
+void ck_matvec_each(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+                    const void *acts, size_t actStride, int ntok) {
+    const char *p = (const char *)w, *a = (const char *)acts;
+#if CK_X86
+    ck_row_fn f8 = ck_has_vnni() ? ck_row_vnni(type, 8) : 0;
+    if (f8) {
+        ck_row_fn f4 = ck_row_vnni(type, 4), f2 = ck_row_vnni(type, 2);
+        for (int t = 0; t < ntok; t += 8) {
+            // a group of up to 8 activations; the tile just wide enough, padded with the last one
+            const int count = ntok - t < 8 ? ntok - t : 8;
+            const int width = count > 4 ? 8 : count > 2 ? 4 : 2;
+            ck_row_fn f = width == 8 ? f8 : width == 4 ? f4 : f2;
+            const char *ap[8];
+            for (int k = 0; k < width; k++) ap[k] = a + (size_t)(t + (k < count ? k : count - 1)) * actStride;
+            const size_t bytes = ck_row_pack_size(n, width);
+            void *pack = aligned_alloc(64, (bytes + 63) / 64 * 64);
+            if (!pack) { // out of memory: the one-row dot, the same bits
+                for (int r = r0; r < r1; r++)
+                    for (int k = 0; k < count; k++)
+                        out[(size_t)(t + k) * outStride + (r - r0)] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, ap[k]);
+                continue;
+            }
+            ck_row_pack_vnni(type, n, ap, width, pack);
+            for (int r = r0; r < r1; r++) f(n, p + (size_t)r * rowBytes, pack, out + (size_t)t * outStride + (r - r0), outStride, count);
+            free(pack);
+        }
+        return;
+    }
+    if (tile_products(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok)) return;
+    if (ck_has_avx2() && (type == CK_Q4_K || type == CK_Q6_K)) {
+        for (int r = r0; r < r1; r++) {
+            const void *row = p + (size_t)r * rowBytes;
+            // 4 activations at a time, the last group padded with the last activation (cheaper
+            // than the one-row dot for the 1-3 left over)
+            for (int t = 0; t < ntok; t += 4) {
+                const ck_q8_K *ap[4];
+                float o4[4];
+                for (int k = 0; k < 4; k++) ap[k] = (const ck_q8_K *)(a + (size_t)(t + k < ntok ? t + k : ntok - 1) * actStride);
+                if (type == CK_Q4_K) ck_q4_K_dot_x4_avx2(n, row, ap, o4); else ck_q6_K_dot_x4_avx2(n, row, ap, o4);
+                for (int k = 0; k < 4 && t + k < ntok; k++) out[(size_t)(t + k) * outStride + (r - r0)] = o4[k];
+            }
+        }
+        return;
+    }
+#endif
+    // Each product is ck_matvec's (the same function, the same bits); a weight row is read from
+    // memory once and stays in L1 while it meets every activation.
+    for (int r = r0; r < r1; r++) {
+        const void *row = p + (size_t)r * rowBytes;
+        for (int t = 0; t < ntok; t++)
+            out[(size_t)t * outStride + (r - r0)] = ck_vec_dot(type, n, row, a + (size_t)t * actStride);
+    }
+}
+
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok) {
     const char *p = (const char *)w, *a = (const char *)acts;
@@ -126,27 +212,7 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
     (void)tiled;
 #endif
 #if CK_X86
-    // the tiles, chosen once per call: widest (8 or 2 activations), 4 wide on VNNI, one activation
-    int tw = 2;
-    ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
-    ck_tile_fn tf4 = tw > 4 ? tile_fn(type, 4) : 0, tf1 = tf ? tile_fn(type, 1) : 0;
-    if (tf) {
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            int t = 0;
-            for (; t + tw <= ntok; t += tw)
-                tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
-            if (tf4)
-                for (; t + 4 <= ntok; t += 4)
-                    tf4(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
-            for (; t < ntok; t++)
-                tf1(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
-        }
-        for (; r < r1; r++)
-            for (int t = 0; t < ntok; t++)
-                out[(size_t)t * outStride + (r - r0)] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
-        return;
-    }
+    if (tile_products(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok)) return;
 #endif
 #if CK_X86
     const int vnni = ck_has_vnni();

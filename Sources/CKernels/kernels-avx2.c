@@ -268,6 +268,72 @@ CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
     return hsum8(acc);
 }
 
+// dot_q6_K_avx2 for 4 activations: per token the same int32 lanes (q6_K_block_lanes_avx2's
+// products, sub-block pairs, -32 offset) and the same fma per block; the weights unpacked once.
+CK_AVX2 void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < n / 256; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+            __m256i q1, q2, q3, q4;
+            q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
+            __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+            __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
+            __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
+            __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
+            for (int t = 0; t < 4; t++) {
+                const int8_t *y = a[t][b].qs + 128 * h;
+                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
+                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
+                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
+                __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+            }
+        }
+        const float dx = _cvtsh_ss(x[b].d);
+        for (int t = 0; t < 4; t++) {
+            int cl[8];
+            for (int k = 0; k < 8; k++)
+                cl[k] = 32 * (x[b].scales[2 * k] * a[t][b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[t][b].bsums[2 * k + 1]);
+            __m256i lanes = _mm256_sub_epi32(sumi[t], _mm256_loadu_si256((const __m256i *)cl));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * a[t][b].d), _mm256_cvtepi32_ps(lanes), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = hsum8(acc[t]);
+}
+
+// dot_q4_K_avx2 for 4 activations: per token and super-block the same integer sum and minimum sum,
+// each folded with the same fma; the weights unpacked once.
+CK_AVX2 void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out) {
+    float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        __m256i sumi[4];
+        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
+        const uint8_t *q = x[b].qs;
+        for (int c = 0; c < 4; c++, q += 32) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(qq, m4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            for (int t = 0; t < 4; t++)
+                sumi[t] = _mm256_add_epi32(sumi[t], k_pair_avx2(lo, hi, a[t][b].qs + 64 * c, sc[2 * c], sc[2 * c + 1]));
+        }
+        const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
+        for (int t = 0; t < 4; t++) {
+            int summ = 0;
+            for (int j = 0; j < 8; j++) summ += mn[j] * (a[t][b].bsums[2 * j] + a[t][b].bsums[2 * j + 1]);
+            acc[t] = fmaf((float)hsum8i(sumi[t]), dx * a[t][b].d, acc[t]);
+            accm[t] = fmaf((float)summ, dmx * a[t][b].d, accm[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = acc[t] - accm[t];
+}
+
 // Q6_K in the order of llama.cpp's tiled K-quant GEMM (prompts of 8+ rows, AVX-512 VNNI microkernel):
 // per block (isum * d_w) * d_a added to the running sum, no fma. No plain C twin (as above).
 CK_AVX2 float ck_dot_q6_K_tiled_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *a) {

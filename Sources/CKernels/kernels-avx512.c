@@ -118,6 +118,83 @@ CK_ZTILE(tile44_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 0, 1, 2)
 CK_ZTILE(tile44_q5_0_vnni, ck_block_q5_0, unpack_q5_0_u, 16, 0, 2)
 CK_ZTILE(tile44_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 0, 1, 2)
 CK_ZTILE(tile44_q8_0_vnni, ck_block_q8_0, unpack_q8_0_u, 128, 0, 2)
+CK_ZTILE(tile42_q4_0_vnni, ck_block_q4_0, unpack_q4_0_u, 8, 0, 1)
+CK_ZTILE(tile42_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 0, 1, 1)
+CK_ZTILE(tile42_q5_0_vnni, ck_block_q5_0, unpack_q5_0_u, 16, 0, 1)
+CK_ZTILE(tile42_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 0, 1, 1)
+CK_ZTILE(tile42_q8_0_vnni, ck_block_q8_0, unpack_q8_0_u, 128, 0, 1)
+
+// One-row tiles (1 row x 2, 4 or 8 activations; the first `count` outputs written) for a
+// speculative draft's few tokens: the per-lane operations of the 4-row tiles above (so the one-row
+// dot's bits), but a single sequential stream through the weights, as the one-token matvec reads
+// them (with few activations per row the 4-row tiles' four streams wait on memory: a 4-token pass
+// cost 2.6 one-token steps with them). What depends only on the activations — each pair's bytes
+// in one register, their scales, the -OFF * sum(y) start — is laid out once per call in `pack`
+// (ck_row_pack_vnni) and read by every row.
+typedef struct { __m512i yy; __m512 ys; __m512i neg; float s[2]; float pad[14]; } ck_row_pair;
+
+size_t ck_row_pack_size(int n, int width) { return (size_t)(n / 32) * (size_t)(width / 2) * sizeof(ck_row_pair); }
+
+CK_VNNI void ck_row_pack_vnni(int type, int n, const char *const *act, int width, void *pack) {
+    const int off = type == CK_Q4_0 ? 8 : type == CK_Q5_0 ? 16 : type == CK_Q8_0 ? 128 : 0;
+    const __m512i offv = _mm512_set1_epi8((char)off), zero = _mm512_setzero_si512();
+    ck_row_pair *pp = pack;
+    for (int b = 0; b < n / 32; b++)
+        for (int c = 0; c < width / 2; c++, pp++) {
+            const ck_q8_0 *y0 = (const ck_q8_0 *)act[2 * c] + b, *y1 = (const ck_q8_0 *)act[2 * c + 1] + b;
+            pp->yy = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)y0->qs)),
+                                        _mm256_loadu_si256((const __m256i *)y1->qs), 1);
+            pp->ys = _mm512_insertf32x8(_mm512_set1_ps(y0->d), _mm256_set1_ps(y1->d), 1);
+            pp->neg = off ? _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, offv, pp->yy)) : zero;
+            pp->s[0] = y0->s; pp->s[1] = y1->s;
+        }
+}
+
+#define CK_ZROW(NAME, BT, UNPACKU, HASM, CP)                                                                  \
+CK_VNNI static void NAME(int n, const char *w, const void *pack, float *out, size_t os, int count) {         \
+    __m512 acc[CP]; float sm[2 * CP];                                                                         \
+    for (int c = 0; c < CP; c++) acc[c] = _mm512_setzero_ps();                                                \
+    for (int c = 0; c < 2 * CP; c++) sm[c] = 0;                                                               \
+    const BT *x = (const BT *)w;                                                                              \
+    const ck_row_pair *pp = pack;                                                                             \
+    for (int b = 0; b < n / 32; b++, pp += CP) {                                                              \
+        const __m512i u = _mm512_broadcast_i64x4(UNPACKU(&x[b]));                                             \
+        const __m512 d = _mm512_set1_ps(_cvtsh_ss(x[b].d));                                                   \
+        const float m = HASM ? _cvtsh_ss(((const uint16_t *)&x[b])[1]) : 0;                                   \
+        for (int c = 0; c < CP; c++) {                                                                        \
+            __m512i p = _mm512_dpbusd_epi32(pp[c].neg, u, pp[c].yy);                                          \
+            acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, pp[c].ys), _mm512_cvtepi32_ps(p), acc[c]);              \
+            if (HASM) { sm[2 * c] = fmaf(m, pp[c].s[0], sm[2 * c]); sm[2 * c + 1] = fmaf(m, pp[c].s[1], sm[2 * c + 1]); } \
+        }                                                                                                     \
+    }                                                                                                         \
+    for (int c = 0; c < CP; c++) {                                                                            \
+        float a0 = hsum8(_mm512_castps512_ps256(acc[c])), a1 = hsum8(_mm512_extractf32x8_ps(acc[c], 1));      \
+        if (2 * c < count) out[(size_t)(2 * c) * os] = HASM ? a0 + sm[2 * c] : a0;                            \
+        if (2 * c + 1 < count) out[(size_t)(2 * c + 1) * os] = HASM ? a1 + sm[2 * c + 1] : a1;                \
+    }                                                                                                         \
+}
+#define CK_ZROWS(T, BT, UNPACKU, HASM)                                                                        \
+CK_ZROW(row2_##T##_vnni, BT, UNPACKU, HASM, 1)                                                                \
+CK_ZROW(row4_##T##_vnni, BT, UNPACKU, HASM, 2)                                                                \
+CK_ZROW(row8_##T##_vnni, BT, UNPACKU, HASM, 4)
+CK_ZROWS(q4_0, ck_block_q4_0, unpack_q4_0_u, 0)
+CK_ZROWS(q4_1, ck_block_q4_1, unpack_q4_1_u, 1)
+CK_ZROWS(q5_0, ck_block_q5_0, unpack_q5_0_u, 0)
+CK_ZROWS(q5_1, ck_block_q5_1, unpack_q5_1_u, 1)
+CK_ZROWS(q8_0, ck_block_q8_0, unpack_q8_0_u, 0)
+
+ck_row_fn ck_row_vnni(int type, int cols) {
+#define CK_PICK(T) return cols >= 8 ? row8_##T##_vnni : cols >= 4 ? row4_##T##_vnni : cols >= 2 ? row2_##T##_vnni : 0
+    switch (type) {
+    case CK_Q4_0: CK_PICK(q4_0);
+    case CK_Q4_1: CK_PICK(q4_1);
+    case CK_Q5_0: CK_PICK(q5_0);
+    case CK_Q5_1: CK_PICK(q5_1);
+    case CK_Q8_0: CK_PICK(q8_0);
+    default: return 0;
+    }
+#undef CK_PICK
+}
 
 // ---------------------------------------------------------------- K-quant rows x 4 tokens
 // ck_q4_K_gemm_x4_avx2 with 512-bit integer products and the 4 tokens in the lanes of the float part:
@@ -211,11 +288,11 @@ CK_VNNI void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K 
 
 ck_tile_fn ck_tile_vnni(int type, int cols) {
     switch (type) {
-    case CK_Q4_0: return cols == 1 ? tile41_q4_0_vnni : cols >= 8 ? tile48_q4_0_vnni : tile44_q4_0_vnni;
-    case CK_Q4_1: return cols == 1 ? tile41_q4_1_vnni : cols >= 8 ? tile48_q4_1_vnni : tile44_q4_1_vnni;
-    case CK_Q5_0: return cols == 1 ? tile41_q5_0_vnni : cols >= 8 ? tile48_q5_0_vnni : tile44_q5_0_vnni;
-    case CK_Q5_1: return cols == 1 ? tile41_q5_1_vnni : cols >= 8 ? tile48_q5_1_vnni : tile44_q5_1_vnni;
-    case CK_Q8_0: return cols == 1 ? tile41_q8_0_vnni : cols >= 8 ? tile48_q8_0_vnni : tile44_q8_0_vnni;
+    case CK_Q4_0: return cols == 1 ? tile41_q4_0_vnni : cols >= 8 ? tile48_q4_0_vnni : cols >= 4 ? tile44_q4_0_vnni : tile42_q4_0_vnni;
+    case CK_Q4_1: return cols == 1 ? tile41_q4_1_vnni : cols >= 8 ? tile48_q4_1_vnni : cols >= 4 ? tile44_q4_1_vnni : tile42_q4_1_vnni;
+    case CK_Q5_0: return cols == 1 ? tile41_q5_0_vnni : cols >= 8 ? tile48_q5_0_vnni : cols >= 4 ? tile44_q5_0_vnni : tile42_q5_0_vnni;
+    case CK_Q5_1: return cols == 1 ? tile41_q5_1_vnni : cols >= 8 ? tile48_q5_1_vnni : cols >= 4 ? tile44_q5_1_vnni : tile42_q5_1_vnni;
+    case CK_Q8_0: return cols == 1 ? tile41_q8_0_vnni : cols >= 8 ? tile48_q8_0_vnni : cols >= 4 ? tile44_q8_0_vnni : tile42_q8_0_vnni;
     default: return 0;
     }
 }

@@ -157,6 +157,11 @@ public struct GenerationStats: Sendable {
     public var generatedTokens: Int
     public var decodeSeconds: Double
     public var stopReason: StopReason
+    /// Speculative decoding (`PromptLookup`): tokens drafted, drafted tokens the model confirmed, and
+    /// forward passes after the prompt (generatedTokens / decodePasses tokens per pass).
+    public var draftedTokens = 0
+    public var acceptedDraftTokens = 0
+    public var decodePasses = 0
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(evaluatedPromptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
@@ -187,6 +192,14 @@ public final class Generator: @unchecked Sendable {
         state = model.makeState()
     }
 
+    /// Forgets the cached prompt prefix: the next prompt is evaluated whole (for measurements).
+    public func forgetCache() {
+        lock.lock()
+        defer { lock.unlock() }
+        cached.removeAll()
+        state.reset()
+    }
+
     /// Token ids ending generation: the model's EOS plus `extra`.
     public func stopTokens(_ extra: [Int] = []) -> Set<Int> {
         var s = Set(extra)
@@ -198,7 +211,8 @@ public final class Generator: @unchecked Sendable {
     /// Cancelling the consuming task (or dropping the stream) stops generation at the next token.
     /// `repeatGuard` > 0: stop when the output ends with an n-gram (n in 4...32) repeated three times.
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy,
-                         stopTokens: Set<Int>? = nil, repeatGuard: Int = 8) -> AsyncThrowingStream<GenerationEvent, Error> {
+                         stopTokens: Set<Int>? = nil, repeatGuard: Int = 8,
+                         lookup: PromptLookup = .standard) -> AsyncThrowingStream<GenerationEvent, Error> {
         let stops = stopTokens ?? self.stopTokens()
         let cancelled = CancelFlag()
         return AsyncThrowingStream { continuation in
@@ -206,7 +220,8 @@ public final class Generator: @unchecked Sendable {
             let thread = Thread { [self] in
                 do {
                     let stats = try self.run(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stops: stops,
-                                             repeatGuard: repeatGuard, cancelled: cancelled) { continuation.yield(.token($0)) }
+                                             repeatGuard: repeatGuard, cancelled: cancelled,
+                                             lookup: lookup) { continuation.yield(.token($0)) }
                     continuation.yield(.finished(stats))
                     continuation.finish()
                 } catch {
@@ -221,7 +236,7 @@ public final class Generator: @unchecked Sendable {
     /// Synchronous generation (same rules), calling `onToken` for each new token.
     public func run(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stops: Set<Int>,
                     repeatGuard: Int = 8, cancelled: CancelFlag = CancelFlag(), copySource: [Int] = [],
-                    onToken: (Int) -> Void) throws -> GenerationStats {
+                    lookup: PromptLookup = .standard, onToken: (Int) -> Void) throws -> GenerationStats {
         lock.lock()
         defer { lock.unlock() }
         guard !prompt.isEmpty else { throw DecoderError.contextFull(position: 0, adding: 0, limit: model.maxContext) }
@@ -235,29 +250,62 @@ public final class Generator: @unchecked Sendable {
         guard state.position + fresh.count <= model.maxContext else {
             throw DecoderError.contextFull(position: state.position, adding: fresh.count, limit: model.maxContext)
         }
-        var logits = try model.evaluate(fresh, state: state)
+        let v = model.config.vocabSize
+        // `rows`: the logits after each token fed in the last pass (one row after the prompt; one per
+        // token of [next] + draft after a speculative pass), row i predicting the token after fed[i].
+        var rows = try model.evaluate(fresh, state: state)
         cached += fresh
         let t1 = MonotonicClock.now()
         var sampler = Sampler(sampling, copySource: copySource)
         var generated: [Int] = []
         var reason = StopReason.maxTokens
         var history = prompt
-        while generated.count < maxTokens {
-            if cancelled.isSet { reason = .cancelled; break }
-            let next = sampler.sample(UnsafeMutableBufferPointer(mutating: logits), history: history[...])
-            if stops.contains(next) { reason = .stopToken(next); break }
-            generated.append(next)
-            history.append(next)
-            onToken(next)
-            if repeatGuard > 0 && Self.repeats(generated, minN: 4, maxN: 32) { reason = .repetition; break }
-            if generated.count == maxTokens { break }
+        var fed: [Int] = []
+        var draft: [Int] = []
+        var drafted = 0, acceptedDrafts = 0, passes = 0
+        generation: while true {
+            // Sample along the rows exactly as one-token decoding would (same logits, same sampler
+            // calls in the same order): a drafted token is kept when it is the token sampled there.
+            var accepted = 0
+            var next: Int?
+            var stop: StopReason?
+            for i in 0...draft.count {
+                if cancelled.isSet { stop = .cancelled; break }
+                if generated.count >= maxTokens { stop = .maxTokens; break }
+                let row = UnsafeMutableBufferPointer(mutating: UnsafeBufferPointer(rebasing: rows[(i * v)..<((i + 1) * v)]))
+                let token = sampler.sample(row, history: history[...])
+                if stops.contains(token) { stop = .stopToken(token); break }
+                generated.append(token)
+                history.append(token)
+                onToken(token)
+                if repeatGuard > 0 && Self.repeats(generated, minN: 4, maxN: 32) { stop = .repetition; break }
+                if generated.count == maxTokens { stop = .maxTokens; break }
+                if i < draft.count && token == draft[i] { accepted += 1; continue }
+                next = token
+                break
+            }
+            // Keep in the cache only the positions whose inputs were all confirmed.
+            if !fed.isEmpty {
+                let kept = 1 + accepted
+                state.truncate(to: state.position - (fed.count - kept))
+                cached.removeLast(fed.count - kept)
+                acceptedDrafts += accepted
+            }
+            if let stop { reason = stop; break generation }
+            guard let next else { break generation }
             if state.position >= model.maxContext { reason = .contextFull; break }
-            logits = try model.evaluate([next], state: state)
-            cached.append(next)
+            let room = min(maxTokens - generated.count - 1, model.maxContext - state.position - 1, model.maxBatch - 1)
+            draft = lookup.draft(history, limit: room)
+            fed = [next] + draft
+            rows = draft.isEmpty ? try model.evaluate(fed, state: state) : try model.evaluateEach(fed, state: state)
+            cached += fed
+            drafted += draft.count
+            passes += 1
         }
         let t2 = MonotonicClock.now()
         return GenerationStats(promptTokens: prompt.count, evaluatedPromptTokens: fresh.count, prefillSeconds: t1 - t0,
-                               generatedTokens: generated.count, decodeSeconds: t2 - t1, stopReason: reason)
+                               generatedTokens: generated.count, decodeSeconds: t2 - t1, stopReason: reason,
+                               draftedTokens: drafted, acceptedDraftTokens: acceptedDrafts, decodePasses: passes)
     }
 
     /// True when the tail of `a` is an n-gram repeated back to back three times (n in minN...maxN).

@@ -170,6 +170,42 @@ public final class LanguageModel: @unchecked Sendable {
         return UnsafeBufferPointer(start: state.logits, count: config.vocabSize)
     }
 
+    /// Runs `tokens` at positions state.position… and returns the logits after each of them
+    /// (tokens.count rows of vocabSize values, valid until the next call on this state): row i is,
+    /// bit for bit, what `evaluate` would return after token i fed one at a time, but the weights
+    /// are read once for all of them. This is how a speculative draft is verified.
+    public func evaluateEach(_ tokens: [Int], state: InferenceState) throws -> UnsafeBufferPointer<Float> {
+        let v = config.vocabSize
+        let rows = state.rowLogits(max(1, tokens.count))
+        guard tokens.count > 1, prefillMode == .quantized, !floatDecode, tokens.count <= maxBatch else {
+            for (i, t) in tokens.enumerated() {
+                let l = try evaluate([t], state: state)
+                (rows + i * v).update(from: l.baseAddress ?? UnsafePointer(state.logits), count: v)
+            }
+            return UnsafeBufferPointer(start: rows, count: tokens.count * v)
+        }
+        guard state.position + tokens.count <= maxContext else {
+            throw DecoderError.contextFull(position: state.position, adding: tokens.count, limit: maxContext)
+        }
+        for t in tokens where t < 0 || t >= v { throw DecoderError.badToken(id: t, vocabSize: v) }
+        let e = config.embeddingLength
+        let T = tokens.count
+        let b = state.batch
+        embed(tokens, into: b.x)
+        ropeTables(b.rope, p0: state.position, count: T)
+        let pass = LayerPass(count: T, p0: state.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
+                             xb: b.xb, att: b.att, gate: b.gate, batched: false)
+        for (l, w) in layers.enumerated() { layer(l, w, pass, state: state) }
+        state.position += T
+        for t in 0..<T { DecoderOps.rmsNorm(b.xb.f32 + t * e, b.x + t * e, outputNorm, e, eps: config.normEpsilon) }
+        b.xb.invalidate(count: T)
+        Kernels.matvecEach(rows, output, b.xb, pool: pool)
+        softcap(rows, count: T * v)
+        // the state's own logits stay those of the last position, as after `evaluate`
+        state.logits.update(from: rows + (T - 1) * v, count: v)
+        return UnsafeBufferPointer(start: rows, count: T * v)
+    }
+
     // MARK: decode and prefill (the layer itself: Layer.swift)
 
     /// Decode: one token at state.position, then its logits.
@@ -220,10 +256,14 @@ public final class LanguageModel: @unchecked Sendable {
         DecoderOps.rmsNorm(s.xb.f32, x, outputNorm, c.embeddingLength, eps: c.normEpsilon)
         s.xb.invalidate()
         Kernels.matvec(s.logits, output, s.xb, pool: pool)
-        if c.finalLogitSoftcap > 0 {
-            let cap = c.finalLogitSoftcap
-            for i in 0..<c.vocabSize { s.logits[i] = cap * tanhf(s.logits[i] / cap) }
-        }
+        softcap(s.logits, count: c.vocabSize)
+    }
+
+    /// Gemma's final logit soft cap, in place (nothing for models without one).
+    func softcap(_ l: UnsafeMutablePointer<Float>, count: Int) {
+        let cap = config.finalLogitSoftcap
+        guard cap > 0 else { return }
+        for i in 0..<count { l[i] = cap * tanhf(l[i] / cap) }
     }
 
     /// Fills cos/sin tables for positions p0..<p0+count: global at `out`, local at `out + count * dims`.
@@ -265,6 +305,8 @@ public final class InferenceState: @unchecked Sendable {
     let attnScratch: UnsafeMutablePointer<Float>
     private let model: LanguageModel
     private var batchStorage: BatchBuffers?
+    private var rowLogitsStorage: UnsafeMutablePointer<Float>?
+    private var rowLogitsCapacity = 0
 
     init(model m: LanguageModel) {
         model = m
@@ -287,6 +329,7 @@ public final class InferenceState: @unchecked Sendable {
 
     deinit {
         for p in [x, q, tmp, up, scores, logits, rope, kCache, vCache, attnScratch] { p.deallocate() }
+        rowLogitsStorage?.deallocate()
     }
 
     /// Forgets every position (the buffers stay allocated).
@@ -294,6 +337,17 @@ public final class InferenceState: @unchecked Sendable {
 
     /// Drops positions after `n` (to reuse a common prefix).
     public func truncate(to n: Int) { position = min(position, max(0, n)) }
+
+    /// Room for `rows` rows of logits (`LanguageModel.evaluateEach`), grown on demand.
+    func rowLogits(_ rows: Int) -> UnsafeMutablePointer<Float> {
+        let need = rows * model.config.vocabSize
+        if let r = rowLogitsStorage, need <= rowLogitsCapacity { return r }
+        rowLogitsStorage?.deallocate()
+        let r = UnsafeMutablePointer<Float>.allocate(capacity: need)
+        rowLogitsStorage = r
+        rowLogitsCapacity = need
+        return r
+    }
 
     /// The logits of the last evaluated position.
     public var lastLogits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logits, count: model.config.vocabSize) }

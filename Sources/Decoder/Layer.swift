@@ -1,7 +1,8 @@
-// The transformer layer, shared by decode (one token) and prefill (a batch of prompt tokens).
-// Both passes run the same steps in the same order; they differ only in the products
-// (matrix-vector kernels vs matrix-matrix ones) and in attention, where each follows the
-// rounding order llama.cpp uses for that case (one-token vs prompt path).
+// The transformer layer, shared by decode (one token, or a speculative draft's few tokens each
+// computed as if alone) and prefill (a batch of prompt tokens). Both passes run the same steps in
+// the same order; they differ only in the products (matrix-vector kernels vs matrix-matrix ones)
+// and in attention, where each follows the rounding order llama.cpp uses for that case (one-token
+// vs prompt path).
 import Tensors
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +19,8 @@ struct LayerPass {
     /// cos/sin tables: `count` rows for the global layers, then `count` rows for the local ones.
     let rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
-    /// Matrix-matrix products and prompt-order attention (prefill), else decode's.
+    /// Matrix-matrix products and prompt-order attention (prefill), else decode's: each position
+    /// gets the bits a one-token pass would give it.
     let batched: Bool
 }
 
@@ -44,8 +46,12 @@ extension LanguageModel {
             matmul(p.q, w.wq, p.xb, s)
             matmul(k, w.wk, p.xb, s)
             matmul(v, w.wv, p.xb, s)
-        } else {
+        } else if T == 1 {
             Kernels.matvecs(p.xb, p.q, w.wq, k, w.wk, v, w.wv, pool: pool)
+        } else {
+            Kernels.matvecEach(p.q, w.wq, p.xb, pool: pool)
+            Kernels.matvecEach(k, w.wk, p.xb, pool: pool)
+            Kernels.matvecEach(v, w.wv, p.xb, pool: pool)
         }
         pool.parallelFor(T, minChunk: 16) { t0, t1 in
             for t in t0..<t1 {
@@ -53,7 +59,11 @@ extension LanguageModel {
                           rope: p.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
             }
         }
-        if p.batched { promptAttention(l, local: local, p, state: s) } else { decodeAttention(l, local: local, p, state: s) }
+        if p.batched {
+            promptAttention(l, local: local, p, state: s)
+        } else {
+            for t in 0..<T { decodeAttention(l, local: local, p, position: t, state: s) }
+        }
         p.att.invalidate(count: T)
         product(p.tmp, w.wo, p.att, p, s)
         pool.parallelFor(T, minChunk: 16) { t0, t1 in
@@ -69,8 +79,11 @@ extension LanguageModel {
         if p.batched {
             matmul(p.gate.f32, w.ffnGate, p.xb, s)
             matmul(p.up, w.ffnUp, p.xb, s)
-        } else {
+        } else if T == 1 {
             Kernels.matvecs(p.xb, p.gate.f32, w.ffnGate, p.up, w.ffnUp, pool: pool)
+        } else {
+            Kernels.matvecEach(p.gate.f32, w.ffnGate, p.xb, pool: pool)
+            Kernels.matvecEach(p.up, w.ffnUp, p.xb, pool: pool)
         }
         let nff = c.feedForwardLength
         let gelu = c.activation == .geluTanh
@@ -86,11 +99,17 @@ extension LanguageModel {
         }
     }
 
-    /// W @ the rows of x -> out: one matrix-vector product when decoding, else a matrix-matrix one.
+    /// W @ the rows of x -> out: matrix-vector products when decoding, else a matrix-matrix one.
     @inline(__always)
     func product(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ x: ActivationBuffer, _ p: LayerPass,
                  _ s: InferenceState) {
-        if p.batched { matmul(out, w, x, s) } else { Kernels.matvec(out, w, x, pool: pool) }
+        if p.batched {
+            matmul(out, w, x, s)
+        } else if p.count == 1 {
+            Kernels.matvec(out, w, x, pool: pool)
+        } else {
+            Kernels.matvecEach(out, w, x, pool: pool)
+        }
     }
 
     // W (rows, cols) @ X (count, cols)^T -> out (count, rows)
@@ -152,14 +171,15 @@ extension LanguageModel {
 
     // MARK: attention
 
-    /// Attention of the one position of `p` (decode) over the cached keys and values of layer `l`:
-    /// p.q -> p.att.f32, one head per job when the span is long enough to pay for the dispatch.
-    func decodeAttention(_ l: Int, local: Bool, _ p: LayerPass, state s: InferenceState) {
+    /// Attention of position `t` of `p` (decode order) over the cached keys and values of layer `l`
+    /// up to it: its row of p.q -> its row of p.att.f32, one head per job when the span is long
+    /// enough to pay for the dispatch.
+    func decodeAttention(_ l: Int, local: Bool, _ p: LayerPass, position t: Int, state s: InferenceState) {
         let c = config
         let kl = c.keyLength, vl = c.valueLength
         let nH = c.headCount, nKV = c.headCountKV, kvDimK = nKV * kl, kvDimV = nKV * vl
         let group = nH / nKV
-        let pos = p.p0
+        let pos = p.p0 + t
         // Sliding window: keys lo...pos. With the f16 path the span starts at lo rounded down to 64
         // and the keys before lo get a -inf score (weight exactly 0): llama.cpp's softmax chunks and
         // value lanes count from KV cell 0, so the same cells share a lane (see alignedWindowStart).
@@ -168,13 +188,13 @@ extension LanguageModel {
         let span = pos - start + 1
         let kBase = s.kCache + l * maxContext * kvDimK
         let vBase = s.vCache + l * maxContext * kvDimV
-        let out = p.att.f32
+        let out = p.att.f32 + t * nH * vl
         let scale = c.attentionScale
         let f16 = f16Attention
         let scoreScale = c.scaleQueries ? 1 : scale
         func head(_ h: Int) {
             let kvh = h / group
-            let qh = p.q + h * kl
+            let qh = p.q + t * nH * kl + h * kl
             let sc = s.scores + h * self.maxContext
             if f16 {
                 // llama.cpp's F16 KV cache path, same rounding sequence

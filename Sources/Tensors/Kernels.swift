@@ -46,6 +46,20 @@ public enum Kernels {
         }
     }
 
+    /// W (rows, cols) @ X (count, cols)^T -> out (count, rows) row-major, each row of the result
+    /// bit for bit what `matvec` gives for that row of X (one-token decode order), the weights read once.
+    public static func matvecEach(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ x: ActivationBuffer,
+                                  pool: ThreadPool = .shared) {
+        let kind = w.activationKind
+        let act = x.prepared(kind)
+        let stride = x.stride(kind)
+        let type = Int32(w.type.rawValue), n = Int32(w.cols), rb = w.rowBytes, ntok = Int32(x.count)
+        let rows = w.rows
+        pool.parallelFor(rows, minChunk: minRows(w)) { r0, r1 in
+            ck_matvec_each(type, out + r0, rows, w.data, rb, Int32(r0), Int32(r1), n, act, stride, ntok)
+        }
+    }
+
     // W (rows, cols) @ X (count, cols)^T -> out (count, rows) row-major; int8 path (like ggml).
     public static func matmulQuantized(_ out: UnsafeMutablePointer<Float>, _ w: QMatrix, _ x: ActivationBuffer,
                                        pool: ThreadPool = .shared) {

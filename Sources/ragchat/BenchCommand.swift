@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark and print its figures (use a release build).",
         subcommands: [IngestBench.self, SearchBench.self, RetrievalBench.self, AnswersBench.self, EncoderBenchCommand.self,
-                      ServerBenchCommand.self, LocalBench.self, DecoderBenchCommand.self]
+                      ServerBenchCommand.self, LocalBench.self, DecoderBenchCommand.self, SpeculativeBenchCommand.self]
     )
 
     /// A fresh index of `data` in the scratch directory `work` (deleted first), with vectors when
@@ -487,17 +487,85 @@ struct BenchCommand: AsyncParsableCommand {
         @Flag(help: "Print each answer.")
         var answers = false
 
+        @Flag(help: "Evaluate every prompt whole (no reuse of the prefix shared with the previous question).")
+        var cold = false
+
         func run() async throws {
             let encoder = try loadEncoder(encoderDirectory)
             let store = try await BenchCommand.scratchIndex(workDirectory, data: dataDirectory, embedder: encoder)
             let retriever = IndexRetriever(search: { query, k in try store.search(query, mode: .hybrid, embedder: encoder, k: k) })
             for model in models {
-                let result = try await LocalBackendBench.run(modelPath: model, retriever: retriever, k: k, threads: threads)
+                let result = try await LocalBackendBench.run(modelPath: model, retriever: retriever, k: k, threads: threads,
+                                                             reusePrefix: !cold)
                 Terminal.out("\(result)\n")
                 if answers {
                     for row in result.rows { Terminal.out("  answer: \(row.answer)\n") }
                 }
             }
+        }
+    }
+
+    struct SpeculativeBenchCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "speculative",
+            abstract: "Prompt-lookup speculative decoding on the answers of a question set: decode tok/s against plain decoding, drafted and kept tokens, and a check that every answer is token for token the plain one."
+        )
+
+        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        var set = "dev-fr"
+
+        @Option(help: "GGUF model.")
+        var model = "models/decoder/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+        @Option(help: "Draft lengths to compare with plain decoding, comma-separated (the server drafts \(PromptLookup.standard.maxDraft)).")
+        var drafts = "2,3,7"
+
+        @Option(help: "Longest n-gram matched (shorter ones down to 2 after it).")
+        var ngram = 4
+
+        @Option(help: "Only the first N covered questions of each class (0: all).")
+        var limit = 5
+
+        @Option(help: "Only these questions (ids, comma-separated).")
+        var ids: String?
+
+        @Option(help: "Passages per question.")
+        var k = 4
+
+        @Option(help: "Answer tokens at most.")
+        var tokens = 128
+
+        @Option(help: "Threads.")
+        var threads = 2
+
+        @Option(name: .customLong("encoder"), help: ArgumentHelp(stringLiteral: Defaults.encoderHelp))
+        var encoderDirectory = Defaults.encoderDirectory
+
+        @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
+        var workDirectory = ".build/eval/index"
+
+        func run() async throws {
+            let encoder = try loadEncoder(encoderDirectory)
+            let set = try EvalSet.load(self.set)
+            let bench = try await RetrievalBenchmark.prepare(set, embedder: encoder, workDirectory: URL(fileURLWithPath: workDirectory),
+                                                             log: { Terminal.err($0 + "\n") })
+            var picked = set.questions.filter(\.isCovered)
+            if let ids {
+                let wanted = Set(ids.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                picked = picked.filter { wanted.contains($0.id) }
+            } else if limit > 0 {
+                picked = QuestionClass.allCases.flatMap { c in picked.filter { $0.questionClass == c }.prefix(limit) }
+            }
+            let questions = try picked.map {
+                SpeculativeBench.Question(id: $0.id, text: $0.question, passages: try bench.search($0, mode: .hybrid, k: k))
+            }
+            let lookups = drafts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                .map { PromptLookup(maxDraft: $0, maxNgram: ngram) }
+            let backend = try LocalBackend(modelPath: model, maxTokens: tokens, threads: threads)
+            let result = try SpeculativeBench.run(backend: backend, model: model, questions: questions, lookups: lookups,
+                                                  maxTokens: tokens, log: { Terminal.err($0 + "\n") })
+            Terminal.out("set \(set.name), CPU \(AnswersBench.cpuModel), \(threads) threads\n\(result)\n")
+            if result.runs.contains(where: { !$0.mismatches.isEmpty }) { throw ExitCode.failure }
         }
     }
 
@@ -522,10 +590,18 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Prompt path: quantized (llama.cpp's int8 arithmetic, the default) or blas (dequantised sgemm).")
         var mode = "quantized"
 
+        @Option(help: "A prompt text file instead of the synthetic prompt (tokenized by each model, BOS first).")
+        var promptFile: String?
+
+        @Option(help: "Also time one decode-order pass over this many tokens (a speculative draft's verification), comma-separated.")
+        var verify = ""
+
         func run() async throws {
             for path in models {
-                let r = try DecoderBench.run(modelPath: path, promptTokens: prompt, decodeTokens: decode, threads: threads,
-                                             mode: mode == "blas" ? .dequantizedBLAS : .quantized)
+                let text = try promptFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+                let r = try DecoderBench.run(modelPath: path, promptTokens: prompt, promptText: text, decodeTokens: decode, threads: threads,
+                                             mode: mode == "blas" ? .dequantizedBLAS : .quantized,
+                                             verifyTokens: verify.split(separator: ",").compactMap { Int($0) })
                 Terminal.out("\(r)\n")
             }
         }

@@ -60,6 +60,12 @@ float ck_vec_dot(int type, int n, const void *row, const void *act);
 // W rows r0..<r1 (each rowBytes, n weights) @ act (n,) -> out[r - r0]
 void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n, const void *act);
 
+// W rows r0..<r1 @ acts (ntok activations, actStride bytes apart) -> out[t * outStride + (r - r0)], each
+// product with ck_matvec's rounding (decode order: a speculative draft verified in one pass gets the
+// logits one-token decoding would give)
+void ck_matvec_each(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+                    const void *acts, size_t actStride, int ntok);
+
 // W rows r0..<r1 @ acts (ntok activations, actStride bytes apart) -> out[t * outStride + (r - r0)]
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok);

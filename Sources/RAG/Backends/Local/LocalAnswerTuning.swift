@@ -1,3 +1,5 @@
+import Decoder
+
 /// The local backend's answer settings, fixed when the backend is made. The defaults are what
 /// BENCHMARKS.md measured best on the 270M model; the tests and benches vary them.
 public struct LocalAnswerTuning: Sendable, Equatable {
@@ -28,12 +30,15 @@ public struct LocalAnswerTuning: Sendable, Equatable {
     /// The answer ends after this many sentences (nil = no limit): small models that quote the
     /// passages otherwise go on quoting, into what no longer answers the question.
     public var maxSentences: Int? = 5
+    /// Speculative decoding from the prompt's own text (`PromptLookup`): the same tokens, fewer passes.
+    public var promptLookup: PromptLookup = .standard
 
     public init(repeatGuard: Int = 8, addCitations: Bool = true, useRequestTemperature: Bool = false,
                 focusCharacters: Int? = 400, maxPassages: Int = 3, copyBias: Float = 4, openFromQuestion: Bool = true,
-                bestLast: Bool = false, maxSentences: Int? = 5) {
+                bestLast: Bool = false, maxSentences: Int? = 5, promptLookup: PromptLookup = .standard) {
         self.repeatGuard = repeatGuard; self.addCitations = addCitations; self.useRequestTemperature = useRequestTemperature
         self.focusCharacters = focusCharacters; self.maxPassages = maxPassages; self.copyBias = copyBias
         self.openFromQuestion = openFromQuestion; self.bestLast = bestLast; self.maxSentences = maxSentences
+        self.promptLookup = promptLookup
     }
 }

@@ -237,7 +237,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
         do {
             stats = try generator.run(prompt: prompt.map(Int.init), maxTokens: answerTokens, sampling: sampling,
                                       stops: stopTokens, repeatGuard: tuning.repeatGuard, cancelled: flag,
-                                      copySource: copySource) { id in
+                                      copySource: copySource, lookup: tuning.promptLookup) { id in
                 if cancelled.isSet { flag.set(); return }
                 if Date() >= deadline { timedOut = true; flag.set(); return }
                 send(filter.feed(detok.append(Int32(id))))
