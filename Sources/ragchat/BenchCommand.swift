@@ -520,11 +520,14 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Draft lengths to compare with plain decoding, comma-separated (the server drafts \(PromptLookup.standard.maxDraft)).")
         var drafts = "2,3,7"
 
-        @Option(help: "Longest n-gram matched (shorter ones down to 2 after it).")
+        @Option(help: "Longest n-gram matched.")
         var ngram = 4
 
-        @Option(help: "Only the first N covered questions of each class (0: all).")
-        var limit = 5
+        @Option(help: "Shortest n-gram matched.")
+        var minNgram = 2
+
+        @Option(help: "N covered questions spread evenly over the set (0: all).")
+        var sample = 24
 
         @Option(help: "Only these questions (ids, comma-separated).")
         var ids: String?
@@ -553,14 +556,15 @@ struct BenchCommand: AsyncParsableCommand {
             if let ids {
                 let wanted = Set(ids.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                 picked = picked.filter { wanted.contains($0.id) }
-            } else if limit > 0 {
-                picked = QuestionClass.allCases.flatMap { c in picked.filter { $0.questionClass == c }.prefix(limit) }
+            } else if sample > 0, sample < picked.count {
+                let all = picked
+                picked = (0..<sample).map { all[$0 * all.count / sample] }
             }
             let questions = try picked.map {
                 SpeculativeBench.Question(id: $0.id, text: $0.question, passages: try bench.search($0, mode: .hybrid, k: k))
             }
             let lookups = drafts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-                .map { PromptLookup(maxDraft: $0, maxNgram: ngram) }
+                .map { PromptLookup(maxDraft: $0, maxNgram: ngram, minNgram: minNgram) }
             let backend = try LocalBackend(modelPath: model, maxTokens: tokens, threads: threads)
             let result = try SpeculativeBench.run(backend: backend, model: model, questions: questions, lookups: lookups,
                                                   maxTokens: tokens, log: { Terminal.err($0 + "\n") })

@@ -107,3 +107,29 @@ struct SpeculativeDecodingTests {
         #expect(try Self.run(spec, prompt, lookup).0 == a)
     }
 }
+
+/// The same rule on the real instruction-tuned models and a real French RAG prompt (the ChatML prompt
+/// of about 1,400 tokens of the Qwen parity suite): drafts from the passages are kept, and the
+/// answer is token for token the one plain decoding writes. `ragchat bench speculative` checks it on
+/// the development set's answers.
+@Suite("Speculative decoding on Qwen", .serialized)
+struct SpeculativeQwenTests {
+    @Test(arguments: QwenParityTests.files)
+    func ragAnswerIsThePlainOne(file: String) throws {
+        let long = try JSONDecoder().decode(QwenParityTests.LongReference.self, from: Parity.resource("long_prompts_qwen.json"))
+        let fx = try #require(long.models.first { $0.model == file })
+        let prompt = try #require(fx.greedy.first).prompt_ids
+        let model = try Parity.load(fx)
+        let g = Generator(model: model)
+        let stops = g.stopTokens()
+        // the prompt evaluated once; both runs then evaluate its last token alone, the same way
+        _ = try g.run(prompt: prompt, maxTokens: 0, sampling: .greedy, stops: stops, lookup: .off) { _ in }
+        var plain: [Int] = [], drafted: [Int] = []
+        let a = try g.run(prompt: prompt, maxTokens: 48, sampling: .greedy, stops: stops, lookup: .off) { plain.append($0) }
+        let b = try g.run(prompt: prompt, maxTokens: 48, sampling: .greedy, stops: stops, lookup: .standard) { drafted.append($0) }
+        #expect(drafted == plain)
+        #expect(a.stopReason == b.stopReason)
+        #expect(b.acceptedDraftTokens > 0, "drafts from the passages were kept (\(b.draftedTokens) drafted)")
+        #expect(b.decodePasses < a.decodePasses)
+    }
+}
