@@ -276,6 +276,7 @@ final class UploadReceiver {
     }
 
     private let parser: MultipartParser
+    private var headerNames: MultipartHeaderNameGuard
     private let library: DocumentLibrary
     private var headers: [(String, String)] = []
     private var current: (name: String, staged: URL, handle: FileHandle, bytes: Int)?
@@ -286,6 +287,7 @@ final class UploadReceiver {
 
     init(boundary: String, library: DocumentLibrary) {
         parser = MultipartParser(boundary: boundary)
+        headerNames = MultipartHeaderNameGuard(boundary: boundary)
         self.library = library
         parser.onHeader = { [unowned self] name, value in
             guard failure == nil else { return }
@@ -305,6 +307,9 @@ final class UploadReceiver {
     }
 
     func feed(_ buffer: ByteBuffer) throws {
+        guard headerNames.accepts(buffer.readableBytesView) else {
+            throw APIError.badRequest("a part's header name holds a byte that is not ASCII", code: "invalid_multipart")
+        }
         do { try parser.execute(buffer) } catch {
             throw APIError.badRequest("the multipart body is malformed", code: "invalid_multipart")
         }
@@ -426,5 +431,59 @@ final class UploadReceiver {
         }
         result.append(current)
         return result
+    }
+}
+
+/// MultipartKit 4.7's parser traps (an index out of range) on a byte ≥ 0x80 in a part's header
+/// name, so a request could bring the server down. This follows the body through the parser's own
+/// states (preamble, the boundary, header lines, body) and refuses such a byte before the parser
+/// sees the bytes that hold it.
+struct MultipartHeaderNameGuard {
+    private enum State {
+        case preamble(matched: Int)
+        /// After a boundary: CR LF, or "--" (the end).
+        case afterBoundary
+        case lineFeed(next: Line)
+        case headerName(length: Int)
+        case headerValue
+        case body(matched: Int)
+        /// The parser has stopped (the end, or a syntax error it reports itself).
+        case done
+    }
+    private enum Line { case header, body }
+    /// "\r\n--" + boundary, as the parser matches it.
+    private let delimiter: [UInt8]
+    private var state = State.preamble(matched: 0)
+
+    init(boundary: String) { delimiter = Array("\r\n--\(boundary)".utf8) }
+
+    /// False when `bytes` (the next ones of the body) put a non-ASCII byte in a header name.
+    mutating func accepts(_ bytes: some Sequence<UInt8>) -> Bool {
+        for byte in bytes {
+            switch state {
+            case .preamble(let m):
+                // the parser's preamble matching: "--boundary" may also start without CR LF
+                let n = m == 0 && byte == delimiter[2] ? 3 : byte == delimiter[m] ? m + 1 : m > 0 && byte == delimiter[0] ? 1 : 0
+                state = n == delimiter.count ? .afterBoundary : .preamble(matched: n)
+            case .afterBoundary:
+                state = byte == 0x0D ? .lineFeed(next: .header) : .done
+            case .lineFeed(let next):
+                guard byte == 0x0A else { state = .done; continue }
+                state = next == .header ? .headerName(length: 0) : .body(matched: 0)
+            case .headerName(let length):
+                if byte >= 0x80 { return false }
+                if byte == 0x3A && length > 0 { state = .headerValue } else if byte == 0x0D && length == 0 {
+                    state = .lineFeed(next: .body)
+                } else { state = .headerName(length: length + 1) }
+            case .headerValue:
+                if byte == 0x0D { state = .lineFeed(next: .header) }
+            case .body(let m):
+                let n = byte == delimiter[m] ? m + 1 : byte == delimiter[0] ? 1 : 0
+                state = n == delimiter.count ? .afterBoundary : .body(matched: n)
+            case .done:
+                return true
+            }
+        }
+        return true
     }
 }
