@@ -233,7 +233,9 @@ public final class Generator: @unchecked Sendable {
         }
     }
 
-    /// Synchronous generation (same rules), calling `onToken` for each new token.
+    /// Synchronous generation (same rules), calling `onToken` for each new token. `lookup` drafts
+    /// tokens from the prompt for speculative decoding (`PromptLookup`): the same tokens as plain
+    /// decoding (`.off`), fewer forward passes when the answer repeats the prompt's words.
     public func run(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stops: Set<Int>,
                     repeatGuard: Int = 8, cancelled: CancelFlag = CancelFlag(), copySource: [Int] = [],
                     lookup: PromptLookup = .standard, onToken: (Int) -> Void) throws -> GenerationStats {

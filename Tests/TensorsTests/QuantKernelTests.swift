@@ -168,6 +168,41 @@ struct QuantKernelTests {
         }
     }
 
+    /// Decode-order products (one token: `matvec`; a speculative draft's few: `matvecEach`) give
+    /// the same bits on the 512-bit and 256-bit paths, and every row of `matvecEach` is the `matvec`
+    /// of that activation: what makes a verified draft's logits those of one-token decoding.
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K])
+    func decodeOrderProductsAgreeOnEveryPath(type: GGMLType) {
+        let rows = 37, cols = 512
+        let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 41)
+        let pool = ThreadPool(threads: 1) // the forced path is per thread: run everything on this one
+        for ntok in [1, 2, 3, 4, 5, 8, 9, 13] {
+            let x = randomActivationBatch(cols, count: ntok, seed: 600)
+            w.withUnsafeBytes { wr in
+                let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
+                var wide = [Float](repeating: 0, count: rows * ntok), narrow = wide, single = wide
+                wide.withUnsafeMutableBufferPointer { Kernels.matvecEach($0.baseAddress!, m, x, pool: pool) }
+                Kernels.forceNoAVX512(true)
+                narrow.withUnsafeMutableBufferPointer { Kernels.matvecEach($0.baseAddress!, m, x, pool: pool) }
+                Kernels.forceNoAVX512(false)
+                for t in 0..<ntok {
+                    let one = ActivationBuffer(n: cols)
+                    one.f32.update(from: x.f32 + t * cols, count: cols)
+                    one.invalidate()
+                    single.withUnsafeMutableBufferPointer { Kernels.matvec($0.baseAddress! + t * rows, m, one, pool: pool) }
+                    Kernels.forceNoAVX512(true)
+                    var narrowOne = [Float](repeating: 0, count: rows)
+                    narrowOne.withUnsafeMutableBufferPointer { Kernels.matvec($0.baseAddress!, m, one, pool: pool) }
+                    Kernels.forceNoAVX512(false)
+                    #expect(narrowOne.map(\.bitPattern) == single[(t * rows)..<((t + 1) * rows)].map(\.bitPattern),
+                            "\(type): one-token product differs between 512- and 256-bit paths")
+                }
+                #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "\(type), \(ntok) tokens: 512- vs 256-bit")
+                #expect(wide.map(\.bitPattern) == single.map(\.bitPattern), "\(type), \(ntok) tokens: draft rows vs one-token products")
+            }
+        }
+    }
+
     /// The 512-bit prompt kernels (two activations per register; Q4_K's tokens in lanes) give the
     /// same bits as the 256-bit ones, for every tile width, remainder and token span, and the
     /// 32-weight block types equal their one-row dots bit for bit.
