@@ -268,31 +268,37 @@ CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
     return hsum8(acc);
 }
 
+// q6_K_block_lanes_avx2's scaled products for 4 activations (a[t][b]) in 8 int32 lanes each,
+// before the -32 offset, the block's weights unpacked once. Both 4-token Q6_K kernels below.
+CK_AVX2 static inline void q6_K_block_lanes_x4_avx2(const ck_block_q6_K *xb, const ck_q8_K *const *a, int b, __m256i sumi[4]) {
+    const uint8_t *ql = xb->ql, *qh = xb->qh; const int8_t *sc = xb->scales;
+    for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+        __m256i q1, q2, q3, q4;
+        q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
+        __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
+        __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
+        __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
+        __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
+        for (int t = 0; t < 4; t++) {
+            const int8_t *y = a[t][b].qs + 128 * h;
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
+            __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
+            __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
+            __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
+        }
+    }
+}
+
 // dot_q6_K_avx2 for 4 activations: per token the same int32 lanes (q6_K_block_lanes_avx2's
 // products, sub-block pairs, -32 offset) and the same fma per block; the weights unpacked once.
 CK_AVX2 void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
     __m256 acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < n / 256; b++) {
-        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
         __m256i sumi[4];
-        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
-            __m256i q1, q2, q3, q4;
-            q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
-            __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-            __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
-            __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
-            __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
-            for (int t = 0; t < 4; t++) {
-                const int8_t *y = a[t][b].qs + 128 * h;
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
-                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
-                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
-                __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
-                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
-            }
-        }
+        q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
         const float dx = _cvtsh_ss(x[b].d);
         for (int t = 0; t < 4; t++) {
             int cl[8];
@@ -350,25 +356,8 @@ CK_AVX2 float ck_dot_q6_K_tiled_avx2(int n, const ck_block_q6_K *x, const ck_q8_
 CK_AVX2 void ck_q6_K_tiled_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {
     float facc[4] = {0, 0, 0, 0};
     for (int b = 0; b < n / 256; b++) {
-        const uint8_t *ql = x[b].ql, *qh = x[b].qh; const int8_t *sc = x[b].scales;
         __m256i sumi[4];
-        for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
-            __m256i q1, q2, q3, q4;
-            q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
-            __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-            __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
-            __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
-            __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
-            for (int t = 0; t < 4; t++) {
-                const int8_t *y = a[t][b].qs + 128 * h;
-                __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
-                __m256i p2 = _mm256_madd_epi16(_mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32))), s2);
-                __m256i p3 = _mm256_madd_epi16(_mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64))), s3);
-                __m256i p4 = _mm256_madd_epi16(_mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96))), s4);
-                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
-            }
-        }
+        q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
         const float dx = _cvtsh_ss(x[b].d);
         for (int t = 0; t < 4; t++) {
             int corr = 0;

@@ -151,12 +151,7 @@ public final class LanguageModel: @unchecked Sendable {
     @discardableResult
     public func evaluate(_ tokens: [Int], state: InferenceState) throws -> UnsafeBufferPointer<Float> {
         guard !tokens.isEmpty else { return UnsafeBufferPointer(start: state.logits, count: config.vocabSize) }
-        guard state.position + tokens.count <= maxContext else {
-            throw DecoderError.contextFull(position: state.position, adding: tokens.count, limit: maxContext)
-        }
-        for t in tokens where t < 0 || t >= config.vocabSize {
-            throw DecoderError.badToken(id: t, vocabSize: config.vocabSize)
-        }
+        try check(tokens, state: state)
         if tokens.count == 1 && !(prefillMode == .dequantizedBLAS && floatDecode) {
             forward(token: tokens[0], state: state)
         } else {
@@ -184,19 +179,11 @@ public final class LanguageModel: @unchecked Sendable {
             }
             return UnsafeBufferPointer(start: rows, count: tokens.count * v)
         }
-        guard state.position + tokens.count <= maxContext else {
-            throw DecoderError.contextFull(position: state.position, adding: tokens.count, limit: maxContext)
-        }
-        for t in tokens where t < 0 || t >= v { throw DecoderError.badToken(id: t, vocabSize: v) }
+        try check(tokens, state: state)
         let e = config.embeddingLength
         let T = tokens.count
         let b = state.batch
-        embed(tokens, into: b.x)
-        ropeTables(b.rope, p0: state.position, count: T)
-        let pass = LayerPass(count: T, p0: state.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
-                             xb: b.xb, att: b.att, gate: b.gate, batched: false)
-        for (l, w) in layers.enumerated() { layer(l, w, pass, state: state) }
-        state.position += T
+        runLayers(tokens[...], batched: false, state: state)
         for t in 0..<T { DecoderOps.rmsNorm(b.xb.f32 + t * e, b.x + t * e, outputNorm, e, eps: config.normEpsilon) }
         b.xb.invalidate(count: T)
         Kernels.matvecEach(rows, output, b.xb, pool: pool)
@@ -206,7 +193,30 @@ public final class LanguageModel: @unchecked Sendable {
         return UnsafeBufferPointer(start: rows, count: T * v)
     }
 
+    /// Throws when `tokens` would overflow the context or hold an id outside the vocabulary.
+    private func check(_ tokens: [Int], state: InferenceState) throws {
+        guard state.position + tokens.count <= maxContext else {
+            throw DecoderError.contextFull(position: state.position, adding: tokens.count, limit: maxContext)
+        }
+        for t in tokens where t < 0 || t >= config.vocabSize {
+            throw DecoderError.badToken(id: t, vocabSize: config.vocabSize)
+        }
+    }
+
     // MARK: decode and prefill (the layer itself: Layer.swift)
+
+    /// `tokens` at state.position… through every layer in the batch buffers (hidden states left in
+    /// the rows of state.batch.x, K and V in the cache), in the prompt order (`batched`) or each
+    /// position in one-token decode order; the position moves past them.
+    func runLayers(_ tokens: ArraySlice<Int>, batched: Bool, state s: InferenceState) {
+        let b = s.batch
+        embed(tokens, into: b.x)
+        ropeTables(b.rope, p0: s.position, count: tokens.count)
+        let pass = LayerPass(count: tokens.count, p0: s.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
+                             xb: b.xb, att: b.att, gate: b.gate, batched: batched)
+        for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
+        s.position += tokens.count
+    }
 
     /// Decode: one token at state.position, then its logits.
     func forward(token: Int, state s: InferenceState) {
@@ -229,12 +239,7 @@ public final class LanguageModel: @unchecked Sendable {
         BLAS.setThreadCount(1)
         defer { BLAS.setThreadCount(savedBlas) }
 
-        embed(tokens, into: b.x)
-        ropeTables(b.rope, p0: s.position, count: T)
-        let pass = LayerPass(count: T, p0: s.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
-                             xb: b.xb, att: b.att, gate: b.gate, batched: true)
-        for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
-        s.position += T
+        runLayers(tokens, batched: true, state: s)
         if wantLogits {
             s.x.update(from: b.x + (T - 1) * e, count: e)
             logits(from: s.x, state: s)
