@@ -19,6 +19,33 @@ CK_AVX2 static inline int hsum8i(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+// The 8 six-bit scales (16-bit lanes 0..7) and 8 minimums (lanes 8..15) of a Q4_K / Q5_K
+// super-block's 12 packed bytes: scale_min_k4 for all j at once, with word operations.
+CK_AVX2 static inline __m256i k4_scales_mins_avx2(const uint8_t *q) {
+    uint32_t u[3];
+    memcpy(u, q, 12);
+    const uint32_t low6 = 0x3f3f3f3fu, low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+    const uint32_t scales_lo = u[0] & low6, mins_lo = u[1] & low6;
+    const uint32_t scales_hi = (u[2] & low4) | (((u[0] >> 6) & low2) << 4);
+    const uint32_t mins_hi = ((u[2] >> 4) & low4) | (((u[1] >> 6) & low2) << 4);
+    return _mm256_cvtepu8_epi16(_mm_set_epi32((int)mins_hi, (int)mins_lo, (int)scales_hi, (int)scales_lo));
+}
+
+// sum over j of minimum j * (bsums[2j] + bsums[2j+1]): the minimums' integer term of a Q4_K /
+// Q5_K super-block (exact in int32, so equal to the scalar loop's sum).
+CK_AVX2 static inline int k4_min_sum_avx2(__m256i scales_mins, const int16_t *bsums) {
+    __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i p = _mm_madd_epi16(_mm256_extracti128_si256(scales_mins, 1), pairs);
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0x4E));
+    p = _mm_add_epi32(p, _mm_shuffle_epi32(p, 0xB1));
+    return _mm_cvtsi128_si32(p);
+}
+
+// Scale j of k4_scales_mins_avx2's result in every 16-bit lane (scales: its low half in both halves).
+CK_AVX2 static inline __m256i k4_scale_avx2(__m256i scales, int j) {
+    return _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x0100 + 0x0202 * j)));
+}
+
 // signed x (|x| <= 128) · signed y -> 8 x int32
 CK_AVX2 static inline __m256i dot_i8(__m256i x, __m256i y) {
     __m256i ax = _mm256_sign_epi8(x, x);

@@ -114,30 +114,32 @@ void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int
 
 #if CK_X86
 // The 32-weight block types (Q4_0 … Q8_0) through the register tiles, whose every output has the
-// bits of the one-row dot (so prompt and decode agree for them); 0 when the type has no tiles.
-static int tile_products(int type, float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int r1, int n,
-                         const char *a, size_t actStride, int ntok) {
+// bits of the one-row dot (so prompt and decode agree for them, and any grouping of rows and
+// activations gives the same outputs); rows [rb, re) against activations [tb, te), out indexed
+// from r0. 0 when the type has no tiles.
+static int tile_products(int type, float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int rb, int re,
+                         int n, const char *a, size_t actStride, int tb, int te) {
     // the tiles, chosen once per call: widest (8 or 2 activations), 4 and 2 wide on VNNI, one activation
     int tw = 2;
     ck_tile_fn tf = ck_has_avx2() ? tile_fn_w(type, 8, &tw) : 0;
     if (!tf) return 0;
     ck_tile_fn tf4 = tw > 4 ? tile_fn(type, 4) : 0, tf2 = tw > 2 ? tile_fn(type, 2) : 0, tf1 = tile_fn(type, 1);
-    int r = r0;
-    for (; r + 4 <= r1; r += 4) {
-        int t = 0;
-        for (; t + tw <= ntok; t += tw)
+    int r = rb;
+    for (; r + 4 <= re; r += 4) {
+        int t = tb;
+        for (; t + tw <= te; t += tw)
             tf(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
         if (tf4)
-            for (; t + 4 <= ntok; t += 4)
+            for (; t + 4 <= te; t += 4)
                 tf4(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
         if (tf2)
-            for (; t + 2 <= ntok; t += 2)
+            for (; t + 2 <= te; t += 2)
                 tf2(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, actStride, out + (size_t)t * outStride + (r - r0), outStride);
-        for (; t < ntok; t++)
+        for (; t < te; t++)
             tf1(n, p + (size_t)r * rowBytes, rowBytes, a + (size_t)t * actStride, 0, out + (size_t)t * outStride + (r - r0), 0);
     }
-    for (; r < r1; r++)
-        for (int t = 0; t < ntok; t++)
+    for (; r < re; r++)
+        for (int t = tb; t < te; t++)
             out[(size_t)t * outStride + (r - r0)] = ck_vec_dot_avx2(type, n, p + (size_t)r * rowBytes, a + (size_t)t * actStride);
     return 1;
 }
@@ -171,7 +173,7 @@ void ck_matvec_each(int type, float *out, size_t outStride, const void *w, size_
         }
         return;
     }
-    if (tile_products(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok)) return;
+    if (tile_products(type, out, outStride, p, rowBytes, r0, r0, r1, n, a, actStride, 0, ntok)) return;
     if (ck_has_avx2() && (type == CK_Q4_K || type == CK_Q6_K)) {
         for (int r = r0; r < r1; r++) {
             const void *row = p + (size_t)r * rowBytes;
@@ -197,33 +199,24 @@ void ck_matvec_each(int type, float *out, size_t outStride, const void *w, size_
     }
 }
 
-void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
-               const void *acts, size_t actStride, int ntok) {
-    const char *p = (const char *)w, *a = (const char *)acts;
+// Weight rows [rb, re) against prompt activations [tb, te) (out indexed from r0). The kernel of
+// each output is chosen from the whole prompt (ngemm, tiled), never from the block, so that blocking
+// changes no output's bits.
+static void matmul_block(int type, float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int rb, int re,
+                         int n, const char *a, size_t actStride, int tb, int te, int ngemm, int tiled) {
 #if CK_X86
-    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
-    // order) and the remaining ntok % 4 rows like a single token.
-    const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
-    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM
-    const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
-#else
-    const int tiled = 0;
-    const int ngemm = 0;
-    (void)tiled;
-#endif
-#if CK_X86
-    if (tile_products(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok)) return;
-#endif
-#if CK_X86
+    if (tile_products(type, out, outStride, p, rowBytes, r0, rb, re, n, a, actStride, tb, te)) return;
     const int vnni = ck_has_vnni();
+#else
+    (void)ngemm; (void)tiled;
 #endif
-    for (int r = r0; r < r1; r++) {
+    for (int r = rb; r < re; r++) {
         const void *row = p + (size_t)r * rowBytes;
-        int t0 = 0;
+        int t0 = tb;
 #if CK_X86
         // 4 prompt rows per pass through the row (same per-output order as the one-row kernels)
         if (ngemm || tiled) {
-            const int lim = ngemm ? ngemm : ntok;
+            const int lim = ngemm && ngemm < te ? ngemm : te;
             for (; t0 + 4 <= lim; t0 += 4) {
                 const ck_q8_K *ap[4];
                 float o4[4];
@@ -234,7 +227,7 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
             }
         }
 #endif
-        for (int t = t0; t < ntok; t++) {
+        for (int t = t0; t < te; t++) {
 #if CK_X86
             if (t < ngemm) {
                 out[(size_t)t * outStride + (r - r0)] = ck_dot_q4_K_gemm_avx2(n, row, (const ck_q8_K *)(a + (size_t)t * actStride));
@@ -246,6 +239,60 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
             }
 #endif
             out[(size_t)t * outStride + (r - r0)] = ck_vec_dot(type, n, row, a + (size_t)t * actStride);
+        }
+    }
+}
+
+void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+               const void *acts, size_t actStride, int ntok) {
+    const char *p = (const char *)w, *a = (const char *)acts;
+#if CK_X86
+    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
+    // order) and the remaining ntok % 4 rows like a single token,
+    const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
+    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM.
+    const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
+#else
+    const int ngemm = 0, tiled = 0;
+#endif
+    // Cache blocking: a block of weight rows (~256 KB, kept in L2) meets the activations a few
+    // tokens at a time (~64 KB). Row by row over the whole prompt, every weight row would stream
+    // all the activations again (5 MB for a 8,960-wide prompt of 512 tokens) from L3 or memory.
+    // Token blocks are multiples of 8, so the 4-row groups and the register tiles see the same
+    // activations as without blocking.
+    size_t rb_rows = (256u * 1024u) / (rowBytes ? rowBytes : 1), tb_tokens = (64u * 1024u) / (actStride ? actStride : 1);
+    const int rowBlock = rb_rows < 8 ? 8 : (int)(rb_rows & ~(size_t)3);
+    const int tokenBlock = tb_tokens < 8 ? 8 : (int)(tb_tokens & ~(size_t)7);
+    int tstart = 0;
+#if CK_X86
+    // Q4_K and Q6_K on VNNI: 16 activations at a time in the lanes of one vector
+    // (ck_q4_K_gemm_x16_vnni, ck_q6_K_tiled_x16_vnni: the same bits as the 4-activation kernels);
+    // the activations interleaved once per call.
+    const int lanes16 = ngemm ? ngemm : tiled ? ntok : 0;
+    if (lanes16 >= 16 && ck_has_vnni()) {
+        const int groups = lanes16 / 16, nb = n / 256;
+        ck_q8_K_x16 *pk = aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof(ck_q8_K_x16));
+        if (pk) { // else (out of memory) the 4-activation kernels below, the same bits
+            for (int g = 0; g < groups; g++) ck_q8_K_pack_x16(pk + (size_t)g * nb, a + (size_t)g * 16 * actStride, actStride, nb);
+            for (int rb = r0; rb < r1; rb += rowBlock) {
+                const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
+                for (int g = 0; g < groups; g++)
+                    for (int r = rb; r < re; r++)
+                        (ngemm ? ck_q4_K_gemm_x16_vnni((int)n, (const ck_block_q4_K *)(p + (size_t)r * rowBytes), pk + (size_t)g * nb,
+                                                       out + (size_t)g * 16 * outStride + (r - r0), outStride)
+                               : ck_q6_K_tiled_x16_vnni((int)n, (const ck_block_q6_K *)(p + (size_t)r * rowBytes), pk + (size_t)g * nb,
+                                                        out + (size_t)g * 16 * outStride + (r - r0), outStride));
+            }
+            free(pk);
+            tstart = groups * 16;
+        }
+    }
+#endif
+    for (int rb = r0; rb < r1; rb += rowBlock) {
+        const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
+        for (int tb = tstart; tb < ntok; tb += tokenBlock) {
+            const int te = ntok - tb < tokenBlock ? ntok : tb + tokenBlock;
+            matmul_block(type, out, outStride, p, rowBytes, r0, rb, re, n, a, actStride, tb, te, ngemm, tiled);
         }
     }
 }

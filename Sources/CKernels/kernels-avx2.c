@@ -147,6 +147,13 @@ CK_AVX2 static inline __m256i k_pair_avx2(__m256i lo, __m256i hi, const int8_t *
     return _mm256_add_epi32(p0, p1);
 }
 
+// k_pair_avx2 with the two scales already broadcast in 16-bit lanes (k4_scale_avx2).
+CK_AVX2 static inline __m256i k_pair_v_avx2(__m256i lo, __m256i hi, const int8_t *y, __m256i s0, __m256i s1) {
+    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)y)), s0);
+    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y + 32))), s1);
+    return _mm256_add_epi32(p0, p1);
+}
+
 // Q4_K in the order of llama.cpp's x86 "repack" kernels (ggml_gemv/gemm_q4_K_8x8_q8_K), which it
 // uses for every Q4_K matrix with a multiple of 8 rows: per super-block one integer sum and one
 // integer min-sum, each folded into a float accumulator with one fma; result = acc - accmin.
@@ -154,17 +161,16 @@ CK_AVX2 static float dot_q4_K_avx2(int n, const ck_block_q4_K *x, const ck_q8_K 
     float acc = 0, accm = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
-        int sc[8], mn[8];
-        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+        const __m256i scmn = k4_scales_mins_avx2(x[b].scales);
+        const __m256i scales = _mm256_permute2x128_si256(scmn, scmn, 0x00);
+        const int summ = k4_min_sum_avx2(scmn, a[b].bsums);
         __m256i sumi = _mm256_setzero_si256();
         const uint8_t *q = x[b].qs; const int8_t *y = a[b].qs;
         for (int c = 0; c < 4; c++, q += 32, y += 64) {
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(qq, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
-            sumi = _mm256_add_epi32(sumi, k_pair_avx2(lo, hi, y, sc[2 * c], sc[2 * c + 1]));
+            sumi = _mm256_add_epi32(sumi, k_pair_v_avx2(lo, hi, y, k4_scale_avx2(scales, 2 * c), k4_scale_avx2(scales, 2 * c + 1)));
         }
         acc = fmaf((float)hsum8i(sumi), _cvtsh_ss(x[b].d) * a[b].d, acc);
         accm = fmaf((float)summ, _cvtsh_ss(x[b].dmin) * a[b].d, accm);
@@ -238,25 +244,43 @@ CK_AVX2 static inline void q6_K_unpack_avx2(const uint8_t *ql, const uint8_t *qh
 // One Q6_K super-block against its Q8_K activations: 8 int32 lanes of scaled products, minus the
 // -32 offset with lane k taking sub-blocks 2k and 2k+1 (as ggml's AVX2 q6_K dot). Both Q6_K dots
 // below share it; they differ only in how the blocks are accumulated.
+// A Q6_K super-block's 16 signed scales as 16-bit lanes.
+CK_AVX2 static inline __m256i q6_K_scales16_avx2(const ck_block_q6_K *xb) {
+    return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)xb->scales));
+}
+
+// The scales of sub-blocks 8h + 2i (low 128 bits) and 8h + 2i + 1 (high 128 bits) broadcast in
+// 16-bit lanes, from q6_K_scales16_avx2's result.
+CK_AVX2 static inline __m256i q6_K_scale_pair_avx2(__m256i scales16, int h, int i) {
+    __m128i half = h ? _mm256_extracti128_si256(scales16, 1) : _mm256_castsi256_si128(scales16);
+    __m256i both = _mm256_set_m128i(half, half);
+    return _mm256_shuffle_epi8(both, _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * i + 1))),
+                                                      _mm_set1_epi16((short)(0x0100 + 0x0202 * (2 * i)))));
+}
+
+// The -32 offset's lanes: lane k = 32 * (scale 2k * bsums[2k] + scale 2k+1 * bsums[2k+1]).
+CK_AVX2 static inline __m256i q6_K_offset_lanes_avx2(__m256i scales16, const int16_t *bsums) {
+    return _mm256_slli_epi32(_mm256_madd_epi16(scales16, _mm256_loadu_si256((const __m256i *)bsums)), 5);
+}
+
 CK_AVX2 static inline __m256i q6_K_block_lanes_avx2(const ck_block_q6_K *xb, const ck_q8_K *ab) {
-    const uint8_t *ql = xb->ql, *qh = xb->qh; const int8_t *sc = xb->scales; const int8_t *y = ab->qs;
+    const uint8_t *ql = xb->ql, *qh = xb->qh; const int8_t *y = ab->qs;
+    const __m256i scales16 = q6_K_scales16_avx2(xb);
     __m256i sumi = _mm256_setzero_si256();
-    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8, y += 128) {
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32, y += 128) {
         __m256i q1, q2, q3, q4;
         q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
         __m256i p1 = _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y));
         __m256i p2 = _mm256_maddubs_epi16(q2, _mm256_loadu_si256((const __m256i *)(y + 32)));
         __m256i p3 = _mm256_maddubs_epi16(q3, _mm256_loadu_si256((const __m256i *)(y + 64)));
         __m256i p4 = _mm256_maddubs_epi16(q4, _mm256_loadu_si256((const __m256i *)(y + 96)));
-        p1 = _mm256_madd_epi16(p1, _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0])));
-        p2 = _mm256_madd_epi16(p2, _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2])));
-        p3 = _mm256_madd_epi16(p3, _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4])));
-        p4 = _mm256_madd_epi16(p4, _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6])));
+        p1 = _mm256_madd_epi16(p1, q6_K_scale_pair_avx2(scales16, h, 0));
+        p2 = _mm256_madd_epi16(p2, q6_K_scale_pair_avx2(scales16, h, 1));
+        p3 = _mm256_madd_epi16(p3, q6_K_scale_pair_avx2(scales16, h, 2));
+        p4 = _mm256_madd_epi16(p4, q6_K_scale_pair_avx2(scales16, h, 3));
         sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p1, p2), _mm256_add_epi32(p3, p4)));
     }
-    int cl[8];
-    for (int k = 0; k < 8; k++) cl[k] = 32 * (xb->scales[2 * k] * ab->bsums[2 * k] + xb->scales[2 * k + 1] * ab->bsums[2 * k + 1]);
-    return _mm256_sub_epi32(sumi, _mm256_loadu_si256((const __m256i *)cl));
+    return _mm256_sub_epi32(sumi, q6_K_offset_lanes_avx2(scales16, ab->bsums));
 }
 
 CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *a) {
@@ -271,15 +295,16 @@ CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
 // q6_K_block_lanes_avx2's scaled products for 4 activations (a[t][b]) in 8 int32 lanes each,
 // before the -32 offset, the block's weights unpacked once. Both 4-token Q6_K kernels below.
 CK_AVX2 static inline void q6_K_block_lanes_x4_avx2(const ck_block_q6_K *xb, const ck_q8_K *const *a, int b, __m256i sumi[4]) {
-    const uint8_t *ql = xb->ql, *qh = xb->qh; const int8_t *sc = xb->scales;
+    const uint8_t *ql = xb->ql, *qh = xb->qh;
+    const __m256i scales16 = q6_K_scales16_avx2(xb);
     for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
-    for (int h = 0; h < 2; h++, ql += 64, qh += 32, sc += 8) {
+    for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
         __m256i q1, q2, q3, q4;
         q6_K_unpack_avx2(ql, qh, &q1, &q2, &q3, &q4);
-        __m256i s1 = _mm256_set_m128i(_mm_set1_epi16(sc[1]), _mm_set1_epi16(sc[0]));
-        __m256i s2 = _mm256_set_m128i(_mm_set1_epi16(sc[3]), _mm_set1_epi16(sc[2]));
-        __m256i s3 = _mm256_set_m128i(_mm_set1_epi16(sc[5]), _mm_set1_epi16(sc[4]));
-        __m256i s4 = _mm256_set_m128i(_mm_set1_epi16(sc[7]), _mm_set1_epi16(sc[6]));
+        __m256i s1 = q6_K_scale_pair_avx2(scales16, h, 0);
+        __m256i s2 = q6_K_scale_pair_avx2(scales16, h, 1);
+        __m256i s3 = q6_K_scale_pair_avx2(scales16, h, 2);
+        __m256i s4 = q6_K_scale_pair_avx2(scales16, h, 3);
         for (int t = 0; t < 4; t++) {
             const int8_t *y = a[t][b].qs + 128 * h;
             __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)y)), s1);
@@ -300,11 +325,9 @@ CK_AVX2 void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *c
         __m256i sumi[4];
         q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
         const float dx = _cvtsh_ss(x[b].d);
+        const __m256i scales16 = q6_K_scales16_avx2(&x[b]);
         for (int t = 0; t < 4; t++) {
-            int cl[8];
-            for (int k = 0; k < 8; k++)
-                cl[k] = 32 * (x[b].scales[2 * k] * a[t][b].bsums[2 * k] + x[b].scales[2 * k + 1] * a[t][b].bsums[2 * k + 1]);
-            __m256i lanes = _mm256_sub_epi32(sumi[t], _mm256_loadu_si256((const __m256i *)cl));
+            __m256i lanes = _mm256_sub_epi32(sumi[t], q6_K_offset_lanes_avx2(scales16, a[t][b].bsums));
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * a[t][b].d), _mm256_cvtepi32_ps(lanes), acc[t]);
         }
     }
@@ -317,8 +340,8 @@ CK_AVX2 void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *c
     float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
-        int sc[8], mn[8];
-        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        const __m256i scmn = k4_scales_mins_avx2(x[b].scales);
+        const __m256i scales = _mm256_permute2x128_si256(scmn, scmn, 0x00);
         __m256i sumi[4];
         for (int t = 0; t < 4; t++) sumi[t] = _mm256_setzero_si256();
         const uint8_t *q = x[b].qs;
@@ -326,13 +349,13 @@ CK_AVX2 void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *c
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(qq, m4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
+            const __m256i s0 = k4_scale_avx2(scales, 2 * c), s1 = k4_scale_avx2(scales, 2 * c + 1);
             for (int t = 0; t < 4; t++)
-                sumi[t] = _mm256_add_epi32(sumi[t], k_pair_avx2(lo, hi, a[t][b].qs + 64 * c, sc[2 * c], sc[2 * c + 1]));
+                sumi[t] = _mm256_add_epi32(sumi[t], k_pair_v_avx2(lo, hi, a[t][b].qs + 64 * c, s0, s1));
         }
         const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
         for (int t = 0; t < 4; t++) {
-            int summ = 0;
-            for (int j = 0; j < 8; j++) summ += mn[j] * (a[t][b].bsums[2 * j] + a[t][b].bsums[2 * j + 1]);
+            const int summ = k4_min_sum_avx2(scmn, a[t][b].bsums);
             acc[t] = fmaf((float)hsum8i(sumi[t]), dx * a[t][b].d, acc[t]);
             accm[t] = fmaf((float)summ, dmx * a[t][b].d, accm[t]);
         }
@@ -359,10 +382,9 @@ CK_AVX2 void ck_q6_K_tiled_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
         __m256i sumi[4];
         q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
         const float dx = _cvtsh_ss(x[b].d);
+        const __m256i scales16 = q6_K_scales16_avx2(&x[b]);
         for (int t = 0; t < 4; t++) {
-            int corr = 0;
-            for (int j = 0; j < 16; j++) corr += x[b].scales[j] * a[t][b].bsums[j];
-            int isum = hsum8i(sumi[t]) - 32 * corr; // exact integers: same total as the per-lane form
+            int isum = hsum8i(_mm256_sub_epi32(sumi[t], q6_K_offset_lanes_avx2(scales16, a[t][b].bsums)));
             facc[t] = facc[t] + ((float)isum * dx) * a[t][b].d;
         }
     }

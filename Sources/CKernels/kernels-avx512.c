@@ -243,6 +243,93 @@ CK_VNNI void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *
     _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
+// ck_q4_K_gemm_x4_vnni for 16 activations, with the activations in the lanes instead of the
+// weights: per lane the integer sums of each 32-weight sub-block accumulate vertically (VNNI, a
+// broadcast group of 4 weights against the same 4 values of 16 activations), so no horizontal sum
+// is needed, and the float part is the same per-token sequence (per pair of sub-blocks c = 0..3:
+// acc += isum * (d_w * d_a), accm += imin * (dmin_w * d_a), one fma each; result acc - accm).
+CK_VNNI void ck_q4_K_gemm_x16_vnni(int n, const ck_block_q4_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    _Alignas(64) uint8_t w[256]; // the super-block's weights as bytes, sub-block j at 32j
+    for (int b = 0; b < n / 256; b++) {
+        int sc[8], mn[8];
+        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
+        for (int c = 0; c < 4; c++) {
+            __m256i qq = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
+            _mm256_store_si256((__m256i *)(w + 64 * c), _mm256_and_si256(qq, m4));
+            _mm256_store_si256((__m256i *)(w + 64 * c + 32), _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4));
+        }
+        const ck_q8_K_x16 *ab = &a[b];
+        __m512i s[8];
+        for (int j = 0; j < 8; j++) s[j] = _mm512_setzero_si512();
+        for (int g = 0; g < 8; g++) {
+            for (int j = 0; j < 8; j++) {
+                int32_t w4;
+                memcpy(&w4, w + 32 * j + 4 * g, 4);
+                s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[8 * j + g]));
+            }
+        }
+        const __m512 ad = _mm512_load_ps(ab->d);
+        const __m512 dd = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].d)), ad);
+        const __m512 dm = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
+        for (int c = 0; c < 4; c++) {
+            __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(s[2 * c], _mm512_set1_epi32(sc[2 * c])),
+                                            _mm512_mullo_epi32(s[2 * c + 1], _mm512_set1_epi32(sc[2 * c + 1])));
+            // sums of sub-blocks 2c and 2c+1 (32 values each) from the 16-value sums
+            const __m512i bs0 = _mm512_add_epi32(_mm512_load_si512((const void *)ab->bsums[4 * c]), _mm512_load_si512((const void *)ab->bsums[4 * c + 1]));
+            const __m512i bs1 = _mm512_add_epi32(_mm512_load_si512((const void *)ab->bsums[4 * c + 2]), _mm512_load_si512((const void *)ab->bsums[4 * c + 3]));
+            __m512i imin = _mm512_add_epi32(_mm512_mullo_epi32(bs0, _mm512_set1_epi32(mn[2 * c])),
+                                            _mm512_mullo_epi32(bs1, _mm512_set1_epi32(mn[2 * c + 1])));
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), dd, acc);
+            accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), dm, accm);
+        }
+    }
+    _Alignas(64) float r[16];
+    _mm512_store_ps(r, _mm512_sub_ps(acc, accm));
+    for (int t = 0; t < 16; t++) out[(size_t)t * outStride] = r[t];
+}
+
+// ck_q6_K_tiled_x4_vnni for 16 activations in the lanes (as ck_q4_K_gemm_x16_vnni): per lane and
+// super-block the same exact integer total (sum over the 16 sub-blocks j of scale_j * (q . y - 32 *
+// bsums_j)), then the same float update facc += (isum * d_w) * d_a.
+CK_VNNI void ck_q6_K_tiled_x16_vnni(int n, const ck_block_q6_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    __m512 facc = _mm512_setzero_ps();
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    _Alignas(64) uint8_t w[256]; // the super-block's 6-bit weights as bytes, in value order
+    for (int b = 0; b < n / 256; b++) {
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = x[b].ql + 64 * h, *qh = x[b].qh + 32 * h;
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            uint8_t *wh = w + 128 * h;
+            _mm256_store_si256((__m256i *)wh, _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4)));
+            _mm256_store_si256((__m256i *)(wh + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4)));
+            _mm256_store_si256((__m256i *)(wh + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4)));
+            _mm256_store_si256((__m256i *)(wh + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4)));
+        }
+        const ck_q8_K_x16 *ab = &a[b];
+        __m512i s[16];
+        for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_si512();
+        for (int g = 0; g < 4; g++) {
+            for (int j = 0; j < 16; j++) {
+                int32_t w4;
+                memcpy(&w4, w + 16 * j + 4 * g, 4);
+                s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[4 * j + g]));
+            }
+        }
+        __m512i isum = _mm512_setzero_si512();
+        for (int j = 0; j < 16; j++) {
+            const __m512i centred = _mm512_sub_epi32(s[j], _mm512_slli_epi32(_mm512_load_si512((const void *)ab->bsums[j]), 5));
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(centred, _mm512_set1_epi32(x[b].scales[j])));
+        }
+        facc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(x[b].d))), _mm512_load_ps(ab->d), facc);
+    }
+    _Alignas(64) float r[16];
+    _mm512_store_ps(r, facc);
+    for (int t = 0; t < 16; t++) out[(size_t)t * outStride] = r[t];
+}
+
 // ck_q6_K_tiled_x4_avx2 with 512-bit integer products (the same exact int32 totals per block and
 // token) and the 4 tokens' float updates in the lanes of one vector (same operations per lane).
 CK_VNNI void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out) {

@@ -249,3 +249,16 @@ void ck_e5_pack_q4_0(void *dst, const void *w, size_t rowBytes, int rows, int co
         }
     }
 }
+
+// ---------------------------------------------------------------- Q8_K activations by 16 (prompts)
+
+void ck_q8_K_pack_x16(ck_q8_K_x16 *dst, const char *a, size_t actStride, int nb) {
+    for (int t = 0; t < 16; t++) {
+        const ck_q8_K *src = (const ck_q8_K *)(a + (size_t)t * actStride);
+        for (int b = 0; b < nb; b++) {
+            dst[b].d[t] = src[b].d;
+            for (int j = 0; j < 16; j++) dst[b].bsums[j][t] = src[b].bsums[j];
+            for (int g = 0; g < 64; g++) memcpy(&dst[b].qs[g][4 * t], src[b].qs + 4 * g, 4);
+        }
+    }
+}

@@ -203,8 +203,9 @@ struct QuantKernelTests {
         }
     }
 
-    /// The 512-bit prompt kernels (two activations per register; Q4_K's tokens in lanes) give the
-    /// same bits as the 256-bit ones, for every tile width, remainder and token span, and the
+    /// The 512-bit prompt kernels (two activations per register; Q4_K's and Q6_K's tokens in lanes,
+    /// 4 or 16 at a time: 70 and 133 tokens take the 16-wide kernels and leave 4- and 1-token
+    /// remainders) give the same bits as the 256-bit ones, for every tile width, remainder and token span, and the
     /// 32-weight block types equal their one-row dots bit for bit.
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q6_K])
     func wideTilesMatch256BitKernels(type: GGMLType) {
