@@ -243,6 +243,37 @@ static void matmul_block(int type, float *out, size_t outStride, const char *p, 
     }
 }
 
+#if CK_X86
+// The first 16 * k prompt activations of a Q4_K or Q6_K product on VNNI, 16 at a time in the lanes
+// of one vector (ck_q4_K_gemm_x16_vnni, ck_q6_K_tiled_x16_vnni: the bits of the 4-activation
+// kernels), the activations interleaved once per call. Returns how many activations it did (0:
+// another type, fewer than 16 activations, or no memory for the interleaved copy). The same form
+// for Q5_0 and Q8_0 (their one-row dot's 8 float lanes per activation) was measured no faster than
+// the register tiles.
+static int matmul_x16_vnni(float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int r1, int n,
+                           const char *a, size_t actStride, int ntok, int ngemm, int tiled, int rowBlock) {
+    const int lanes = ngemm ? ngemm : tiled ? ntok : 0;
+    if (lanes < 16) return 0;
+    const int groups = lanes / 16, nb = n / 256;
+    ck_q8_K_x16 *pk = aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof(ck_q8_K_x16));
+    if (!pk) return 0;
+    for (int g = 0; g < groups; g++) ck_q8_K_pack_x16(pk + (size_t)g * nb, a + (size_t)g * 16 * actStride, actStride, nb);
+    for (int rb = r0; rb < r1; rb += rowBlock) {
+        const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
+        for (int g = 0; g < groups; g++) {
+            for (int r = rb; r < re; r++) {
+                const char *row = p + (size_t)r * rowBytes;
+                float *o = out + (size_t)g * 16 * outStride + (r - r0);
+                if (ngemm) ck_q4_K_gemm_x16_vnni(n, (const ck_block_q4_K *)row, pk + (size_t)g * nb, o, outStride);
+                else ck_q6_K_tiled_x16_vnni(n, (const ck_block_q6_K *)row, pk + (size_t)g * nb, o, outStride);
+            }
+        }
+    }
+    free(pk);
+    return groups * 16;
+}
+#endif
+
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok) {
     const char *p = (const char *)w, *a = (const char *)acts;
@@ -265,28 +296,7 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
     const int tokenBlock = tb_tokens < 8 ? 8 : (int)(tb_tokens & ~(size_t)7);
     int tstart = 0;
 #if CK_X86
-    // Q4_K and Q6_K on VNNI: 16 activations at a time in the lanes of one vector
-    // (ck_q4_K_gemm_x16_vnni, ck_q6_K_tiled_x16_vnni: the same bits as the 4-activation kernels);
-    // the activations interleaved once per call.
-    const int lanes16 = ngemm ? ngemm : tiled ? ntok : 0;
-    if (lanes16 >= 16 && ck_has_vnni()) {
-        const int groups = lanes16 / 16, nb = n / 256;
-        ck_q8_K_x16 *pk = aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof(ck_q8_K_x16));
-        if (pk) { // else (out of memory) the 4-activation kernels below, the same bits
-            for (int g = 0; g < groups; g++) ck_q8_K_pack_x16(pk + (size_t)g * nb, a + (size_t)g * 16 * actStride, actStride, nb);
-            for (int rb = r0; rb < r1; rb += rowBlock) {
-                const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
-                for (int g = 0; g < groups; g++)
-                    for (int r = rb; r < re; r++)
-                        (ngemm ? ck_q4_K_gemm_x16_vnni((int)n, (const ck_block_q4_K *)(p + (size_t)r * rowBytes), pk + (size_t)g * nb,
-                                                       out + (size_t)g * 16 * outStride + (r - r0), outStride)
-                               : ck_q6_K_tiled_x16_vnni((int)n, (const ck_block_q6_K *)(p + (size_t)r * rowBytes), pk + (size_t)g * nb,
-                                                        out + (size_t)g * 16 * outStride + (r - r0), outStride));
-            }
-            free(pk);
-            tstart = groups * 16;
-        }
-    }
+    if (ck_has_vnni()) tstart = matmul_x16_vnni(out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok, ngemm, tiled, rowBlock);
 #endif
     for (int rb = r0; rb < r1; rb += rowBlock) {
         const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;

@@ -81,9 +81,38 @@ CK_VNNI static inline float reduce16_vnni(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(t8, _mm_movehdup_ps(t8)));
 }
 
-// ck_attn_scores_f16_gemm with 8 keys per pass (8 independent 16-lane fma chains in flight)
+// reduce16_vnni of 16 vectors at once: lane j of the result is the sum of v[j]'s lanes, by the same
+// additions (each stage adds lane i and lane i + half: 8, 4, 2, 1), the 16 vectors transposed
+// through the stages instead of one reduction each.
+CK_VNNI static inline __m512 reduce16_x16_vnni(const __m512 *v) {
+    __m512 w[8], x[4], y[2];
+    // slot s holds key (s % 4) * 4 + s / 4, so that the stages leave key j in lane j
+#define CK_SLOT(s) v[((s) & 3) * 4 + ((s) >> 2)]
+    for (int i = 0; i < 8; i++)
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(CK_SLOT(2 * i), CK_SLOT(2 * i + 1), 0x44),
+                             _mm512_shuffle_f32x4(CK_SLOT(2 * i), CK_SLOT(2 * i + 1), 0xEE));
+#undef CK_SLOT
+    for (int i = 0; i < 4; i++)
+        x[i] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0x88), _mm512_shuffle_f32x4(w[2 * i], w[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; i++)
+        y[i] = _mm512_add_ps(_mm512_shuffle_ps(x[2 * i], x[2 * i + 1], 0x44), _mm512_shuffle_ps(x[2 * i], x[2 * i + 1], 0xEE));
+    return _mm512_add_ps(_mm512_shuffle_ps(y[0], y[1], 0x88), _mm512_shuffle_ps(y[0], y[1], 0xDD));
+}
+
+// ck_attn_scores_f16_gemm with 16 keys per pass (16 independent 16-lane fma chains in flight,
+// reduced together), then 8, then one by one
 CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
     int j = 0;
+    for (; j + 16 <= span; j += 16) {
+        const float *kj = k + (size_t)j * stride;
+        __m512 a[16];
+        for (int u = 0; u < 16; u++) a[u] = _mm512_setzero_ps();
+        for (int i = 0; i < n; i += 16) {
+            __m512 qv = _mm512_loadu_ps(q + i);
+            for (int u = 0; u < 16; u++) a[u] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kj + (size_t)u * stride + i), a[u]);
+        }
+        _mm512_storeu_ps(row + j, _mm512_mul_ps(reduce16_x16_vnni(a), _mm512_set1_ps(scale)));
+    }
     for (; j + 8 <= span; j += 8) {
         const float *kj = k + (size_t)j * stride;
         __m512 a[8];
@@ -106,7 +135,26 @@ CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const floa
 // and reduce64's additions lane-wise (s[l] + s[32+l], s[16+l] + s[48+l], then their sum, reduce16).
 CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
     const int np = n & ~63;
-    for (int j = 0; j < span; j++) {
+    int j = 0;
+    if (np == n) {
+        // 16 keys at a time, their reductions transposed (no tail: the double sum is the float one)
+        for (; j + 16 <= span; j += 16) {
+            __m512 v[16];
+            for (int u = 0; u < 16; u++) {
+                const float *kj = k + (size_t)(j + u) * stride;
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (int i = 0; i < n; i += 64) {
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+                }
+                v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+            }
+            _mm512_storeu_ps(row + j, _mm512_mul_ps(reduce16_x16_vnni(v), _mm512_set1_ps(scale)));
+        }
+    }
+    for (; j < span; j++) {
         const float *kj = k + (size_t)j * stride;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int i = 0; i < np; i += 64) {

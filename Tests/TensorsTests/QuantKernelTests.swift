@@ -245,13 +245,14 @@ struct QuantKernelTests {
         var fast = [Float](repeating: 0, count: span), plain = fast
         fast.withUnsafeMutableBufferPointer { Kernels.attentionScoresF16Gemm($0.baseAddress!, q, kv, stride: rowStride, span: span, n: n, scale: 0.0625) }
         for j in 0..<span { kv.withUnsafeBufferPointer { plain[j] = Kernels.dotF16GemmGGML(q, $0.baseAddress! + j * rowStride, n) * 0.0625 } }
-        #expect(fast == plain)
-        // the one-token order (64 lanes, reduce64; 256 and a 72-element row with its double tail)
-        for dims in [n, 72] {
+        #expect(fast.map(\.bitPattern) == plain.map(\.bitPattern))
+        // the one-token order (64 lanes, reduce64; 256-, 128- and 64-element rows, 16 keys at a
+        // time and the rest one by one, and a 72-element row with its double tail)
+        for dims in [n, 128, 64, 72] {
             var one = [Float](repeating: 0, count: span), onePlain = one
             one.withUnsafeMutableBufferPointer { Kernels.attentionScoresF16($0.baseAddress!, q, kv, stride: rowStride, span: span, n: dims, scale: 0.125) }
             for j in 0..<span { kv.withUnsafeBufferPointer { onePlain[j] = Kernels.dotF16GGML(q, $0.baseAddress! + j * rowStride, dims) * 0.125 } }
-            #expect(one == onePlain, "\(dims) dimensions")
+            #expect(one.map(\.bitPattern) == onePlain.map(\.bitPattern), "\(dims) dimensions")
         }
         // softmax with fp16-rounded weights: vector path == plain C path
         var sm = fast, smPlain = fast
