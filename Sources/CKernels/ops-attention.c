@@ -168,6 +168,7 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k,
         row[j] = (float)sum * scale;
     }
 }
+
 #endif
 
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_ggml
@@ -239,6 +240,32 @@ CK_VNNI static void reduce64_rows_vnni(float *out, const float *acc, int vl) {
 
 // the one-token order (64 lanes): accumulators in scratch, 8 lanes x 16 dimensions per pass
 CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, size_t stride, int span, int vl, int L) {
+    if (vl % 64 == 0) {
+        // 4 lanes x 64 dimensions per pass (16 registers): each weight loaded and tested once per
+        // 64 dimensions, each value row read as 256 contiguous bytes; every lane's fma chain still
+        // runs over its positions in increasing order
+        for (int d0 = 0; d0 < vl; d0 += 64) {
+            for (int kb = 0; kb < L; kb += 4) {
+                __m512 a[4][4];
+                for (int kk = 0; kk < 4; kk++)
+                    for (int c = 0; c < 4; c++) a[kk][c] = _mm512_setzero_ps();
+                for (int base = 0; base + kb < span; base += L) {
+                    for (int kk = 0; kk < 4; kk++) {
+                        const int t = base + kb + kk;
+                        if (t >= span) break;
+                        const float pt = p[t];
+                        if (pt == 0.0f) continue;
+                        const __m512 pv = _mm512_set1_ps(pt);
+                        const float *vt = v + (size_t)t * stride + d0;
+                        for (int c = 0; c < 4; c++) a[kk][c] = _mm512_fmadd_ps(pv, _mm512_loadu_ps(vt + 16 * c), a[kk][c]);
+                    }
+                }
+                for (int kk = 0; kk < 4; kk++)
+                    for (int c = 0; c < 4; c++) _mm512_storeu_ps(acc + (size_t)(kb + kk) * vl + d0 + 16 * c, a[kk][c]);
+            }
+        }
+        return;
+    }
     for (int d0 = 0; d0 < vl; d0 += 16) {
         for (int kb = 0; kb < L; kb += 8) {
             __m512 a[8];

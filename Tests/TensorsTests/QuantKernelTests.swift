@@ -265,17 +265,18 @@ struct QuantKernelTests {
         for j in stride(from: 5, to: span, by: 17) { p[j] = 0 }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * n)
         defer { scratch.deallocate() }
-        for promptOrder in [true, false] {
-            var wide = [Float](repeating: 0, count: n), narrow = wide
+        // values: 256 and 64 dimensions (64 per pass), 80 (16 per pass)
+        for (promptOrder, vl) in [(true, n), (false, n), (false, 64), (false, 80)] {
+            var wide = [Float](repeating: 0, count: vl), narrow = wide
             wide.withUnsafeMutableBufferPointer {
-                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: n, scratch: scratch, promptOrder: promptOrder)
+                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: vl, scratch: scratch, promptOrder: promptOrder)
             }
             Kernels.forceNoAVX512(true)
             narrow.withUnsafeMutableBufferPointer {
-                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: n, scratch: scratch, promptOrder: promptOrder)
+                Kernels.attentionValuesGGML($0.baseAddress!, p, kv, stride: rowStride, span: span, vl: vl, scratch: scratch, promptOrder: promptOrder)
             }
             Kernels.forceNoAVX512(false)
-            #expect(wide == narrow, "promptOrder \(promptOrder)")
+            #expect(wide.map(\.bitPattern) == narrow.map(\.bitPattern), "promptOrder \(promptOrder), \(vl) dimensions")
         }
     }
 
