@@ -168,7 +168,6 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k,
         row[j] = (float)sum * scale;
     }
 }
-
 #endif
 
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_ggml
@@ -238,7 +237,8 @@ CK_VNNI static void reduce64_rows_vnni(float *out, const float *acc, int vl) {
     }
 }
 
-// the one-token order (64 lanes): accumulators in scratch, 8 lanes x 16 dimensions per pass
+// the one-token order (64 lanes): accumulators in scratch, 4 lanes x 64 dimensions per pass (other
+// widths: 8 lanes x 16 dimensions)
 CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, size_t stride, int span, int vl, int L) {
     if (vl % 64 == 0) {
         // 4 lanes x 64 dimensions per pass (16 registers): each weight loaded and tested once per
