@@ -243,6 +243,22 @@ CK_VNNI void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *
     _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
+// The integer sums of the sub-blocks of one super-block for 16 activations in the lanes:
+// s[j] = sub-block j's weights (w: 256 unsigned bytes in value order) . its values of each
+// activation (ab: interleaved by ck_q8_K_pack_x16), by VNNI on broadcast groups of 4 weights.
+// 8 sub-blocks of 32 values (Q4_K) or 16 of 16 (Q6_K).
+CK_VNNI static inline void subblock_sums_x16(__m512i *s, int subblocks, const uint8_t *w, const ck_q8_K_x16 *ab) {
+    const int groups = 64 / subblocks; // groups of 4 values per sub-block
+    for (int j = 0; j < subblocks; j++) s[j] = _mm512_setzero_si512();
+    for (int g = 0; g < groups; g++) {
+        for (int j = 0; j < subblocks; j++) {
+            int32_t w4;
+            memcpy(&w4, w + 4 * (groups * j + g), 4);
+            s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[groups * j + g]));
+        }
+    }
+}
+
 // ck_q4_K_gemm_x4_vnni for 16 activations, with the activations in the lanes instead of the
 // weights: per lane the integer sums of each 32-weight sub-block accumulate vertically (VNNI, a
 // broadcast group of 4 weights against the same 4 values of 16 activations), so no horizontal sum
@@ -262,14 +278,7 @@ CK_VNNI void ck_q4_K_gemm_x16_vnni(int n, const ck_block_q4_K *x, const ck_q8_K_
         }
         const ck_q8_K_x16 *ab = &a[b];
         __m512i s[8];
-        for (int j = 0; j < 8; j++) s[j] = _mm512_setzero_si512();
-        for (int g = 0; g < 8; g++) {
-            for (int j = 0; j < 8; j++) {
-                int32_t w4;
-                memcpy(&w4, w + 32 * j + 4 * g, 4);
-                s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[8 * j + g]));
-            }
-        }
+        subblock_sums_x16(s, 8, w, ab);
         const __m512 ad = _mm512_load_ps(ab->d);
         const __m512 dd = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].d)), ad);
         const __m512 dm = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
@@ -310,14 +319,7 @@ CK_VNNI void ck_q6_K_tiled_x16_vnni(int n, const ck_block_q6_K *x, const ck_q8_K
         }
         const ck_q8_K_x16 *ab = &a[b];
         __m512i s[16];
-        for (int j = 0; j < 16; j++) s[j] = _mm512_setzero_si512();
-        for (int g = 0; g < 4; g++) {
-            for (int j = 0; j < 16; j++) {
-                int32_t w4;
-                memcpy(&w4, w + 16 * j + 4 * g, 4);
-                s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[4 * j + g]));
-            }
-        }
+        subblock_sums_x16(s, 16, w, ab);
         __m512i isum = _mm512_setzero_si512();
         for (int j = 0; j < 16; j++) {
             const __m512i centred = _mm512_sub_epi32(s[j], _mm512_slli_epi32(_mm512_load_si512((const void *)ab->bsums[j]), 5));

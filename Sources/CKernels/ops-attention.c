@@ -100,7 +100,7 @@ CK_VNNI static inline __m512 reduce16_x16_vnni(const __m512 *v) {
 }
 
 // ck_attn_scores_f16_gemm with 16 keys per pass (16 independent 16-lane fma chains in flight,
-// reduced together), then 8, then one by one
+// reduced together), the rest one by one
 CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
     int j = 0;
     for (; j + 16 <= span; j += 16) {
@@ -112,16 +112,6 @@ CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const floa
             for (int u = 0; u < 16; u++) a[u] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kj + (size_t)u * stride + i), a[u]);
         }
         _mm512_storeu_ps(row + j, _mm512_mul_ps(reduce16_x16_vnni(a), _mm512_set1_ps(scale)));
-    }
-    for (; j + 8 <= span; j += 8) {
-        const float *kj = k + (size_t)j * stride;
-        __m512 a[8];
-        for (int u = 0; u < 8; u++) a[u] = _mm512_setzero_ps();
-        for (int i = 0; i < n; i += 16) {
-            __m512 qv = _mm512_loadu_ps(q + i);
-            for (int u = 0; u < 8; u++) a[u] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kj + (size_t)u * stride + i), a[u]);
-        }
-        for (int u = 0; u < 8; u++) row[j + u] = reduce16_vnni(a[u]) * scale;
     }
     for (; j < span; j++) {
         const float *kj = k + (size_t)j * stride;
