@@ -94,10 +94,21 @@ final class PostgresConnections: Sendable {
     }
 
     private func lease() throws -> (connection: PostgresConnection, reused: Bool) {
-        while let connection = idle.withLock({ $0.popLast() }) {
+        if let connection = idle.withLock({ $0.popLast() }) {
             if !connection.isClosed { return (connection, true) }
+            // One idle connection closed by the server: the others most likely went with it (a
+            // restart, an administrator ending the sessions); finding each out by a failed
+            // statement would cost a retry apiece.
+            dropIdle()
         }
         return (try connect(), false)
+    }
+
+    /// Closes every idle connection without waiting.
+    private func dropIdle() {
+        for connection in idle.withLock({ all -> [PostgresConnection] in defer { all = [] }; return all }) {
+            Self.drop(connection)
+        }
     }
 
     private func giveBack(_ connection: PostgresConnection) {
@@ -112,38 +123,50 @@ final class PostgresConnections: Sendable {
 
     // MARK: - Running work
 
-    /// Runs `body` on one connection. A reused connection that turns out dead (the server was
-    /// restarted since it was last used) is replaced once when `retry` is set: reads are safe to
-    /// repeat; a transaction's caller decides. Errors come out as `IndexError`.
-    func withConnection<T>(retry: Bool = true, _ body: (PostgresSession) throws -> T) throws -> T {
+    /// What of a unit of work may run again, on a fresh connection, when the reused connection it
+    /// was given turns out dead (closed by a server restart while idle).
+    enum Retry {
+        /// The whole body: it only reads.
+        case whole
+        /// The body while its first statement has not been answered: the caller makes that
+        /// statement one that does nothing lasting (`BEGIN`, taking a lock), so nothing was done.
+        case untilFirstReply
+        /// Nothing: the caller sees the failure and may run the whole unit again.
+        case never
+    }
+
+    /// Runs `body` on one connection; errors come out as `IndexError`. A reused connection that
+    /// fails as a dead one does is replaced by a fresh one, once, as `retry` allows, and the
+    /// other idle connections are dropped with it (they most likely died the same way).
+    func withConnection<T>(retry: Retry = .whole, _ body: (PostgresSession) throws -> T) throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             let leased: (connection: PostgresConnection, reused: Bool)
             do { leased = try lease() } catch { throw classify(error) }
+            let session = PostgresSession(connection: leased.connection, logger: logger, replyTimeout: address.replyTimeout)
             do {
-                let result = try body(PostgresSession(connection: leased.connection, logger: logger,
-                                                      replyTimeout: address.replyTimeout))
+                let result = try body(session)
                 giveBack(leased.connection)
                 return result
             } catch {
                 let failure = classify(error)
                 if leased.connection.isClosed || Self.isConnectionFailure(error) {
                     Self.drop(leased.connection)
+                    if leased.reused { dropIdle() }
+                    let repeatable = switch retry {
+                    case .whole: true
+                    case .untilFirstReply: session.replies == 0
+                    case .never: false
+                    }
                     // A reused connection may have died while idle; a stalled one was just closed.
-                    if retry, attempt == 1, leased.reused || error is PostgresReplyTimeout { continue }
+                    if repeatable, attempt == 1, leased.reused || error is PostgresReplyTimeout { continue }
                 } else {
                     giveBack(leased.connection)
                 }
                 throw failure
             }
         }
-    }
-
-    /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back when it throws). Not
-    /// retried: the caller sees the failure and may run the whole unit again.
-    func transaction<T>(_ body: (PostgresSession) throws -> T) throws -> T {
-        try withConnection(retry: false) { session in try session.transaction { try body(session) } }
     }
 
     /// Closes a connection without waiting (postgres-nio has an async `close()` too: the future
@@ -200,6 +223,9 @@ final class PostgresConnections: Sendable {
     static func isConnectionFailure(_ error: any Error) -> Bool {
         if error is PostgresReplyTimeout { return true }
         if let error = error as? PSQLError {
+            // 57P01–57P03: the server ended the session (administrator command, crash, shutdown),
+            // whether or not the connection has been seen closed yet.
+            if let state = error.serverInfo?[.sqlState], state.hasPrefix("57P") { return true }
             return [.connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection].contains(error.code)
         }
         return error is ChannelError || error is NIOConnectionError || error is IOError
@@ -207,11 +233,19 @@ final class PostgresConnections: Sendable {
 }
 
 /// One leased connection: queries that wait for their rows on the caller's thread, each for at
-/// most `replyTimeout` (see `PostgresAddress`).
-struct PostgresSession {
+/// most `replyTimeout` (see `PostgresAddress`). Used by one thread at a time.
+final class PostgresSession {
     let connection: PostgresConnection
     let logger: Logger
     let replyTimeout: Duration?
+    /// Statements answered so far (see `PostgresConnections.Retry.untilFirstReply`).
+    private(set) var replies = 0
+
+    init(connection: PostgresConnection, logger: Logger, replyTimeout: Duration?) {
+        self.connection = connection
+        self.logger = logger
+        self.replyTimeout = replyTimeout
+    }
 
     /// Runs one statement and returns every row.
     @discardableResult
@@ -220,17 +254,43 @@ struct PostgresSession {
     }
 
     /// Runs one statement written in full (no parameters). `unbounded`: a statement that may
-    /// rightly take long (waiting for another ingest's lock, building an HNSW index).
+    /// rightly take long (building an HNSW index), sent only once another statement on the same
+    /// connection was answered: postgres-nio may never fail a statement sent on a connection the
+    /// server is closing, and only `replyTimeout` ends that wait.
     func execute(_ sql: String, unbounded: Bool = false) throws {
         let future = connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-        _ = try unbounded ? future.wait() : reply(future)
+        if unbounded {
+            _ = try future.wait()
+            replies += 1
+        } else {
+            _ = try reply(future)
+        }
+    }
+
+    /// Takes this index's ingest lock (an advisory lock on the schema's name), waiting while
+    /// another ingest holds it; held until `pg_advisory_unlock_all()` or the connection ends, or
+    /// with `forTransaction` until the transaction ends. Polled rather than waited for in one
+    /// statement, so that every statement stays bounded by `replyTimeout`.
+    func takeIngestLock(forTransaction: Bool = false) throws {
+        let function = forTransaction ? "pg_try_advisory_xact_lock" : "pg_try_advisory_lock"
+        let statement = "SELECT \(function)(hashtext(current_schema() || ':ragchat-ingest'))"
+        var pause = 0.02
+        while try rows(PostgresQuery(unsafeSQL: statement)).first?.decode(Bool.self) != true {
+            try Task.checkCancellation()
+            Thread.sleep(forTimeInterval: pause)
+            pause = min(pause * 2, 1)
+        }
     }
 
     /// Waits for `future`; past `replyTimeout` the connection is closed, which fails the
     /// statement, and the caller gets `PostgresReplyTimeout`. A closed connection fails whatever
     /// it was waiting for, whether the server stalled or the connection lost track of a reply.
     private func reply<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
-        guard let replyTimeout else { return try future.wait() }
+        guard let replyTimeout else {
+            let result = try future.wait()
+            replies += 1
+            return result
+        }
         let expired = Atomic<Bool>(false)
         let connection = self.connection
         let watchdog = connection.eventLoop.scheduleTask(in: TimeAmount(replyTimeout)) {
@@ -239,7 +299,9 @@ struct PostgresSession {
         }
         defer { watchdog.cancel() }
         do {
-            return try future.wait()
+            let result = try future.wait()
+            replies += 1
+            return result
         } catch {
             if expired.load(ordering: .relaxed) { throw PostgresReplyTimeout(timeout: replyTimeout) }
             throw error

@@ -99,7 +99,7 @@ public final class PostgresIndexStore: IndexStore {
     /// Runs one statement as written, with no reply timeout (maintenance, and the tests that
     /// hold a lock to stall other sessions).
     package func execute(_ sql: String) throws {
-        try connections.withConnection(retry: false) { session in try session.execute(sql, unbounded: true) }
+        try connections.withConnection(retry: .never) { session in try session.execute(sql, unbounded: true) }
     }
 
     /// Drops this index: its schema with everything in it (the tables only, in `public`). For the
@@ -121,7 +121,7 @@ public final class PostgresIndexStore: IndexStore {
     func reanalyseIfNeeded() throws {
         try connections.withConnection { session in
             try session.transaction {
-                try session.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':ragchat-ingest'))", unbounded: true)
+                try session.takeIngestLock(forTransaction: true)
                 guard try Self.metadata(session, "analyzer") != KeywordAnalyzer.version else { return }
                 for row in try session.rows("SELECT id, text, context FROM chunks ORDER BY id") {
                     let (id, text, context) = try row.decode((Int, String, String).self)

@@ -24,8 +24,8 @@ extension PostgresIndexStore {
         }
         let scan = try DataDirectory.scan(dataDirectory)
         // One connection for the run: the advisory lock belongs to it (and goes if it dies).
-        return try connections.withConnection(retry: false) { session in
-            try session.execute("SELECT pg_advisory_lock(hashtext(current_schema() || ':ragchat-ingest'))", unbounded: true)
+        return try connections.withConnection(retry: .untilFirstReply) { session in
+            try session.takeIngestLock()
             defer { if !session.connection.isClosed { try? session.execute("SELECT pg_advisory_unlock_all()") } }
             return try ingestLocked(scan: scan, chunker: chunker, options: options, embedder: embedder,
                                     report: progress ?? { _ in }, session)

@@ -35,8 +35,8 @@ extension PostgresIndexStore {
             }
         }
         var summary = IndexCopySummary()
-        try connections.withConnection(retry: false) { session in
-            try session.execute("SELECT pg_advisory_lock(hashtext(current_schema() || ':ragchat-ingest'))", unbounded: true)
+        try connections.withConnection(retry: .untilFirstReply) { session in
+            try session.takeIngestLock()
             defer { if !session.connection.isClosed { try? session.execute("SELECT pg_advisory_unlock_all()") } }
             let present = try session.rows("SELECT count(*) FROM documents").first?.decode(Int.self) ?? 0
             guard present == 0 else {
@@ -121,7 +121,7 @@ extension PostgresIndexStore {
     /// indexes. No HNSW index is made here (`createVectorIndex(dimension:)`): building it once
     /// after a bulk load is much faster than growing it row by row.
     package func load(documentPath: String, chunks: [Chunk], vectors: [[Float]]?, modelID: String) throws {
-        try connections.withConnection(retry: false) { session in
+        try connections.withConnection(retry: .untilFirstReply) { session in
             try session.transaction {
                 let row = try session.rows("""
                     INSERT INTO documents(path, sha256, size, mtime, pages, status, chunking, indexed_at)
@@ -150,7 +150,7 @@ extension PostgresIndexStore {
     /// Builds the HNSW index of `dimension`-d vectors (what ingest makes before its first vector),
     /// with memory enough to build the graph in one pass.
     package func createVectorIndex(dimension: Int) throws {
-        try connections.withConnection(retry: false) { session in
+        try connections.withConnection(retry: .untilFirstReply) { session in
             try session.execute("SET maintenance_work_mem = '2GB'")
             try session.execute("""
                 CREATE INDEX IF NOT EXISTS vectors_hnsw_\(dimension) ON vectors
