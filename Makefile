@@ -1,6 +1,6 @@
 # RAGChat — see README.md.
 SHELL := /bin/bash
-APT_PACKAGES := libsqlite3-dev libpoppler-glib-dev libespeak-ng-dev libopenblas-dev libstemmer-dev pkg-config gcc
+APT_PACKAGES := libsqlite3-dev libpoppler-glib-dev libespeak-ng-dev libopenblas-dev libstemmer-dev pkg-config gcc wfrench wamerican
 SWIFT ?= swift
 DATA ?= data
 INDEX ?= models/index.sqlite

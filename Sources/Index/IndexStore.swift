@@ -114,7 +114,8 @@ extension IndexStore {
     }
 
     /// The relevance signals of a query, with the names it uses that no chunk holds
-    /// (`RelevanceSignals.unknownNames`).
+    /// (`RelevanceSignals.unknownNames`; names by capitals or by being no French or English
+    /// word, when the machine has the word lists).
     public func relevance(_ query: String, vector: [Float]?, modelID: String?) throws -> RelevanceSignals {
         var signals = try relevance(query, vector: vector, modelID: modelID, candidates: 20)
         // Names of the question only, its last line: a retrieval query carries the earlier user
@@ -122,7 +123,7 @@ extension IndexStore {
         // turn does not make this question uncovered.
         let question = query.split(whereSeparator: \.isNewline).last.map(String.init) ?? query
         let unknown = Set(signals.unknownTerms)
-        signals.unknownNames = KeywordAnalyzer.names(in: question)
+        signals.unknownNames = KeywordAnalyzer.names(in: question, words: WordList.installed)
             .filter { $0.terms.allSatisfy(unknown.contains) }.map(\.surface)
         return signals
     }

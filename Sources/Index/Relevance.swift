@@ -22,8 +22,9 @@ public struct RelevanceSignals: Sendable, Hashable, Codable {
     public var queryTerms: Int
     /// The query's terms that no chunk holds (a name or a thing the documents never mention).
     public var unknownTerms: [String]
-    /// The words of the question written as names ("BitLocker", "l'Australie": a capital letter
-    /// past the start of a sentence, `KeywordAnalyzer.names`) that no chunk holds, as written.
+    /// The words of the question that name something ("BitLocker", "l'Australie": a capital
+    /// letter past the start of a sentence; "dnf": no French or English word;
+    /// `KeywordAnalyzer.names`) that no chunk holds, as written.
     public var unknownNames: [String] = []
 
     public init(bestCosine: Double?, cosineMargin: Double? = nil, keywordCoverage: Double, queryTerms: Int, unknownTerms: [String] = []) {

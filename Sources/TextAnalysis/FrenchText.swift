@@ -11,6 +11,7 @@ public enum FrenchText {
     /// Without diacritics, ligatures spelt out and typographic apostrophes made plain, case kept:
     /// "Élève Œuf" → "Eleve OEuf".
     public static func stripDiacritics(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.decomposedStringWithCanonicalMapping.unicodeScalars {
             switch scalar {

@@ -92,13 +92,15 @@ public enum KeywordAnalyzer {
         public var terms: [String]
     }
 
-    /// The words of a question written as names: with a capital letter past the first word of a
-    /// sentence ("Fedora", "iPhone", "VBA", "l'Australie"), no digit (versions, times and
-    /// quantities are not names) and at least two letters. Words in quotation marks are text
+    /// The words of a question that name something: written with a capital letter past the first
+    /// word of a sentence ("Fedora", "iPhone", "VBA", "l'Australie"), or, given a list of the
+    /// language's words, no word of it ("dnf", "regedit", "pacman"); with no digit (versions, times
+    /// and quantities are not names) and at least two letters. Words in quotation marks are text
     /// the asker wants to write or find ("écrire « Allegro » au-dessus de la portée"), not what
-    /// the question is about. A text with no lower-case letter at all (typed in capitals) has none.
-    public static func names(in text: String) -> [Name] {
-        guard text.contains(where: \.isLowercase) else { return [] }
+    /// the question is about. A text with no lower-case letter at all (typed in capitals) has
+    /// no capitalised names.
+    public static func names(in text: String, words: WordList? = nil) -> [Name] {
+        let capitalsTell = text.contains(where: \.isLowercase)
         var result: [Name] = []
         var sentenceStart = true
         var quoted = false
@@ -125,9 +127,9 @@ public enum KeywordAnalyzer {
                 scalars = Array(scalars[(cut + 1)...])
             }
             let word = String(String.UnicodeScalarView(scalars))
-            guard !sentenceStart, !scalars.isEmpty,
-                  word.contains(where: \.isUppercase), !word.contains(where: \.isNumber),
-                  word.filter(\.isLetter).count >= 2 else { continue }
+            guard !scalars.isEmpty, !word.contains(where: \.isNumber), word.filter(\.isLetter).count >= 2 else { continue }
+            let capitalised = capitalsTell && !sentenceStart && word.contains(where: \.isUppercase)
+            guard capitalised || words.map({ !$0.contains(word) }) == true else { continue }
             let wordTerms = terms(word)
             if !wordTerms.isEmpty { result.append(Name(surface: word, terms: wordTerms)) }
         }

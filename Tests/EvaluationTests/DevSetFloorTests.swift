@@ -17,7 +17,7 @@ import Evaluation
         && FileManager.default.fileExists(atPath: encoderFile.path)
     static let perClass = 12
     // Floors: measured on these 36 + 12 questions (hybrid hit@1 19, hit@5 28, 2026-12-05; extractive
-    // correct 22, cited 21, no covered question declined, off-topic declined 8, 2026-12-06), less
+    // correct 22, cited 21, no covered question declined, off-topic declined 11, 2026-12-06), less
     // two or three questions of room for the host's ties and a new corpus build (one for the
     // off-topic ones).
 
@@ -53,6 +53,6 @@ import Evaluation
         #expect(report.coveredCorrect.0 >= 20, "correct \(report.coveredCorrect.0) of \(covered)")
         #expect(report.coveredCited.0 >= 19, "correctly cited \(report.coveredCited.0) of \(covered)")
         #expect(wronglyDeclined <= 1, "covered questions declined: \(wronglyDeclined)")
-        #expect(report.offTopicDeclined.0 >= 7, "off-topic declined \(report.offTopicDeclined.0) of \(set.offTopic.count)")
+        #expect(report.offTopicDeclined.0 >= 10, "off-topic declined \(report.offTopicDeclined.0) of \(set.offTopic.count)")
     }
 }

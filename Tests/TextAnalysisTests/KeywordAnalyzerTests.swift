@@ -101,6 +101,33 @@ struct QuestionNameTests {
     func nameTerms() {
         #expect(KeywordAnalyzer.names(in: "Où est l'Australie ?").first?.terms == KeywordAnalyzer.terms("Australie"))
     }
+
+    @Test("given the language's words, a word that is none of them names something, capitalised or not")
+    func wordsOutsideTheLanguage() {
+        let words = WordList(["comment", "installer", "un", "paquet", "avec", "sur", "télécharge", "chacun", "les", "paquets",
+                              "mêmes", "carte", "fi", "marche", "personnel", "ne", "pas", "sous", "que", "faire"])
+        func named(_ text: String) -> [String] { KeywordAnalyzer.names(in: text, words: words).map(\.surface) }
+        #expect(named("Comment installer un paquet avec dnf sur Fedora ?") == ["dnf", "Fedora"])
+        #expect(named("Regedit ?") == ["Regedit"])
+        #expect(named("COMMENT INSTALLER UN PAQUET AVEC DNF ?") == ["DNF"])
+        // Accents left out, re- before a listed word, a compound with a listed part, a clipped word.
+        #expect(named("chacun retelecharge les memes paquets") == [])
+        #expect(named("Ma carte wi-fi ne marche pas sous mon PC perso, que faire ?") == ["PC"])
+        // Numbers and quoted text are still not names.
+        #expect(named("Comment installer « dnf » avec 3h40 ?") == [])
+    }
+
+    @Test("the machine's French and English word lists (Debian's wfrench and wamerican)")
+    func installedWordLists() throws {
+        let words = try #require(WordList.installed, "the wfrench and wamerican packages (make deps)")
+        for word in ["violoncelle", "éteint", "eteint", "retélécharge", "perso", "wi-fi", "password", "tuning"] {
+            #expect(words.contains(word), "\(word)")
+        }
+        // Capitalised entries of the English list are names, not words.
+        for word in ["dnf", "pacman", "regedit", "wireguard", "bitlocker", "musescore", "ubuntu"] {
+            #expect(!words.contains(word), "\(word)")
+        }
+    }
 }
 
 @Suite("Command-line options")

@@ -4,6 +4,7 @@ import Index
 import Logging
 import Speech
 import Tensors
+import TextAnalysis
 
 /// The composition root: builds the answering engine from one `EngineConfiguration` — the index,
 /// the encoder, the retrieval function with its relevance gate, the backends in order, the voices,
@@ -92,6 +93,9 @@ public enum EngineLoader {
     /// that the documents do not cover the question without calling a model.
     static func gatedRetriever(store: any IndexStore, encoder: SentenceEncoder?, logger: Logger) -> IndexRetriever {
         let gate = RelevanceGate.standard(forEncoder: encoder?.modelID)
+        // The gate reads the machine's word lists (about 0.7 s) for its first question: now,
+        // while the rest loads, rather than then.
+        if gate.declinesUnknownNames { Task.detached(priority: .utility) { _ = WordList.installed } }
         return IndexRetriever { query, k in
             // The query embedding is CPU work: off the server's tasks.
             let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
