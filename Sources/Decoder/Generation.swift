@@ -242,9 +242,12 @@ public final class Generator: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !prompt.isEmpty else { throw DecoderError.contextFull(position: 0, adding: 0, limit: model.maxContext) }
-        // Reuse the cached prefix (keep at least one prompt token to evaluate for fresh logits).
+        // Reuse the cached prefix, cut so that the rest is computed with the bits a cold run gives
+        // it (`LanguageModel.evaluate`): at a multiple of 8, at least 8 prompt tokens before the
+        // end. Cut anywhere, the same question asked twice could get another answer.
         var common = 0
-        while common < min(cached.count, prompt.count - 1), cached[common] == prompt[common] { common += 1 }
+        while common < min(cached.count, prompt.count - 8), cached[common] == prompt[common] { common += 1 }
+        common -= common % 8
         state.truncate(to: common)
         cached.removeSubrange(common...)
         let t0 = MonotonicClock.now()

@@ -54,7 +54,8 @@ public final class LanguageModel: @unchecked Sendable {
     public let pool: ThreadPool
     /// Largest number of positions a state can hold.
     public let maxContext: Int
-    /// Largest number of tokens per batched pass (longer prompts are split).
+    /// Largest number of tokens per batched pass, a multiple of 8: longer prompts are split at
+    /// positions that are multiples of it (see `evaluate`).
     public let maxBatch: Int
     /// How the numbers are computed; fixed for the model's life.
     public let options: ComputeOptions
@@ -89,7 +90,7 @@ public final class LanguageModel: @unchecked Sendable {
             let cfg = try ModelConfig.read(from: file)
             self.config = cfg
             maxContext = max(1, min(contextLength ?? min(cfg.trainedContextLength, 4096), cfg.trainedContextLength))
-            self.maxBatch = max(1, maxBatch)
+            self.maxBatch = max(8, (maxBatch + 7) / 8 * 8)
             let path = file.path
             func mat(_ name: String, rows: Int, cols: Int) throws -> QMatrix {
                 let m = try file.matrix(name)
@@ -148,6 +149,12 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// Runs `tokens` at positions state.position…, appends them to the cache and returns the
     /// logits after the last one (vocabSize values, valid until the next call on this state).
+    ///
+    /// Several tokens are one prompt pass, split where the position is a multiple of `maxBatch`.
+    /// A row's bits depend on its pass as in llama.cpp (Q4_K rows in fours and the pass's last
+    /// `count % 4` rows one by one, Q6_K tiled from 8 rows), so a pass starting at a multiple of
+    /// 8 with 8 rows or more to go gives the rows the bits they get when the whole prompt is
+    /// evaluated from position 0 (what `Generator` relies on to reuse a cached prefix).
     @discardableResult
     public func evaluate(_ tokens: [Int], state: InferenceState) throws -> UnsafeBufferPointer<Float> {
         guard !tokens.isEmpty else { return UnsafeBufferPointer(start: state.logits, count: config.vocabSize) }
@@ -157,7 +164,7 @@ public final class LanguageModel: @unchecked Sendable {
         } else {
             var i = 0
             while i < tokens.count {
-                let n = min(maxBatch, tokens.count - i)
+                let n = min(maxBatch - state.position % maxBatch, tokens.count - i)
                 prefill(tokens[i..<(i + n)], state: state, wantLogits: i + n == tokens.count)
                 i += n
             }

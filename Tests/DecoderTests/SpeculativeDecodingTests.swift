@@ -41,6 +41,40 @@ struct SpeculativeDecodingTests {
         #expect(c.map(\.bitPattern) == d.map(\.bitPattern))
     }
 
+    /// A prompt whose start is in the cache (`Generator` reuses the previous prompt's prefix) must
+    /// give the logits of the same prompt evaluated cold, bit for bit, or asking the same question
+    /// twice could get another answer. The rows' bits depend on the pass they are computed in (as
+    /// in llama.cpp), so the cache is cut at a multiple of 8 with 8 or more tokens to go, and
+    /// passes split at multiples of the batch size.
+    @Test(arguments: [("llama", GGMLType.q4_K), ("qwen2", .q5_0), ("gemma3", .q6_K), ("llama", .q8_0), ("qwen2", .q4_1),
+                      ("llama", .q4_0), ("qwen2", .q6_K), ("gemma3", .q5_K)])
+    func aCachedPromptPrefixChangesNoBitOfTheLogits(arch: String, type: GGMLType) throws {
+        let path = TinyModels.path("spec-prefix-\(arch)-\(type)")
+        try TinyModels.write(TinyModels.Spec(arch: arch, weightType: type), to: path)
+        defer { unlink(path) }
+        let prompt = (0..<31).map { ($0 * 37 + 5) % 90 + 1 }
+        for maxBatch in [512, 16] {
+            let m = try LanguageModel(path: path, contextLength: 128, maxBatch: maxBatch, pool: ThreadPool(threads: 2))
+            let coldState = m.makeState()
+            let cold = Array(try m.evaluate(prompt, state: coldState))
+            for cachedCount in [8, 16, 23] {
+                let warm = m.makeState()
+                try m.evaluate(Array(prompt[..<cachedCount]), state: warm)
+                let rest = Array(try m.evaluate(Array(prompt[cachedCount...]), state: warm))
+                #expect(rest.map(\.bitPattern) == cold.map(\.bitPattern), "batch \(maxBatch), \(cachedCount) cached")
+            }
+            // Through the generator: the same prompt twice gives the same tokens, the second time
+            // with the first 16 prompt tokens from the cache (23 shared, cut to a multiple of 8).
+            let g = Generator(model: m)
+            let (first, _) = try Self.run(g, prompt, .off, maxTokens: 12)
+            let (again, stats) = try Self.run(g, prompt, .off, maxTokens: 12)
+            #expect(again == first)
+            #expect(stats.evaluatedPromptTokens == prompt.count - 16)
+            let (fresh, _) = try Self.run(Generator(model: m), prompt, .off, maxTokens: 12)
+            #expect(fresh == first)
+        }
+    }
+
     @Test func promptLookupDraftsWhatFollowedTheLongestEarlierNgram() {
         let lookup = PromptLookup(maxDraft: 3, maxNgram: 3, minNgram: 2)
         // "5 6 7" occurs at 1 (followed by 8 9 10); "6 7" also at 11 (followed by 4): the longer wins
