@@ -38,14 +38,47 @@ public struct WordList: Sendable, CustomStringConvertible {
 
     /// Whether `word` belongs to the language: listed as it is; or made of a listed word and the
     /// productive prefix re-/ré- ("retélécharge"); or a compound whose part is listed ("wi-fi");
-    /// or, at 4 letters or more, the start of a listed word (a clipped form: "perso", "appart").
+    /// or, at 4 letters or more, the start of a listed word (a clipped form: "perso", "appart");
+    /// or, at 5 letters or more, one slip away from a listed word (a letter missing, added,
+    /// replaced or swapped: "instaler", "configuraton"), so that a typing error is not taken for
+    /// a name. Short names stay names: "dnf", "vba" are a letter away from many words.
     public func contains(_ word: String) -> Bool {
         let folded = FrenchText.fold(word)
         if folded.isEmpty || isListed(folded) { return true }
         if folded.hasPrefix("re"), folded.count > 4, isListed(String(folded.dropFirst(2))) { return true }
         let parts = folded.split(whereSeparator: { $0 == "-" || $0 == "'" })
         if parts.count > 1, parts.contains(where: { isListed(String($0)) }) { return true }
-        return folded.count >= 4 && startsAListedWord(folded)
+        if folded.count >= 4 && startsAListedWord(folded) { return true }
+        return folded.count >= 5 && isOneSlipFromAListedWord(folded)
+    }
+
+    private static let letters = Array("abcdefghijklmnopqrstuvwxyz")
+
+    private func isOneSlipFromAListedWord(_ folded: String) -> Bool {
+        let chars = Array(folded)
+        func listed(_ candidate: [Character]) -> Bool { candidate != chars && isListed(String(candidate)) }
+        for i in 0...chars.count {
+            for letter in Self.letters {
+                var inserted = chars
+                inserted.insert(letter, at: i)
+                if listed(inserted) { return true }
+            }
+            guard i < chars.count else { break }
+            var deleted = chars
+            deleted.remove(at: i)
+            if listed(deleted) { return true }
+            for letter in Self.letters where letter != chars[i] {
+                var replaced = chars
+                replaced[i] = letter
+                if listed(replaced) { return true }
+            }
+            if i + 1 < chars.count {
+                var swapped = chars
+                swapped.swapAt(i, i + 1)
+                if listed(swapped) { return true }
+            }
+        }
+        return false
     }
 
     private func isListed(_ folded: String) -> Bool {

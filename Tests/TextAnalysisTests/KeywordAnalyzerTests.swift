@@ -113,6 +113,9 @@ struct QuestionNameTests {
         // Accents left out, re- before a listed word, a compound with a listed part, a clipped word.
         #expect(named("chacun retelecharge les memes paquets") == [])
         #expect(named("Ma carte wi-fi ne marche pas sous mon PC perso, que faire ?") == ["PC"])
+        // A typing error is not a name (one letter away from a listed word, 5 letters or more).
+        #expect(named("Comment instaler un paquet ?") == [])
+        #expect(named("Comment installer un paqeut ?") == [])
         // Numbers and quoted text are still not names.
         #expect(named("Comment installer « dnf » avec 3h40 ?") == [])
     }
@@ -120,7 +123,8 @@ struct QuestionNameTests {
     @Test("the machine's French and English word lists (Debian's wfrench and wamerican)")
     func installedWordLists() throws {
         let words = try #require(WordList.installed, "the wfrench and wamerican packages (make deps)")
-        for word in ["violoncelle", "éteint", "eteint", "retélécharge", "perso", "wi-fi", "password", "tuning"] {
+        for word in ["violoncelle", "éteint", "eteint", "retélécharge", "perso", "wi-fi", "password", "tuning",
+                     "instaler", "configuraton", "sytème", "fichers"] {
             #expect(words.contains(word), "\(word)")
         }
         // Capitalised entries of the English list are names, not words.
