@@ -49,7 +49,8 @@ public struct WordList: Sendable, CustomStringConvertible {
         let parts = folded.split(whereSeparator: { $0 == "-" || $0 == "'" })
         if parts.count > 1, parts.contains(where: { isListed(String($0)) }) { return true }
         if folded.count >= 4 && startsAListedWord(folded) { return true }
-        return folded.count >= 5 && isOneSlipFromAListedWord(folded)
+        // (Past 30 letters no word is listed, and the variants would cost time in the square.)
+        return (5...30).contains(folded.count) && isOneSlipFromAListedWord(folded)
     }
 
     private static let letters = Array("abcdefghijklmnopqrstuvwxyz")

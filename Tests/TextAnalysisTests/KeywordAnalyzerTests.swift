@@ -116,6 +116,8 @@ struct QuestionNameTests {
         // A typing error is not a name (one letter away from a listed word, 5 letters or more).
         #expect(named("Comment instaler un paquet ?") == [])
         #expect(named("Comment installer un paqeut ?") == [])
+        // A 100,000-letter "word" is judged at once.
+        #expect(named("Comment " + String(repeating: "a", count: 100_000) + " ?").count == 1)
         // Numbers and quoted text are still not names.
         #expect(named("Comment installer « dnf » avec 3h40 ?") == [])
     }
