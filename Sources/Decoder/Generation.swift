@@ -242,12 +242,11 @@ public final class Generator: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard !prompt.isEmpty else { throw DecoderError.contextFull(position: 0, adding: 0, limit: model.maxContext) }
-        // Reuse the cached prefix, cut so that the rest is computed with the bits a cold run gives
-        // it (`LanguageModel.evaluate`): at a multiple of 8, at least 8 prompt tokens before the
-        // end. Cut anywhere, the same question asked twice could get another answer.
+        // Reuse the cached prefix where the rest gets the bits of a cold run: cut anywhere, the
+        // same question asked twice could get another answer.
         var common = 0
-        while common < min(cached.count, prompt.count - 8), cached[common] == prompt[common] { common += 1 }
-        common -= common % 8
+        while common < min(cached.count, prompt.count), cached[common] == prompt[common] { common += 1 }
+        common = model.reusablePrefix(common: common, promptCount: prompt.count)
         state.truncate(to: common)
         cached.removeSubrange(common...)
         let t0 = MonotonicClock.now()

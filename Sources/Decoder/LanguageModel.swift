@@ -54,9 +54,12 @@ public final class LanguageModel: @unchecked Sendable {
     public let pool: ThreadPool
     /// Largest number of positions a state can hold.
     public let maxContext: Int
-    /// Largest number of tokens per batched pass, a multiple of 8: longer prompts are split at
-    /// positions that are multiples of it (see `evaluate`).
+    /// Largest number of tokens per batched pass, a multiple of `passAlignment`: longer prompts
+    /// are split at positions that are multiples of it (see `evaluate`).
     public let maxBatch: Int
+    /// Where a prompt pass may start and still give its rows the bits of a whole-prompt pass, and
+    /// how many rows it needs (see `evaluate`).
+    static let passAlignment = 8
     /// How the numbers are computed; fixed for the model's life.
     public let options: ComputeOptions
     public var prefillMode: PrefillMode { options.prefillMode }
@@ -90,7 +93,8 @@ public final class LanguageModel: @unchecked Sendable {
             let cfg = try ModelConfig.read(from: file)
             self.config = cfg
             maxContext = max(1, min(contextLength ?? min(cfg.trainedContextLength, 4096), cfg.trainedContextLength))
-            self.maxBatch = max(8, (maxBatch + 7) / 8 * 8)
+            let g = Self.passAlignment
+            self.maxBatch = max(g, (maxBatch + g - 1) / g * g)
             let path = file.path
             func mat(_ name: String, rows: Int, cols: Int) throws -> QMatrix {
                 let m = try file.matrix(name)
@@ -154,7 +158,7 @@ public final class LanguageModel: @unchecked Sendable {
     /// A row's bits depend on its pass as in llama.cpp (Q4_K rows in fours and the pass's last
     /// `count % 4` rows one by one, Q6_K tiled from 8 rows), so a pass starting at a multiple of
     /// 8 with 8 rows or more to go gives the rows the bits they get when the whole prompt is
-    /// evaluated from position 0 (what `Generator` relies on to reuse a cached prefix).
+    /// evaluated from position 0 (`reusablePrefix`).
     @discardableResult
     public func evaluate(_ tokens: [Int], state: InferenceState) throws -> UnsafeBufferPointer<Float> {
         guard !tokens.isEmpty else { return UnsafeBufferPointer(start: state.logits, count: config.vocabSize) }
@@ -170,6 +174,15 @@ public final class LanguageModel: @unchecked Sendable {
             }
         }
         return UnsafeBufferPointer(start: state.logits, count: config.vocabSize)
+    }
+
+    /// How much of a cached prefix of `common` tokens a prompt of `promptCount` tokens may reuse
+    /// so that evaluating the rest gives the bits of evaluating the whole prompt: down to a
+    /// multiple of `passAlignment`, with at least that many prompt tokens left to evaluate.
+    public func reusablePrefix(common: Int, promptCount: Int) -> Int {
+        let g = Self.passAlignment
+        let kept = min(common, promptCount - g)
+        return kept > 0 ? kept - kept % g : 0
     }
 
     /// Runs `tokens` at positions state.position… and returns the logits after each of them

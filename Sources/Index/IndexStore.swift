@@ -122,9 +122,8 @@ extension IndexStore {
         // turns first (`RAGPipeline.retrievalQuery`), and a name the documents lack in an earlier
         // turn does not make this question uncovered.
         let question = query.split(whereSeparator: \.isNewline).last.map(String.init) ?? query
-        let unknown = Set(signals.unknownTerms)
-        signals.unknownNames = KeywordAnalyzer.names(in: question, words: WordList.installed)
-            .filter { $0.terms.allSatisfy(unknown.contains) }.map(\.surface)
+        signals.unknownNames = KeywordAnalyzer.names(in: question, words: WordList.installed,
+                                                     unknownTerms: Set(signals.unknownTerms)).map(\.surface)
         return signals
     }
 }

@@ -98,8 +98,9 @@ public enum KeywordAnalyzer {
     /// and quantities are not names) and at least two letters. Words in quotation marks are text
     /// the asker wants to write or find ("écrire « Allegro » au-dessus de la portée"), not what
     /// the question is about. A text with no lower-case letter at all (typed in capitals) has
-    /// no capitalised names.
-    public static func names(in text: String, words: WordList? = nil) -> [Name] {
+    /// no capitalised names. Given `unknownTerms`, only words whose terms are all among them are
+    /// considered (and only those are looked up in `words`).
+    public static func names(in text: String, words: WordList? = nil, unknownTerms: Set<String>? = nil) -> [Name] {
         let capitalsTell = text.contains(where: \.isLowercase)
         var result: [Name] = []
         var sentenceStart = true
@@ -128,10 +129,10 @@ public enum KeywordAnalyzer {
             }
             let word = String(String.UnicodeScalarView(scalars))
             guard !scalars.isEmpty, !word.contains(where: \.isNumber), word.filter(\.isLetter).count >= 2 else { continue }
-            let capitalised = capitalsTell && !sentenceStart && word.contains(where: \.isUppercase)
-            guard capitalised || words.map({ !$0.contains(word) }) == true else { continue }
             let wordTerms = terms(word)
-            if !wordTerms.isEmpty { result.append(Name(surface: word, terms: wordTerms)) }
+            guard !wordTerms.isEmpty, unknownTerms.map({ wordTerms.allSatisfy($0.contains) }) != false else { continue }
+            let capitalised = capitalsTell && !sentenceStart && word.contains(where: \.isUppercase)
+            if capitalised || words.map({ !$0.contains(word) }) == true { result.append(Name(surface: word, terms: wordTerms)) }
         }
         return result
     }
