@@ -55,6 +55,16 @@ public struct RetrievalBenchmark: Sendable {
         }
     }
 
+    /// Ranks of the covered questions in hybrid search helped by each question's guessed answer
+    /// (`expansions` by question id; `IndexStore.expandedHybridSearch`).
+    public func runExpanded(_ expansions: [String: String], label: String = "hybrid+expansion",
+                            weights: ExpansionWeights = .tuned, k: Int = 5) throws -> RetrievalRun {
+        try RetrievalRun(mode: label, questions: set.questions) { question in
+            try store.expandedHybridSearch(question.question, expansion: expansions[question.id] ?? "", embedder: embedder,
+                                           k: k, weights: weights)
+        }
+    }
+
     /// Every question's `depth` best BM25 and dense candidates as JSON: `[{id, class, bm25: [[chunk,
     /// score, answers]], dense: [...]}]`, for studying fusion rules outside the program.
     public func writeCandidates(to url: URL, depth: Int = 100) throws {

@@ -89,3 +89,88 @@ extension IndexStore {
         return GatedSearchResult(hits: hits, signals: signals, covered: !hits.isEmpty && gate.isCovered(signals))
     }
 }
+
+/// How `expandedHybridSearch` weighs its four rankings (weighted reciprocal-rank fusion).
+public struct ExpansionWeights: Sendable, Hashable {
+    /// BM25 and e5 of the question alone, as in `FusionWeights`.
+    public var questionKeyword: Double
+    public var questionDense: Double
+    /// BM25 and e5 of the question followed by the expansion.
+    public var expandedKeyword: Double
+    public var expandedDense: Double
+    public var rankOffset: Double
+    /// How many candidates each ranking contributes (at least `k`).
+    public var candidates: Int
+
+    public init(questionKeyword: Double, questionDense: Double, expandedKeyword: Double, expandedDense: Double,
+                rankOffset: Double, candidates: Int) {
+        self.questionKeyword = questionKeyword
+        self.questionDense = questionDense
+        self.expandedKeyword = expandedKeyword
+        self.expandedDense = expandedDense
+        self.rankOffset = rankOffset
+        self.candidates = candidates
+    }
+
+    /// Chosen on the French development set (BENCHMARKS.md, "Query expansion"): the question's
+    /// two rankings keep `FusionWeights.tuned`'s weights and offset; the expanded keyword ranking
+    /// counts as much as the question's (its new words are the answer's vocabulary: the command,
+    /// the technical term), the expanded e5 ranking less (a wrong guess moves the whole vector).
+    public static let tuned = ExpansionWeights(questionKeyword: 1, questionDense: 0.75, expandedKeyword: 1, expandedDense: 0.5,
+                                               rankOffset: 1, candidates: 50)
+}
+
+extension IndexStore {
+    /// Hybrid search helped by `expansion`, a text written from the question alone to stand for
+    /// its answer (by a language model: "query2doc"). A question written in other words than its
+    /// passage ("éteindre la machine" for `shutdown -h now`) shares few words and little meaning
+    /// with it; a guessed answer often names what the passage names. The guess may be wrong, so it
+    /// only adds rankings: BM25 and e5 of the question, and of the question followed by the
+    /// guess, fused by weighted reciprocal rank (`ExpansionWeights`). A keyword ranking whose best
+    /// score says nothing (only ubiquitous terms) gets no weight, as in `hybridSearch`. Without
+    /// vectors of `embedder`'s model, the two keyword rankings alone.
+    public func expandedHybridSearch(_ query: String, expansion: String, embedder: (any QueryEmbedder)?, k: Int = 5,
+                                     weights: ExpansionWeights = .tuned) throws -> [SearchHit] {
+        guard k > 0 else { return [] }
+        let depth = max(k, weights.candidates)
+        let expanded = query + "\n" + expansion
+        var rankings: [(weight: Double, keyword: Bool, hits: [SearchHit])] = [
+            (weights.questionKeyword, true, try search(query, k: depth)),
+            (weights.expandedKeyword, true, try search(expanded, k: depth)),
+        ]
+        if let embedder, try hasVectors(modelID: embedder.modelID) {
+            for (text, weight) in [(query, weights.questionDense), (expanded, weights.expandedDense)] {
+                let vector: [Float]
+                do {
+                    vector = try embedder.embed(query: text)
+                } catch {
+                    throw IndexError.embedder(model: embedder.modelID, reason: String(describing: error))
+                }
+                rankings.append((weight, false, try denseSearch(vector, modelID: embedder.modelID, k: depth)))
+            }
+        }
+        let hasDense = rankings.contains { !$0.keyword }
+        var scores: [Int64: Double] = [:]
+        var hits: [Int64: SearchHit] = [:]
+        for (index, ranking) in rankings.enumerated() {
+            let informative = !ranking.keyword || !hasDense
+                || (ranking.hits.first?.bm25Score ?? 0) >= FusionWeights.informativeKeywordScore
+            for (rank, hit) in ranking.hits.enumerated() {
+                if informative { scores[hit.chunkID, default: 0] += ranking.weight / (weights.rankOffset + Double(rank + 1)) }
+                // The scores shown are the question's own: its BM25 (and snippet), its cosine.
+                if index == 0 || hits[hit.chunkID] == nil {
+                    var shown = hit
+                    if index != 0 { shown.bm25Score = nil }
+                    if index != 2 { shown.denseScore = hits[hit.chunkID]?.denseScore }
+                    hits[hit.chunkID] = shown
+                }
+                if index == 2 { hits[hit.chunkID]?.denseScore = hit.denseScore }
+            }
+        }
+        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).compactMap { item in
+            guard var hit = hits[item.key] else { return nil }
+            hit.score = item.value
+            return hit
+        }
+    }
+}

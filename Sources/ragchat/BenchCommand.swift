@@ -226,6 +226,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("index"), help: "A postgres:// URL: also copy the set's index there (schema eval_<set>, replaced) and compare hit@k, the gate's decisions and HNSW recall@5 with SQLite's.")
         var postgresURL: String?
 
+        @Option(help: "Instruct GGUF model that guesses each question's answer (as `ragchat serve --expansion-model`): adds a hybrid+expansion row and its misses. Guesses are kept in --work, one file per set and model.")
+        var expansionModel: String?
+
         @Option(help: "Write every question's 30 best hybrid candidates to this JSON file with the question's best cosine against each candidate's sentences and sentence pairs (pairs after the chunk's context), to study sentence-level reranking offline: [{id, class, hits: [[chunk, bm25, cosine, best sentence cosine, best pair cosine, answers]]}].")
         var rerankStudy: String?
 
@@ -284,6 +287,17 @@ struct BenchCommand: AsyncParsableCommand {
             Terminal.out("| mode | questions | hit@1 | hit@3 | hit@5 | MRR@5 |\n|---|---|---|---|---|---|\n")
             let runs = try [SearchMode.bm25, .dense, .hybrid].map { try bench.run($0) }
             for run in runs { for row in run.rows { Terminal.out(row + "\n") } }
+            var expandedRun: RetrievalRun?
+            if let expansionModel {
+                let expansions = try Self.expansions(of: set, model: expansionModel, workDirectory: workDirectory)
+                let run = try bench.runExpanded(expansions.guesses)
+                for row in run.rows { Terminal.out(row + "\n") }
+                Terminal.out(String(format: "\nquery expansion by %@: %d guesses written in %.1f s (%.2f s each), %d read from %@\n",
+                                    URL(fileURLWithPath: expansionModel).lastPathComponent, expansions.written, expansions.seconds,
+                                    expansions.written > 0 ? expansions.seconds / Double(expansions.written) : 0,
+                                    expansions.guesses.count - expansions.written, expansions.cache))
+                expandedRun = run
+            }
 
             let signals = try bench.signals()
             let gate = RelevanceGate.standard(forEncoder: encoder.modelID)
@@ -305,6 +319,14 @@ struct BenchCommand: AsyncParsableCommand {
                 Terminal.out("  \(question.id) [\(question.questionClass.rawValue)] \(question.question)  → expected \(question.file ?? "?")"
                     + (question.page.map { " p. \($0)" } ?? "") + "; top: \(top.map { $0.file + ($0.page.map { " p. \($0)" } ?? "") } ?? "none")\n")
             }
+            if let expandedRun {
+                let misses = set.covered.filter { (expandedRun.ranks[$0.id] ?? nil) == nil }
+                Terminal.out("\nhybrid+expansion misses: \(misses.count): \(misses.map(\.id).joined(separator: " "))\n")
+                let gained = set.covered.filter { (hybrid.ranks[$0.id] ?? nil) == nil && (expandedRun.ranks[$0.id] ?? nil) != nil }
+                let lost = set.covered.filter { (hybrid.ranks[$0.id] ?? nil) != nil && (expandedRun.ranks[$0.id] ?? nil) == nil }
+                Terminal.out("  found only with the expansion: \(gained.map(\.id).joined(separator: " "))\n")
+                Terminal.out("  lost with the expansion: \(lost.map(\.id).joined(separator: " "))\n")
+            }
             if verbose {
                 Terminal.out("\nid\tclass\tbm25\tdense\thybrid\tcosine\tmargin\tcoverage\tterms\tunknown\tquestion\n")
                 for question in set.questions {
@@ -324,6 +346,35 @@ struct BenchCommand: AsyncParsableCommand {
                     Terminal.out("  dense \(dense)  offset \(Int(offset)): \(score.hitAt1) \(score.hitAt3) \(score.hitAt5)  mrr \(String(format: "%.3f", score.mrrAt5))\n")
                 }
             }
+        }
+
+        /// Each question's guessed answer by `model`, read from `workDirectory/expansions-<set>-<model>.json`
+        /// when that file holds it for the same question text, else written (and the file updated).
+        static func expansions(of set: EvalSet, model: String, workDirectory: String) throws
+            -> (guesses: [String: String], written: Int, seconds: Double, cache: String) {
+            let name = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
+            let cache = URL(fileURLWithPath: workDirectory).appendingPathComponent("expansions-\(set.name)-\(name).json")
+            // question text → guess
+            var stored = (try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: cache))) ?? [:]
+            var expander: QueryExpander?
+            var guesses: [String: String] = [:]
+            var written = 0
+            let start = MonotonicClock.now()
+            for question in set.questions {
+                if let guess = stored[question.question] { guesses[question.id] = guess; continue }
+                if expander == nil { expander = try QueryExpander(modelPath: model) }
+                let guess = try expander?.expand(question.question) ?? ""
+                stored[question.question] = guess
+                guesses[question.id] = guess
+                written += 1
+            }
+            let seconds = MonotonicClock.seconds(since: start)
+            if written > 0 {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                try encoder.encode(stored).write(to: cache)
+            }
+            return (guesses, written, seconds, cache.path)
         }
 
         static func describe(_ s: RelevanceSignals) -> String {
@@ -365,6 +416,9 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Passages per question, as `ragchat serve --top-k` (default: the server's).")
         var topK: Int?
 
+        @Option(help: "Instruct GGUF model guessing each question's answer for retrieval, as `ragchat serve --expansion-model`.")
+        var expansionModel: String?
+
         @Option(help: "Write every answer and its scores as JSON to this file.")
         var json: String?
 
@@ -401,6 +455,7 @@ struct BenchCommand: AsyncParsableCommand {
                 configuration.remote = RemoteConfiguration.fromEnvironment()
                 if let m = run.model { configuration.modelPath = m }
                 if let topK { configuration.topK = topK }
+                configuration.expansionModelPath = expansionModel
                 var logger = Logger(label: "ragchat.bench")
                 logger.logLevel = .warning
                 let loaded = try await EngineLoader.load(configuration, logger: logger)

@@ -83,6 +83,54 @@ extension IndexStoreContract {
         }
     }
 
+    @Suite("Hybrid search with a guessed answer")
+    struct ExpandedSearchTests {
+        @Test(arguments: IndexImplementation.all)
+        func theGuessBringsTheAnswersWords(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+            // No word of the question is in pates.txt; the guess names what it holds.
+            let question = "Laquelle se mange sans douceur ?"
+            let guess = "La pâte sablée en contient."
+            let expanded = try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 10)
+            let plain = try store.hybridSearch(question, vector: try embedder.embed(query: question), modelID: embedder.modelID, k: 10)
+            let rank = { (hits: [SearchHit]) in hits.firstIndex { $0.file == "pates.txt" } ?? hits.count }
+            #expect(rank(expanded) < rank(plain))
+            #expect(expanded.map(\.score) == expanded.map(\.score).sorted(by: >))
+            // The scores shown are the question's own: no chunk holds its words.
+            #expect(expanded.allSatisfy { $0.bm25Score == nil })
+            // Without vectors of the encoder's model: the two keyword rankings alone.
+            let keywordOnly = try store.expandedHybridSearch(question, expansion: guess, embedder: FakeEmbedder(modelID: "other"), k: 3)
+            #expect(keywordOnly.first?.file == "pates.txt")
+            #expect(keywordOnly.allSatisfy { $0.denseScore == nil })
+            #expect(try store.expandedHybridSearch(question, expansion: guess, embedder: nil, k: 3).map(\.chunkID)
+                == keywordOnly.map(\.chunkID))
+            #expect(try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 0).isEmpty)
+        }
+
+        @Test(arguments: IndexImplementation.all)
+        func withoutTheGuessesWeightItIsHybridSearch(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+            let plain = FusionWeights.tuned
+            let weights = ExpansionWeights(questionKeyword: plain.bm25, questionDense: plain.dense, expandedKeyword: 0, expandedDense: 0,
+                                           rankOffset: plain.rankOffset, candidates: plain.candidates)
+            for question in ["pâte brisée sucre", "Quels sont les secrets d'une bonne tarte ?", "Laquelle se mange sans douceur ?"] {
+                let vector = try embedder.embed(query: question)
+                let hybrid = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 4, weights: plain)
+                let expanded = try store.expandedHybridSearch(question, expansion: "Une réponse sans rapport : le ciel est bleu.",
+                                                              embedder: embedder, k: 4, weights: weights)
+                #expect(expanded.map(\.chunkID) == hybrid.map(\.chunkID), "\(question)")
+                #expect(expanded.map(\.bm25Score) == hybrid.map(\.bm25Score), "\(question)")
+                #expect(expanded.map(\.denseScore) == hybrid.map(\.denseScore), "\(question)")
+            }
+        }
+    }
+
     @Suite("Search modes")
     struct SearchModeTests {
         @Test(arguments: IndexImplementation.all)

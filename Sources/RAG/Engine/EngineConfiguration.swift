@@ -24,6 +24,9 @@ public struct EngineConfiguration: Sendable {
     public var modelPath = "models/decoder/gemma-3-270m-q4_k_m.gguf"
     /// Context length for the local model (nil: the file's own, capped at 4,096).
     public var contextLength: Int?
+    /// An instruct GGUF model that writes a guess at each covered question's answer for retrieval
+    /// to search with as well (`QueryExpander`); nil: the question alone is searched.
+    public var expansionModelPath: String?
     /// Longest local answer, in tokens.
     public var maxAnswerTokens = 256
     /// The OpenAI-compatible API of the `remote` backend (nil: no remote backend).

@@ -40,7 +40,17 @@ public enum EngineLoader {
             }
         }
 
-        let retriever = gatedRetriever(store: store, encoder: encoder, logger: logger)
+        var expander: QueryExpander?
+        if let path = configuration.expansionModelPath {
+            do {
+                expander = try QueryExpander(modelPath: path)
+                info["query expansion"] = expander?.modelName
+            } catch {
+                logger.warning("query expansion not loaded: \(error)")
+                problems.append("query expansion model \(path) failed to load (\(error)): the question alone is searched")
+            }
+        }
+        let retriever = gatedRetriever(store: store, encoder: encoder, expander: expander, logger: logger)
         if let encoder, try store.hasVectors(modelID: encoder.modelID) {
             info["retrieval"] = "hybrid (BM25 + \(encoder.modelID))"
         } else {
@@ -91,7 +101,10 @@ public enum EngineLoader {
     /// an ingest run while the server is up is picked up), keyword search otherwise; behind the
     /// relevance gate: when no passage is relevant, none is returned, and the pipeline answers
     /// that the documents do not cover the question without calling a model.
-    static func gatedRetriever(store: any IndexStore, encoder: SentenceEncoder?, logger: Logger) -> IndexRetriever {
+    /// With an `expander`, a covered question is searched again with the expander's guess at its
+    /// answer (`expandedHybridSearch`); the gate decides on the question alone, before any guess.
+    static func gatedRetriever(store: any IndexStore, encoder: SentenceEncoder?, expander: QueryExpander? = nil,
+                               logger: Logger) -> IndexRetriever {
         let gate = RelevanceGate.standard(forEncoder: encoder?.modelID)
         // The gate reads the machine's word lists (about 0.7 s) for its first question: now,
         // while the rest loads, rather than then.
@@ -103,8 +116,19 @@ public enum EngineLoader {
                 logger.info("not covered by the documents (\(result.signals)): \(query.prefix(200))")
                 throw NotCoveredByDocuments(missingNames: result.signals.unknownNames)
             }
+            var hits = result.hits
+            if let expander {
+                do {
+                    hits = try await Task.detached {
+                        let expansion = try expander.expand(query)
+                        return try store.expandedHybridSearch(query, expansion: expansion, embedder: encoder, k: k)
+                    }.value
+                } catch {
+                    logger.warning("query expansion failed (\(error)): the question alone is searched")
+                }
+            }
             // Steps and lists run past one chunk: the best passage brings the rest of its section.
-            return try store.answerPassages(for: query, hits: result.hits)
+            return try store.answerPassages(for: query, hits: hits)
         }
     }
 
