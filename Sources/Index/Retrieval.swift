@@ -128,10 +128,13 @@ extension IndexStore {
     /// only adds rankings: BM25 and e5 of the question, and of the question followed by the
     /// guess, fused by weighted reciprocal rank (`ExpansionWeights`). A keyword ranking whose best
     /// score says nothing (only ubiquitous terms) gets no weight, as in `hybridSearch`. Without
-    /// vectors of `embedder`'s model, the two keyword rankings alone.
+    /// vectors of `embedder`'s model, the two keyword rankings alone; with a blank `expansion`,
+    /// `search(_:mode: .hybrid, …)`.
     public func expandedHybridSearch(_ query: String, expansion: String, embedder: (any QueryEmbedder)?, k: Int = 5,
                                      weights: ExpansionWeights = .tuned) throws -> [SearchHit] {
         guard k > 0 else { return [] }
+        // No guess (the model said nothing): the question's own hybrid search.
+        if expansion.allSatisfy(\.isWhitespace) { return try search(query, mode: .hybrid, embedder: embedder, k: k) }
         let depth = max(k, weights.candidates)
         let expanded = query + "\n" + expansion
         var rankings: [(weight: Double, keyword: Bool, hits: [SearchHit])] = [

@@ -108,6 +108,8 @@ extension IndexStoreContract {
             #expect(try store.expandedHybridSearch(question, expansion: guess, embedder: nil, k: 3).map(\.chunkID)
                 == keywordOnly.map(\.chunkID))
             #expect(try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 0).isEmpty)
+            #expect(try store.expandedHybridSearch(question, expansion: " \n", embedder: embedder, k: 3)
+                == (try store.search(question, mode: .hybrid, embedder: embedder, k: 3)))
         }
 
         @Test(arguments: IndexImplementation.all)
