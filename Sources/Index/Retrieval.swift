@@ -154,24 +154,25 @@ extension IndexStore {
         }
         let hasDense = rankings.contains { !$0.keyword }
         var scores: [Int64: Double] = [:]
-        var hits: [Int64: SearchHit] = [:]
-        for (index, ranking) in rankings.enumerated() {
+        for ranking in rankings {
             let informative = !ranking.keyword || !hasDense
                 || (ranking.hits.first?.bm25Score ?? 0) >= FusionWeights.informativeKeywordScore
+            let weight = informative ? ranking.weight : 0
             for (rank, hit) in ranking.hits.enumerated() {
-                if informative { scores[hit.chunkID, default: 0] += ranking.weight / (weights.rankOffset + Double(rank + 1)) }
-                // The scores shown are the question's own: its BM25 (and snippet), its cosine.
-                if index == 0 || hits[hit.chunkID] == nil {
-                    var shown = hit
-                    if index != 0 { shown.bm25Score = nil }
-                    if index != 2 { shown.denseScore = hits[hit.chunkID]?.denseScore }
-                    hits[hit.chunkID] = shown
-                }
-                if index == 2 { hits[hit.chunkID]?.denseScore = hit.denseScore }
+                scores[hit.chunkID, default: 0] += weight / (weights.rankOffset + Double(rank + 1))
             }
         }
+        // Each chunk as first listed (the question's keyword hits first: their snippets mark its
+        // words), with the question's own scores: its BM25, its cosine.
+        var shown: [Int64: SearchHit] = [:]
+        for ranking in rankings { for hit in ranking.hits where shown[hit.chunkID] == nil { shown[hit.chunkID] = hit } }
+        let questionBM25 = Dictionary(rankings[0].hits.map { ($0.chunkID, $0.bm25Score) }, uniquingKeysWith: { first, _ in first })
+        let questionCosine = rankings.count > 2
+            ? Dictionary(rankings[2].hits.map { ($0.chunkID, $0.denseScore) }, uniquingKeysWith: { first, _ in first }) : [:]
         return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).compactMap { item in
-            guard var hit = hits[item.key] else { return nil }
+            guard var hit = shown[item.key] else { return nil }
+            hit.bm25Score = questionBM25[item.key] ?? nil
+            hit.denseScore = questionCosine[item.key] ?? nil
             hit.score = item.value
             return hit
         }
