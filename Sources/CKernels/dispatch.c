@@ -243,48 +243,90 @@ static void matmul_block(int type, float *out, size_t outStride, const char *p, 
     }
 }
 
+// How many groups of 16 prompt activations a Q4_K or Q6_K product runs in the lanes of one vector
+// on VNNI (ck_q4_K_gemm_x16_vnni, ck_q6_K_tiled_x16_vnni: the bits of the 4-activation kernels);
+// 0: another type, fewer than 16 activations, or no VNNI. llama.cpp multiplies prompt rows 4 at a
+// time with its repacked Q4_K GEMM (its own rounding order) and the remaining ntok % 4 rows like a
+// single token, and Q6_K prompts of 8+ rows with its tiled K-quant GEMM.
+static int x16_groups(int type, int ntok) {
 #if CK_X86
-// The first 16 * k prompt activations of a Q4_K or Q6_K product on VNNI, 16 at a time in the lanes
-// of one vector (ck_q4_K_gemm_x16_vnni, ck_q6_K_tiled_x16_vnni: the bits of the 4-activation
-// kernels), the activations interleaved once per call. Returns how many activations it did (0:
-// another type, fewer than 16 activations, or no memory for the interleaved copy). The same form
-// for Q5_0 and Q8_0 (their one-row dot's 8 float lanes per activation) was measured no faster than
-// the register tiles.
-static int matmul_x16_vnni(float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int r1, int n,
-                           const char *a, size_t actStride, int ntok, int ngemm, int tiled, int rowBlock) {
+    if (!ck_has_vnni()) return 0;
+    const int ngemm = (type == CK_Q4_K && ntok >= 4) ? ntok - ntok % 4 : 0;
+    const int tiled = type == CK_Q6_K && ntok >= 8;
     const int lanes = ngemm ? ngemm : tiled ? ntok : 0;
-    if (lanes < 16) return 0;
-    const int groups = lanes / 16, nb = n / 256;
-    ck_q8_K_x16 *pk = aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof(ck_q8_K_x16));
-    if (!pk) return 0;
-    for (int g = 0; g < groups; g++) ck_q8_K_pack_x16(pk + (size_t)g * nb, a + (size_t)g * 16 * actStride, actStride, nb);
+    return lanes / 16;
+#else
+    (void)type; (void)ntok;
+    return 0;
+#endif
+}
+
+int ck_matmul_pack_groups(int type, int ntok) { return x16_groups(type, ntok); }
+
+size_t ck_matmul_pack_size(int type, int n, int ntok) {
+#if CK_X86
+    return (size_t)x16_groups(type, ntok) * (size_t)(n / 256) * sizeof(ck_q8_K_x16);
+#else
+    (void)type; (void)n; (void)ntok;
+    return 0;
+#endif
+}
+
+void ck_matmul_pack(int type, void *packed, int n, const void *acts, size_t actStride, int ntok, int g0, int g1) {
+#if CK_X86
+    const int groups = x16_groups(type, ntok), nb = n / 256;
+    for (int g = g0; g < g1 && g < groups; g++)
+        ck_q8_K_pack_x16((ck_q8_K_x16 *)packed + (size_t)g * nb, (const char *)acts + (size_t)g * 16 * actStride, actStride, nb);
+#else
+    (void)type; (void)packed; (void)n; (void)acts; (void)actStride; (void)ntok; (void)g0; (void)g1;
+#endif
+}
+
+#if CK_X86
+// The first 16 * x16_groups activations of a Q4_K or Q6_K product on VNNI, 16 at a time in the lanes
+// of one vector, from `given` (ck_matmul_pack's interleaved copy) or, when NULL, a copy interleaved
+// here. Returns how many activations it did (0: x16_groups is 0, or no memory for the copy). The
+// same form for Q5_0 and Q8_0 (their one-row dot's 8 float lanes per activation) was measured no
+// faster than the register tiles.
+static int matmul_x16_vnni(int type, float *out, size_t outStride, const char *p, size_t rowBytes, int r0, int r1, int n,
+                           const char *a, size_t actStride, int ntok, int rowBlock, const ck_q8_K_x16 *given) {
+    const int groups = x16_groups(type, ntok), nb = n / 256;
+    if (groups == 0) return 0;
+    ck_q8_K_x16 *own = NULL;
+    const ck_q8_K_x16 *pk = given;
+    if (!pk) {
+        own = aligned_alloc(64, (size_t)groups * (size_t)nb * sizeof(ck_q8_K_x16));
+        if (!own) return 0;
+        ck_matmul_pack(type, own, n, a, actStride, ntok, 0, groups);
+        pk = own;
+    }
     for (int rb = r0; rb < r1; rb += rowBlock) {
         const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
         for (int g = 0; g < groups; g++) {
             for (int r = rb; r < re; r++) {
                 const char *row = p + (size_t)r * rowBytes;
                 float *o = out + (size_t)g * 16 * outStride + (r - r0);
-                if (ngemm) ck_q4_K_gemm_x16_vnni(n, (const ck_block_q4_K *)row, pk + (size_t)g * nb, o, outStride);
+                if (type == CK_Q4_K) ck_q4_K_gemm_x16_vnni(n, (const ck_block_q4_K *)row, pk + (size_t)g * nb, o, outStride);
                 else ck_q6_K_tiled_x16_vnni(n, (const ck_block_q6_K *)row, pk + (size_t)g * nb, o, outStride);
             }
         }
     }
-    free(pk);
+    free(own);
     return groups * 16;
 }
 #endif
 
-void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
-               const void *acts, size_t actStride, int ntok) {
+void ck_matmul_packed(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+                      const void *acts, size_t actStride, int ntok, const void *packed) {
     const char *p = (const char *)w, *a = (const char *)acts;
 #if CK_X86
-    // llama.cpp multiplies prompt rows 4 at a time with its repacked Q4_K GEMM (its own rounding
-    // order) and the remaining ntok % 4 rows like a single token,
+    // llama.cpp's orders (see x16_groups): Q4_K prompts 4 rows at a time, the ntok % 4 rest like
+    // single tokens; Q6_K prompts of 8+ rows tiled.
     const int ngemm = (type == CK_Q4_K && ck_has_avx2() && ntok >= 4) ? ntok - ntok % 4 : 0;
-    // and Q6_K prompts of 8+ rows with its tiled K-quant GEMM.
     const int tiled = type == CK_Q6_K && ck_has_avx2() && ntok >= 8;
 #else
     const int ngemm = 0, tiled = 0;
+    (void)packed;
 #endif
     // Cache blocking: a block of weight rows (~256 KB, kept in L2) meets the activations a few
     // tokens at a time (~64 KB). Row by row over the whole prompt, every weight row would stream
@@ -296,7 +338,8 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
     const int tokenBlock = tb_tokens < 8 ? 8 : (int)(tb_tokens & ~(size_t)7);
     int tstart = 0;
 #if CK_X86
-    if (ck_has_vnni()) tstart = matmul_x16_vnni(out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok, ngemm, tiled, rowBlock);
+    tstart = matmul_x16_vnni(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok, rowBlock,
+                             (const ck_q8_K_x16 *)packed);
 #endif
     for (int rb = r0; rb < r1; rb += rowBlock) {
         const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
@@ -305,6 +348,11 @@ void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t row
             matmul_block(type, out, outStride, p, rowBytes, r0, rb, re, n, a, actStride, tb, te, ngemm, tiled);
         }
     }
+}
+
+void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+               const void *acts, size_t actStride, int ntok) {
+    ck_matmul_packed(type, out, outStride, w, rowBytes, r0, r1, n, acts, actStride, ntok, NULL);
 }
 
 void ck_e5_gemm(float *out, size_t outStride, const void *packed, int r0, int r1, int cols, const void *acts,

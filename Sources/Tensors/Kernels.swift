@@ -68,8 +68,15 @@ public enum Kernels {
         let stride = x.stride(kind)
         let type = Int32(w.type.rawValue), n = Int32(w.cols), rb = w.rowBytes, ntok = Int32(x.count)
         let rows = w.rows
+        // Interleave the activations once for every share rather than once per share.
+        let groups = Int(ck_matmul_pack_groups(type, ntok)), packBytes = ck_matmul_pack_size(type, n, ntok)
+        let packed = packBytes > 0 ? UnsafeMutableRawPointer.allocate(byteCount: packBytes, alignment: 64) : nil
+        defer { packed?.deallocate() }
+        if let packed {
+            pool.parallelFor(groups) { g0, g1 in ck_matmul_pack(type, packed, n, act, stride, ntok, Int32(g0), Int32(g1)) }
+        }
         pool.parallelFor(rows, minChunk: 16) { r0, r1 in
-            ck_matmul(type, out + r0, rows, w.data, rb, Int32(r0), Int32(r1), n, act, stride, ntok)
+            ck_matmul_packed(type, out + r0, rows, w.data, rb, Int32(r0), Int32(r1), n, act, stride, ntok, packed)
         }
     }
 

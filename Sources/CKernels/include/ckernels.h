@@ -70,6 +70,16 @@ void ck_matvec_each(int type, float *out, size_t outStride, const void *w, size_
 void ck_matmul(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
                const void *acts, size_t actStride, int ntok);
 
+// The prompt activations of a product interleaved once for every thread's share (on VNNI, Q4_K and
+// Q6_K weights, 16+ activations): ck_matmul_pack_groups groups of 16, ck_matmul_pack_size bytes
+// (0: nothing to interleave; 64-byte aligned), groups g0..<g1 written by ck_matmul_pack, read by
+// ck_matmul_packed (packed NULL: ck_matmul, which interleaves its own copy). Same bits either way.
+int ck_matmul_pack_groups(int type, int ntok);
+size_t ck_matmul_pack_size(int type, int n, int ntok);
+void ck_matmul_pack(int type, void *packed, int n, const void *acts, size_t actStride, int ntok, int g0, int g1);
+void ck_matmul_packed(int type, float *out, size_t outStride, const void *w, size_t rowBytes, int r0, int r1, int n,
+                      const void *acts, size_t actStride, int ntok, const void *packed);
+
 // W rows r0..<r1 (n weights each) -> out (r1-r0, n) row-major f32
 void ck_dequantize_rows(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n);
 
