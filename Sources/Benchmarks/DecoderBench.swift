@@ -65,7 +65,7 @@ public enum DecoderBench {
                            decodeTokens: Int = 128, threads: Int = ThreadPool.onlineCPUs, mode: PrefillMode = .quantized,
                            verifyTokens: [Int] = []) throws -> Result {
         let t0 = MonotonicClock.now()
-        let pool = threads == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: threads)
+        let pool = ThreadPool.sized(threads)
         let file = try GGUFFile(path: path)
         var textTokens: [Int]?
         if let promptText {

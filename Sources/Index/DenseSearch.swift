@@ -44,24 +44,30 @@ extension FusionWeights {
     /// one (cosines, best first, already cut at `minimumCosine`): the best `k`, ties by chunk id.
     /// The same for every implementation.
     func fuse(keyword: [(id: Int64, score: Double)], dense: [(id: Int64, score: Double)], k: Int) -> [FusedRank] {
+        let bm25 = Dictionary(keyword.map { ($0.id, $0.score) }, uniquingKeysWith: { first, _ in first })
+        let cosine = Dictionary(dense.map { ($0.id, $0.score) }, uniquingKeysWith: { first, _ in first })
+        return Self.fuse([(self.bm25, true, keyword), (self.dense, false, dense)], rankOffset: rankOffset, k: k).map {
+            FusedRank(id: $0.id, score: $0.score, bm25: bm25[$0.id], cosine: cosine[$0.id])
+        }
+    }
+
+    /// Weighted reciprocal-rank fusion of any rankings (scores best first): each item adds
+    /// weight / (rankOffset + rank) to its chunk; the best `k`, ties by chunk id. When every matched
+    /// term is in over half of the chunks, FTS5 floors their IDF to 1e-6 and a keyword order is
+    /// noise ("tarte aux pommes" over a book about apple pies): such a keyword ranking then weighs
+    /// nothing, unless no dense ranking has anything to say (its items are still listed).
+    static func fuse(_ rankings: [(weight: Double, isKeyword: Bool, ranked: [(id: Int64, score: Double)])],
+                     rankOffset: Double, k: Int) -> [(id: Int64, score: Double)] {
+        let hasDense = rankings.contains { !$0.isKeyword && !$0.ranked.isEmpty }
         var scores: [Int64: Double] = [:]
-        var bm25: [Int64: Double] = [:]
-        var cosine: [Int64: Double] = [:]
-        // When every matched term is in over half of the chunks, FTS5 floors their IDF to
-        // 1e-6 and the keyword order is noise ("tarte aux pommes" over a book about apple
-        // pies): it then ranks nothing, the dense list decides (its scores are still shown).
-        let keywordWeight = (keyword.first?.score ?? 0) >= Self.informativeKeywordScore || dense.isEmpty ? self.bm25 : 0
-        for (rank, item) in keyword.enumerated() {
-            scores[item.id, default: 0] += keywordWeight / (rankOffset + Double(rank + 1))
-            bm25[item.id] = item.score
+        for ranking in rankings {
+            let informative = !ranking.isKeyword || !hasDense || (ranking.ranked.first?.score ?? 0) >= informativeKeywordScore
+            let weight = informative ? ranking.weight : 0
+            for (rank, item) in ranking.ranked.enumerated() {
+                scores[item.id, default: 0] += weight / (rankOffset + Double(rank + 1))
+            }
         }
-        for (rank, item) in dense.enumerated() {
-            scores[item.id, default: 0] += self.dense / (rankOffset + Double(rank + 1))
-            cosine[item.id] = item.score
-        }
-        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).map {
-            FusedRank(id: $0.key, score: $0.value, bm25: bm25[$0.key], cosine: cosine[$0.key])
-        }
+        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).map { ($0.key, $0.value) }
     }
 }
 

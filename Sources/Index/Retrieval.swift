@@ -92,32 +92,24 @@ extension IndexStore {
 
 /// How `expandedHybridSearch` weighs its four rankings (weighted reciprocal-rank fusion).
 public struct ExpansionWeights: Sendable, Hashable {
-    /// BM25 and e5 of the question alone, as in `FusionWeights`.
-    public var questionKeyword: Double
-    public var questionDense: Double
+    /// BM25 and e5 of the question alone, the rank offset and the candidates per ranking, as in
+    /// `hybridSearch`.
+    public var question: FusionWeights
     /// BM25 and e5 of the question followed by the expansion.
     public var expandedKeyword: Double
     public var expandedDense: Double
-    public var rankOffset: Double
-    /// How many candidates each ranking contributes (at least `k`).
-    public var candidates: Int
 
-    public init(questionKeyword: Double, questionDense: Double, expandedKeyword: Double, expandedDense: Double,
-                rankOffset: Double, candidates: Int) {
-        self.questionKeyword = questionKeyword
-        self.questionDense = questionDense
+    public init(question: FusionWeights, expandedKeyword: Double, expandedDense: Double) {
+        self.question = question
         self.expandedKeyword = expandedKeyword
         self.expandedDense = expandedDense
-        self.rankOffset = rankOffset
-        self.candidates = candidates
     }
 
     /// Chosen on the French development set (BENCHMARKS.md, "Query expansion"): the question's
-    /// two rankings keep `FusionWeights.tuned`'s weights and offset; the expanded keyword ranking
-    /// counts as much as the question's (its new words are the answer's vocabulary: the command,
-    /// the technical term), the expanded e5 ranking less (a wrong guess moves the whole vector).
-    public static let tuned = ExpansionWeights(questionKeyword: 1, questionDense: 0.75, expandedKeyword: 1, expandedDense: 0.5,
-                                               rankOffset: 1, candidates: 50)
+    /// two rankings keep `FusionWeights.tuned`; the expanded keyword ranking counts as much as the
+    /// question's (its new words are the answer's vocabulary: the command, the technical term),
+    /// the expanded e5 ranking less (a wrong guess moves the whole vector).
+    public static let tuned = ExpansionWeights(question: .tuned, expandedKeyword: 1, expandedDense: 0.5)
 }
 
 extension IndexStore {
@@ -135,14 +127,14 @@ extension IndexStore {
         guard k > 0 else { return [] }
         // No guess (the model said nothing): the question's own hybrid search.
         if expansion.allSatisfy(\.isWhitespace) { return try search(query, mode: .hybrid, embedder: embedder, k: k) }
-        let depth = max(k, weights.candidates)
+        let depth = max(k, weights.question.candidates)
         let expanded = query + "\n" + expansion
-        var rankings: [(weight: Double, keyword: Bool, hits: [SearchHit])] = [
-            (weights.questionKeyword, true, try search(query, k: depth)),
+        var rankings: [(weight: Double, isKeyword: Bool, hits: [SearchHit])] = [
+            (weights.question.bm25, true, try search(query, k: depth)),
             (weights.expandedKeyword, true, try search(expanded, k: depth)),
         ]
         if let embedder, try hasVectors(modelID: embedder.modelID) {
-            for (text, weight) in [(query, weights.questionDense), (expanded, weights.expandedDense)] {
+            for (text, weight) in [(query, weights.question.dense), (expanded, weights.expandedDense)] {
                 let vector: [Float]
                 do {
                     vector = try embedder.embed(query: text)
@@ -152,16 +144,9 @@ extension IndexStore {
                 rankings.append((weight, false, try denseSearch(vector, modelID: embedder.modelID, k: depth)))
             }
         }
-        let hasDense = rankings.contains { !$0.keyword }
-        var scores: [Int64: Double] = [:]
-        for ranking in rankings {
-            let informative = !ranking.keyword || !hasDense
-                || (ranking.hits.first?.bm25Score ?? 0) >= FusionWeights.informativeKeywordScore
-            let weight = informative ? ranking.weight : 0
-            for (rank, hit) in ranking.hits.enumerated() {
-                scores[hit.chunkID, default: 0] += weight / (weights.rankOffset + Double(rank + 1))
-            }
-        }
+        let fused = FusionWeights.fuse(rankings.map { ranking in
+            (ranking.weight, ranking.isKeyword, ranking.hits.map { ($0.chunkID, ranking.isKeyword ? $0.bm25Score ?? 0 : $0.denseScore ?? 0) })
+        }, rankOffset: weights.question.rankOffset, k: k)
         // Each chunk as first listed (the question's keyword hits first: their snippets mark its
         // words), with the question's own scores: its BM25, its cosine.
         var shown: [Int64: SearchHit] = [:]
@@ -169,12 +154,13 @@ extension IndexStore {
         let questionBM25 = Dictionary(rankings[0].hits.map { ($0.chunkID, $0.bm25Score) }, uniquingKeysWith: { first, _ in first })
         let questionCosine = rankings.count > 2
             ? Dictionary(rankings[2].hits.map { ($0.chunkID, $0.denseScore) }, uniquingKeysWith: { first, _ in first }) : [:]
-        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(k).compactMap { item in
-            guard var hit = shown[item.key] else { return nil }
-            hit.bm25Score = questionBM25[item.key] ?? nil
-            hit.denseScore = questionCosine[item.key] ?? nil
-            hit.score = item.value
+        return fused.compactMap { item in
+            guard var hit = shown[item.id] else { return nil }
+            hit.bm25Score = questionBM25[item.id] ?? nil
+            hit.denseScore = questionCosine[item.id] ?? nil
+            hit.score = item.score
             return hit
         }
     }
 }
+

@@ -21,6 +21,12 @@ public final class ThreadPool: @unchecked Sendable {
 
     public init(threads n: Int) { core = PoolCore(threads: n) }
 
+    /// The shared pool when `threads` is nil or its size, else a pool of its own (at least one thread).
+    public static func sized(_ threads: Int?) -> ThreadPool {
+        guard let threads, threads != shared.threadCount else { return shared }
+        return ThreadPool(threads: max(1, threads))
+    }
+
     deinit { core.stop() }
 
     /// Runs `body(i)` for i in 0..<chunks across the pool (the caller takes part) and returns

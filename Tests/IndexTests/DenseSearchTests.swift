@@ -119,8 +119,7 @@ extension IndexStoreContract {
             let embedder = FakeEmbedder()
             let store = try await DenseSearchTests.store(workspace, embedder: embedder)
             let plain = FusionWeights.tuned
-            let weights = ExpansionWeights(questionKeyword: plain.bm25, questionDense: plain.dense, expandedKeyword: 0, expandedDense: 0,
-                                           rankOffset: plain.rankOffset, candidates: plain.candidates)
+            let weights = ExpansionWeights(question: plain, expandedKeyword: 0, expandedDense: 0)
             for question in ["pâte brisée sucre", "Quels sont les secrets d'une bonne tarte ?", "Laquelle se mange sans douceur ?"] {
                 let vector = try embedder.embed(query: question)
                 let hybrid = try store.hybridSearch(question, vector: vector, modelID: embedder.modelID, k: 4, weights: plain)

@@ -36,9 +36,7 @@ public final class QueryExpander: Sendable {
         }
         let model: LanguageModel
         do {
-            let pool = threads.map { $0 == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: max(1, $0)) }
-                ?? ThreadPool.shared
-            model = try LanguageModel(path: modelPath, contextLength: Self.contextLength, maxBatch: 512, pool: pool)
+            model = try LanguageModel(path: modelPath, contextLength: Self.contextLength, maxBatch: 512, pool: .sized(threads))
             tokenizer = try GGUFTokenizerLoader.load(model.file)
         } catch {
             throw RAGError.backend(name: "query expansion", message: "cannot load \(modelPath): \(error)")
@@ -49,10 +47,7 @@ public final class QueryExpander: Sendable {
         }
         self.template = template
         generator = Generator(model: model)
-        var stops = Set(tokenizer.endOfGenerationIDs.map(Int.init))
-        if let eos = model.config.eosTokenID { stops.insert(eos) }
-        stops.formUnion(template.stopTokenIDs(tokenizer))
-        self.stops = stops
+        stops = generator.stopTokens(Array(template.stopTokenIDs(tokenizer)))
         self.maxTokens = max(1, maxTokens)
         modelName = URL(fileURLWithPath: modelPath).lastPathComponent
     }

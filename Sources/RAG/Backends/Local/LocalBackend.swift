@@ -57,9 +57,7 @@ public final class LocalBackend: AnswerBackend, @unchecked Sendable {
             throw RAGError.backend(name: "local", message: "model file not found: \(modelPath)")
         }
         do {
-            let pool = threads.map { $0 == ThreadPool.shared.threadCount ? ThreadPool.shared : ThreadPool(threads: max(1, $0)) }
-                ?? ThreadPool.shared
-            model = try LanguageModel(path: modelPath, contextLength: contextLength, maxBatch: 512, pool: pool)
+            model = try LanguageModel(path: modelPath, contextLength: contextLength, maxBatch: 512, pool: .sized(threads))
             tokenizer = try GGUFTokenizerLoader.load(model.file)
         } catch {
             throw RAGError.backend(name: "local", message: "cannot load \(modelPath): \(error)")
