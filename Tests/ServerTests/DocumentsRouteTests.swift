@@ -265,11 +265,16 @@ import TestSupport
                 #expect(r.status == .accepted)
             }
         }
-        // Indexing, then idle with one more finished pass.
+        // Indexing, then idle with one more finished pass — and by then the list shows the file
+        // indexed: the page reloads the list once on seeing the generation move, so a "queued"
+        // read at that moment would stay on screen.
         var seen: [IndexingProgress] = []
         while let p = await iterator.next() {
             seen.append(p)
-            if p.state == .idle && p.generation == 1 { break }
+            if p.state == .idle && p.generation == 1 {
+                #expect(try f.library.documents().first { $0.file == "b.txt" }?.status == .indexed)
+                break
+            }
         }
         #expect(seen.contains { $0.state == .indexing })
         #expect(seen.last?.last?.summary.hasPrefix("added 1") == true)

@@ -370,34 +370,36 @@ public final class DocumentLibrary: Sendable {
         update { progress in
             progress = IndexingProgress(state: .indexing, generation: progress.generation, last: progress.last)
         }
+        let outcome: IndexingProgress.Outcome
         do {
             let summary = try await store.ingest(dataDirectory: dataDirectory, options: ingestOptions, embedder: embedder) { [self] event in
                 update { $0.apply(event) }
             }
             logger.info("indexed \(dataDirectory.lastPathComponent)/: \(summary.line)")
-            update { progress in
-                progress = IndexingProgress(state: .idle, generation: progress.generation + 1,
-                                            last: .init(summary: summary.line, failures: summary.failures.map { "\($0.path): \($0.reason)" }))
-            }
+            outcome = .init(summary: summary.line, failures: summary.failures.map { "\($0.path): \($0.reason)" })
         } catch {
             logger.error("indexing \(dataDirectory.path) failed: \(error)")
-            update { progress in
-                progress = IndexingProgress(state: .idle, generation: progress.generation + 1,
-                                            last: .init(summary: "indexing failed: \(error)", failures: []))
-            }
+            outcome = .init(summary: "indexing failed: \(error)", failures: [])
         }
-        // What was queued or removed before this pass started is now in the index (or failed).
-        state.withLock { state in
+        // The new generation and the end of "queued"/"removing" are one change: a page that
+        // reloads the list on seeing the generation move must find the files in their final state.
+        // What was queued or removed before this pass started is now in the index (or failed);
+        // when another pass follows, they stay marked until it ends.
+        updateState { state in
+            state.progress = IndexingProgress(state: .idle, generation: state.progress.generation + 1, last: outcome)
             if !state.rerun {
                 state.queued.removeAll()
                 state.removing.removeAll()
             }
         }
-        publish()
     }
 
     private func update(_ change: (inout IndexingProgress) -> Void) {
-        state.withLock { change(&$0.progress) }
+        updateState { change(&$0.progress) }
+    }
+
+    private func updateState(_ change: (inout State) -> Void) {
+        state.withLock { change(&$0) }
         publish()
     }
 
