@@ -1,26 +1,33 @@
-// CKernels — llama.cpp-faithful attention products on fp16-representable f32 values: the f16 dots
-// in the one-token (ggml_vec_dot_f16) and prompt (tinyBLAS) orders, attention scores, values and
-// grouped (GQA) prompt attention. Each fast form (x_avx2, x_vnni) sits next to the plain C form in
-// its entry point, with the same bits.
+// CKernels — llama.cpp-faithful attention products over an F16 KV cache (keys and values as fp16
+// bits, queries as fp16-representable f32 values): the f16 dots in the one-token
+// (ggml_vec_dot_f16) and prompt (tinyBLAS) orders, attention scores, values and grouped (GQA)
+// prompt attention. Each fast form (x_avx2, x_vnni) sits next to the plain C form in its entry
+// point, with the same bits (fp16 -> f32 is exact, so converting on load changes no sum).
 #include "ck-internal.h"
+
+#if CK_X86
+// 8 or 16 fp16 values -> f32 lanes
+CK_AVX2 static inline __m256 load8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+CK_VNNI static inline __m512 load16h(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+#endif
 
 // ---------------------------------------------------------------- f16 dots
 
 // a (n,) · b (n,), both already fp16-representable, in ggml_vec_dot_f16's AVX-512 order
 // (4 accumulators of 16 lanes over 64-element steps, tree reduction, double tail).
 #if CK_X86
-CK_AVX2 static void lanes64_avx2(float *s, const float *a, const float *b, int np) {
+CK_AVX2 static void lanes64_avx2(float *s, const float *a, const uint16_t *b, int np) {
     __m256 acc[8];
     for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
     for (int i = 0; i < np; i += 64)
         for (int k = 0; k < 8; k++)
-            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), _mm256_loadu_ps(b + i + 8 * k), acc[k]);
+            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * k), load8h(b + i + 8 * k), acc[k]);
     for (int k = 0; k < 8; k++) _mm256_storeu_ps(s + 8 * k, acc[k]);
 }
 #endif
 
 // (avx2: ck_has_avx2(), read once by the callers that loop over keys)
-static float dot_f16_ggml(const float *a, const float *b, int n, int avx2) {
+static float dot_f16_ggml(const float *a, const uint16_t *b, int n, int avx2) {
     float s[64] = {0};
     const int np = n & ~63;
 #if CK_X86
@@ -29,20 +36,20 @@ static float dot_f16_ggml(const float *a, const float *b, int n, int avx2) {
     (void)avx2;
 #endif
     for (int i = 0; i < np; i += 64)
-        for (int k = 0; k < 64; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+        for (int k = 0; k < 64; k++) s[k] = fmaf(a[i + k], h2f(b[i + k]), s[k]);
     double sum = reduce64(s);
-    for (int i = np; i < n; i++) sum += (double)(a[i] * b[i]);
+    for (int i = np; i < n; i++) sum += (double)(a[i] * h2f(b[i]));
     return (float)sum;
 }
 
-float ck_dot_f16_ggml(const float *a, const float *b, int n) { return dot_f16_ggml(a, b, n, ck_has_avx2()); }
+float ck_dot_f16_ggml(const float *a, const uint16_t *b, int n) { return dot_f16_ggml(a, b, n, ck_has_avx2()); }
 
 #if CK_X86
-CK_AVX2 static float dot_f16_gemm_avx2(const float *a, const float *b, int n) {
+CK_AVX2 static float dot_f16_gemm_avx2(const float *a, const uint16_t *b, int n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     for (int i = 0; i < n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load8h(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load8h(b + i + 8), s1);
     }
     float s[16];
     _mm256_storeu_ps(s, s0);
@@ -56,7 +63,7 @@ CK_AVX2 static float dot_f16_gemm_avx2(const float *a, const float *b, int n) {
 
 // a (n,) · b (n,), n a multiple of 16, as llama.cpp's prompt path computes it (llamafile tinyBLAS
 // F16 GEMM on AVX-512: one 16-lane accumulator over the whole row, then the 16-lane reduction).
-static float dot_f16_gemm_ggml(const float *a, const float *b, int n, int avx2) {
+static float dot_f16_gemm_ggml(const float *a, const uint16_t *b, int n, int avx2) {
 #if CK_X86
     if (avx2) return dot_f16_gemm_avx2(a, b, n);
 #else
@@ -64,11 +71,11 @@ static float dot_f16_gemm_ggml(const float *a, const float *b, int n, int avx2) 
 #endif
     float s[16] = {0};
     for (int i = 0; i < n; i += 16)
-        for (int k = 0; k < 16; k++) s[k] = fmaf(a[i + k], b[i + k], s[k]);
+        for (int k = 0; k < 16; k++) s[k] = fmaf(a[i + k], h2f(b[i + k]), s[k]);
     return reduce16(s);
 }
 
-float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n) { return dot_f16_gemm_ggml(a, b, n, ck_has_avx2()); }
+float ck_dot_f16_gemm_ggml(const float *a, const uint16_t *b, int n) { return dot_f16_gemm_ggml(a, b, n, ck_has_avx2()); }
 
 // ---------------------------------------------------------------- attention scores
 
@@ -101,29 +108,29 @@ CK_VNNI static inline __m512 reduce16_x16_vnni(const __m512 *v) {
 
 // ck_attn_scores_f16_gemm with 16 keys per pass (16 independent 16-lane fma chains in flight,
 // reduced together), the rest one by one
-CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
     int j = 0;
     for (; j + 16 <= span; j += 16) {
-        const float *kj = k + (size_t)j * stride;
+        const uint16_t *kj = k + (size_t)j * stride;
         __m512 a[16];
         for (int u = 0; u < 16; u++) a[u] = _mm512_setzero_ps();
         for (int i = 0; i < n; i += 16) {
             __m512 qv = _mm512_loadu_ps(q + i);
-            for (int u = 0; u < 16; u++) a[u] = _mm512_fmadd_ps(qv, _mm512_loadu_ps(kj + (size_t)u * stride + i), a[u]);
+            for (int u = 0; u < 16; u++) a[u] = _mm512_fmadd_ps(qv, load16h(kj + (size_t)u * stride + i), a[u]);
         }
         _mm512_storeu_ps(row + j, _mm512_mul_ps(reduce16_x16_vnni(a), _mm512_set1_ps(scale)));
     }
     for (; j < span; j++) {
-        const float *kj = k + (size_t)j * stride;
+        const uint16_t *kj = k + (size_t)j * stride;
         __m512 a0 = _mm512_setzero_ps();
-        for (int i = 0; i < n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
+        for (int i = 0; i < n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
         row[j] = reduce16_vnni(a0) * scale;
     }
 }
 
 // ck_attn_scores_f16 on AVX-512: per key, the 64 lanes of ck_dot_f16_ggml in four 16-lane registers
 // and reduce64's additions lane-wise (s[l] + s[32+l], s[16+l] + s[48+l], then their sum, reduce16).
-CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+CK_VNNI static void attn_scores_vnni(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
     const int np = n & ~63;
     int j = 0;
     if (np == n) {
@@ -131,13 +138,13 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k,
         for (; j + 16 <= span; j += 16) {
             __m512 v[16];
             for (int u = 0; u < 16; u++) {
-                const float *kj = k + (size_t)(j + u) * stride;
+                const uint16_t *kj = k + (size_t)(j + u) * stride;
                 __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
                 for (int i = 0; i < n; i += 64) {
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), load16h(kj + i + 16), a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), load16h(kj + i + 32), a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), load16h(kj + i + 48), a3);
                 }
                 v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
             }
@@ -145,16 +152,16 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k,
         }
     }
     for (; j < span; j++) {
-        const float *kj = k + (size_t)j * stride;
+        const uint16_t *kj = k + (size_t)j * stride;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (int i = 0; i < np; i += 64) {
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), _mm512_loadu_ps(kj + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), load16h(kj + i + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), load16h(kj + i + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), load16h(kj + i + 48), a3);
         }
         double sum = (double)reduce16_vnni(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
-        for (int i = np; i < n; i++) sum += (double)(q[i] * kj[i]);
+        for (int i = np; i < n; i++) sum += (double)(q[i] * h2f(kj[i]));
         row[j] = (float)sum * scale;
     }
 }
@@ -162,7 +169,7 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const float *k,
 
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_ggml
 // (the one-token order)
-void ck_attn_scores_f16(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+void ck_attn_scores_f16(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
 #if CK_X86
     if (ck_has_vnni()) { attn_scores_vnni(row, q, k, stride, span, n, scale); return; }
 #endif
@@ -171,7 +178,7 @@ void ck_attn_scores_f16(float *row, const float *q, const float *k, size_t strid
 }
 
 // row[j] = dot(q, k_j) * scale for j < span (k_j = k + j * stride), each dot as ck_dot_f16_gemm_ggml
-void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale) {
+void ck_attn_scores_f16_gemm(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
 #if CK_X86
     if (ck_has_vnni() && n % 16 == 0) { attn_scores_gemm_vnni(row, q, k, stride, span, n, scale); return; }
 #endif
@@ -182,26 +189,26 @@ void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t 
 // ---------------------------------------------------------------- attention values
 
 #if CK_X86
-CK_AVX2 static void axpy_exact_avx2(float *a, float p, const float *v, int n) {
+CK_AVX2 static void axpy_exact_avx2(float *a, float p, const uint16_t *v, int n) {
     __m256 pv = _mm256_set1_ps(p);
     int d = 0;
-    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pv, _mm256_loadu_ps(v + d), _mm256_loadu_ps(a + d)));
-    for (; d < n; d++) a[d] = fmaf(p, v[d], a[d]);
+    for (; d + 8 <= n; d += 8) _mm256_storeu_ps(a + d, _mm256_fmadd_ps(pv, load8h(v + d), _mm256_loadu_ps(a + d)));
+    for (; d < n; d++) a[d] = fmaf(p, h2f(v[d]), a[d]);
 }
 
 // ck_attn_v_ggml in the prompt order (16 lanes, lane k = t mod 16) with the 16 accumulators of 16
 // dimensions in registers: each lane's fma chain runs over its positions in increasing order, as in
 // the plain loop, and reduce16 is applied to 16 dimensions at once (same additions per dimension).
-CK_VNNI static void attn_v16_vnni(float *out, const float *p, const float *v, size_t stride, int span, int vl) {
+CK_VNNI static void attn_v16_vnni(float *out, const float *p, const uint16_t *v, size_t stride, int span, int vl) {
     for (int d0 = 0; d0 < vl; d0 += 16) {
         __m512 a[16];
         for (int k = 0; k < 16; k++) a[k] = _mm512_setzero_ps();
-        const float *vd = v + d0;
+        const uint16_t *vd = v + d0;
         for (int base = 0; base < span; base += 16) {
             const int m = span - base < 16 ? span - base : 16;
             for (int k = 0; k < m; k++) {
                 const float pt = p[base + k];
-                if (pt != 0.0f) a[k] = _mm512_fmadd_ps(_mm512_set1_ps(pt), _mm512_loadu_ps(vd + (size_t)(base + k) * stride), a[k]);
+                if (pt != 0.0f) a[k] = _mm512_fmadd_ps(_mm512_set1_ps(pt), load16h(vd + (size_t)(base + k) * stride), a[k]);
             }
         }
         __m512 t3[8], t6[4];
@@ -229,7 +236,7 @@ CK_VNNI static void reduce64_rows_vnni(float *out, const float *acc, int vl) {
 
 // the one-token order (64 lanes): accumulators in scratch, 4 lanes x 64 dimensions per pass (other
 // widths: 8 lanes x 16 dimensions)
-CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, size_t stride, int span, int vl, int L) {
+CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const uint16_t *v, size_t stride, int span, int vl, int L) {
     if (vl % 64 == 0) {
         // 4 lanes x 64 dimensions per pass (16 registers): each weight loaded and tested once per
         // 64 dimensions, each value row read as 256 contiguous bytes; every lane's fma chain still
@@ -246,8 +253,8 @@ CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, 
                         const float pt = p[t];
                         if (pt == 0.0f) continue;
                         const __m512 pv = _mm512_set1_ps(pt);
-                        const float *vt = v + (size_t)t * stride + d0;
-                        for (int c = 0; c < 4; c++) a[kk][c] = _mm512_fmadd_ps(pv, _mm512_loadu_ps(vt + 16 * c), a[kk][c]);
+                        const uint16_t *vt = v + (size_t)t * stride + d0;
+                        for (int c = 0; c < 4; c++) a[kk][c] = _mm512_fmadd_ps(pv, load16h(vt + 16 * c), a[kk][c]);
                     }
                 }
                 for (int kk = 0; kk < 4; kk++)
@@ -266,7 +273,7 @@ CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, 
                     if (t >= span) break;
                     const float pt = p[t];
                     if (pt == 0.0f) continue;
-                    a[kk] = _mm512_fmadd_ps(_mm512_set1_ps(pt), _mm512_loadu_ps(v + (size_t)t * stride + d0), a[kk]);
+                    a[kk] = _mm512_fmadd_ps(_mm512_set1_ps(pt), load16h(v + (size_t)t * stride + d0), a[kk]);
                 }
             }
             for (int kk = 0; kk < 8; kk++) _mm512_storeu_ps(acc + (size_t)(kb + kk) * vl + d0, a[kk]);
@@ -278,7 +285,7 @@ CK_VNNI static void attn_v_acc_vnni(float *acc, const float *p, const float *v, 
 // out (vl,) = sum_t p[t] * V[t] (V rows `stride` floats apart, fp16-representable), in the
 // order ggml_vec_dot_f16 sums a transposed V row over the KV cells (cell t -> lane t % 64).
 // acc: scratch of 64 * vl floats.
-void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes) {
+void ck_attn_v_ggml(float *out, const float *p, const uint16_t *v, size_t stride, int span, int vl, float *acc, int lanes) {
     const int mask = lanes == 16 ? 15 : 63;
 #if CK_X86
     if (ck_has_vnni() && vl % 16 == 0) {
@@ -296,11 +303,11 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
         const float pt = p[t];
         if (pt == 0.0f) continue;
         float *a = acc + (size_t)(t & mask) * vl;
-        const float *vt = v + (size_t)t * stride;
+        const uint16_t *vt = v + (size_t)t * stride;
 #if CK_X86
         if (avx2) { axpy_exact_avx2(a, pt, vt, vl); continue; }
 #endif
-        for (int d = 0; d < vl; d++) a[d] = fmaf(pt, vt[d], a[d]);
+        for (int d = 0; d < vl; d++) a[d] = fmaf(pt, h2f(vt[d]), a[d]);
     }
     for (int d = 0; d < vl; d++) {
         float s[64];
@@ -315,17 +322,17 @@ void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, i
 // Prompt attention of G query heads that share one KV head, at one position: each head's scores,
 // fp16 softmax and values exactly as attn_scores_gemm_vnni / ck_softmax_ggml_f16 / attn_v16_vnni,
 // but every K and V row is loaded once for the G heads (GQA) instead of once per head.
-CK_VNNI static void attn_group_vnni(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                                    const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc) {
+CK_VNNI static void attn_group_vnni(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
+                                    const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc) {
     for (int g = 0; g < G; g++) for (int j = 0; j < masked; j++) sc[(size_t)g * span + j] = -INFINITY;
     // scores: 2 keys x G heads per pass (G <= 4: up to 8 independent chains)
     int j = masked;
     for (; j + 2 <= span; j += 2) {
-        const float *k0 = k + (size_t)j * ks, *k1 = k0 + ks;
+        const uint16_t *k0 = k + (size_t)j * ks, *k1 = k0 + ks;
         __m512 a0[4], a1[4];
         for (int g = 0; g < G; g++) { a0[g] = _mm512_setzero_ps(); a1[g] = _mm512_setzero_ps(); }
         for (int i = 0; i < kl; i += 16) {
-            __m512 kv0 = _mm512_loadu_ps(k0 + i), kv1 = _mm512_loadu_ps(k1 + i);
+            __m512 kv0 = load16h(k0 + i), kv1 = load16h(k1 + i);
             for (int g = 0; g < G; g++) {
                 __m512 qv = _mm512_loadu_ps(q + (size_t)g * qs + i);
                 a0[g] = _mm512_fmadd_ps(qv, kv0, a0[g]);
@@ -339,23 +346,24 @@ CK_VNNI static void attn_group_vnni(float *out, size_t os, const float *q, size_
     }
     for (; j < span; j++)
         for (int g = 0; g < G; g++) {
-            const float *kj = k + (size_t)j * ks, *qg = q + (size_t)g * qs;
+            const uint16_t *kj = k + (size_t)j * ks;
+            const float *qg = q + (size_t)g * qs;
             __m512 a = _mm512_setzero_ps();
-            for (int i = 0; i < kl; i += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), _mm512_loadu_ps(kj + i), a);
+            for (int i = 0; i < kl; i += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), load16h(kj + i), a);
             sc[(size_t)g * span + j] = reduce16_vnni(a) * scale;
         }
     for (int g = 0; g < G; g++) ck_softmax_ggml_f16(sc + (size_t)g * span, span);
     // values: 16 dimensions x 4 lanes x G heads of accumulators per pass, lanes k = t mod 16
     float lanes[4][16][16];
     for (int d0 = 0; d0 < vl; d0 += 16) {
-        const float *vd = v + d0;
+        const uint16_t *vd = v + d0;
         for (int kb = 0; kb < 16; kb += 4) {
             __m512 a[4][4];
             for (int g = 0; g < G; g++) for (int kk = 0; kk < 4; kk++) a[g][kk] = _mm512_setzero_ps();
             for (int base = kb; base < span; base += 16) {
                 for (int kk = 0; kk < 4 && base + kk < span; kk++) {
                     const int t = base + kk;
-                    const __m512 vt = _mm512_loadu_ps(vd + (size_t)t * vs);
+                    const __m512 vt = load16h(vd + (size_t)t * vs);
                     for (int g = 0; g < G; g++) {
                         const float pt = sc[(size_t)g * span + t];
                         if (pt != 0.0f) a[g][kk] = _mm512_fmadd_ps(_mm512_set1_ps(pt), vt, a[g][kk]);
@@ -379,8 +387,8 @@ CK_VNNI static void attn_group_vnni(float *out, size_t os, const float *q, size_
 // out_g = softmax_f16(q_g · K^T * scale) V, in llama.cpp's prompt order (the same bits as
 // ck_attn_scores_f16_gemm, ck_softmax_ggml_f16 and ck_attn_v_ggml with 16 lanes, head by head).
 // sc: G * span floats of scratch; acc: 16 * vl floats of scratch (plain path).
-void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                       const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
+void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
+                       const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
                        float *acc) {
 #if CK_X86
     if (ck_has_vnni() && G <= 4 && kl % 16 == 0 && vl % 16 == 0) {

@@ -155,6 +155,22 @@ void ck_round_half(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = h2f(f2h(x[i]));
 }
 
+// dst (n,) = src (n,) as fp16 bits, round to nearest even (what llama.cpp's F16 KV cache stores)
+#if CK_X86
+CK_AVX2 static void store_half_avx2(uint16_t *dst, const float *src, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = _cvtss_sh(src[i], 0);
+}
+#endif
+void ck_store_half(uint16_t *dst, const float *src, int n) {
+#if CK_X86
+    if (ck_has_avx2()) { store_half_avx2(dst, src, n); return; }
+#endif
+    for (int i = 0; i < n; i++) dst[i] = f2h(src[i]);
+}
+
 // ---------------------------------------------------------------- GeGLU
 
 // GELU-tanh of every fp16 input, rounded to fp16 (ggml's GGML_GELU_FP16 table)

@@ -232,7 +232,7 @@ public final class LanguageModel: @unchecked Sendable {
         let b = s.batch
         embed(tokens, into: b.x)
         ropeTables(b.rope, p0: s.position, count: tokens.count)
-        let pass = LayerPass(count: tokens.count, p0: s.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, rope: b.rope,
+        let pass = LayerPass(count: tokens.count, p0: s.position, x: b.x, q: b.q, tmp: b.tmp, up: b.up, k: b.k, v: b.v, rope: b.rope,
                              xb: b.xb, att: b.att, gate: b.gate, batched: batched)
         for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
         s.position += tokens.count
@@ -242,7 +242,7 @@ public final class LanguageModel: @unchecked Sendable {
     func forward(token: Int, state s: InferenceState) {
         embed(CollectionOfOne(token), into: s.x)
         ropeTables(s.rope, p0: s.position, count: 1)
-        let pass = LayerPass(count: 1, p0: s.position, x: s.x, q: s.q, tmp: s.tmp, up: s.up, rope: s.rope,
+        let pass = LayerPass(count: 1, p0: s.position, x: s.x, q: s.q, tmp: s.tmp, up: s.up, k: s.k, v: s.v, rope: s.rope,
                              xb: s.xb, att: s.att, gate: s.gate, batched: false)
         for (l, w) in layers.enumerated() { layer(l, w, pass, state: s) }
         logits(from: s.x, state: s)
@@ -323,9 +323,9 @@ import Darwin
 public final class InferenceState: @unchecked Sendable {
     /// Number of positions held in the KV cache.
     public internal(set) var position = 0
-    let x, q, tmp, up, scores, logits, rope: UnsafeMutablePointer<Float>
+    let x, q, tmp, up, k, v, scores, logits, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
-    let kCache, vCache: UnsafeMutablePointer<Float>
+    let kv: KVCache
     /// Per head: 64 partial-sum lanes of the attention output (llama.cpp's f16 dot order).
     let attnScratch: UnsafeMutablePointer<Float>
     private let model: LanguageModel
@@ -340,6 +340,8 @@ public final class InferenceState: @unchecked Sendable {
         q = .allocate(capacity: c.headCount * c.keyLength)
         tmp = .allocate(capacity: c.embeddingLength)
         up = .allocate(capacity: c.feedForwardLength)
+        k = .allocate(capacity: c.headCountKV * c.keyLength)
+        v = .allocate(capacity: c.headCountKV * c.valueLength)
         scores = .allocate(capacity: c.headCount * m.maxContext)
         rope = .allocate(capacity: 2 * c.ropeDimensions)
         logits = .allocate(capacity: c.vocabSize)
@@ -347,13 +349,14 @@ public final class InferenceState: @unchecked Sendable {
         xb = ActivationBuffer(n: c.embeddingLength)
         att = ActivationBuffer(n: c.headCount * c.valueLength)
         gate = ActivationBuffer(n: c.feedForwardLength)
-        kCache = .allocate(capacity: c.layerCount * m.maxContext * c.headCountKV * c.keyLength)
-        vCache = .allocate(capacity: c.layerCount * m.maxContext * c.headCountKV * c.valueLength)
+        kv = KVCache(layers: c.layerCount, positions: m.maxContext, keyWidth: c.headCountKV * c.keyLength,
+                     valueWidth: c.headCountKV * c.valueLength, half: m.f16Attention)
         attnScratch = .allocate(capacity: c.headCount * 64 * c.valueLength)
     }
 
     deinit {
-        for p in [x, q, tmp, up, scores, logits, rope, kCache, vCache, attnScratch] { p.deallocate() }
+        for p in [x, q, tmp, up, k, v, scores, logits, rope, attnScratch] { p.deallocate() }
+        kv.deallocate()
         rowLogitsStorage?.deallocate()
     }
 
@@ -387,7 +390,7 @@ public final class InferenceState: @unchecked Sendable {
 
 /// Buffers of the batched prompt pass (allocated on the first prompt).
 final class BatchBuffers: @unchecked Sendable {
-    let x, q, tmp, up, scores, scratch, rope: UnsafeMutablePointer<Float>
+    let x, q, tmp, up, k, v, scores, scratch, rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
     let tileRows = 128
     /// Floats in `scores` (the f32 path's score matrices, or the f16 path's per-job scratch).
@@ -399,6 +402,8 @@ final class BatchBuffers: @unchecked Sendable {
         q = .allocate(capacity: n * c.headCount * c.keyLength)
         tmp = .allocate(capacity: n * c.embeddingLength)
         up = .allocate(capacity: n * c.feedForwardLength)
+        k = .allocate(capacity: n * c.headCountKV * c.keyLength)
+        v = .allocate(capacity: n * c.headCountKV * c.valueLength)
         // (at least 4 jobs per KV head of up to 4 heads' scores + 16 lanes of values)
         scoresCapacity = max(c.headCount * n * m.maxContext, c.headCountKV * 4 * (4 * m.maxContext + 16 * c.valueLength))
         scores = .allocate(capacity: scoresCapacity)
@@ -410,5 +415,49 @@ final class BatchBuffers: @unchecked Sendable {
         gate = ActivationBuffer(n: c.feedForwardLength, capacity: n)
     }
 
-    deinit { for p in [x, q, tmp, up, scores, scratch, rope] { p.deallocate() } }
+    deinit { for p in [x, q, tmp, up, k, v, scores, scratch, rope] { p.deallocate() } }
+}
+
+/// The keys and values of every layer and position: row `layer * positions + position` holds all
+/// KV heads. On the f16 attention path they are fp16 bits, as in llama.cpp's F16 KV cache (the
+/// values were fp16-rounded anyway; half the bytes to read per decoded token), else f32.
+struct KVCache {
+    let keys, values: UnsafeMutableRawPointer
+    let positions, keyWidth, valueWidth: Int
+    let half: Bool
+
+    init(layers: Int, positions: Int, keyWidth: Int, valueWidth: Int, half: Bool) {
+        self.positions = positions; self.keyWidth = keyWidth; self.valueWidth = valueWidth; self.half = half
+        let size = half ? MemoryLayout<UInt16>.stride : MemoryLayout<Float>.stride
+        keys = .allocate(byteCount: layers * positions * keyWidth * size, alignment: 64)
+        values = .allocate(byteCount: layers * positions * valueWidth * size, alignment: 64)
+    }
+
+    func deallocate() { keys.deallocate(); values.deallocate() }
+
+    /// Stores the key and value rows of `count` positions from `p0` (fp16-rounded on the f16 path).
+    func store(layer l: Int, from p0: Int, count: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
+        if half {
+            Kernels.storeHalf(halfKeys(layer: l) + p0 * keyWidth, k, count * keyWidth)
+            Kernels.storeHalf(halfValues(layer: l) + p0 * valueWidth, v, count * valueWidth)
+        } else {
+            (floatKeys(layer: l) + p0 * keyWidth).update(from: k, count: count * keyWidth)
+            (floatValues(layer: l) + p0 * valueWidth).update(from: v, count: count * valueWidth)
+        }
+    }
+
+    /// Position 0 of layer `l` (the f16 path's rows).
+    func halfKeys(layer l: Int) -> UnsafeMutablePointer<UInt16> {
+        keys.assumingMemoryBound(to: UInt16.self) + l * positions * keyWidth
+    }
+    func halfValues(layer l: Int) -> UnsafeMutablePointer<UInt16> {
+        values.assumingMemoryBound(to: UInt16.self) + l * positions * valueWidth
+    }
+    /// Position 0 of layer `l` (the f32 path's rows).
+    func floatKeys(layer l: Int) -> UnsafeMutablePointer<Float> {
+        keys.assumingMemoryBound(to: Float.self) + l * positions * keyWidth
+    }
+    func floatValues(layer l: Int) -> UnsafeMutablePointer<Float> {
+        values.assumingMemoryBound(to: Float.self) + l * positions * valueWidth
+    }
 }

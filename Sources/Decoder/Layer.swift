@@ -16,6 +16,8 @@ struct LayerPass {
     let count: Int
     let p0: Int
     let x, q, tmp, up: UnsafeMutablePointer<Float>
+    /// The positions' key and value rows (all KV heads), computed here before they go into the cache.
+    let k, v: UnsafeMutablePointer<Float>
     /// cos/sin tables: `count` rows for the global layers, then `count` rows for the local ones.
     let rope: UnsafeMutablePointer<Float>
     let xb, att, gate: ActivationBuffer
@@ -33,9 +35,7 @@ extension LanguageModel {
         let nH = c.headCount, kvDimK = c.headCountKV * kl, kvDimV = c.headCountKV * vl
         let T = p.count
         let local = c.layerIsLocal[l]
-        // k and v rows go straight into the cache (row stride == kvDim)
-        let k = s.kCache + (l * maxContext + p.p0) * kvDimK
-        let v = s.vCache + (l * maxContext + p.p0) * kvDimV
+        let k = p.k, v = p.v
 
         // attention
         pool.parallelFor(T, minChunk: 16) { t0, t1 in
@@ -59,6 +59,7 @@ extension LanguageModel {
                           rope: p.rope + ((local ? T : 0) + t) * c.ropeDimensions, w: w)
             }
         }
+        s.kv.store(layer: l, from: p.p0, count: T, keys: k, values: v)
         if p.batched {
             promptAttention(l, local: local, p, state: s)
         } else {
@@ -124,7 +125,8 @@ extension LanguageModel {
 
     /// One position's q (all heads), k and v (all KV heads) after their products: biases, QK-norm,
     /// RoPE with that position's cos/sin table (`rope`: cos then sin, ropeDimensions/2 each), then
-    /// on the f16 path the query scaling and the fp16 rounding of llama.cpp's F16 KV cache.
+    /// on the f16 path the query scaling and its fp16 rounding (k and v are rounded as the F16 KV
+    /// cache stores them).
     @inline(__always)
     func finishQKV(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
                    rope: UnsafePointer<Float>, w: LayerWeights) {
@@ -148,8 +150,6 @@ extension LanguageModel {
         if f16Attention {
             if c.scaleQueries { for i in 0..<qDim { q[i] *= c.attentionScale } }
             DecoderOps.roundToHalf(q, qDim)
-            DecoderOps.roundToHalf(k, kvDimK)
-            DecoderOps.roundToHalf(v, kvDimV)
         }
     }
 
@@ -186,8 +186,6 @@ extension LanguageModel {
         let lo = windowStart(pos, local: local)
         let start = f16Attention ? Self.alignedWindowStart(lo, lanes: 64) : lo
         let span = pos - start + 1
-        let kBase = s.kCache + l * maxContext * kvDimK
-        let vBase = s.vCache + l * maxContext * kvDimV
         let out = p.att.f32 + t * nH * vl
         let scale = c.attentionScale
         let f16 = f16Attention
@@ -198,6 +196,7 @@ extension LanguageModel {
             let sc = s.scores + h * self.maxContext
             if f16 {
                 // llama.cpp's F16 KV cache path, same rounding sequence
+                let kBase = s.kv.halfKeys(layer: l), vBase = s.kv.halfValues(layer: l)
                 for t in 0..<(lo - start) { sc[t] = -.infinity }
                 Kernels.attentionScoresF16(sc + (lo - start), qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
                                            span: span - (lo - start), n: kl, scale: scoreScale)
@@ -206,6 +205,7 @@ extension LanguageModel {
                                             span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)
                 return
             }
+            let kBase = s.kv.floatKeys(layer: l), vBase = s.kv.floatValues(layer: l)
             for t in 0..<span {
                 sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scale
             }
@@ -228,8 +228,6 @@ extension LanguageModel {
         let group = nH / nKV
         let T = p.count, p0 = p.p0
         let b = s.batch
-        let kBase = s.kCache + l * maxContext * kvDimK
-        let vBase = s.vCache + l * maxContext * kvDimV
         let L = p0 + T
         let scale = c.attentionScale
         let att = p.att.f32
@@ -237,6 +235,7 @@ extension LanguageModel {
             // One job per (KV head, run of positions): the query heads sharing a KV head read
             // each K and V row once (in groups of up to 4 heads). Scratch: `b.scores`.
             let scoreScale = c.scaleQueries ? 1 : scale
+            let kBase = s.kv.halfKeys(layer: l), vBase = s.kv.halfValues(layer: l)
             let gMax = min(group, 4), perJob = gMax * maxContext + 16 * vl
             let maxRuns = max(1, min(T, (4 * pool.threadCount + nKV - 1) / nKV, b.scoresCapacity / perJob / nKV))
             let runLength = (T + maxRuns - 1) / maxRuns, runs = (T + runLength - 1) / runLength
@@ -265,6 +264,7 @@ extension LanguageModel {
             return
         }
         // f32: S = Qh Kh^T, masked softmax, O = S Vh, one head per job
+        let kBase = s.kv.floatKeys(layer: l), vBase = s.kv.floatValues(layer: l)
         pool.run(chunks: nH) { h in
             let kvh = h / group
             let S = b.scores + h * T * L

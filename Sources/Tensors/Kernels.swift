@@ -190,6 +190,12 @@ extension Kernels {
     @inline(__always)
     public static func roundToHalf(_ x: UnsafeMutablePointer<Float>, _ n: Int) { ck_round_half(x, Int32(n)) }
 
+    // dst (n,) = src (n,) as fp16 bits, round to nearest even
+    @inline(__always)
+    public static func storeHalf(_ dst: UnsafeMutablePointer<UInt16>, _ src: UnsafePointer<Float>, _ n: Int) {
+        ck_store_half(dst, src, Int32(n))
+    }
+
     // gate (n,) in place: gate = gelu(gate) * up, through ggml's fp16 GELU table
     @inline(__always)
     public static func gegluGGML(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
@@ -202,29 +208,32 @@ extension Kernels {
     /// exp(x) as ggml's AVX-512 vector expf computes it.
     public static func expGGML(_ x: Float) -> Float { ck_expf_ggml(x) }
 
-    // a (n,) · b (n,) of fp16-representable values, in ggml_vec_dot_f16's order
+    // Attention over an F16 KV cache: keys and values are fp16 bits (UInt16), as llama.cpp stores
+    // them; queries are fp16-representable floats.
+
+    // a (n,) · b (n,) (b as fp16 bits), in ggml_vec_dot_f16's order
     @inline(__always)
-    public static func dotF16GGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func dotF16GGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<UInt16>, _ n: Int) -> Float {
         ck_dot_f16_ggml(a, b, Int32(n))
     }
 
-    // a (n,) · b (n,) of fp16-representable values, n a multiple of 16, in llama.cpp's prompt-path order
+    // a (n,) · b (n,) (b as fp16 bits), n a multiple of 16, in llama.cpp's prompt-path order
     @inline(__always)
-    public static func dotF16GemmGGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func dotF16GemmGGML(_ a: UnsafePointer<Float>, _ b: UnsafePointer<UInt16>, _ n: Int) -> Float {
         ck_dot_f16_gemm_ggml(a, b, Int32(n))
     }
 
     // row[j] = (q · k_j) * scale for j < span (k_j = k + j * stride), each dot as dotF16GGML
     @inline(__always)
     public static func attentionScoresF16(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
-                                          _ k: UnsafePointer<Float>, stride: Int, span: Int, n: Int, scale: Float) {
+                                          _ k: UnsafePointer<UInt16>, stride: Int, span: Int, n: Int, scale: Float) {
         ck_attn_scores_f16(row, q, k, stride, Int32(span), Int32(n), scale)
     }
 
     // row[j] = (q · k_j) * scale for j < span (k_j = k + j * stride), each dot as dotF16GemmGGML
     @inline(__always)
     public static func attentionScoresF16Gemm(_ row: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>,
-                                              _ k: UnsafePointer<Float>, stride: Int, span: Int, n: Int, scale: Float) {
+                                              _ k: UnsafePointer<UInt16>, stride: Int, span: Int, n: Int, scale: Float) {
         ck_attn_scores_f16_gemm(row, q, k, stride, Int32(span), Int32(n), scale)
     }
 
@@ -237,7 +246,7 @@ extension Kernels {
     @inline(__always)
     public static func attentionGroupF16(_ out: UnsafeMutablePointer<Float>, headStride: Int,
                                          q: UnsafePointer<Float>, qStride: Int, heads: Int,
-                                         k: UnsafePointer<Float>, kStride: Int, v: UnsafePointer<Float>, vStride: Int,
+                                         k: UnsafePointer<UInt16>, kStride: Int, v: UnsafePointer<UInt16>, vStride: Int,
                                          span: Int, masked: Int = 0, kl: Int, vl: Int, scale: Float,
                                          scratch: UnsafeMutablePointer<Float>, accumulators: UnsafeMutablePointer<Float>) {
         ck_attn_group_f16(out, headStride, q, qStride, Int32(heads), k, kStride, v, vStride, Int32(span),
@@ -254,7 +263,7 @@ extension Kernels {
     // promptOrder: llama.cpp's batched (tinyBLAS, 16 lanes) order instead of its one-token order (64 lanes).
     @inline(__always)
     public static func attentionValuesGGML(_ out: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>,
-                                           _ v: UnsafePointer<Float>, stride: Int, span: Int, vl: Int,
+                                           _ v: UnsafePointer<UInt16>, stride: Int, span: Int, vl: Int,
                                            scratch acc: UnsafeMutablePointer<Float>, promptOrder: Bool = false) {
         ck_attn_v_ggml(out, p, v, stride, Int32(span), Int32(vl), acc, promptOrder ? 16 : 64)
     }

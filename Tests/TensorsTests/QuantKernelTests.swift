@@ -241,7 +241,7 @@ struct QuantKernelTests {
     @Test func attentionKernelsMatchPlainLoops() {
         let n = 256, span = 203, rowStride = 256 + 32
         let q = randomActivations(n, seed: 1).map { Float(Float16($0)) }
-        let kv = randomActivations(rowStride * span, seed: 2).map { Float(Float16($0)) }
+        let kv = randomActivations(rowStride * span, seed: 2).map { Float16($0).bitPattern }
         var fast = [Float](repeating: 0, count: span), plain = fast
         fast.withUnsafeMutableBufferPointer { Kernels.attentionScoresF16Gemm($0.baseAddress!, q, kv, stride: rowStride, span: span, n: n, scale: 0.0625) }
         for j in 0..<span { kv.withUnsafeBufferPointer { plain[j] = Kernels.dotF16GemmGGML(q, $0.baseAddress! + j * rowStride, n) * 0.0625 } }
@@ -286,8 +286,8 @@ struct QuantKernelTests {
     func groupedAttentionMatchesOneHeadKernels(heads: Int, masked: Int) {
         let kl = 256, vl = 128, span = 77, kStride = 256 + 16, vStride = 128 + 48
         let q = randomActivations(heads * kl, seed: 7).map { Float(Float16($0)) }
-        let k = randomActivations(kStride * span, seed: 8).map { Float(Float16($0)) }
-        let v = randomActivations(vStride * span, seed: 9).map { Float(Float16($0)) }
+        let k = randomActivations(kStride * span, seed: 8).map { Float16($0).bitPattern }
+        let v = randomActivations(vStride * span, seed: 9).map { Float16($0).bitPattern }
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 4 * span + 64 * vl)
         defer { scratch.deallocate() }
         var grouped = [Float](repeating: 0, count: heads * vl)
@@ -322,6 +322,16 @@ struct QuantKernelTests {
             let h = Kernels.floatToFP16(f)
             #expect(h == Float16(f).bitPattern, "\(f)")
             #expect(Kernels.fp16ToFloat(h) == Float(Float16(bitPattern: h)))
+        }
+        // the KV cache's store: 8 at a time and the tail, ties to even, overflow to infinity
+        let values: [Float] = [0, -0, 1, -2.5, 65504, 65520, -70000, 1e-5, 6e-8, 1e-8, 0.1, -3.14159, 1 + 1.0 / 2048, 1 + 3.0 / 2048]
+            + randomActivations(37, seed: 11)
+        for generic in [false, true] {
+            var stored = [UInt16](repeating: 0, count: values.count)
+            Kernels.forceGeneric(generic)
+            stored.withUnsafeMutableBufferPointer { Kernels.storeHalf($0.baseAddress!, values, values.count) }
+            Kernels.forceGeneric(false)
+            #expect(stored == values.map { Float16($0).bitPattern }, "generic \(generic)")
         }
     }
 

@@ -103,27 +103,31 @@ void ck_swiglu_ggml(float *gate, const float *up, int n);
 float ck_gelu_ggml(float x);
 // x (n,) -> out (n,)
 void ck_rms_norm_ggml(float *out, const float *x, const float *w, int n, float eps);
-// a (n,) · b (n,) (fp16-representable values)
-float ck_dot_f16_ggml(const float *a, const float *b, int n);
-// a (n,) · b (n,) (fp16-representable, n multiple of 16), in the prompt path's (tinyBLAS) order
-float ck_dot_f16_gemm_ggml(const float *a, const float *b, int n);
+// The attention kernels below read keys and values as fp16 bits (uint16_t), as llama.cpp's F16 KV
+// cache holds them; queries are fp16-representable floats.
+// a (n,) · b (n,) (a fp16-representable floats, b fp16 bits)
+float ck_dot_f16_ggml(const float *a, const uint16_t *b, int n);
+// a (n,) · b (n,) (n multiple of 16), in the prompt path's (tinyBLAS) order
+float ck_dot_f16_gemm_ggml(const float *a, const uint16_t *b, int n);
 // row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_ggml
-void ck_attn_scores_f16(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
+void ck_attn_scores_f16(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale);
 // row[j] = (q · k_j) * scale for j < span, k_j = k + j * stride, each dot as ck_dot_f16_gemm_ggml
-void ck_attn_scores_f16_gemm(float *row, const float *q, const float *k, size_t stride, int span, int n, float scale);
+void ck_attn_scores_f16_gemm(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale);
 // G query heads (q + g * qs) sharing one KV head at one position, span key/value rows (ks, vs apart),
 // the first `masked` of them outside the window (weight 0): out + g * os = softmax_f16(q_g · K^T *
 // scale) V in the prompt order; sc: G * span, acc: 16 * vl floats
-void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const float *k, size_t ks,
-                       const float *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
+void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
+                       const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
                        float *acc);
 // x (n,) in place: softmax, then weights rounded to fp16
 void ck_softmax_ggml_f16(float *x, int n);
 // p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
 // order, ggml_vec_dot_f16) or 16 (prompt order, tinyBLAS)
-void ck_attn_v_ggml(float *out, const float *p, const float *v, size_t stride, int span, int vl, float *acc, int lanes);
+void ck_attn_v_ggml(float *out, const float *p, const uint16_t *v, size_t stride, int span, int vl, float *acc, int lanes);
 // x (n,) in place: round to the nearest fp16
 void ck_round_half(float *x, int n);
+// dst (n,) = src (n,) as fp16 bits (round to nearest even)
+void ck_store_half(uint16_t *dst, const float *src, int n);
 // gate (n,) in place: gelu_tanh(gate) * up through ggml's fp16 GELU table
 void ck_geglu_ggml(float *gate, const float *up, int n);
 
