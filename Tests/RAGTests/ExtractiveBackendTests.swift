@@ -157,6 +157,62 @@ import TextAnalysis
         #expect(quotes.first?.sentence == "paquet | popcon | description\nalien | V:1, I:24 | convertisseur de paquets étrangers vers des paquets Debian")
     }
 
+    /// An option reference as PDF text gives it (no blank lines): each term with its whole
+    /// description is one unit, so the later sentence holding the fact comes with the term; a
+    /// heading after an entry ends it.
+    @Test func aDefinitionListEntryIsQuotedWhole() async throws {
+        let passage = SearchHit(chunkID: 6, file: "usage.pdf", page: 6, score: 0.9, text: """
+            relative-includes bool
+            Face à une instruction \\include, recherche les fichiers à inclure relativement au
+            fichier en cours. La valeur par défaut est #t.
+            resolution num
+            Détermine la résolution des pixmaps PNG à générer à num dpi. La valeur par défaut
+            est 101.
+            -s, --silent
+            N’affiche rien de plus que les messages d’erreur. Ceci est équivalent à -lERROR.
+            Options avancées
+            L’option -d est l’interface de la ligne de commande à la fonction Scheme ly:set-option.
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Quelle est la résolution par défaut des images PNG ?", passages: [passage])
+        #expect(quotes.first?.sentence == "resolution num Détermine la résolution des pixmaps PNG à générer à num dpi. La valeur par défaut est 101.")
+        let units = ExtractiveBackend.passageSentences(passage.text).map(\.text)
+        #expect(units.contains("-s, --silent N’affiche rien de plus que les messages d’erreur. Ceci est équivalent à -lERROR."))
+        #expect(units.contains("L’option -d est l’interface de la ligne de commande à la fonction Scheme ly:set-option."))
+        // a wrapped prose line is not a term
+        #expect(!ExtractiveBackend.isTermLine("les paquets fournis par", next: "Debian sont signés."))
+        #expect(!ExtractiveBackend.isTermLine("- un élément de liste", next: "suite"))
+    }
+
+    /// A manual page as `man` prints it: section headings in capitals, the synopsis, option
+    /// entries whose descriptions start in lower case and end without a full stop, short options
+    /// on one line with their description.
+    @Test func manualPageOptionsAreQuotable() async throws {
+        let passage = SearchHit(chunkID: 7, file: "rm.txt", score: 0.9, text: """
+            SYNOPSIS
+            rm [OPTION]... [FICHIER]...
+
+            DESCRIPTION
+            Cette page de manuel documente la version GNU de rm.
+
+            -f, --force
+            ignorer les fichiers et paramètres inexistants, ne pas demander de confirmation
+
+            -i demander une confirmation avant chaque effacement
+
+            -d, --dir
+            supprimer des répertoires vides
+            """)
+        let units = ExtractiveBackend.passageSentences(passage.text)
+        #expect(units.first { $0.text == "SYNOPSIS" }?.isQuotable == false)
+        #expect(units.contains { $0.text == "Cette page de manuel documente la version GNU de rm." })
+        #expect(!units.contains { $0.text.contains("DESCRIPTION") && $0.isQuotable })
+        #expect(units.contains { $0.text == "-i demander une confirmation avant chaque effacement" && $0.isEntry })
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment supprimer un répertoire vide ?", passages: [passage])
+        #expect(quotes.first?.sentence == "-d, --dir supprimer des répertoires vides")
+        let confirm = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment demander une confirmation avant chaque effacement ?", passages: [passage])
+        #expect(confirm.first?.sentence == "-i demander une confirmation avant chaque effacement")
+    }
+
     @Test func theFirstOfASeriesBringsTheOthers() async throws {
         let passage = SearchHit(chunkID: 6, file: "guide.txt", score: 0.9, text: """
             Le premier conseil pour un bon pain, c'est une farine de qualité.

@@ -97,20 +97,23 @@ public struct ExtractiveBackend: AnswerBackend {
     public static let noMatch = "Les documents ne répondent pas directement à cette question."
 
     /// A sentence of a passage, or a line of a command or table block set apart from the prose.
-    struct PassageSentence: Equatable {
-        var text: String
+    package struct PassageSentence: Equatable {
+        package var text: String
         /// False for a heading and for a line of a command block: those are quoted only as part
         /// of another quote (the block with the sentence before it).
-        var isQuotable = true
+        package var isQuotable = true
         /// For a table row: the table's first row (its column names).
-        var tableHeader: String?
+        package var tableHeader: String?
         /// For the last sentence of a paragraph: the block right after it (commands, a table,
         /// possibly under a one-line caption), at most `exampleLinesLimit` lines.
-        var example: String?
+        package var example: String?
         /// For a sentence opening on a pronoun or demonstrative ("Ce mot est la contraction…",
         /// "Il doit comporter…"): the one or two sentences before it in its paragraph, which say
         /// what it is about; it is scored and quoted with them.
-        var antecedent: String?
+        package var antecedent: String?
+        /// A whole definition-list entry (a term and its description), quotable even when short
+        /// or unpunctuated, as manual pages write them.
+        package var isEntry = false
     }
 
     /// First words (folded) that refer to the sentence before.
@@ -125,17 +128,87 @@ public struct ExtractiveBackend: AnswerBackend {
     /// punctuation dense in code characters (paths, options, assignments, braces).
     static func isBlockLine(_ line: String) -> Bool {
         if line.hasPrefix("$ ") || line.hasPrefix("# ") || line.contains(" | ") { return true }
+        // A synopsis ("cp [OPTION]... SOURCE... RÉPERTOIRE"): its "..." is notation, not an ending.
+        if line.hasSuffix("...") && line.contains("[") && line.contains("]") { return true }
         if let last = line.last, ".!?…:;»".contains(last) { return false }
         let codeCharacters = line.filter { "=/{}\\<>$~|[]();".contains($0) }.count + line.components(separatedBy: " -").count - 1
         return codeCharacters >= 2 && FrenchText.words(line).count <= 12
     }
 
+    /// The term line of a definition list — an option (`-s, --silent`, `--jail=user,group`) or a
+    /// setting with its argument (`resolution num`, `relative-includes bool`), as in manual pages
+    /// and option references — when the line after it (`next`) opens its description.
+    package static func isTermLine(_ line: String, next: String) -> Bool {
+        guard line.count <= 60, let last = line.last, !".!?…:;»,".contains(last) else { return false }
+        // An option; its description may start in lower case (manual pages: "-f, --force" then
+        // "ignorer les fichiers inexistants…").
+        if opensWithOption(line) { return true }
+        guard next.first?.isUppercase == true else { return false }
+        // A setting: up to three lower-case words, none of them a French function word (a wrapped
+        // prose line such as "les paquets fournis par" is not a term).
+        let words = line.split(separator: " ")
+        guard (1...3).contains(words.count), line.first?.isLowercase == true else { return false }
+        return words.allSatisfy { w in
+            w.allSatisfy { $0.isLetter || $0.isNumber || "-_.=,<>".contains($0) } && !FrenchText.stopWords.contains(FrenchText.fold(String(w)))
+        }
+    }
+
+    /// A line in capitals (at least two letters, no lower-case letter, no final punctuation, at
+    /// most 40 characters): a section heading.
+    static func isCapitalHeading(_ line: String) -> Bool {
+        line.count <= 40 && line.filter(\.isLetter).count >= 2 && !line.contains(where: \.isLowercase)
+            && line.last.map { !".!?…:;»),".contains($0) } == true
+    }
+
+    /// Whether a line starts with a command-line option (`-f`, `--force`), not a bullet (`- item`).
+    static func opensWithOption(_ line: String) -> Bool {
+        guard line.first == "-", let second = line.dropFirst().first else { return false }
+        return second == "-" ? line.dropFirst(2).first?.isLetter == true : second.isLetter || second.isNumber
+    }
+
+    /// A group of a paragraph's lines: prose, a definition-list entry, or a heading line.
+    enum LineGroupKind { case prose, entry, heading }
+
+    /// The lines of a paragraph grouped into definition-list entries (a term line and the lines of
+    /// its description, up to the next term line or a heading); lines before the first term, and
+    /// after a heading, are prose groups. A paragraph without term lines is one prose group.
+    static func definitionEntries(_ lines: [String]) -> [(lines: [String], kind: LineGroupKind)] {
+        var groups: [(lines: [String], kind: LineGroupKind)] = []
+        for (i, line) in lines.enumerated() {
+            let afterSentence = i == 0 || lines[i - 1].last.map { ".!?…:;»)".contains($0) } == true
+            let startsEntry = i + 1 < lines.count && isTermLine(line, next: lines[i + 1]) && afterSentence
+            // A short capitalised line without final punctuation after a finished sentence is a
+            // heading (PDF text has no blank line before it): it ends the entry above.
+            let isHeading = afterSentence && i > 0 && line.count <= 60 && line.first?.isUppercase == true
+                && line.last.map { !".!?…:;»),".contains($0) } == true
+            if isHeading, groups.last?.kind == .entry {
+                groups.append(([line], .heading))
+            } else if startsEntry || groups.isEmpty || groups.last?.kind == .heading {
+                // A paragraph that is one option line holds the term and its description
+                // ("-i     demander une confirmation avant chaque effacement").
+                let isEntry = startsEntry || (lines.count == 1 && opensWithOption(line))
+                groups.append(([line], isEntry ? .entry : .prose))
+            } else {
+                groups[groups.count - 1].lines.append(line)
+            }
+        }
+        return groups
+    }
+
     /// The passage cut paragraph by paragraph (blank lines), so that a command or table set apart
     /// from the prose is neither glued to the sentences around it nor lost: each paragraph's last
-    /// sentence carries the block that follows it.
-    static func passageSentences(_ text: String, exampleLinesLimit: Int = 8, exampleCharactersLimit: Int = 600) -> [PassageSentence] {
-        let paragraphs = text.components(separatedBy: "\n\n").map {
-            $0.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    /// sentence carries the block that follows it. A short definition-list entry (an option and
+    /// its description, at most `entryCharactersLimit`) is one unit: the description's later
+    /// sentences ("La valeur par défaut est 101.", "Ceci est équivalent à -lERROR.") belong to
+    /// the term, and a quote of the description alone would not name it.
+    package static func passageSentences(_ text: String, exampleLinesLimit: Int = 8, exampleCharactersLimit: Int = 600,
+                                 entryCharactersLimit: Int = 400) -> [PassageSentence] {
+        // A heading in capitals on the paragraph's first line (a manual page's "SYNOPSIS",
+        // "DESCRIPTION", "VOIR AUSSI") is a paragraph of its own, not the start of a sentence.
+        let paragraphs = text.components(separatedBy: "\n\n").flatMap { paragraph -> [[String]] in
+            let lines = paragraph.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard lines.count > 1, isCapitalHeading(lines[0]) else { return [lines] }
+            return [[lines[0]], Array(lines.dropFirst())]
         }.filter { !$0.isEmpty }
         func isBlock(_ lines: [String]) -> Bool { lines.allSatisfy(isBlockLine) }
         func isCaption(_ lines: [String]) -> Bool {
@@ -152,20 +225,32 @@ public struct ExtractiveBackend: AnswerBackend {
                 }
                 continue
             }
-            if lines.count == 1, let last = lines[0].last, !".!?…:;»)".contains(last), lines[0].count <= 120 {
+            if lines.count == 1, let last = lines[0].last, !".!?…:;»)".contains(last), lines[0].count <= 120,
+               !opensWithOption(lines[0]) {
                 out.append(PassageSentence(text: lines[0], isQuotable: false))   // a heading ("9.8.5. Éclater un gros fichier")
                 continue
             }
-            let sentences = TextTools.sentences(lines.joined(separator: "\n")).map {
-                $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
-            }
-            for (k, sentence) in sentences.enumerated() {
-                var unit = PassageSentence(text: sentence)
-                if k > 0, Self.opensWithAnaphor(sentence) {
-                    let before = k > 1 && Self.opensWithAnaphor(sentences[k - 1]) ? sentences[(k - 2)..<k] : sentences[(k - 1)..<k]
-                    unit.antecedent = before.joined(separator: " ")
+            for group in definitionEntries(lines) {
+                let joined = group.lines.joined(separator: " ")
+                if group.kind == .heading {
+                    out.append(PassageSentence(text: joined, isQuotable: false))
+                    continue
                 }
-                out.append(unit)
+                if group.kind == .entry, joined.count <= entryCharactersLimit {
+                    out.append(PassageSentence(text: joined, isEntry: true))
+                    continue
+                }
+                let sentences = TextTools.sentences(group.lines.joined(separator: "\n")).map {
+                    $0.replacingOccurrences(of: "\n", with: " ").trimmingCharacters(in: .whitespaces)
+                }
+                for (k, sentence) in sentences.enumerated() {
+                    var unit = PassageSentence(text: sentence)
+                    if k > 0, Self.opensWithAnaphor(sentence) {
+                        let before = k > 1 && Self.opensWithAnaphor(sentences[k - 1]) ? sentences[(k - 2)..<k] : sentences[(k - 1)..<k]
+                        unit.antecedent = before.joined(separator: " ")
+                    }
+                    out.append(unit)
+                }
             }
             // The block after this paragraph, maybe under a caption ("Tableau 5.2. Liste des…").
             var next = i + 1
@@ -198,9 +283,10 @@ public struct ExtractiveBackend: AnswerBackend {
             for (si, unit) in units.enumerated() where unit.isQuotable {
                 let sentence = unit.antecedent.map { $0 + " " + unit.text } ?? unit.text
                 let wordCount = FrenchText.words(sentence).count
-                // Skip headings and fragments: short lines without final punctuation.
+                // Skip headings and fragments: short lines without final punctuation (a definition
+                // entry is whole: a term and a few words of description).
                 let punctuated = sentence.last.map { ".!?…»:;)".contains($0) } ?? false
-                guard wordCount >= 4, punctuated || wordCount >= 10 else { continue }
+                guard unit.isEntry ? wordCount >= 3 : wordCount >= 4 && (punctuated || wordCount >= 10) else { continue }
                 // A question (an FAQ's heading) answers nothing; an untranslated English paragraph
                 // in a French document does not answer a French question.
                 guard !sentence.hasSuffix("?"), questionIsEnglish || !TextTools.isLikelyEnglish(sentence) else { continue }
