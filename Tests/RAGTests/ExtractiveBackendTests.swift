@@ -211,6 +211,16 @@ import TextAnalysis
         #expect(quotes.first?.sentence == "-d, --dir supprimer des répertoires vides")
         let confirm = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment demander une confirmation avant chaque effacement ?", passages: [passage])
         #expect(confirm.first?.sentence == "-i demander une confirmation avant chaque effacement")
+        // Asked for an option, the option's entry comes before prose that also says "option"
+        // (with the sentence encoder finding both as close: its weight makes the words count little).
+        let prose = SearchHit(chunkID: 8, file: "rm.txt", score: 0.9, text: """
+            Si l'option --interactive est indiquée, rm peut demander une confirmation avant chaque effacement.
+
+            -i demander une confirmation avant chaque effacement
+            """)
+        let sameCosine = ExtractiveBackend(maxQuotes: 1, embed: { texts in texts.map { _ in [Float(0.6), 0.8] } })
+        let option = try await sameCosine.quotes(question: "Quelle option fait demander une confirmation avant chaque effacement ?", passages: [prose])
+        #expect(option.first?.sentence == "-i demander une confirmation avant chaque effacement")
     }
 
     @Test func theFirstOfASeriesBringsTheOthers() async throws {

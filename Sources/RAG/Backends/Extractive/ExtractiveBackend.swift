@@ -24,6 +24,8 @@ public struct ExtractiveBackend: AnswerBackend {
     /// of 114 questions at 0.5, 0.7, 0.85 and 1; the apple-pie set agreed (21, 25, 27, 27 of 37):
     /// e5 recognises the answering sentence better than shared words do, and the words still break ties.
     public var embeddingWeight: Double
+    /// Added to an option's entry when the question asks for an option.
+    static let optionEntryBonus = 0.05
     /// A series' first member brings up to this many further members.
     public var seriesLimit = 8
     /// A quoted sentence ending in ":" brings up to this many following sentences (list items)…
@@ -302,6 +304,10 @@ public struct ExtractiveBackend: AnswerBackend {
         if folded.contains("comment"), !folded.isDisjoint(with: ["faire", "preparer", "realiser", "cuisiner", "reussir"]) {
             questionTerms.formUnion(["recette", "etape"])
         }
+        // "Quelle option…" names the kind of answer, not its topic: an option's entry does not
+        // say "option", while prose around it does.
+        let asksForOption = !folded.isDisjoint(with: ["option", "options"])
+        if asksForOption { questionTerms.subtract(["option", "options"]) }
         var df: [String: Int] = [:]
         for c in candidates { for t in c.terms where questionTerms.contains(t) { df[t, default: 0] += 1 } }
         let n = Double(candidates.count)
@@ -359,7 +365,10 @@ public struct ExtractiveBackend: AnswerBackend {
             // sentence holding all of them is about the thing asked (0.03 and 0.08 gave the same
             // answers on both sets: +1 on dev-fr, none lost).
             let numberBonus = !questionNumbers.isEmpty && questionNumbers.isSubset(of: c.terms) ? 0.03 : 0
-            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus + numberBonus))
+            // A question asking for an option is answered by an option's entry (its term and
+            // description) rather than by prose that mentions the same words.
+            let optionBonus = asksForOption && unit.isEntry && Self.opensWithOption(unit.text) ? Self.optionEntryBonus : 0
+            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus + numberBonus + optionBonus))
         }
         ranked.sort { $0.score > $1.score }
         guard let best = ranked.first?.score else { return definition.map { [$0] } ?? [] }
