@@ -201,12 +201,18 @@ import TextAnalysis
 
             -d, --dir
             supprimer des répertoires vides
+
+            --interactive[=QUAND]
+            demander une confirmation en fonction de QUAND : « never » ou « always » (toujours : -i).
+            Si QUAND est absent, toujours demander
             """)
         let units = ExtractiveBackend.passageSentences(passage.text)
         #expect(units.first { $0.text == "SYNOPSIS" }?.isQuotable == false)
         #expect(units.contains { $0.text == "Cette page de manuel documente la version GNU de rm." })
         #expect(!units.contains { $0.text.contains("DESCRIPTION") && $0.isQuotable })
         #expect(units.contains { $0.text == "-i demander une confirmation avant chaque effacement" && $0.isEntry })
+        // an unpunctuated last line of a description is part of it, not a heading
+        #expect(units.contains { $0.text.hasPrefix("--interactive[=QUAND]") && $0.text.hasSuffix("Si QUAND est absent, toujours demander") })
         let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment supprimer un répertoire vide ?", passages: [passage])
         #expect(quotes.first?.sentence == "-d, --dir supprimer des répertoires vides")
         let confirm = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment demander une confirmation avant chaque effacement ?", passages: [passage])

@@ -179,9 +179,11 @@ public struct ExtractiveBackend: AnswerBackend {
         for (i, line) in lines.enumerated() {
             let afterSentence = i == 0 || lines[i - 1].last.map { ".!?…:;»)".contains($0) } == true
             let startsEntry = i + 1 < lines.count && isTermLine(line, next: lines[i + 1]) && afterSentence
-            // A short capitalised line without final punctuation after a finished sentence is a
-            // heading (PDF text has no blank line before it): it ends the entry above.
-            let isHeading = afterSentence && i > 0 && line.count <= 60 && line.first?.isUppercase == true
+            // A short capitalised line without final punctuation, between a finished sentence and
+            // a line that opens another, is a heading (PDF text has no blank line around it): it
+            // ends the entry above. (A manual page's last description line, unpunctuated, is not.)
+            let isHeading = afterSentence && i > 0 && i + 1 < lines.count && line.count <= 60
+                && line.first?.isUppercase == true && lines[i + 1].first?.isUppercase == true
                 && line.last.map { !".!?…:;»),".contains($0) } == true
             if isHeading, groups.last?.kind == .entry {
                 groups.append(([line], .heading))
@@ -378,26 +380,26 @@ public struct ExtractiveBackend: AnswerBackend {
         // A question about a command-line option is answered by the option's definition first.
         if let definition {
             out.append(Quote(sentence: definition.sentence, passage: definition.passage, score: best + 1))
-            quoted += "\n" + FrenchText.fold(definition.sentence)
+            quoted += "\n" + Self.quoteKey(definition.sentence)
         }
         // A list question is answered with the sub-section headings of the best passage's section.
         if QuestionForm(question) == .enumeration, let outline = passages.first?.outline, outline.count >= 3 {
             let items = outline.prefix(stepsLimit).joined(separator: "\n")
             out.append(Quote(sentence: items, passage: 1, score: best + 1))
-            quoted += "\n" + FrenchText.fold(items)
+            quoted += "\n" + Self.quoteKey(items)
         }
         // A procedure is answered with the numbered steps of the best passage, in order.
         if QuestionForm(question) == .procedure, let steps = Self.numberedSteps(in: passages.first?.text ?? "",
                                                                                limit: stepsLimit, characters: stepsCharactersLimit) {
             out.append(Quote(sentence: steps, passage: 1, score: best + 1))
-            quoted += "\n" + FrenchText.fold(steps)
+            quoted += "\n" + Self.quoteKey(steps)
         }
         for q in ranked where q.score >= best * relativeCutoff {
-            let key = FrenchText.fold(q.sentence)
+            let key = Self.quoteKey(q.sentence)
             guard !quoted.contains(key), seen.insert(key).inserted else { continue }
             quoted += "\n" + key
             // A sentence quoted with its antecedent replaces the antecedent quoted alone.
-            if let earlier = out.firstIndex(where: { $0.passage == q.passage && key.contains(FrenchText.fold($0.sentence)) }) {
+            if let earlier = out.firstIndex(where: { $0.passage == q.passage && key.contains(Self.quoteKey($0.sentence)) }) {
                 out[earlier].sentence = q.sentence
                 continue
             }
@@ -411,7 +413,7 @@ public struct ExtractiveBackend: AnswerBackend {
            let index = out.firstIndex(where: { Self.seriesNoun(in: $0.sentence) != nil }),
            let noun = Self.seriesNoun(in: out[index].sentence) {
             let members = candidates.filter { c in
-                let folded = FrenchText.fold(c.sentence)
+                let folded = Self.quoteKey(c.sentence)
                 return Self.ordinals.dropFirst(2).contains { folded.contains("\($0) \(noun)") } && !quoted.contains(folded)
             }
             .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
@@ -422,6 +424,12 @@ public struct ExtractiveBackend: AnswerBackend {
             }
         }
         return out
+    }
+
+    /// A quote's text as compared with what is already quoted: folded, white space collapsed (an
+    /// option's definition keeps its line break, the same entry quoted as one unit does not).
+    static func quoteKey(_ text: String) -> String {
+        FrenchText.fold(text).split(whereSeparator: \.isWhitespace).joined(separator: " ")
     }
 
     /// Whether `sentence` announces a number of the things the question asks about: a count
