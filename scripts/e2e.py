@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,10 @@ def free_port():
 class WebDriver:
     def __init__(self, binary, driver, width, height):
         self.port = free_port()
+        # Chromium's profile in a folder of our own, removed by close(): the profile chromedriver
+        # would create otherwise (/tmp/org.chromium.Chromium.scoped_dir.*, ~18 MB) outlives a
+        # terminated driver.
+        self.profile = tempfile.mkdtemp(prefix="ragchat-e2e-chromium-")
         self.proc = subprocess.Popen([driver, f"--port={self.port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.base = f"http://127.0.0.1:{self.port}"
         deadline = time.time() + 20
@@ -50,7 +55,7 @@ class WebDriver:
             "binary": binary,
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      f"--window-size={max(width, 800)},{height}", "--autoplay-policy=no-user-gesture-required",
-                     "--mute-audio", "--no-first-run", "--disable-extensions"],
+                     "--mute-audio", "--no-first-run", "--disable-extensions", f"--user-data-dir={self.profile}"],
         }
         if width < 800:
             # Headless windows are at least ~500 px wide: emulate a phone's viewport instead.
@@ -84,6 +89,7 @@ class WebDriver:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def wait_for(wd, script, timeout, *args):

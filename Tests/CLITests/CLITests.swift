@@ -196,10 +196,17 @@ struct CLITests {
     }
 
     @Test func badArguments() throws {
-        #expect(try Self.run(["ingest", "--data", "/nonexistent-ragchat-dir", "--index", "/tmp/ragchat-x-\(UUID().uuidString).sqlite"]).status != 0)
-        let overlap = try Self.run(["ingest", "--chunk-size", "100", "--overlap", "80", "--index", "/tmp/ragchat-y-\(UUID().uuidString).sqlite"])
+        // refused before the index is opened: no empty index is left behind
+        let missingIndex = "/tmp/ragchat-x-\(UUID().uuidString).sqlite"
+        let missing = try Self.run(["ingest", "--data", "/nonexistent-ragchat-dir", "--index", missingIndex])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("/nonexistent-ragchat-dir"))
+        #expect(!FileManager.default.fileExists(atPath: missingIndex))
+        let overlapIndex = "/tmp/ragchat-y-\(UUID().uuidString).sqlite"
+        let overlap = try Self.run(["ingest", "--chunk-size", "100", "--overlap", "80", "--index", overlapIndex])
         #expect(overlap.status != 0)
         #expect(overlap.stderr.contains("overlap"))
+        #expect(!FileManager.default.fileExists(atPath: overlapIndex))
         #expect(try Self.run(["search", "x", "-k", "0"]).status != 0)
     }
 
