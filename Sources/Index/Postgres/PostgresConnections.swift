@@ -282,9 +282,10 @@ final class PostgresSession {
         }
     }
 
-    /// Waits for `future`; past `replyTimeout` the connection is closed, which fails the
-    /// statement, and the caller gets `PostgresReplyTimeout`. A closed connection fails whatever
-    /// it was waiting for, whether the server stalled or the connection lost track of a reply.
+    /// Waits for `future`; past `replyTimeout` the wait ends with `PostgresReplyTimeout` and the
+    /// connection is closed. The wait is on a promise of our own that the watchdog fails: closing
+    /// the connection does not always fail the statement (a query sent on a connection the server
+    /// had just terminated was seen waiting forever after the close).
     private func reply<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
         guard let replyTimeout else {
             let result = try future.wait()
@@ -293,13 +294,18 @@ final class PostgresSession {
         }
         let expired = Atomic<Bool>(false)
         let connection = self.connection
-        let watchdog = connection.eventLoop.scheduleTask(in: TimeAmount(replyTimeout)) {
+        // (the statement's future and the watchdog run on the connection's event loop; a promise
+        // completed twice keeps its first result)
+        let answer = future.eventLoop.makePromise(of: T.self)
+        future.cascade(to: answer)
+        let watchdog = future.eventLoop.scheduleTask(in: TimeAmount(replyTimeout)) {
             expired.store(true, ordering: .relaxed)
+            answer.fail(PostgresReplyTimeout(timeout: replyTimeout))
             PostgresConnections.drop(connection)
         }
         defer { watchdog.cancel() }
         do {
-            let result = try future.wait()
+            let result = try answer.futureResult.wait()
             replies += 1
             return result
         } catch {
