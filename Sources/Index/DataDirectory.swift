@@ -2,7 +2,15 @@ import Documents
 import Foundation
 
 /// Lists the documents of a data directory.
-enum DataDirectory {
+public enum DataDirectory {
+    /// Throws `dataDirectoryNotFound` unless `root` is a directory.
+    public static func requireExists(_ root: URL) throws(IndexError) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .dataDirectoryNotFound(path: root.path)
+        }
+    }
+
     struct File: Sendable, Hashable {
         /// Relative to the data directory, `/`-separated.
         var path: String
@@ -18,10 +26,7 @@ enum DataDirectory {
     /// directories skipped; symbolic links followed (each directory visited once).
     static func scan(_ root: URL) throws -> (files: [File], failures: [IngestFailure]) {
         let manager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard manager.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw IndexError.dataDirectoryNotFound(path: root.path)
-        }
+        try requireExists(root)
         var files: [File] = []
         var failures: [IngestFailure] = []
         var visited: Set<String> = []

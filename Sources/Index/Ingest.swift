@@ -6,6 +6,12 @@ import GRDB
 
 /// Settings of one ingest.
 public struct IngestOptions: Sendable {
+    /// Chunking settings in range and a positive batch size (`invalidOptions` otherwise).
+    public func validate() throws(IndexError) {
+        do { try chunking.validate() } catch { throw .invalidOptions(error.description) }
+        guard embeddingBatchSize > 0 else { throw .invalidOptions("embedding batch size must be positive") }
+    }
+
     public var chunking: ChunkingOptions
     /// Texts per `ChunkEmbedder.embed` call.
     public var embeddingBatchSize: Int
@@ -84,12 +90,10 @@ extension SQLiteIndexStore {
                        progress: (@Sendable (IngestEvent) -> Void)?) async throws -> IngestSummary {
         let clock = ContinuousClock()
         let started = clock.now
+        try options.validate()
         let chunker: Chunker
         do { chunker = try Chunker(options: options.chunking) } catch {
             throw IndexError.invalidOptions(error.description)
-        }
-        guard options.embeddingBatchSize > 0 else {
-            throw IndexError.invalidOptions("embedding batch size must be positive")
         }
         let signature = "v\(Self.extractorVersion) size=\(options.chunking.targetSize) overlap=\(options.chunking.overlap)"
         let report = progress ?? { _ in }

@@ -42,20 +42,18 @@ struct IngestCommand: AsyncParsableCommand {
     /// Bad options and a missing data folder are reported before the index is opened, so that a
     /// typo does not leave a new empty index behind.
     func validate() throws {
-        do { try ChunkingOptions(targetSize: chunkSize, overlap: overlap).validate() } catch {
-            throw ValidationError(error.description)
-        }
-        guard batchSize > 0 else { throw ValidationError("--batch must be positive") }
+        do { try options.validate() } catch { throw ValidationError(error.description) }
+    }
+
+    var options: IngestOptions {
+        IngestOptions(chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap), embeddingBatchSize: batchSize)
     }
 
     func run() async throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dataDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            Terminal.err("ragchat ingest: \(IndexError.dataDirectoryNotFound(path: dataDirectory))\n")
+        do { try DataDirectory.requireExists(URL(fileURLWithPath: dataDirectory)) } catch {
+            Terminal.err("ragchat ingest: \(error)\n")
             throw ExitCode.failure
         }
-        let options = IngestOptions(chunking: ChunkingOptions(targetSize: chunkSize, overlap: overlap),
-                                    embeddingBatchSize: batchSize)
         let reporter = IngestReporter(interactive: Terminal.isTTY(STDERR_FILENO))
         let summary: IngestSummary
         do {
