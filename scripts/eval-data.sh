@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lays out the French development corpus under .build/eval/dev-fr/ (`make eval-data`), from
+# Lays out the French development corpus under .build/eval/dev-fr/ (`make eval-data`) and the
+# manual pages of eval/man-fr.json under .build/eval/man-fr/ (layout_man below), from
 # Debian packages installed when missing:
 #   debian-faq/*.txt        debian-faq-fr        (FAQ Debian, one file per HTML chapter)
 #   debian-reference/*.txt  debian-reference-fr  (Référence Debian, one file per chapter)
@@ -52,10 +53,11 @@ stamp_text() {
     echo "qpdf $(dpkg-query -W -f='${Version}' qpdf)"
     sha256sum "$root/scripts/eval-data.sh" "$root/scripts/html2text.py" | sed "s#  $root/#  #"
 }
+layout_dev() {
 stamp=$(stamp_text)
 if [[ -f $out/.stamp && "$(cat "$out/.stamp")" == "$stamp" ]]; then
     echo "eval-data: $out is up to date"
-    exit 0
+    return
 fi
 
 tmp="$out.tmp"
@@ -88,3 +90,42 @@ mv "$tmp" "$out"
 files=$(find "$out" -type f ! -name '.*' | wc -l)
 text_bytes=$(( $(cat "$out"/*/*.txt | wc -c) + $(for f in "$out"/lilypond/*.pdf; do pdftotext -q "$f" -; done | wc -c) ))
 echo "eval-data: laid out $files files in $out ($(awk -v b="$text_bytes" 'BEGIN { printf "%.2f", b / 1e6 }') MB of text)"
+}
+
+# The manual-page set (eval/man-fr.json) over .build/eval/man-fr/: French manual pages of
+# manpages-fr rendered as a user would save them (`man -l PAGE | col -bx`, 80 columns, C.UTF-8),
+# one NAME.SECTION.txt per page.
+layout_man() {
+local out="$root/.build/eval/man-fr"
+local pages=(ls cp mv rm mkdir ln chmod chown cat head tail sort uniq wc cut grep find tar gzip df du date crontab sed
+             xargs diff tee split dd nice nohup timeout stat)
+"$root/scripts/deps.sh" manpages-fr man-db groff-base bsdextrautils
+local version stamp
+version=$(dpkg-query -W -f='${Version}' manpages-fr)
+want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sources"]["manpages-fr"])' "$root/eval/man-fr.json")
+if [[ $want != "$version" ]]; then
+    echo "eval-data: WARNING: manpages-fr $version is installed, eval/man-fr.json was written against $want;" \
+         "check it with scripts/check-eval.py eval/man-fr.json" >&2
+fi
+stamp=$(printf '%s\n' "manpages-fr $version" "man-db $(dpkg-query -W -f='${Version}' man-db)" \
+        "groff-base $(dpkg-query -W -f='${Version}' groff-base)" "${pages[*]}")
+if [[ -f $out/.stamp && "$(cat "$out/.stamp")" == "$stamp" ]]; then
+    echo "eval-data: $out is up to date"
+    return
+fi
+local tmp="$out.tmp" page source
+rm -rf "$tmp"
+mkdir -p "$tmp"
+for page in "${pages[@]}"; do
+    source=$(dpkg -L manpages-fr | grep -E "/man/fr/man[18]/$page\.[18]\.gz$" | head -1)
+    [[ -n $source ]] || { echo "eval-data: manpages-fr has no page $page" >&2; exit 1; }
+    LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= man -l "$source" 2>/dev/null | col -bx >"$tmp/$(basename "$source" .gz).txt"
+done
+printf '%s\n' "$stamp" >"$tmp/.stamp"
+rm -rf "$out"
+mv "$tmp" "$out"
+echo "eval-data: laid out ${#pages[@]} manual pages in $out ($(cat "$out"/*.txt | wc -c) bytes of text)"
+}
+
+layout_dev
+layout_man

@@ -196,7 +196,7 @@ struct BenchCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        @Option(help: "Question set: a name under eval/ (dev-fr, man-fr, apple-fr) or a JSON file.")
         var set = "dev-fr"
 
         @Option(name: .customLong("work"), help: "Folder of the sets' indexes.")
@@ -395,7 +395,7 @@ struct BenchCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        @Option(help: "Question set: a name under eval/ (dev-fr, man-fr, apple-fr) or a JSON file.")
         var set = "dev-fr"
 
         @Option(help: "Runs: extractive and/or local (local once per --model).")
@@ -566,7 +566,7 @@ struct BenchCommand: AsyncParsableCommand {
             abstract: "Prompt-lookup speculative decoding on the answers of a question set: decode tok/s against plain decoding, drafted and kept tokens, and a check that every answer is token for token the plain one."
         )
 
-        @Option(help: "Question set: a name under eval/ (dev-fr, apple-fr) or a JSON file.")
+        @Option(help: "Question set: a name under eval/ (dev-fr, man-fr, apple-fr) or a JSON file.")
         var set = "dev-fr"
 
         @Option(help: "GGUF model.")
