@@ -64,11 +64,13 @@ public struct SentenceSplitter: Sendable {
                 let head = chars[..<i].trimmingCharacters(in: .whitespacesAndNewlines)
                 if head.count >= 1 {
                     // A single line break inside a sentence (wrapped text) continues it unless
-                    // the next line starts a list item or the line ends with punctuation.
+                    // the next line starts a list item or the line ends with punctuation. Wrapped
+                    // lines often start with a quotation (« -toto »), an option (-r) or a number
+                    // (10 premières lignes): only a marker followed by a space opens an item.
                     let lineEnd = head.last.map { ".!?…:;»])\"".contains($0) } ?? false
                     if next < chars.endIndex {
                         let after = chars[next...].drop(while: { $0 == " " || $0 == "\t" })
-                        if after.first == "\n" || lineEnd || after.first.map({ "-*•«#".contains($0) || $0.isNumber }) == true {
+                        if after.first == "\n" || lineEnd || Self.opensListItem(after) {
                             if head.count >= minimumLength || after.first == "\n" { return next }
                         }
                     } else if !final {
@@ -102,6 +104,21 @@ public struct SentenceSplitter: Sendable {
             i = next
         }
         return nil
+    }
+
+    /// A list item's marker: `- `, `* `, `• `, `– `, a Markdown heading (`# `), or a number
+    /// closed by `.` or `)` (`2. `, `10) `), each followed by a space.
+    static func opensListItem(_ line: Substring) -> Bool {
+        guard let first = line.first else { return false }
+        if "-*•–#".contains(first) {
+            let rest = line.dropFirst().drop(while: { $0 == "#" })
+            return rest.first == " " || rest.first == "\t"
+        }
+        guard first.isNumber else { return false }
+        let rest = line.drop(while: \.isNumber)
+        guard let mark = rest.first, mark == "." || mark == ")" else { return false }
+        let after = rest.dropFirst()
+        return after.first == " " || after.first == "\t"
     }
 
     private func isAbbreviation(before dot: String.Index) -> Bool {

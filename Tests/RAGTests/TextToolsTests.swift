@@ -32,6 +32,27 @@ import TextAnalysis
         ])
     }
 
+    @Test("a wrapped line that starts with a quotation, an option or a number continues its sentence")
+    func wrappedLinesContinue() {
+        // A manual page wraps at 80 columns; its lines start wherever the words fall.
+        let text = """
+            Pour enlever un fichier dont le nom commence par « - », par exemple
+            « -toto », utilisez une de ces commandes :
+            Par défaut, rm n'efface pas les répertoires. Utilisez l'option
+            -r pour effacer chaque répertoire avec son contenu, et head affiche les
+            10 premières lignes de chaque fichier
+            2. une étape numérotée
+            - un élément de liste
+            # Un titre
+            """
+        #expect(TextTools.sentences(text) == [
+            "Pour enlever un fichier dont le nom commence par « - », par exemple\n« -toto », utilisez une de ces commandes :",
+            "Par défaut, rm n'efface pas les répertoires.",
+            "Utilisez l'option\n-r pour effacer chaque répertoire avec son contenu, et head affiche les\n10 premières lignes de chaque fichier",
+            "2. une étape numérotée", "- un élément de liste", "# Un titre",
+        ])
+    }
+
     @Test func streamingSplitMatchesWholeSplit() {
         let text = "Selon les extraits, la tarte Tatin est cuite à l'envers [1]. Elle est caramélisée. La tarte normande contient de la crème [2]. M. Dupont l'aime beaucoup ! Fin du texte"
         var splitter = SentenceSplitter()
