@@ -186,6 +186,28 @@ import TextAnalysis
     /// A manual page as `man` prints it: section headings in capitals, the synopsis, option
     /// entries whose descriptions start in lower case and end without a full stop, short options
     /// on one line with their description.
+    @Test("a manual page's NAME line is quotable: it says what the command is for")
+    func nameLinesAreQuotable() async throws {
+        #expect(ExtractiveBackend.isNameLine("df - Indiquer l'espace occupé par les systèmes de fichiers"))
+        #expect(ExtractiveBackend.isNameLine("nohup  -  Exécuter  une  commande"))
+        #expect(ExtractiveBackend.isNameLine("gzip, gunzip, zcat - Compresser ou décompresser des fichiers"))
+        #expect(!ExtractiveBackend.isNameLine("Chapitre 2 - Installation"))
+        #expect(!ExtractiveBackend.isNameLine("- un élément de liste"))
+        #expect(!ExtractiveBackend.isNameLine("-f, --force"))
+        #expect(!ExtractiveBackend.isNameLine("df -h"))
+        let passage = SearchHit(chunkID: 3, file: "tee.1.txt", score: 0.9, text: """
+            NOM
+                   tee - Lire depuis l'entrée standard et écrire sur la sortie standard et
+                   dans des fichiers
+
+            SYNOPSIS
+                   tee [OPTION]... [FICHIER]...
+            """)
+        let units = ExtractiveBackend.passageSentences(passage.text)
+        #expect(units.contains { $0.text == "tee - Lire depuis l'entrée standard et écrire sur la sortie standard et dans des fichiers" && $0.isEntry })
+        #expect(units.first { $0.text == "NOM" }?.isQuotable == false)
+    }
+
     @Test func manualPageOptionsAreQuotable() async throws {
         let passage = SearchHit(chunkID: 7, file: "rm.txt", score: 0.9, text: """
             SYNOPSIS

@@ -155,6 +155,21 @@ public struct ExtractiveBackend: AnswerBackend {
         }
     }
 
+    /// A name and what it is, as a manual page's NAME section and glossaries write it: one or more
+    /// names (`df`, `gzip, gunzip, zcat`) without spaces, a dash set apart by spaces, a description
+    /// (`nohup  -  Exécuter une commande…`).
+    package static func isNameLine(_ line: String) -> Bool {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard let dash = parts.firstIndex(where: { ["-", "—", "–", "\\-"].contains($0) }), dash > 0, dash + 1 < parts.count else { return false }
+        let names = parts[..<dash]
+        guard names.count <= 4 else { return false }
+        return names.enumerated().allSatisfy { index, name in
+            let word = index + 1 < names.count ? (name.hasSuffix(",") ? name.dropLast() : "") : name[...]
+            guard let first = word.first, first.isLetter || first.isNumber else { return false }
+            return word.allSatisfy { $0.isLetter || $0.isNumber || "._+-".contains($0) }
+        } && parts[dash + 1].first?.isLetter == true
+    }
+
     /// A line in capitals (at least two letters, no lower-case letter, no final punctuation, at
     /// most 40 characters): a section heading.
     static func isCapitalHeading(_ line: String) -> Bool {
@@ -227,6 +242,12 @@ public struct ExtractiveBackend: AnswerBackend {
                     let isRow = line.contains(" | ") && line != lines[0]
                     out.append(PassageSentence(text: line, isQuotable: isRow, tableHeader: isRow && lines[0].contains(" | ") ? lines[0] : nil))
                 }
+                continue
+            }
+            if lines.count <= 3, isNameLine(lines[0]), lines.joined(separator: " ").count <= 300 {
+                // What a manual page's NAME says the command is for ("df - Indiquer l'espace
+                // occupé par les systèmes de fichiers"): the answer to "which command…".
+                out.append(PassageSentence(text: lines.joined(separator: " "), isEntry: true))
                 continue
             }
             if lines.count == 1, let last = lines[0].last, !".!?…:;»)".contains(last), lines[0].count <= 120,
