@@ -287,6 +287,36 @@ import TextAnalysis
         #expect(quotes.first?.sentence == "Les Romains savaient la greffer.")
     }
 
+    @Test("the FAQ entry asking what is asked is answered by its own section")
+    func faqSectionOfTheMatchingQuestion() async throws {
+        let passage = SearchHit(chunkID: 9, file: "faq.txt", score: 0.9, text: """
+            7.2. Pourquoi les archives sont-elles si grosses ?
+
+            Les archives contiennent les sources et les binaires de chaque version publiée.
+
+            7.3. Pourquoi les noms des paquets Debian sont-ils si longs ?
+
+            Le nom suit la convention paquet_version-révision_architecture.deb imposée par dpkg.
+            """)
+        let units = ExtractiveBackend.passageSentences(passage.text)
+        #expect(units.first { $0.text.hasPrefix("Le nom suit") }?.sectionQuestion == "Pourquoi les noms des paquets Debian sont-ils si longs ?")
+        #expect(units.first { $0.text.hasPrefix("7.3.") }?.isQuotable == false)
+        // A fake embedding: the asked question is close to the second FAQ question, and the first
+        // section's sentence is (a little) closer to it than the answer.
+        let backend = ExtractiveBackend(maxQuotes: 1, embed: { texts in
+            texts.map { text -> [Float] in
+                if text.hasPrefix("Pourquoi les noms") || text.hasPrefix("Pourquoi le nom") { return [1, 0] }
+                if text.hasPrefix("Les archives") { return [0.8, 0.6] }
+                return [0.6, 0.8]
+            }
+        }, embeddingWeight: 0.85)
+        let quotes = try await backend.quotes(question: "Pourquoi le nom des fichiers de paquets est-il si long ?", passages: [passage])
+        #expect(quotes.first?.sentence.hasPrefix("Le nom suit la convention") == true)
+        // Without a matching FAQ question, the sentences compete alone.
+        let other = try await backend.quotes(question: "Quelle taille font les archives ?", passages: [passage])
+        #expect(other.first?.sentence.hasPrefix("Les archives") == true)
+    }
+
     @Test func streamsPieces() async throws {
         let backend = ExtractiveBackend()
         let input = AnswerInput(question: "Quel est le secret d'une bonne tarte ?", passages: passages)

@@ -26,6 +26,9 @@ public struct ExtractiveBackend: AnswerBackend {
     public var embeddingWeight: Double
     /// Added to an option's entry when the question asks for an option.
     static let optionEntryBonus = 0.05
+    /// The similarity (e5) above which an FAQ question heading in the passages is taken for the
+    /// question asked, and its section's sentences gain the excess.
+    static let faqQuestionSimilarity = 0.88
     /// A series' first member brings up to this many further members.
     public var seriesLimit = 8
     /// A quoted sentence ending in ":" brings up to this many following sentences (list items)…
@@ -116,6 +119,15 @@ public struct ExtractiveBackend: AnswerBackend {
         /// A whole definition-list entry (a term and its description), quotable even when short
         /// or unpunctuated, as manual pages write them.
         package var isEntry = false
+        /// The question heading of the section the sentence is in (an FAQ's "9.6. J'ai plusieurs
+        /// machines ; comment puis-je télécharger les mises à jour seulement une fois ?"), when
+        /// the passage holds it: the section is that question's answer.
+        package var sectionQuestion: String?
+    }
+
+    /// A paragraph that is one question of at most 200 characters: an FAQ's heading.
+    static func isQuestionHeading(_ lines: [String]) -> Bool {
+        lines.count == 1 && lines[0].hasSuffix("?") && lines[0].count <= 200
     }
 
     /// First words (folded) that refer to the sentence before.
@@ -234,7 +246,15 @@ public struct ExtractiveBackend: AnswerBackend {
             lines.count == 1 && (lines[0].hasPrefix("Tableau ") || lines[0].hasPrefix("Table ")) && lines[0].count <= 120
         }
         var out: [PassageSentence] = []
+        var question: String?   // the FAQ question whose answer the paragraphs are
         for (i, lines) in paragraphs.enumerated() {
+            let firstUnit = out.count
+            defer { for j in firstUnit..<out.count where out[j].isQuotable { out[j].sectionQuestion = question } }
+            if isQuestionHeading(lines) {
+                question = String(lines[0].drop { $0.isNumber || $0 == "." }).trimmingCharacters(in: .whitespaces)
+                out.append(PassageSentence(text: lines[0], isQuotable: false))
+                continue
+            }
             if isBlock(lines) {
                 // A table row is a candidate like a sentence (it often holds the fact: "alien | … |
                 // convertisseur de paquets étrangers"), quoted under the column names.
@@ -253,6 +273,7 @@ public struct ExtractiveBackend: AnswerBackend {
             if lines.count == 1, let last = lines[0].last, !".!?…:;»)".contains(last), lines[0].count <= 120,
                !opensWithOption(lines[0]) {
                 out.append(PassageSentence(text: lines[0], isQuotable: false))   // a heading ("9.8.5. Éclater un gros fichier")
+                question = nil
                 continue
             }
             for group in definitionEntries(lines) {
@@ -343,15 +364,33 @@ public struct ExtractiveBackend: AnswerBackend {
             let matched = c.terms.intersection(questionTerms).reduce(0) { $0 + idf($1) }
             return matched / total
         }
+        // FAQ sections among the candidates: their questions are compared with the asked one too.
+        var headings: [String] = []
+        for c in candidates {
+            if let h = sentencesByPassage[c.passage - 1][c.position].sectionQuestion, !headings.contains(h) { headings.append(h) }
+        }
         if let embed, embeddingWeight > 0 {
-            let vectors = try await embed([question] + candidates.map(\.sentence))
-            if vectors.count == candidates.count + 1 {
+            let vectors = try await embed([question] + candidates.map(\.sentence) + headings)
+            if vectors.count == candidates.count + 1 + headings.count {
                 let q = vectors[0]
-                for i in candidates.indices {
-                    let v = vectors[i + 1]
+                func cosine(_ v: [Float]) -> Double {
                     var dot: Float = 0
                     for j in 0..<min(q.count, v.count) { dot += q[j] * v[j] }
-                    scores[i] = (1 - embeddingWeight) * scores[i] + embeddingWeight * Double(max(0, dot))
+                    return Double(max(0, dot))
+                }
+                for i in candidates.indices {
+                    scores[i] = (1 - embeddingWeight) * scores[i] + embeddingWeight * cosine(vectors[i + 1])
+                }
+                // The FAQ entry asking what the user asks is answered by its own section: the
+                // sentences under the most similar question heading gain its similarity above
+                // `faqQuestionSimilarity` (a question asked in other words scores 0.88–0.96 there,
+                // unrelated FAQ questions up to about 0.88).
+                let similarities = headings.indices.map { cosine(vectors[candidates.count + 1 + $0]) }
+                if let best = similarities.indices.max(by: { similarities[$0] < similarities[$1] }),
+                   similarities[best] > Self.faqQuestionSimilarity {
+                    for (i, c) in candidates.enumerated() where sentencesByPassage[c.passage - 1][c.position].sectionQuestion == headings[best] {
+                        scores[i] += similarities[best] - Self.faqQuestionSimilarity
+                    }
                 }
             }
         }
