@@ -29,8 +29,8 @@ public enum EncoderBench {
 
         /// Printable lines, one figure per line.
         public var lines: [String] {
-            var out = [String(format: "encoder: %@, %d threads, OpenBLAS kernels %@, model load %.0f ms, machine load average %.2f",
-                              model, threads, blasCore, loadMilliseconds, loadAverage)]
+            var out = ["encoder: \(model), \(threads) threads, OpenBLAS kernels \(blasCore), "
+                       + String(format: "model load %.0f ms, machine load average %.2f", loadMilliseconds, loadAverage)]
             for ((b, v), (_, cpu)) in zip(chunksPerSecond, chunksPerCPUSecond) {
                 out.append(String(format: "encoder throughput, %d-token chunks, batch %d: %.1f chunks/s (%.1f chunks per CPU-second)",
                                   tokensPerChunk, b, v, cpu))

@@ -26,8 +26,8 @@ public struct LatencyStats: Sendable, CustomStringConvertible {
     public var p95: Double { percentile(95) }
     public var mean: Double { samples.isEmpty ? .nan : samples.reduce(0, +) / Double(samples.count) }
     public var description: String {
-        String(format: "%@: n=%d p50=%.1f ms p95=%.1f ms mean=%.1f ms max=%.1f ms errors=%d",
-               name, samples.count, p50, p95, mean, samples.max() ?? .nan, errors)
+        "\(name): " + String(format: "n=%d p50=%.1f ms p95=%.1f ms mean=%.1f ms max=%.1f ms errors=%d",
+                             samples.count, p50, p95, mean, samples.max() ?? .nan, errors)
     }
 }
 

@@ -10,8 +10,8 @@ public struct SpeechBenchResult: Sendable, CustomStringConvertible {
     public var synthesisSeconds: Double
     public var realTimeFactor: Double { synthesisSeconds / max(audioSeconds, 1e-9) }
     public var description: String {
-        String(format: "tts voice=%@ sentences=%d audio=%.2fs synthesis=%.3fs rtf=%.4f",
-               voice, sentences, audioSeconds, synthesisSeconds, realTimeFactor)
+        "tts voice=\(voice) " + String(format: "sentences=%d audio=%.2fs synthesis=%.3fs rtf=%.4f",
+                                         sentences, audioSeconds, synthesisSeconds, realTimeFactor)
     }
 }
 

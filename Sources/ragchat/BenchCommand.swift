@@ -292,10 +292,13 @@ struct BenchCommand: AsyncParsableCommand {
                 let expansions = try Self.expansions(of: set, model: expansionModel, workDirectory: workDirectory)
                 let run = try bench.runExpanded(expansions.guesses)
                 for row in run.rows { Terminal.out(row + "\n") }
-                Terminal.out(String(format: "\nquery expansion by %@: %d guesses written in %.1f s (%.2f s each), %d read from %@\n",
-                                    URL(fileURLWithPath: expansionModel).lastPathComponent, expansions.written, expansions.seconds,
-                                    expansions.written > 0 ? expansions.seconds / Double(expansions.written) : 0,
-                                    expansions.guesses.count - expansions.written, expansions.cache))
+                // Names are interpolated: `String(format:)` with `%@` for a Swift String crashed this
+                // report on Linux (corelibs Foundation), after the whole run.
+                let each = expansions.written > 0 ? expansions.seconds / Double(expansions.written) : 0
+                Terminal.out("\nquery expansion by \(URL(fileURLWithPath: expansionModel).lastPathComponent): "
+                    + String(format: "%d guesses written in %.1f s (%.2f s each), %d read from ",
+                             expansions.written, expansions.seconds, each, expansions.guesses.count - expansions.written)
+                    + "\(expansions.cache)\n")
                 expandedRun = run
             }
 

@@ -148,8 +148,8 @@ struct GenerateCommand: AsyncParsableCommand {
 
     static func printStats(_ s: GenerationStats) {
         Terminal.err(String(format: "prefill: %d tokens, %.1f tok/s\n", s.evaluatedPromptTokens, s.prefillTokensPerSecond))
-        Terminal.err(String(format: "decode: %d tokens, %.1f tok/s (stop: %@)\n", s.generatedTokens, s.decodeTokensPerSecond,
-                            "\(s.stopReason)"))
+        Terminal.err(String(format: "decode: %d tokens, %.1f tok/s", s.generatedTokens, s.decodeTokensPerSecond)
+                     + " (stop: \(s.stopReason))\n")
     }
 
     /// `--rag`: retrieve `k` passages (BM25) and answer through `LocalBackend`, reporting time to first text.
@@ -184,7 +184,7 @@ struct GenerateCommand: AsyncParsableCommand {
             } catch {
                 throw Self.fail("\(error)")
             }
-            Terminal.err(String(format: "retrieval (%@): %.3f s\n", mode.rawValue, MonotonicClock.seconds(since: t)))
+            Terminal.err("retrieval (\(mode.rawValue)): " + String(format: "%.3f s\n", MonotonicClock.seconds(since: t)))
             let input = AnswerInput(question: question, passages: passages)
             if showPrompt {
                 let fitted = try backend.fittedPrompt(input, answerTokens: maxTokens)
