@@ -149,8 +149,8 @@ public struct AnswerReport: Sendable, Codable {
     }
 
     public static let tableHeader = """
-        | run | covered: correct | correctly cited | lookup | paraphrase | synthesis | wrongly declined | off-topic declined | first token p50/p95 s | first audio p50/p95 s | whole answer p50/p95 s |
-        |---|---|---|---|---|---|---|---|---|---|---|
+        | run | covered: correct | correctly cited | cited: lookup | cited: paraphrase | cited: synthesis | wrongly declined | off-topic declined | first token p50/p95 s | first audio p50/p95 s | whole answer p50/p95 s | answer length p50 / mean, characters |
+        |---|---|---|---|---|---|---|---|---|---|---|---|
         """
 
     /// One Markdown row of `tableHeader`.
@@ -158,7 +158,15 @@ public struct AnswerReport: Sendable, Codable {
         func frac(_ v: (Int, Int)) -> String { "\(v.0)/\(v.1)" + (v.1 > 0 ? String(format: " (%.0f %%)", 100 * Double(v.0) / Double(v.1)) : "") }
         let wrongly = tally { $0.questionClass != .offtopic }
         return "| \(label) | \(frac(coveredCorrect)) | \(frac(coveredCited)) | \(frac(cited(.lookup))) | \(frac(cited(.paraphrase))) | "
-            + "\(frac(cited(.synthesis))) | \(wrongly.declined)/\(wrongly.questions) | \(frac(offTopicDeclined)) | \(latencies) |"
+            + "\(frac(cited(.synthesis))) | \(wrongly.declined)/\(wrongly.questions) | \(frac(offTopicDeclined)) | \(latencies) | \(answerLength) |"
+    }
+
+    /// Median and mean length of the answers to covered questions that were not declined: "the key
+    /// fact is present" is easier to meet with more text, so a gain is read against this.
+    public var answerLength: String {
+        let lengths = outcomes.filter { $0.questionClass != .offtopic && !$0.declined }.map { Double($0.answer.count) }
+        guard let p50 = Self.percentile(lengths, 0.5) else { return "–" }
+        return String(format: "%.0f / %.0f", p50, lengths.reduce(0, +) / Double(lengths.count))
     }
 
     /// Covered questions not correctly cited, and off-topic ones answered.
