@@ -41,7 +41,7 @@ public final class FrenchStemmer: Sendable {
 public enum KeywordAnalyzer {
     /// Bump when the analysis changes: indexes store their terms with this version and are
     /// re-analysed when it differs.
-    public static let version = "fr-snowball-4"
+    public static let version = "fr-snowball-5"
 
     /// Characters dropped at the start of a span.
     private static let leading: Set<Unicode.Scalar> = ["(", "[", "{", "«", "\"", "'", "`", "‘", "“", "<", "‹", "¡", "¿"]
@@ -190,7 +190,12 @@ public enum KeywordAnalyzer {
     /// "configur"); the same word typed without them ("configuree") keeps an `e` the accent would
     /// have removed, so trailing `e`s of the folded stem are dropped on both sides.
     static func stemTerm(_ lower: String) -> String {
-        var stem = FrenchText.fold(FrenchStemmer.shared.stem(lower))
+        var snowball = FrenchStemmer.shared.stem(lower)
+        // Snowball parts an -ire verb's infinitive ("extraire" → "extrair", "construire",
+        // "écrire") from its participle ("extrait", "construit", "écrit"), which documents and
+        // questions use as often: the infinitive's stem becomes the participle's.
+        if lower.hasSuffix("ire") || lower.hasSuffix("ires"), snowball.hasSuffix("ir"), snowball.count >= 4 { snowball = String(snowball.dropLast(2)) + "it" }
+        var stem = FrenchText.fold(snowball)
         while stem.hasSuffix("e"), stem.count > 3 { stem.removeLast() }
         return stem
     }

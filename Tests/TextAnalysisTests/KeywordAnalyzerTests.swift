@@ -15,6 +15,9 @@ struct KeywordAnalyzerTests {
             ("fichiers", "fichier"), ("supprimer", "supprime"), ("supprimés", "supprimer"),
             ("paquets", "paquet"), ("installer", "installation"), ("configurée", "configurer"),
             ("répertoires", "répertoire"), ("compilé", "compiler"),
+            // an -ire verb and its participle
+            ("extraire", "extrait"), ("Extraire", "extraits"), ("construire", "construit"), ("écrire", "écrits"),
+            ("produire", "produite"), ("traduire", "traduit"),
         ]
         for (a, b) in pairs {
             #expect(KeywordAnalyzer.terms(a) == KeywordAnalyzer.terms(b), "\(a) vs \(b)")
