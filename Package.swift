@@ -119,7 +119,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors", "Benchmarks"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "Tensors", "Benchmarks", "TestSupport"]),
         .testTarget(name: "EncoderTests", dependencies: ["Encoder", "Tensors", "Tokenizers", "Benchmarks", "TestSupport"],
                     exclude: ["Resources"]),  // fixtures read from #filePath
         .testTarget(name: "DecoderTests", dependencies: ["Decoder", "Tensors", "Tokenizers", "TestSupport"]),

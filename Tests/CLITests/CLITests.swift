@@ -60,7 +60,7 @@ struct CLITests {
     }
 
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-cli-\(UUID().uuidString)")
+        let url = TestDirectory.make("ragchat-cli")
         try FileManager.default.createDirectory(at: url.appendingPathComponent("data"), withIntermediateDirectories: true)
         return url
     }

@@ -11,7 +11,7 @@ enum TinyE5 {
     static let scores: [Float] = [0, 0, 0, 0, -2, -3, -1, -4, -1, -2, -1, -1.5, -2.5]
 
     static func write(_ name: String = "tiny-e5.bin", seed: UInt64 = 3) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tiny-e5-\(UUID().uuidString)")
+        let dir = TestDirectory.make("tiny-e5")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let header = E5File.Header(hiddenSize: 64, layerCount: 2, headCount: 2, ffnSize: 128, vocabSize: pieces.count,
                                    maxPositions: 16, typeVocabSize: 2, layerNormEps: 1e-12)

@@ -14,7 +14,7 @@ struct Workspace {
 
     init(_ implementation: IndexImplementation = .sqlite) throws {
         self.implementation = implementation
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-index-\(UUID().uuidString)")
+        root = TestDirectory.make("ragchat-index")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
     }
 

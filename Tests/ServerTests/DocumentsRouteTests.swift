@@ -20,7 +20,7 @@ import TestSupport
 
         init(files: [String: Data] = ["tarte.txt": Data("La tarte Tatin est une tarte renversée.\n\nElle vient de Lamotte-Beuvron.\n".utf8)],
              maxUploadBytes: Int = 1 << 20, dataFolder: String = "data") async throws {
-            base = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-docs-\(UUID().uuidString)")
+            base = TestDirectory.make("ragchat-docs")
             let indexed = base.appendingPathComponent("data")
             try FileManager.default.createDirectory(at: indexed, withIntermediateDirectories: true)
             for (name, contents) in files { try contents.write(to: indexed.appendingPathComponent(name)) }

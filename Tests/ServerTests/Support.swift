@@ -5,6 +5,7 @@ import Index
 import RAG
 import Server
 import Speech
+import TestSupport
 
 /// A canned engine for router tests.
 struct StubEngine: ChatEngine {
@@ -53,7 +54,7 @@ struct StubEngine: ChatEngine {
 /// beside it (not below it).
 enum TestWeb {
     static let root: String = {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("ragchat-web-\(UUID().uuidString)")
+        let base = TestDirectory.make("ragchat-web")
         let web = base.appendingPathComponent("web")
         try? FileManager.default.createDirectory(at: web, withIntermediateDirectories: true)
         try? Data("<!doctype html><html><body>chat</body></html>".utf8).write(to: web.appendingPathComponent("index.html"))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensors
+import TestSupport
 
 /// Writes a safetensors file: `tensors` are (name, dtype, shape, raw bytes).
 func writeSafetensors(_ url: URL, tensors: [(String, String, [Int], [UInt8])], metadata: [String: String]? = nil,
@@ -25,7 +26,7 @@ func bytes(_ floats: [Float]) -> [UInt8] { floats.withUnsafeBytes { Array($0) } 
 func bytes(_ halves: [UInt16]) -> [UInt8] { halves.withUnsafeBytes { Array($0) } }
 
 func temporaryFile(_ name: String) -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tensors-tests-\(UUID().uuidString)")
+    let dir = TestDirectory.make("tensors-tests")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
 }

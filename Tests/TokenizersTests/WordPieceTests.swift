@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Tensors
 import Tokenizers
+import TestSupport
 
 private let tinyVocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", ",", ".", "—", "$",
                          "un", "##aff", "##able", "cafe", "café", "你", "好", "°c", "a", "##b", "d", "'", "ecole"]
@@ -38,7 +39,7 @@ private func writeTokenizerJSON(_ url: URL, normalizer: [String: Any], model: [S
 }
 
 private func temporaryURL(_ name: String) -> URL {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-\(UUID().uuidString)")
+    let dir = TestDirectory.make("wordpiece")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
 }
