@@ -194,7 +194,9 @@ public enum KeywordAnalyzer {
         // Snowball parts an -ire verb's infinitive ("extraire" → "extrair", "construire",
         // "écrire") from its participle ("extrait", "construit", "écrit"), which documents and
         // questions use as often: the infinitive's stem becomes the participle's.
-        if lower.hasSuffix("ire") || lower.hasSuffix("ires"), snowball.hasSuffix("ir"), snowball.count >= 4 { snowball = String(snowball.dropLast(2)) + "it" }
+        if lower.hasSuffix("ire") || lower.hasSuffix("ires"), snowball.hasSuffix("ir"), snowball.count >= 4 {
+            snowball = String(snowball.dropLast(2)) + "it"
+        }
         var stem = FrenchText.fold(snowball)
         while stem.hasSuffix("e"), stem.count > 3 { stem.removeLast() }
         return stem

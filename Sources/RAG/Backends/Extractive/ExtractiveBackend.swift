@@ -383,8 +383,8 @@ public struct ExtractiveBackend: AnswerBackend {
                 }
                 // The FAQ entry asking what the user asks is answered by its own section: the
                 // sentences under the most similar question heading gain its similarity above
-                // `faqQuestionSimilarity` (a question asked in other words scores 0.88–0.96 there,
-                // unrelated FAQ questions up to about 0.88).
+                // `faqQuestionSimilarity` (the right heading scored 0.89–0.96 for dev-fr's FAQ
+                // questions it was first for; 0.85 and 0.88 compared in BENCHMARKS.md).
                 let similarities = headings.indices.map { cosine(vectors[candidates.count + 1 + $0]) }
                 if let best = similarities.indices.max(by: { similarities[$0] < similarities[$1] }),
                    similarities[best] > Self.faqQuestionSimilarity {
