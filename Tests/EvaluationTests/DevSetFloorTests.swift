@@ -27,9 +27,10 @@ import Evaluation
     /// declined, off-topic declined 11 (2026-12-06); floors two or three questions lower for the
     /// host's ties and a new corpus build (one for the off-topic ones). 2026-12-07: correct 24,
     /// cited 23, off-topic declined 10 — "Comment se construit un accord…" now meets the
-    /// documents' "construire" (`KeywordAnalyzer` joins -ire infinitives and participles).
+    /// documents' "construire" (`KeywordAnalyzer` joins -ire infinitives and participles) — so
+    /// the off-topic floor is 9, one below.
     @Test(.enabled(if: available("dev-fr"))) func devSetStaysAboveTheFloor() async throws {
-        try await check("dev-fr", perClass: 12, floor: Floor(hitAt5: 26, hitAt1: 16, correct: 20, cited: 19, wronglyDeclined: 1, offTopicDeclined: 10))
+        try await check("dev-fr", perClass: 12, floor: Floor(hitAt5: 26, hitAt1: 16, correct: 20, cited: 19, wronglyDeclined: 1, offTopicDeclined: 9))
     }
 
     /// man-fr, a set over another kind of document (French manual pages), whole: 31 covered + 10
