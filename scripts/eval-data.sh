@@ -100,7 +100,7 @@ local out="$root/.build/eval/man-fr"
 local pages=(ls cp mv rm mkdir ln chmod chown cat head tail sort uniq wc cut grep find tar gzip df du date crontab sed
              xargs diff tee split dd nice nohup timeout stat)
 "$root/scripts/deps.sh" manpages-fr man-db groff-base bsdextrautils
-local version stamp
+local version stamp want listed
 version=$(dpkg-query -W -f='${Version}' manpages-fr)
 want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sources"]["manpages-fr"])' "$root/eval/man-fr.json")
 if [[ $want != "$version" ]]; then
@@ -116,8 +116,9 @@ fi
 local tmp="$out.tmp" page source
 rm -rf "$tmp"
 mkdir -p "$tmp"
+listed=$(dpkg -L manpages-fr)
 for page in "${pages[@]}"; do
-    source=$(dpkg -L manpages-fr | grep -E "/man/fr/man[18]/$page\.[18]\.gz$" | head -1)
+    source=$(grep -E "/man/fr/man[18]/$page\.[18]\.gz$" <<<"$listed" | head -1)
     [[ -n $source ]] || { echo "eval-data: manpages-fr has no page $page" >&2; exit 1; }
     LC_ALL=C.UTF-8 MANWIDTH=80 MAN_KEEP_FORMATTING= man -l "$source" 2>/dev/null | col -bx >"$tmp/$(basename "$source" .gz).txt"
 done

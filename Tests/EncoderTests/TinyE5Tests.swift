@@ -12,7 +12,6 @@ enum TinyE5 {
 
     static func write(_ name: String = "tiny-e5.bin", seed: UInt64 = 3) throws -> URL {
         let dir = TestDirectory.make("tiny-e5")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let header = E5File.Header(hiddenSize: 64, layerCount: 2, headCount: 2, ffnSize: 128, vocabSize: pieces.count,
                                    maxPositions: 16, typeVocabSize: 2, layerNormEps: 1e-12)
         var w = E5FileWriter.randomModel(header: header, pieces: pieces, scores: scores, seed: seed)

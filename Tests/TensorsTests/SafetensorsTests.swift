@@ -27,7 +27,6 @@ func bytes(_ halves: [UInt16]) -> [UInt8] { halves.withUnsafeBytes { Array($0) }
 
 func temporaryFile(_ name: String) -> URL {
     let dir = TestDirectory.make("tensors-tests")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
 }
 

@@ -40,7 +40,6 @@ private func writeTokenizerJSON(_ url: URL, normalizer: [String: Any], model: [S
 
 private func temporaryURL(_ name: String) -> URL {
     let dir = TestDirectory.make("wordpiece")
-    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name)
 }
 
