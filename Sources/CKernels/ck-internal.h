@@ -154,10 +154,11 @@ CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, cons
 typedef struct { int8_t qs[64][64]; float d[16]; int32_t bsums[16][16]; } ck_q8_K_x16;
 // 16 activations (a + t * actStride, nb super-blocks each) -> nb interleaved blocks (64-byte aligned)
 CK_HIDDEN void ck_q8_K_pack_x16(ck_q8_K_x16 *dst, const char *a, size_t actStride, int nb);
-// One Q4_K row against 16 packed activations: out[t * outStride], each in ck_q4_K_gemm_x4_vnni's order.
-CK_VNNI CK_HIDDEN void ck_q4_K_gemm_x16_vnni(int n, const ck_block_q4_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride);
-// One Q6_K row against 16 packed activations: out[t * outStride], each in ck_q6_K_tiled_x4_vnni's order.
-CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x16_vnni(int n, const ck_block_q6_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride);
+// `rows` Q4_K rows (x + i * rowBytes) against 16 packed activations: out[t * outStride + i], each in
+// ck_q4_K_gemm_x4_vnni's order (4 rows at once share the activation loads).
+CK_VNNI CK_HIDDEN void ck_q4_K_gemm_x16_vnni(int n, const char *x, size_t rowBytes, int rows, const ck_q8_K_x16 *a, float *out, size_t outStride);
+// The same for Q6_K rows, each in ck_q6_K_tiled_x4_vnni's order.
+CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x16_vnni(int n, const char *x, size_t rowBytes, int rows, const ck_q8_K_x16 *a, float *out, size_t outStride);
 // 4-row tile of a 32-weight block type: one activation (cols 1), 2, 4 (cols 4…7), or 8 (cols >= 8); 0 for other types
 CK_HIDDEN ck_tile_fn ck_tile_vnni(int type, int cols);
 // one-row tile of a 32-weight block type: 2, 4 (cols 4…7) or 8 (cols >= 8) activations; 0 for other types or cols < 2

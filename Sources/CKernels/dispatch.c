@@ -303,11 +303,13 @@ static int matmul_x16_vnni(int type, float *out, size_t outStride, const char *p
     for (int rb = r0; rb < r1; rb += rowBlock) {
         const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;
         for (int g = 0; g < groups; g++) {
-            for (int r = rb; r < re; r++) {
+            for (int r = rb; r < re;) {
+                const int rows = re - r >= 4 ? 4 : 1;
                 const char *row = p + (size_t)r * rowBytes;
                 float *o = out + (size_t)g * 16 * outStride + (r - r0);
-                if (type == CK_Q4_K) ck_q4_K_gemm_x16_vnni(n, (const ck_block_q4_K *)row, pk + (size_t)g * nb, o, outStride);
-                else ck_q6_K_tiled_x16_vnni(n, (const ck_block_q6_K *)row, pk + (size_t)g * nb, o, outStride);
+                if (type == CK_Q4_K) ck_q4_K_gemm_x16_vnni(n, row, rowBytes, rows, pk + (size_t)g * nb, o, outStride);
+                else ck_q6_K_tiled_x16_vnni(n, row, rowBytes, rows, pk + (size_t)g * nb, o, outStride);
+                r += rows;
             }
         }
     }

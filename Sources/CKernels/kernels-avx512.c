@@ -243,20 +243,35 @@ CK_VNNI void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *
     _mm_storeu_ps(out, _mm_sub_ps(acc, accm));
 }
 
-// The integer sums of the sub-blocks of one super-block for 16 activations in the lanes:
-// s[j] = sub-block j's weights (w: 256 unsigned bytes in value order) . its values of each
-// activation (ab: interleaved by ck_q8_K_pack_x16), by VNNI on broadcast groups of 4 weights.
-// 8 sub-blocks of 32 values (Q4_K) or 16 of 16 (Q6_K).
-CK_VNNI static inline void subblock_sums_x16(__m512i *s, int subblocks, const uint8_t *w, const ck_q8_K_x16 *ab) {
-    const int groups = 64 / subblocks; // groups of 4 values per sub-block
-    for (int j = 0; j < subblocks; j++) s[j] = _mm512_setzero_si512();
-    for (int g = 0; g < groups; g++) {
-        for (int j = 0; j < subblocks; j++) {
-            int32_t w4;
-            memcpy(&w4, w + 4 * (groups * j + g), 4);
-            s[j] = _mm512_dpbusd_epi32(s[j], _mm512_set1_epi32(w4), _mm512_load_si512((const void *)ab->qs[groups * j + g]));
-        }
+// A Q4_K super-block's weights as bytes in value order (sub-block j at 32j).
+CK_VNNI static inline void q4_K_bytes(uint8_t *w, const ck_block_q4_K *x) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int c = 0; c < 4; c++) {
+        __m256i qq = _mm256_loadu_si256((const __m256i *)(x->qs + 32 * c));
+        _mm256_store_si256((__m256i *)(w + 64 * c), _mm256_and_si256(qq, m4));
+        _mm256_store_si256((__m256i *)(w + 64 * c + 32), _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4));
     }
+}
+
+// A Q6_K super-block's 6-bit weights as bytes in value order.
+CK_VNNI static inline void q6_K_bytes(uint8_t *w, const ck_block_q6_K *x) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
+    for (int h = 0; h < 2; h++) {
+        const uint8_t *ql = x->ql + 64 * h, *qh = x->qh + 32 * h;
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+        uint8_t *wh = w + 128 * h;
+        _mm256_store_si256((__m256i *)wh, _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4)));
+        _mm256_store_si256((__m256i *)(wh + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4)));
+        _mm256_store_si256((__m256i *)(wh + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4)));
+        _mm256_store_si256((__m256i *)(wh + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4)));
+    }
+}
+
+CK_VNNI static inline __m512i dpbusd_w4(__m512i s, const uint8_t *w4, __m512i y) {
+    int32_t v;
+    memcpy(&v, w4, 4);
+    return _mm512_dpbusd_epi32(s, _mm512_set1_epi32(v), y);
 }
 
 // ck_q4_K_gemm_x4_vnni for 16 activations, with the activations in the lanes instead of the
@@ -264,72 +279,107 @@ CK_VNNI static inline void subblock_sums_x16(__m512i *s, int subblocks, const ui
 // broadcast group of 4 weights against the same 4 values of 16 activations), so no horizontal sum
 // is needed, and the float part is the same per-token sequence (per pair of sub-blocks c = 0..3:
 // acc += isum * (d_w * d_a), accm += imin * (dmin_w * d_a), one fma each; result acc - accm).
-CK_VNNI void ck_q4_K_gemm_x16_vnni(int n, const ck_block_q4_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride) {
-    __m512 acc = _mm512_setzero_ps(), accm = _mm512_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    _Alignas(64) uint8_t w[256]; // the super-block's weights as bytes, sub-block j at 32j
+// R rows (1 or 4) share each load of the activations: with one row, every vpdpbusd needed its own
+// 64-byte load, and loads, not products, bounded the kernel.
+CK_VNNI static inline __attribute__((always_inline)) void q4_K_x16(const int R, int n, const char *x, size_t rowBytes,
+                                                                  const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    __m512 acc[4], accm[4];
+    for (int i = 0; i < R; i++) acc[i] = accm[i] = _mm512_setzero_ps();
+    _Alignas(64) uint8_t w[4][256];
     for (int b = 0; b < n / 256; b++) {
-        int sc[8], mn[8];
-        for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        for (int c = 0; c < 4; c++) {
-            __m256i qq = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * c));
-            _mm256_store_si256((__m256i *)(w + 64 * c), _mm256_and_si256(qq, m4));
-            _mm256_store_si256((__m256i *)(w + 64 * c + 32), _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4));
+        int sc[4][8], mn[4][8];
+        float d[4], dmin[4];
+        for (int i = 0; i < R; i++) {
+            const ck_block_q4_K *xb = (const ck_block_q4_K *)(x + (size_t)i * rowBytes) + b;
+            for (int j = 0; j < 8; j++) scale_min_k4(j, xb->scales, &sc[i][j], &mn[i][j]);
+            q4_K_bytes(w[i], xb);
+            d[i] = _cvtsh_ss(xb->d);
+            dmin[i] = _cvtsh_ss(xb->dmin);
         }
         const ck_q8_K_x16 *ab = &a[b];
-        __m512i s[8];
-        subblock_sums_x16(s, 8, w, ab);
         const __m512 ad = _mm512_load_ps(ab->d);
-        const __m512 dd = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].d)), ad);
-        const __m512 dm = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
-        for (int c = 0; c < 4; c++) {
-            __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(s[2 * c], _mm512_set1_epi32(sc[2 * c])),
-                                            _mm512_mullo_epi32(s[2 * c + 1], _mm512_set1_epi32(sc[2 * c + 1])));
+        for (int c = 0; c < 4; c++) { // sub-blocks 2c and 2c+1
+            __m512i s0[4], s1[4];
+            for (int i = 0; i < R; i++) s0[i] = s1[i] = _mm512_setzero_si512();
+            for (int g = 0; g < 8; g++) {
+                const __m512i y0 = _mm512_load_si512((const void *)ab->qs[16 * c + g]);
+                const __m512i y1 = _mm512_load_si512((const void *)ab->qs[16 * c + 8 + g]);
+                for (int i = 0; i < R; i++) {
+                    s0[i] = dpbusd_w4(s0[i], w[i] + 64 * c + 4 * g, y0);
+                    s1[i] = dpbusd_w4(s1[i], w[i] + 64 * c + 32 + 4 * g, y1);
+                }
+            }
             // sums of sub-blocks 2c and 2c+1 (32 values each) from the 16-value sums
             const __m512i bs0 = _mm512_add_epi32(_mm512_load_si512((const void *)ab->bsums[4 * c]), _mm512_load_si512((const void *)ab->bsums[4 * c + 1]));
             const __m512i bs1 = _mm512_add_epi32(_mm512_load_si512((const void *)ab->bsums[4 * c + 2]), _mm512_load_si512((const void *)ab->bsums[4 * c + 3]));
-            __m512i imin = _mm512_add_epi32(_mm512_mullo_epi32(bs0, _mm512_set1_epi32(mn[2 * c])),
-                                            _mm512_mullo_epi32(bs1, _mm512_set1_epi32(mn[2 * c + 1])));
-            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), dd, acc);
-            accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), dm, accm);
+            for (int i = 0; i < R; i++) {
+                __m512i isum = _mm512_add_epi32(_mm512_mullo_epi32(s0[i], _mm512_set1_epi32(sc[i][2 * c])),
+                                                _mm512_mullo_epi32(s1[i], _mm512_set1_epi32(sc[i][2 * c + 1])));
+                __m512i imin = _mm512_add_epi32(_mm512_mullo_epi32(bs0, _mm512_set1_epi32(mn[i][2 * c])),
+                                                _mm512_mullo_epi32(bs1, _mm512_set1_epi32(mn[i][2 * c + 1])));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(_mm512_set1_ps(d[i]), ad), acc[i]);
+                accm[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(_mm512_set1_ps(dmin[i]), ad), accm[i]);
+            }
         }
     }
-    _Alignas(64) float r[16];
-    _mm512_store_ps(r, _mm512_sub_ps(acc, accm));
-    for (int t = 0; t < 16; t++) out[(size_t)t * outStride] = r[t];
+    for (int i = 0; i < R; i++) {
+        _Alignas(64) float r[16];
+        _mm512_store_ps(r, _mm512_sub_ps(acc[i], accm[i]));
+        for (int t = 0; t < 16; t++) out[(size_t)t * outStride + i] = r[t];
+    }
 }
 
-// ck_q6_K_tiled_x4_vnni for 16 activations in the lanes (as ck_q4_K_gemm_x16_vnni): per lane and
-// super-block the same exact integer total (sum over the 16 sub-blocks j of scale_j * (q . y - 32 *
-// bsums_j)), then the same float update facc += (isum * d_w) * d_a.
-CK_VNNI void ck_q6_K_tiled_x16_vnni(int n, const ck_block_q6_K *x, const ck_q8_K_x16 *a, float *out, size_t outStride) {
-    __m512 facc = _mm512_setzero_ps();
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(3);
-    _Alignas(64) uint8_t w[256]; // the super-block's 6-bit weights as bytes, in value order
+CK_VNNI void ck_q4_K_gemm_x16_vnni(int n, const char *x, size_t rowBytes, int rows, const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    if (rows == 4) q4_K_x16(4, n, x, rowBytes, a, out, outStride);
+    else for (int i = 0; i < rows; i++) q4_K_x16(1, n, x + (size_t)i * rowBytes, rowBytes, a, out + i, outStride);
+}
+
+// ck_q6_K_tiled_x4_vnni for 16 activations in the lanes (as ck_q4_K_gemm_x16_vnni, R rows sharing
+// the activation loads): per lane and super-block the same exact integer total (sum over the 16
+// sub-blocks j of scale_j * (q . y - 32 * bsums_j)), then the same float update
+// facc += (isum * d_w) * d_a.
+CK_VNNI static inline __attribute__((always_inline)) void q6_K_x16(const int R, int n, const char *x, size_t rowBytes,
+                                                                  const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    __m512 facc[4];
+    for (int i = 0; i < R; i++) facc[i] = _mm512_setzero_ps();
+    _Alignas(64) uint8_t w[4][256];
     for (int b = 0; b < n / 256; b++) {
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = x[b].ql + 64 * h, *qh = x[b].qh + 32 * h;
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
-            uint8_t *wh = w + 128 * h;
-            _mm256_store_si256((__m256i *)wh, _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hh, m2), 4)));
-            _mm256_store_si256((__m256i *)(wh + 32), _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m2), 4)));
-            _mm256_store_si256((__m256i *)(wh + 64), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m2), 4)));
-            _mm256_store_si256((__m256i *)(wh + 96), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m2), 4)));
+        const int8_t *scales[4];
+        float d[4];
+        for (int i = 0; i < R; i++) {
+            const ck_block_q6_K *xb = (const ck_block_q6_K *)(x + (size_t)i * rowBytes) + b;
+            q6_K_bytes(w[i], xb);
+            scales[i] = xb->scales;
+            d[i] = _cvtsh_ss(xb->d);
         }
         const ck_q8_K_x16 *ab = &a[b];
-        __m512i s[16];
-        subblock_sums_x16(s, 16, w, ab);
-        __m512i isum = _mm512_setzero_si512();
+        __m512i isum[4];
+        for (int i = 0; i < R; i++) isum[i] = _mm512_setzero_si512();
         for (int j = 0; j < 16; j++) {
-            const __m512i centred = _mm512_sub_epi32(s[j], _mm512_slli_epi32(_mm512_load_si512((const void *)ab->bsums[j]), 5));
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(centred, _mm512_set1_epi32(x[b].scales[j])));
+            __m512i s[4];
+            for (int i = 0; i < R; i++) s[i] = _mm512_setzero_si512();
+            for (int g = 0; g < 4; g++) {
+                const __m512i y = _mm512_load_si512((const void *)ab->qs[4 * j + g]);
+                for (int i = 0; i < R; i++) s[i] = dpbusd_w4(s[i], w[i] + 4 * (4 * j + g), y);
+            }
+            const __m512i shift = _mm512_slli_epi32(_mm512_load_si512((const void *)ab->bsums[j]), 5);
+            for (int i = 0; i < R; i++)
+                isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(_mm512_sub_epi32(s[i], shift), _mm512_set1_epi32(scales[i][j])));
         }
-        facc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(_cvtsh_ss(x[b].d))), _mm512_load_ps(ab->d), facc);
+        const __m512 ad = _mm512_load_ps(ab->d);
+        for (int i = 0; i < R; i++)
+            facc[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_set1_ps(d[i])), ad, facc[i]);
     }
-    _Alignas(64) float r[16];
-    _mm512_store_ps(r, facc);
-    for (int t = 0; t < 16; t++) out[(size_t)t * outStride] = r[t];
+    for (int i = 0; i < R; i++) {
+        _Alignas(64) float r[16];
+        _mm512_store_ps(r, facc[i]);
+        for (int t = 0; t < 16; t++) out[(size_t)t * outStride + i] = r[t];
+    }
+}
+
+CK_VNNI void ck_q6_K_tiled_x16_vnni(int n, const char *x, size_t rowBytes, int rows, const ck_q8_K_x16 *a, float *out, size_t outStride) {
+    if (rows == 4) q6_K_x16(4, n, x, rowBytes, a, out, outStride);
+    else for (int i = 0; i < rows; i++) q6_K_x16(1, n, x + (size_t)i * rowBytes, rowBytes, a, out + i, outStride);
 }
 
 // ck_q6_K_tiled_x4_avx2 with 512-bit integer products (the same exact int32 totals per block and
