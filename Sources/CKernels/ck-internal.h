@@ -146,6 +146,11 @@ CK_AVX2 CK_HIDDEN void ck_e5_gemm_avx2(float *out, size_t os, const void *packed
 // ---------------------------------------------------------------- AVX-512 + VNNI (kernels-avx512.c)
 
 CK_VNNI CK_HIDDEN void ck_quantize_q8_K_vnni(ck_q8_K *y, const float *x, int n);
+// The one-row dots of the 32-weight types with VNNI (ck_vnni_dots_type), the bits of ck_vec_dot_avx2:
+// one row, or rows [r0, r1) of a matvec (the activation's block offsets laid out once).
+CK_HIDDEN int ck_vnni_dots_type(int type);
+CK_VNNI CK_HIDDEN float ck_vec_dot_vnni(int type, int n, const void *row, const void *act);
+CK_VNNI CK_HIDDEN void ck_matvec_vnni(int type, float *out, const char *w, size_t rowBytes, int r0, int r1, int n, const void *act);
 CK_VNNI CK_HIDDEN void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *const *a, float *out);
 CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K *const *a, float *out);
 // One Q8_K super-block of 16 prompt activations, interleaved so that a 512-bit vector holds the

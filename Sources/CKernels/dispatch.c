@@ -94,6 +94,7 @@ static ck_tile_fn tile_fn(int type, int cols) { return tile_fn_w(type, cols, 0);
 
 float ck_vec_dot(int type, int n, const void *row, const void *act) {
 #if CK_X86
+    if (ck_has_vnni() && ck_vnni_dots_type(type)) return ck_vec_dot_vnni(type, n, row, act);
     if (ck_has_avx2()) return ck_vec_dot_avx2(type, n, row, act);
 #endif
     return ck_vec_dot_scalar(type, n, row, act);
@@ -102,6 +103,10 @@ float ck_vec_dot(int type, int n, const void *row, const void *act) {
 void ck_matvec(int type, float *out, const void *w, size_t rowBytes, int r0, int r1, int n, const void *act) {
     const char *p = (const char *)w;
 #if CK_X86
+    if (ck_has_vnni() && ck_vnni_dots_type(type)) {
+        ck_matvec_vnni(type, out, p, rowBytes, r0, r1, n, act);
+        return;
+    }
     if (ck_has_avx2()) {
         // One row at a time: a single sequential stream through the weights (measured faster than
         // the multi-row tiles, which only pay off when activations are reused, i.e. in prompts).
