@@ -168,6 +168,11 @@ CK_VNNI CK_HIDDEN void ck_q6_K_tiled_x16_vnni(int n, const char *x, size_t rowBy
 CK_HIDDEN ck_tile_fn ck_tile_vnni(int type, int cols);
 // one-row tile of a 32-weight block type: 2, 4 (cols 4…7) or 8 (cols >= 8) activations; 0 for other types or cols < 2
 CK_HIDDEN ck_row_fn ck_row_vnni(int type, int cols);
+// A prompt's product with a 32-weight block type, 8 activations at a time (rows [r0, r1), out
+// indexed from r0): returns how many leading activations it did (a multiple of 8; 0 for other
+// types, fewer than 8 activations or 4 rows, or no memory). The bits of the one-row dot.
+CK_VNNI CK_HIDDEN int ck_matmul32_vnni(int type, float *out, size_t outStride, const char *w, size_t rowBytes, int r0, int r1, int n,
+                               const char *acts, size_t actStride, int ntok);
 // bytes ck_row_pack_vnni writes for `width` activations of n values
 CK_HIDDEN size_t ck_row_pack_size(int n, int width);
 // `width` Q8_0 activations (their addresses; a short group repeats its last) -> pack (64-byte aligned)

@@ -347,6 +347,7 @@ void ck_matmul_packed(int type, float *out, size_t outStride, const void *w, siz
 #if CK_X86
     tstart = matmul_x16_vnni(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok, rowBlock,
                              (const ck_q8_K_x16 *)packed);
+    if (tstart == 0 && ck_has_vnni()) tstart = ck_matmul32_vnni(type, out, outStride, p, rowBytes, r0, r1, n, a, actStride, ntok);
 #endif
     for (int rb = r0; rb < r1; rb += rowBlock) {
         const int re = r1 - rb < rowBlock ? r1 : rb + rowBlock;

@@ -263,6 +263,110 @@ CK_ZROWS(q5_0, ck_block_q5_0, unpack_q5_0_u, 0)
 CK_ZROWS(q5_1, ck_block_q5_1, unpack_q5_1_u, 1)
 CK_ZROWS(q8_0, ck_block_q8_0, unpack_q8_0_u, 0)
 
+// ---------------------------------------------------------------- 32-weight GEMM (prompts)
+// The 4-row x 8-activation tiles (tile48_*_vnni) with the work that does not depend on both
+// operands done once: a block of weight rows is unpacked to biased bytes and scales once for the
+// whole prompt (tile48 unpacked each row again for every 8 prompt rows), and each group of 8
+// prompt rows is laid out once as ck_row_pairs (bytes, scales, -OFF * sum(y), minimum terms) for
+// every weight row. Per lane the same operations as tile48, hence the bits of the one-row dot.
+typedef struct { uint8_t u[32]; } ck_u32;
+
+#define CK_UNPACK_ROWS(NAME, BT, UNPACKU, HASM)                                                               \
+CK_VNNI static void NAME(const char *w, size_t rb, int rows, int nb, ck_u32 *u, float *d, float *m) {      \
+    for (int r = 0; r < rows; r++)                                                                            \
+        for (int b = 0; b < nb; b++) {                                                                        \
+            const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
+            _mm256_store_si256((__m256i *)u[(size_t)r * nb + b].u, UNPACKU(x));                               \
+            d[(size_t)r * nb + b] = _cvtsh_ss(x->d);                                                          \
+            if (HASM) m[(size_t)r * nb + b] = _cvtsh_ss(((const uint16_t *)x)[1]);                            \
+        }                                                                                                     \
+}
+CK_UNPACK_ROWS(unpack_rows_q4_0, ck_block_q4_0, unpack_q4_0_u, 0)
+CK_UNPACK_ROWS(unpack_rows_q4_1, ck_block_q4_1, unpack_q4_1_u, 1)
+CK_UNPACK_ROWS(unpack_rows_q5_0, ck_block_q5_0, unpack_q5_0_u, 0)
+CK_UNPACK_ROWS(unpack_rows_q5_1, ck_block_q5_1, unpack_q5_1_u, 1)
+CK_UNPACK_ROWS(unpack_rows_q8_0, ck_block_q8_0, unpack_q8_0_u, 0)
+
+// 4 unpacked rows (u, d, m: row r at r * nb) x one group of 8 laid-out activations -> out
+CK_VNNI static inline __attribute__((always_inline)) void tile48_unpacked(const int HASM, int nb, const ck_u32 *u, const float *d,
+                                                                         const float *m, const ck_row_pair *pp, float *out, size_t os) {
+    __m512 acc[4][4]; __m128 sm[8];
+    for (int r = 0; r < 4; r++) for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int c = 0; c < 8; c++) sm[c] = _mm_setzero_ps();
+    for (int b = 0; b < nb; b++, pp += 4) {
+        __m512i ur[4]; __m512 dr[4]; __m128 mv = _mm_setzero_ps();
+        for (int r = 0; r < 4; r++) {
+            ur[r] = _mm512_broadcast_i64x4(_mm256_load_si256((const __m256i *)u[(size_t)r * nb + b].u));
+            dr[r] = _mm512_set1_ps(d[(size_t)r * nb + b]);
+        }
+        if (HASM) mv = _mm_setr_ps(m[b], m[(size_t)nb + b], m[(size_t)2 * nb + b], m[(size_t)3 * nb + b]);
+        for (int c = 0; c < 4; c++) {
+            const __m512i yy = _mm512_load_si512((const void *)&pp[c].yy);
+            const __m512 ys = _mm512_load_ps((const float *)&pp[c].ys);
+            const __m512i neg = _mm512_load_si512((const void *)&pp[c].neg);
+            for (int r = 0; r < 4; r++) {
+                __m512i p = _mm512_dpbusd_epi32(neg, ur[r], yy);
+                acc[r][c] = _mm512_fmadd_ps(_mm512_mul_ps(dr[r], ys), _mm512_cvtepi32_ps(p), acc[r][c]);
+            }
+            if (HASM) {
+                sm[2 * c] = _mm_fmadd_ps(mv, _mm_set1_ps(pp[c].s[0]), sm[2 * c]);
+                sm[2 * c + 1] = _mm_fmadd_ps(mv, _mm_set1_ps(pp[c].s[1]), sm[2 * c + 1]);
+            }
+        }
+    }
+    float smf[8][4];
+    for (int c = 0; c < 8; c++) _mm_storeu_ps(smf[c], sm[c]);
+    for (int r = 0; r < 4; r++) for (int c = 0; c < 4; c++) {
+        float a0 = hsum8(_mm512_castps512_ps256(acc[r][c])), a1 = hsum8(_mm512_extractf32x8_ps(acc[r][c], 1));
+        out[(size_t)(2 * c) * os + r] = HASM ? a0 + smf[2 * c][r] : a0;
+        out[(size_t)(2 * c + 1) * os + r] = HASM ? a1 + smf[2 * c + 1][r] : a1;
+    }
+}
+
+CK_VNNI int ck_matmul32_vnni(int type, float *out, size_t outStride, const char *w, size_t rowBytes, int r0, int r1, int n,
+                     const char *acts, size_t actStride, int ntok) {
+    void (*unpack)(const char *, size_t, int, int, ck_u32 *, float *, float *) =
+        type == CK_Q4_0 ? unpack_rows_q4_0 : type == CK_Q4_1 ? unpack_rows_q4_1 : type == CK_Q5_0 ? unpack_rows_q5_0 :
+        type == CK_Q5_1 ? unpack_rows_q5_1 : type == CK_Q8_0 ? unpack_rows_q8_0 : 0;
+    const int hasm = type == CK_Q4_1 || type == CK_Q5_1;
+    const int nb = n / 32, groups = ntok / 8;
+    ck_row_fn row8 = ck_row_vnni(type, 8);
+    if (!unpack || groups == 0 || r1 - r0 < 4) return 0;
+    // a block of weight rows unpacked (~192 KB, kept in L2) meets every group of prompt rows
+    int block = (int)((192u * 1024u) / ((size_t)nb * 40u)) & ~3;
+    if (block < 4) block = 4;
+    const size_t groupPack = ck_row_pack_size(n, 8);
+    char *pack = aligned_alloc(64, (size_t)groups * groupPack);
+    ck_u32 *u = aligned_alloc(64, (size_t)block * (size_t)nb * sizeof(ck_u32));
+    float *d = malloc((size_t)block * (size_t)nb * sizeof(float) * 2);
+    if (!pack || !u || !d) { free(pack); free(u); free(d); return 0; }
+    float *m = d + (size_t)block * (size_t)nb;
+    for (int g = 0; g < groups; g++) {
+        const char *ap[8];
+        for (int k = 0; k < 8; k++) ap[k] = acts + (size_t)(8 * g + k) * actStride;
+        ck_row_pack_vnni(type, n, ap, 8, pack + (size_t)g * groupPack);
+    }
+    const int r4 = r0 + (r1 - r0) / 4 * 4;
+    for (int rb = r0; rb < r4; rb += block) {
+        const int rows = r4 - rb < block ? r4 - rb : block;
+        unpack(w + (size_t)rb * rowBytes, rowBytes, rows, nb, u, d, m);
+        for (int g = 0; g < groups; g++) {
+            const ck_row_pair *pp = (const ck_row_pair *)(pack + (size_t)g * groupPack);
+            for (int r = 0; r < rows; r += 4) {
+                float *o = out + (size_t)(8 * g) * outStride + (size_t)(rb + r - r0);
+                const size_t at = (size_t)r * nb;
+                if (hasm) tile48_unpacked(1, nb, u + at, d + at, m + at, pp, o, outStride);
+                else tile48_unpacked(0, nb, u + at, d + at, m + at, pp, o, outStride);
+            }
+        }
+    }
+    for (int r = r4; r < r1; r++) // the last 1-3 rows: one row against each laid-out group
+        for (int g = 0; g < groups; g++)
+            row8(n, w + (size_t)r * rowBytes, pack + (size_t)g * groupPack, out + (size_t)(8 * g) * outStride + (size_t)(r - r0), outStride, 8);
+    free(pack); free(u); free(d);
+    return groups * 8;
+}
+
 ck_row_fn ck_row_vnni(int type, int cols) {
 #define CK_PICK(T) return cols >= 8 ? row8_##T##_vnni : cols >= 4 ? row4_##T##_vnni : cols >= 2 ? row2_##T##_vnni : 0
     switch (type) {
