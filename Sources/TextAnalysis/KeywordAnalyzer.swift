@@ -41,7 +41,7 @@ public final class FrenchStemmer: Sendable {
 public enum KeywordAnalyzer {
     /// Bump when the analysis changes: indexes store their terms with this version and are
     /// re-analysed when it differs.
-    public static let version = "fr-snowball-5"
+    public static let version = "fr-snowball-6"
 
     /// Characters dropped at the start of a span.
     private static let leading: Set<Unicode.Scalar> = ["(", "[", "{", "«", "\"", "'", "`", "‘", "“", "<", "‹", "¡", "¿"]
@@ -165,9 +165,10 @@ public enum KeywordAnalyzer {
         let option = scalars.first == "-" && FrenchText.isWordScalar(scalars.count > 1 ? scalars[1] : " ")
             || scalars.count > 2 && scalars[0] == "-" && scalars[1] == "-"
         let path = scalars.first == "/" && words.count >= 1
-        // French joins verbs and pronouns with hyphens ("met-on", "diminue-t-elle", "est-ce"):
-        // such a span is not a name, and as a term it would only be a rare, misleading one.
-        let hyphensOnly = words.dropLast().allSatisfy { $0.next == "-" }
+        // French joins verbs and pronouns with hyphens ("met-on", "diminue-t-elle", "est-ce"),
+        // also after an elided word ("qu'est-ce", "n'étaient-elles"): such a span is not a name,
+        // and as a term it would only be a rare, misleading one.
+        let hyphensOnly = words.dropLast().allSatisfy { $0.next == "-" || $0.next.map(apostrophes.contains) == true }
         let hasFunctionWord = words.contains { FrenchText.stopWords.contains(FrenchText.fold($0.word)) || $0.word.count == 1 }
         let frenchCompound = hyphensOnly && !option && hasFunctionWord
         if joined || option || path, !frenchCompound, scalars.count <= 80 {

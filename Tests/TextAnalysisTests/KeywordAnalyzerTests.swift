@@ -50,6 +50,9 @@ struct KeywordAnalyzerTests {
         // Verbs joined to their pronouns are not names.
         #expect(KeywordAnalyzer.terms("Quel alcool met-on ?") == ["alcool", "met"])
         #expect(!KeywordAnalyzer.terms("diminue-t-elle").contains { $0.contains("_") })
+        // … also after an elided word: "Qu'est-ce que" is only stop words
+        #expect(KeywordAnalyzer.terms("Qu'est-ce qu'une tarte fine ?") == ["tart", "fin"])
+        #expect(!KeywordAnalyzer.terms("Pourquoi n'étaient-elles pas sucrées ?").contains { $0.contains("_") })
         // French hyphenated words keep their parts.
         #expect(KeywordAnalyzer.terms("arc-en-ciel").contains("arc"))
     }
