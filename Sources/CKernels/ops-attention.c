@@ -325,8 +325,26 @@ void ck_attn_v_ggml(float *out, const float *p, const uint16_t *v, size_t stride
 CK_VNNI static void attn_group_vnni(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
                                     const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc) {
     for (int g = 0; g < G; g++) for (int j = 0; j < masked; j++) sc[(size_t)g * span + j] = -INFINITY;
-    // scores: 2 keys x G heads per pass (G <= 4: up to 8 independent chains)
+    // scores: 4 keys x G heads per pass (G <= 4: up to 16 independent chains, each key converted
+    // once for all heads), the 16 sums reduced together (reduce16_x16_vnni: the same additions
+    // as one reduce16_vnni each)
     int j = masked;
+    for (; j + 4 <= span; j += 4) {
+        __m512 a[16]; // slot 4g + kk: head g, key j + kk
+        for (int s = 0; s < 16; s++) a[s] = _mm512_setzero_ps();
+        for (int i = 0; i < kl; i += 16) {
+            __m512 kv[4];
+            for (int kk = 0; kk < 4; kk++) kv[kk] = load16h(k + (size_t)(j + kk) * ks + i);
+            for (int g = 0; g < G; g++) {
+                const __m512 qv = _mm512_loadu_ps(q + (size_t)g * qs + i);
+                for (int kk = 0; kk < 4; kk++) a[4 * g + kk] = _mm512_fmadd_ps(qv, kv[kk], a[4 * g + kk]);
+            }
+        }
+        _Alignas(64) float r[16];
+        _mm512_store_ps(r, _mm512_mul_ps(reduce16_x16_vnni(a), _mm512_set1_ps(scale)));
+        for (int g = 0; g < G; g++)
+            for (int kk = 0; kk < 4; kk++) sc[(size_t)g * span + j + kk] = r[4 * g + kk];
+    }
     for (; j + 2 <= span; j += 2) {
         const uint16_t *k0 = k + (size_t)j * ks, *k1 = k0 + ks;
         __m512 a0[4], a1[4];
