@@ -269,10 +269,10 @@ CK_ZROWS(q8_0, ck_block_q8_0, unpack_q8_0_u, 0)
 // whole prompt (tile48 unpacked each row again for every 8 prompt rows), and each group of 8
 // prompt rows is laid out once as ck_row_pairs (bytes, scales, -OFF * sum(y), minimum terms) for
 // every weight row. Per lane the same operations as tile48, hence the bits of the one-row dot.
-typedef struct { uint8_t u[32]; } ck_u32;
+typedef struct { uint8_t u[32]; } ck_bytes32;
 
 #define CK_UNPACK_ROWS(NAME, BT, UNPACKU, HASM)                                                               \
-CK_VNNI static void NAME(const char *w, size_t rb, int rows, int nb, ck_u32 *u, float *d, float *m) {      \
+CK_VNNI static void NAME(const char *w, size_t rb, int rows, int nb, ck_bytes32 *u, float *d, float *m) {      \
     for (int r = 0; r < rows; r++)                                                                            \
         for (int b = 0; b < nb; b++) {                                                                        \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
@@ -288,7 +288,7 @@ CK_UNPACK_ROWS(unpack_rows_q5_1, ck_block_q5_1, unpack_q5_1_u, 1)
 CK_UNPACK_ROWS(unpack_rows_q8_0, ck_block_q8_0, unpack_q8_0_u, 0)
 
 // 4 unpacked rows (u, d, m: row r at r * nb) x one group of 8 laid-out activations -> out
-CK_VNNI static inline __attribute__((always_inline)) void tile48_unpacked(const int HASM, int nb, const ck_u32 *u, const float *d,
+CK_VNNI static inline __attribute__((always_inline)) void tile48_unpacked(const int HASM, int nb, const ck_bytes32 *u, const float *d,
                                                                          const float *m, const ck_row_pair *pp, float *out, size_t os) {
     __m512 acc[4][4]; __m128 sm[8];
     for (int r = 0; r < 4; r++) for (int c = 0; c < 4; c++) acc[r][c] = _mm512_setzero_ps();
@@ -325,7 +325,7 @@ CK_VNNI static inline __attribute__((always_inline)) void tile48_unpacked(const 
 
 CK_VNNI int ck_matmul32_vnni(int type, float *out, size_t outStride, const char *w, size_t rowBytes, int r0, int r1, int n,
                      const char *acts, size_t actStride, int ntok) {
-    void (*unpack)(const char *, size_t, int, int, ck_u32 *, float *, float *) =
+    void (*unpack)(const char *, size_t, int, int, ck_bytes32 *, float *, float *) =
         type == CK_Q4_0 ? unpack_rows_q4_0 : type == CK_Q4_1 ? unpack_rows_q4_1 : type == CK_Q5_0 ? unpack_rows_q5_0 :
         type == CK_Q5_1 ? unpack_rows_q5_1 : type == CK_Q8_0 ? unpack_rows_q8_0 : 0;
     const int hasm = type == CK_Q4_1 || type == CK_Q5_1;
@@ -336,33 +336,42 @@ CK_VNNI int ck_matmul32_vnni(int type, float *out, size_t outStride, const char 
     int block = (int)((192u * 1024u) / ((size_t)nb * 40u)) & ~3;
     if (block < 4) block = 4;
     const size_t groupPack = ck_row_pack_size(n, 8);
-    char *pack = aligned_alloc(64, (size_t)groups * groupPack);
-    ck_u32 *u = aligned_alloc(64, (size_t)block * (size_t)nb * sizeof(ck_u32));
+    // the laid-out activations take 3.2 times the bytes of the activations: at most ~4 MB at a
+    // time (all of a 512-token batch of a 896-wide product, 9 groups of a 14,336-wide one)
+    int chunk = (int)((4u << 20) / groupPack);
+    if (chunk < 1) chunk = 1;
+    if (chunk > groups) chunk = groups;
+    char *pack = aligned_alloc(64, (size_t)chunk * groupPack);
+    ck_bytes32 *u = aligned_alloc(64, (size_t)block * (size_t)nb * sizeof(ck_bytes32));
     float *d = malloc((size_t)block * (size_t)nb * sizeof(float) * 2);
     if (!pack || !u || !d) { free(pack); free(u); free(d); return 0; }
     float *m = d + (size_t)block * (size_t)nb;
-    for (int g = 0; g < groups; g++) {
-        const char *ap[8];
-        for (int k = 0; k < 8; k++) ap[k] = acts + (size_t)(8 * g + k) * actStride;
-        ck_row_pack_vnni(type, n, ap, 8, pack + (size_t)g * groupPack);
-    }
     const int r4 = r0 + (r1 - r0) / 4 * 4;
-    for (int rb = r0; rb < r4; rb += block) {
-        const int rows = r4 - rb < block ? r4 - rb : block;
-        unpack(w + (size_t)rb * rowBytes, rowBytes, rows, nb, u, d, m);
-        for (int g = 0; g < groups; g++) {
-            const ck_row_pair *pp = (const ck_row_pair *)(pack + (size_t)g * groupPack);
-            for (int r = 0; r < rows; r += 4) {
-                float *o = out + (size_t)(8 * g) * outStride + (size_t)(rb + r - r0);
-                const size_t at = (size_t)r * nb;
-                if (hasm) tile48_unpacked(1, nb, u + at, d + at, m + at, pp, o, outStride);
-                else tile48_unpacked(0, nb, u + at, d + at, m + at, pp, o, outStride);
+    for (int g0 = 0; g0 < groups; g0 += chunk) {
+        const int gn = groups - g0 < chunk ? groups - g0 : chunk;
+        for (int g = 0; g < gn; g++) {
+            const char *ap[8];
+            for (int k = 0; k < 8; k++) ap[k] = acts + (size_t)(8 * (g0 + g) + k) * actStride;
+            ck_row_pack_vnni(type, n, ap, 8, pack + (size_t)g * groupPack);
+        }
+        for (int rb = r0; rb < r4; rb += block) {
+            const int rows = r4 - rb < block ? r4 - rb : block;
+            unpack(w + (size_t)rb * rowBytes, rowBytes, rows, nb, u, d, m);
+            for (int g = 0; g < gn; g++) {
+                const ck_row_pair *pp = (const ck_row_pair *)(pack + (size_t)g * groupPack);
+                for (int r = 0; r < rows; r += 4) {
+                    float *o = out + (size_t)(8 * (g0 + g)) * outStride + (size_t)(rb + r - r0);
+                    const size_t at = (size_t)r * nb;
+                    if (hasm) tile48_unpacked(1, nb, u + at, d + at, m + at, pp, o, outStride);
+                    else tile48_unpacked(0, nb, u + at, d + at, m + at, pp, o, outStride);
+                }
             }
         }
+        for (int r = r4; r < r1; r++) // the last 1-3 rows: one row against each laid-out group
+            for (int g = 0; g < gn; g++)
+                row8(n, w + (size_t)r * rowBytes, pack + (size_t)g * groupPack,
+                     out + (size_t)(8 * (g0 + g)) * outStride + (size_t)(r - r0), outStride, 8);
     }
-    for (int r = r4; r < r1; r++) // the last 1-3 rows: one row against each laid-out group
-        for (int g = 0; g < groups; g++)
-            row8(n, w + (size_t)r * rowBytes, pack + (size_t)g * groupPack, out + (size_t)(8 * g) * outStride + (size_t)(r - r0), outStride, 8);
     free(pack); free(u); free(d);
     return groups * 8;
 }

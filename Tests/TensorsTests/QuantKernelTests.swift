@@ -236,6 +236,28 @@ struct QuantKernelTests {
         }
     }
 
+    /// A wide product over a long prompt: the 32-weight prompt kernel lays out its activations a few
+    /// megabytes at a time (8,192 columns: 16 groups of 8 prompt rows per pass), so 150 tokens take
+    /// two passes and a remainder; every output keeps the one-row dot's bits.
+    @Test(arguments: [GGMLType.q5_0, .q4_1])
+    func widePromptProductsKeepTheOneRowBits(type: GGMLType) {
+        let rows = 6, cols = 8192, ntok = 150
+        let w = GGUFWriter.randomTensorData(type, rows: rows, cols: cols, seed: 41)
+        let pool = ThreadPool(threads: 1)
+        let x = randomActivationBatch(cols, count: ntok, seed: 700)
+        w.withUnsafeBytes { wr in
+            let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
+            var out = [Float](repeating: 0, count: rows * ntok)
+            out.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
+            let act = x.prepared(m.activationKind)
+            var differing = 0
+            for t in 0..<ntok {
+                for r in 0..<rows where out[t * rows + r] != Kernels.rowDot(m, r, act + t * x.stride(m.activationKind)) { differing += 1 }
+            }
+            #expect(differing == 0, "\(type): \(differing) outputs differ from the one-row dots")
+        }
+    }
+
     /// Attention in llama.cpp's prompt order: the 4-keys-per-pass scores equal one dot per key, and
     /// the register-blocked values equal the plain lane-by-lane accumulation, zero weights included.
     @Test func attentionKernelsMatchPlainLoops() {
