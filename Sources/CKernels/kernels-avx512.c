@@ -118,15 +118,8 @@ int ck_vnni_dots_type(int type) {
 }
 
 CK_VNNI float ck_vec_dot_vnni(int type, int n, const void *row, const void *act) {
-    const int off = dot32_offset(type);
-    if (!off) return dot_row_vnni(type, n, row, act, NULL);
-    __m256i stackNeg[64];
-    const int nb = n / 32;
-    __m256i *neg = nb <= 64 ? stackNeg : aligned_alloc(32, (size_t)nb * sizeof(__m256i));
-    if (!neg) return ck_vec_dot_avx2(type, n, row, act);
-    neg_q8_0_vnni(neg, act, nb, off);
-    const float r = dot_row_vnni(type, n, row, act, neg);
-    if (neg != stackNeg) free(neg);
+    float r;
+    ck_matvec_vnni(type, &r, row, 0, 0, 1, n, act);
     return r;
 }
 

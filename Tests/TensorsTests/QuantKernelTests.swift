@@ -24,6 +24,17 @@ func randomActivationBatch(_ n: Int, count: Int, seed: UInt64) -> ActivationBuff
     return x
 }
 
+/// How many outputs of a product (`out[t * rows + r]`, ntok activations of `x`) differ in any bit
+/// from the one-row dot of their row and activation.
+func outputsDifferingFromRowDots(_ out: [Float], _ m: QMatrix, _ x: ActivationBuffer, ntok: Int) -> Int {
+    let act = x.prepared(m.activationKind)
+    var differing = 0
+    for t in 0..<ntok {
+        for r in 0..<m.rows where out[t * m.rows + r] != Kernels.rowDot(m, r, act + t * x.stride(m.activationKind)) { differing += 1 }
+    }
+    return differing
+}
+
 func relClose(_ a: Float, _ b: Float, _ tol: Float) -> Bool {
     abs(a - b) <= tol * max(1, abs(a), abs(b))
 }
@@ -223,14 +234,7 @@ struct QuantKernelTests {
                 Kernels.forceNoAVX512(false)
                 #expect(wide == narrow, "\(type), \(ntok) tokens")
                 if type.blockSize == 32 {
-                    let act = x.prepared(m.activationKind)
-                    var same = true
-                    for t in 0..<ntok {
-                        for r in 0..<rows where wide[t * rows + r] != Kernels.rowDot(m, r, act + t * x.stride(m.activationKind)) {
-                            same = false
-                        }
-                    }
-                    #expect(same, "\(type), \(ntok) tokens: tiles differ from one-row dots")
+                    #expect(outputsDifferingFromRowDots(wide, m, x, ntok: ntok) == 0, "\(type), \(ntok) tokens: tiles differ from one-row dots")
                 }
             }
         }
@@ -249,11 +253,7 @@ struct QuantKernelTests {
             let m = QMatrix(type: type, data: wr.baseAddress!, rows: rows, cols: cols)
             var out = [Float](repeating: 0, count: rows * ntok)
             out.withUnsafeMutableBufferPointer { Kernels.matmulQuantized($0.baseAddress!, m, x, pool: pool) }
-            let act = x.prepared(m.activationKind)
-            var differing = 0
-            for t in 0..<ntok {
-                for r in 0..<rows where out[t * rows + r] != Kernels.rowDot(m, r, act + t * x.stride(m.activationKind)) { differing += 1 }
-            }
+            let differing = outputsDifferingFromRowDots(out, m, x, ntok: ntok)
             #expect(differing == 0, "\(type): \(differing) outputs differ from the one-row dots")
         }
     }
