@@ -1,6 +1,7 @@
 import Foundation
 import Documents
 import Index
+import TextAnalysis
 
 /// Retrieval over an evaluation set: the set's corpus indexed once (incrementally) per encoder,
 /// every covered question searched in each mode, and the relevance signals of every question.
@@ -70,10 +71,11 @@ public struct RetrievalBenchmark: Sendable {
     public func writeCandidates(to url: URL, depth: Int = 100) throws {
         var out: [[String: Any]] = []
         for question in set.questions {
-            var entry: [String: Any] = ["id": question.id, "class": question.questionClass.rawValue]
+            var entry: [String: Any] = ["id": question.id, "class": question.questionClass.rawValue,
+                                         "question": question.question, "terms": KeywordAnalyzer.queryTerms(question.question)]
             for mode in [SearchMode.bm25, .dense] where mode == .bm25 || embedder != nil {
                 entry[mode.rawValue] = try search(question, mode: mode, k: depth).map { hit -> [Any] in
-                    [hit.chunkID, hit.score, question.isCovered && question.isAnswered(by: hit)]
+                    [hit.chunkID, hit.score, question.isCovered && question.isAnswered(by: hit), KeywordAnalyzer.terms(hit.context)]
                 }
             }
             out.append(entry)

@@ -190,7 +190,7 @@ public enum KeywordAnalyzer {
     /// The folded Snowball stem of a lower-case word. Snowball reads accents ("configurée" →
     /// "configur"); the same word typed without them ("configuree") keeps an `e` the accent would
     /// have removed, so trailing `e`s of the folded stem are dropped on both sides.
-    static func stemTerm(_ lower: String) -> String {
+    public static func stemTerm(_ lower: String) -> String {
         var snowball = FrenchStemmer.shared.stem(lower)
         // Snowball parts an -ire verb's infinitive ("extraire" → "extrair", "construire",
         // "écrire") from its participle ("extrait", "construit", "écrit"), which documents and

@@ -32,6 +32,18 @@ import TextAnalysis
         #expect(!answer.contains("2. Les variantes"))   // headings are not quoted
     }
 
+    /// Question and sentences are compared by stems: a verb asked in one form meets the sentence
+    /// that uses another ("convertir" ↔ "convertit"), which then outranks a sentence that only
+    /// shares the noun.
+    @Test func verbFormsMeet() async throws {
+        let passage = SearchHit(chunkID: 9, file: "paquets.txt", score: 0.9, text: """
+            Un paquet contient des fichiers et des scripts de maintenance. \
+            Le programme alien convertit les paquets étrangers en paquets Debian.
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment convertir un paquet ?", passages: [passage])
+        #expect(quotes.first?.sentence == "Le programme alien convertit les paquets étrangers en paquets Debian.")
+    }
+
     @Test func variantsQuestionCitesTheVariantsPassage() async throws {
         let quotes = try await ExtractiveBackend().quotes(question: "Quelles sont les différentes variantes de la tarte aux pommes ?", passages: passages)
         let first = try #require(quotes.first)
@@ -221,6 +233,9 @@ import TextAnalysis
 
             -i demander une confirmation avant chaque effacement
 
+            -I demander une confirmation une seule fois avant d'effacer plus de trois
+            fichiers
+
             -d, --dir
             supprimer des répertoires vides
 
@@ -233,6 +248,8 @@ import TextAnalysis
         #expect(units.contains { $0.text == "Cette page de manuel documente la version GNU de rm." })
         #expect(!units.contains { $0.text.contains("DESCRIPTION") && $0.isQuotable })
         #expect(units.contains { $0.text == "-i demander une confirmation avant chaque effacement" && $0.isEntry })
+        // an option and its description on one line, wrapped, is one entry too
+        #expect(units.contains { $0.text == "-I demander une confirmation une seule fois avant d'effacer plus de trois fichiers" && $0.isEntry })
         // an unpunctuated last line of a description is part of it, not a heading
         #expect(units.contains { $0.text.hasPrefix("--interactive[=QUAND]") && $0.text.hasSuffix("Si QUAND est absent, toujours demander") })
         let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment supprimer un répertoire vide ?", passages: [passage])
