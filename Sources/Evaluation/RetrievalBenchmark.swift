@@ -78,6 +78,10 @@ public struct RetrievalBenchmark: Sendable {
                     [hit.chunkID, hit.score, question.isCovered && question.isAnswered(by: hit), KeywordAnalyzer.terms(hit.context)]
                 }
             }
+            let signals = try store.relevance(question.question, vector: vectors[question.id], modelID: embedder?.modelID)
+            entry["signals"] = ["cosine": signals.bestCosine ?? -1, "margin": signals.cosineMargin ?? -1,
+                                "coverage": signals.keywordCoverage, "unknownTerms": signals.unknownTerms,
+                                "unknownNames": signals.unknownNames] as [String: Any]
             out.append(entry)
         }
         try JSONSerialization.data(withJSONObject: out).write(to: url)

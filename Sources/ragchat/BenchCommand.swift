@@ -217,7 +217,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Chunk overlap in characters.")
         var overlap = ChunkingOptions.default.overlap
 
-        @Option(help: "Write every question's 100 best BM25 and dense candidates (chunk id, score, answers it) to this JSON file, to study fusion offline.")
+        @Option(help: "Write every question's query terms, relevance signals and 100 best BM25 and dense candidates (chunk id, score, answers it, context terms) to this JSON file, to study fusion and the gate offline.")
         var candidates: String?
 
         @Option(help: "Write every question's best sentence cosine (the question against each sentence of its 5 best hybrid passages) to this TSV file.")
