@@ -5,6 +5,17 @@
 #include "ck-internal.h"
 #if CK_X86
 
+// Decode reads every weight once, in order, straight from memory. The hardware prefetcher alone
+// left the core waiting on it: on an Intel Xeon host one core's Q4_K dot streamed 6.9 GB/s where the
+// memory gives 14, because the loads and the arithmetic took turns. So the one-row dots ask for the
+// bytes CK_PREFETCH_AHEAD further on themselves, a block's worth of cache lines per block (11.8 GB/s;
+// 2 KB ahead 11.2, 4-16 KB the same). Past the end of a matrix the request is dropped (no fault).
+#define CK_PREFETCH_AHEAD 4096
+static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *block, int bytes) {
+    const char *p = (const char *)block + CK_PREFETCH_AHEAD;
+    for (int o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 CK_AVX2 static inline float hsum8(__m256 v) {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));

@@ -79,6 +79,7 @@ CK_AVX2 void ck_quantize_q8_0_f32_avx2(ck_q8_0 *y, const float *x, int n) {
 CK_AVX2 static float dot_q4_0_avx2(int n, const ck_block_q4_0 *x, const ck_q8_0 *a) {
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
+        ck_prefetch_ahead(&x[b], 1);
         __m256i q = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
@@ -91,6 +92,7 @@ CK_AVX2 static float dot_q4_1_avx2(int n, const ck_block_q4_1 *x, const ck_q8_0 
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int b = 0; b < n / 32; b++) {
+        ck_prefetch_ahead(&x[b], 1);
         __m256i q = nibbles32(x[b].qs);
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
         __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
@@ -103,6 +105,7 @@ CK_AVX2 static float dot_q4_1_avx2(int n, const ck_block_q4_1 *x, const ck_q8_0 
 CK_AVX2 static float dot_q5_0_avx2(int n, const ck_block_q5_0 *x, const ck_q8_0 *a) {
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
+        ck_prefetch_ahead(&x[b], 1);
         __m256i q = nibbles32(x[b].qs);
         __m256i hb = bits32(x[b].qh);
         q = _mm256_or_si256(q, _mm256_andnot_si256(hb, _mm256_set1_epi8((char)0xF0)));
@@ -117,6 +120,7 @@ CK_AVX2 static float dot_q5_1_avx2(int n, const ck_block_q5_1 *x, const ck_q8_0 
     __m256 acc = _mm256_setzero_ps();
     float accm = 0;
     for (int b = 0; b < n / 32; b++) {
+        ck_prefetch_ahead(&x[b], 1);
         __m256i q = nibbles32(x[b].qs);
         __m256i hb = bits32(x[b].qh);
         q = _mm256_or_si256(q, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
@@ -132,6 +136,7 @@ CK_AVX2 static float dot_q8_0_avx2(int n, const ck_block_q8_0 *x, const ck_q8_0 
     // One accumulator, blocks in order (same rounding sequence as ggml's AVX2 q8_0 dot).
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n / 32; b++) {
+        ck_prefetch_ahead(&x[b], 1);
         __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
         __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc);
@@ -161,6 +166,7 @@ CK_AVX2 static float dot_q4_K_avx2(int n, const ck_block_q4_K *x, const ck_q8_K 
     float acc = 0, accm = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
+        ck_prefetch_ahead(&x[b], sizeof x[b]);
         const __m256i scmn = k4_scales_mins_avx2(x[b].scales);
         const __m256i scales = _mm256_permute2x128_si256(scmn, scmn, 0x00);
         const int summ = k4_min_sum_avx2(scmn, a[b].bsums);
@@ -206,6 +212,7 @@ CK_AVX2 static float dot_q5_K_avx2(int n, const ck_block_q5_K *x, const ck_q8_K 
     float accm = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
     for (int b = 0; b < n / 256; b++) {
+        ck_prefetch_ahead(&x[b], sizeof x[b]);
         int sc[8], mn[8];
         for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
         int summ = 0;
@@ -286,6 +293,7 @@ CK_AVX2 static inline __m256i q6_K_block_lanes_avx2(const ck_block_q6_K *xb, con
 CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *a) {
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n / 256; b++) {
+        ck_prefetch_ahead(&x[b], sizeof x[b]);
         float d = _cvtsh_ss(x[b].d) * a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q6_K_block_lanes_avx2(&x[b], &a[b])), acc);
     }
@@ -322,6 +330,7 @@ CK_AVX2 void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *c
     __m256 acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < n / 256; b++) {
+        ck_prefetch_ahead(&x[b], sizeof x[b]);
         __m256i sumi[4];
         q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
         const float dx = _cvtsh_ss(x[b].d);
@@ -340,6 +349,7 @@ CK_AVX2 void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *c
     float acc[4] = {0, 0, 0, 0}, accm[4] = {0, 0, 0, 0};
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int b = 0; b < n / 256; b++) {
+        ck_prefetch_ahead(&x[b], sizeof x[b]);
         const __m256i scmn = k4_scales_mins_avx2(x[b].scales);
         const __m256i scales = _mm256_permute2x128_si256(scmn, scmn, 0x00);
         __m256i sumi[4];

@@ -84,6 +84,7 @@ CK_VNNI static float NAME(int n, const BT *x, const ck_q8_0 *a, const __m256i *n
     __m256 acc = _mm256_setzero_ps();                                                                         \
     float accm = 0;                                                                                           \
     for (int b = 0; b < n / 32; b++) {                                                                        \
+        ck_prefetch_ahead(&x[b], 1);                                                                          \
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);                                             \
         __m256i p = _mm256_dpbusd_epi32(neg ? neg[b] : _mm256_setzero_si256(), UNPACKU(&x[b]), y);           \
         __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);                                                \
@@ -231,6 +232,7 @@ CK_VNNI static void NAME(int n, const char *w, const void *pack, float *out, siz
     const BT *x = (const BT *)w;                                                                              \
     const ck_row_pair *pp = pack;                                                                             \
     for (int b = 0; b < n / 32; b++, pp += CP) {                                                              \
+        ck_prefetch_ahead(&x[b], 1);                                                                          \
         const __m512i u = _mm512_broadcast_i64x4(UNPACKU(&x[b]));                                             \
         const __m512 d = _mm512_set1_ps(_cvtsh_ss(x[b].d));                                                   \
         const float m = HASM ? _cvtsh_ss(((const uint16_t *)&x[b])[1]) : 0;                                   \
