@@ -44,6 +44,23 @@ import TextAnalysis
         #expect(quotes.first?.sentence == "Le programme alien convertit les paquets étrangers en paquets Debian.")
     }
 
+    /// A how-to question is answered by the sentence that shows the command rather than by one
+    /// that only shares its words.
+    @Test func howToQuestionsPreferTheCommand() async throws {
+        let passage = SearchHit(chunkID: 10, file: "codage.txt", score: 0.9, text: """
+            Un fichier peut être converti en UTF-8.
+
+            Pour convertir un fichier en UTF-8, utilisez iconv :
+
+            $ iconv -f latin1 -t utf-8 entree.txt > sortie.txt
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Comment convertir un fichier en UTF-8 ?", passages: [passage])
+        #expect(quotes.first?.sentence == "Pour convertir un fichier en UTF-8, utilisez iconv :\n$ iconv -f latin1 -t utf-8 entree.txt > sortie.txt")
+        // asked what it is, not how to do it, the plain statement still comes first
+        let fact = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Un fichier peut-il être converti en UTF-8 ?", passages: [passage])
+        #expect(fact.first?.sentence == "Un fichier peut être converti en UTF-8.")
+    }
+
     @Test func variantsQuestionCitesTheVariantsPassage() async throws {
         let quotes = try await ExtractiveBackend().quotes(question: "Quelles sont les différentes variantes de la tarte aux pommes ?", passages: passages)
         let first = try #require(quotes.first)

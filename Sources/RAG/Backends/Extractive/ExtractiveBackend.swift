@@ -27,6 +27,11 @@ public struct ExtractiveBackend: AnswerBackend {
     public var embeddingWeight: Double
     /// Added to an option's entry when the question asks for an option.
     static let optionEntryBonus = 0.05
+    /// Added to a sentence showing a command when the question asks how to do something or for a
+    /// tool. Compared on the three sets (`ragchat bench answers --set dev-fr|man-fr|apple-fr
+    /// --backends extractive`, correctly cited): none 65 / 18 / 29, 0.03 66 / 18 / 29, 0.05 the
+    /// same; counting option words (" --") as commands too lost manual-page answers (0.03: 68 / 17 / 29).
+    static let commandExampleBonus = 0.03
     /// The similarity (e5) above which an FAQ question heading in the passages is taken for the
     /// question asked, and its section's sentences gain the excess.
     static let faqQuestionSimilarity = 0.88
@@ -397,6 +402,8 @@ public struct ExtractiveBackend: AnswerBackend {
             }
         }
         let questionNumbers = questionTerms.filter { $0.allSatisfy(\.isNumber) }
+        let asksHowTo = FrenchText.words(question).prefix(3).contains("comment")
+            || (!folded.isDisjoint(with: ["quel", "quelle"]) && !folded.isDisjoint(with: ["commande", "outil", "programme", "utilitaire"]))
         var ranked: [Quote] = []
         for (i, c) in candidates.enumerated() where scores[i] > 0 {
             // Small tie-breakers: better passages first, earlier sentences first. The passage's
@@ -432,7 +439,13 @@ public struct ExtractiveBackend: AnswerBackend {
             // A question asking for an option is answered by an option's entry (its term and
             // description) rather than by prose that mentions the same words.
             let optionBonus = asksForOption && unit.isEntry && Self.opensWithOption(unit.text) ? Self.optionEntryBonus : 0
-            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus + numberBonus + optionBonus))
+            // A how-to question ("Comment passer un fichier de Latin-1 en UTF-8 ?", "Quel outil…")
+            // in technical documentation is answered by a command: a sentence that shows one (a
+            // shell prompt, or the command block set apart after it) comes before one that only
+            // talks about the subject.
+            let commandBonus = asksHowTo && (unit.example != nil || sentence.contains("$ ") || sentence.contains("# "))
+                ? Self.commandExampleBonus : 0
+            ranked.append(Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus + numberBonus + optionBonus + commandBonus))
         }
         ranked.sort { $0.score > $1.score }
         guard let best = ranked.first?.score else { return definition.map { [$0] } ?? [] }
