@@ -16,6 +16,17 @@ static inline __attribute__((always_inline)) void ck_prefetch_ahead(const void *
     for (int o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
 
+// fp16 -> fp32 of a block's scale, the bits of _cvtsh_ss. Clang compiles _cvtsh_ss to a vpinsrw
+// that merges the half into whatever register it picks, and in the speculative verify rows that
+// was an accumulator: each block's scale then waited for the previous block's fma, so a 2-token
+// pass cost 2.6 one-token products. vmovd clears the rest of the register: the conversion depends
+// on the load alone.
+CK_AVX2 static inline __attribute__((always_inline)) float ck_fp16(uint16_t h) {
+    __m128i v;
+    __asm__("vmovd %k1, %0" : "=x"(v) : "r"((uint32_t)h));
+    return _mm_cvtss_f32(_mm_cvtph_ps(v));
+}
+
 CK_AVX2 static inline float hsum8(__m256 v) {
     __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
@@ -111,9 +122,9 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
         __m256i q[R], ax[R]; float d[R], m[R];                                                                \
         for (int r = 0; r < R; r++) {                                                                         \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
-            q[r] = UNPACK(x); d[r] = _cvtsh_ss(x->d);                                                         \
+            q[r] = UNPACK(x); d[r] = ck_fp16(x->d);                                                         \
             ax[r] = SIGNED ? _mm256_sign_epi8(q[r], q[r]) : q[r];                                             \
-            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+            if (HASM) m[r] = ck_fp16(((const uint16_t *)x)[1]);                                             \
         }                                                                                                     \
         for (int c = 0; c < C; c++) {                                                                         \
             const ck_q8_0 *y = (const ck_q8_0 *)(act + (size_t)c * as) + b;                                   \

@@ -21,7 +21,7 @@ CK_AVX2 void ck_quantize_q8_0_avx2(ck_q8_0 *y, const float *x, int n) {
         float amax = _mm_cvtss_f32(m4);
         float d = amax / 127.0f;
         float id = amax != 0 ? 127.0f / amax : 0.0f; // as ggml: 127/amax, not 1/d
-        float dr = _cvtsh_ss(_cvtss_sh(d, 0));
+        float dr = ck_fp16(_cvtss_sh(d, 0));
         __m256 mul = _mm256_set1_ps(id);
         __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
@@ -82,7 +82,7 @@ CK_AVX2 static float dot_q4_0_avx2(int n, const ck_block_q4_0 *x, const ck_q8_0 
         ck_prefetch_ahead(&x[b], 1);
         __m256i q = _mm256_sub_epi8(nibbles32(x[b].qs), _mm256_set1_epi8(8));
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
+        __m256 d = _mm256_set1_ps(ck_fp16(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, y)), acc);
     }
     return hsum8(acc);
@@ -95,9 +95,9 @@ CK_AVX2 static float dot_q4_1_avx2(int n, const ck_block_q4_1 *x, const ck_q8_0 
         ck_prefetch_ahead(&x[b], 1);
         __m256i q = nibbles32(x[b].qs);
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
+        __m256 d = _mm256_set1_ps(ck_fp16(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, y)), acc);
-        accm = fmaf(_cvtsh_ss(x[b].m), a[b].s, accm); // GCC contracts ggml's summs += m*s
+        accm = fmaf(ck_fp16(x[b].m), a[b].s, accm); // GCC contracts ggml's summs += m*s
     }
     return hsum8(acc) + accm;
 }
@@ -110,7 +110,7 @@ CK_AVX2 static float dot_q5_0_avx2(int n, const ck_block_q5_0 *x, const ck_q8_0 
         __m256i hb = bits32(x[b].qh);
         q = _mm256_or_si256(q, _mm256_andnot_si256(hb, _mm256_set1_epi8((char)0xF0)));
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
+        __m256 d = _mm256_set1_ps(ck_fp16(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, y)), acc);
     }
     return hsum8(acc);
@@ -125,9 +125,9 @@ CK_AVX2 static float dot_q5_1_avx2(int n, const ck_block_q5_1 *x, const ck_q8_0 
         __m256i hb = bits32(x[b].qh);
         q = _mm256_or_si256(q, _mm256_and_si256(hb, _mm256_set1_epi8(0x10)));
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);
+        __m256 d = _mm256_set1_ps(ck_fp16(x[b].d) * a[b].d);
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8(q, y)), acc);
-        accm += _cvtsh_ss(x[b].m) * a[b].s;
+        accm += ck_fp16(x[b].m) * a[b].s;
     }
     return hsum8(acc) + accm;
 }
@@ -139,7 +139,7 @@ CK_AVX2 static float dot_q8_0_avx2(int n, const ck_block_q8_0 *x, const ck_q8_0 
         ck_prefetch_ahead(&x[b], 1);
         __m256i q0 = _mm256_loadu_si256((const __m256i *)x[b].qs);
         __m256i y0 = _mm256_loadu_si256((const __m256i *)a[b].qs);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(ck_fp16(x[b].d) * a[b].d), _mm256_cvtepi32_ps(dot_i8(q0, y0)), acc);
     }
     return hsum8(acc);
 }
@@ -178,8 +178,8 @@ CK_AVX2 static float dot_q4_K_avx2(int n, const ck_block_q4_K *x, const ck_q8_K 
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qq, 4), m4);
             sumi = _mm256_add_epi32(sumi, k_pair_v_avx2(lo, hi, y, k4_scale_avx2(scales, 2 * c), k4_scale_avx2(scales, 2 * c + 1)));
         }
-        acc = fmaf((float)hsum8i(sumi), _cvtsh_ss(x[b].d) * a[b].d, acc);
-        accm = fmaf((float)summ, _cvtsh_ss(x[b].dmin) * a[b].d, accm);
+        acc = fmaf((float)hsum8i(sumi), ck_fp16(x[b].d) * a[b].d, acc);
+        accm = fmaf((float)summ, ck_fp16(x[b].dmin) * a[b].d, accm);
     }
     return acc - accm;
 }
@@ -192,7 +192,7 @@ CK_AVX2 float ck_dot_q4_K_gemm_avx2(int n, const ck_block_q4_K *x, const ck_q8_K
     for (int b = 0; b < n / 256; b++) {
         int sc[8], mn[8];
         for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        const float dd = _cvtsh_ss(x[b].d) * a[b].d, dm = _cvtsh_ss(x[b].dmin) * a[b].d;
+        const float dd = ck_fp16(x[b].d) * a[b].d, dm = ck_fp16(x[b].dmin) * a[b].d;
         const uint8_t *q = x[b].qs; const int8_t *y = a[b].qs;
         for (int c = 0; c < 4; c++, q += 32, y += 64) {
             __m256i qq = _mm256_loadu_si256((const __m256i *)q);
@@ -229,9 +229,9 @@ CK_AVX2 static float dot_q5_K_avx2(int n, const ck_block_q5_K *x, const ck_q8_K 
             __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qq, 4), m4), h1);
             sumi = _mm256_add_epi32(sumi, k_pair_avx2(lo, hi, y, sc[2 * c], sc[2 * c + 1]));
         }
-        float d = _cvtsh_ss(x[b].d) * a[b].d;
+        float d = ck_fp16(x[b].d) * a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-        accm += _cvtsh_ss(x[b].dmin) * a[b].d * (float)summ;
+        accm += ck_fp16(x[b].dmin) * a[b].d * (float)summ;
     }
     return hsum8(acc) - accm;
 }
@@ -294,7 +294,7 @@ CK_AVX2 static float dot_q6_K_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
     __m256 acc = _mm256_setzero_ps();
     for (int b = 0; b < n / 256; b++) {
         ck_prefetch_ahead(&x[b], sizeof x[b]);
-        float d = _cvtsh_ss(x[b].d) * a[b].d;
+        float d = ck_fp16(x[b].d) * a[b].d;
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q6_K_block_lanes_avx2(&x[b], &a[b])), acc);
     }
     return hsum8(acc);
@@ -333,7 +333,7 @@ CK_AVX2 void ck_q6_K_dot_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K *c
         ck_prefetch_ahead(&x[b], sizeof x[b]);
         __m256i sumi[4];
         q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
-        const float dx = _cvtsh_ss(x[b].d);
+        const float dx = ck_fp16(x[b].d);
         const __m256i scales16 = q6_K_scales16_avx2(&x[b]);
         for (int t = 0; t < 4; t++) {
             __m256i lanes = _mm256_sub_epi32(sumi[t], q6_K_offset_lanes_avx2(scales16, a[t][b].bsums));
@@ -363,7 +363,7 @@ CK_AVX2 void ck_q4_K_dot_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *c
             for (int t = 0; t < 4; t++)
                 sumi[t] = _mm256_add_epi32(sumi[t], k_pair_v_avx2(lo, hi, a[t][b].qs + 64 * c, s0, s1));
         }
-        const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
+        const float dx = ck_fp16(x[b].d), dmx = ck_fp16(x[b].dmin);
         for (int t = 0; t < 4; t++) {
             const int summ = k4_min_sum_avx2(scmn, a[t][b].bsums);
             acc[t] = fmaf((float)hsum8i(sumi[t]), dx * a[t][b].d, acc[t]);
@@ -379,7 +379,7 @@ CK_AVX2 float ck_dot_q6_K_tiled_avx2(int n, const ck_block_q6_K *x, const ck_q8_
     float facc = 0;
     for (int b = 0; b < n / 256; b++) {
         int isum = hsum8i(q6_K_block_lanes_avx2(&x[b], &a[b]));
-        facc = facc + ((float)isum * _cvtsh_ss(x[b].d)) * a[b].d;
+        facc = facc + ((float)isum * ck_fp16(x[b].d)) * a[b].d;
     }
     return facc;
 }
@@ -391,7 +391,7 @@ CK_AVX2 void ck_q6_K_tiled_x4_avx2(int n, const ck_block_q6_K *x, const ck_q8_K 
     for (int b = 0; b < n / 256; b++) {
         __m256i sumi[4];
         q6_K_block_lanes_x4_avx2(&x[b], a, b, sumi);
-        const float dx = _cvtsh_ss(x[b].d);
+        const float dx = ck_fp16(x[b].d);
         const __m256i scales16 = q6_K_scales16_avx2(&x[b]);
         for (int t = 0; t < 4; t++) {
             int isum = hsum8i(_mm256_sub_epi32(sumi[t], q6_K_offset_lanes_avx2(scales16, a[t][b].bsums)));
@@ -409,7 +409,7 @@ CK_AVX2 void ck_q4_K_gemm_x4_avx2(int n, const ck_block_q4_K *x, const ck_q8_K *
     for (int b = 0; b < n / 256; b++) {
         int sc[8], mn[8];
         for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
-        const float dx = _cvtsh_ss(x[b].d), dmx = _cvtsh_ss(x[b].dmin);
+        const float dx = ck_fp16(x[b].d), dmx = ck_fp16(x[b].dmin);
         __m256i isv[4]; // per token: 4 sub-block-pair sums in lanes 0..3 (after reduction)
         __m256i part[4][4];
         const uint8_t *q = x[b].qs;
@@ -459,7 +459,7 @@ CK_AVX2 static float dot_f16_avx2(int n, const uint16_t *w, const float *x) {
         a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + i), a0);
     }
     float s = hsum8(a0);
-    for (; i < n; i++) s += _cvtsh_ss(w[i]) * x[i];
+    for (; i < n; i++) s += ck_fp16(w[i]) * x[i];
     return s;
 }
 

@@ -87,7 +87,7 @@ CK_VNNI static float NAME(int n, const BT *x, const ck_q8_0 *a, const __m256i *n
         ck_prefetch_ahead(&x[b], 1);                                                                          \
         __m256i y = _mm256_loadu_si256((const __m256i *)a[b].qs);                                             \
         __m256i p = _mm256_dpbusd_epi32(neg ? neg[b] : _mm256_setzero_si256(), UNPACKU(&x[b]), y);           \
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(x[b].d) * a[b].d);                                                \
+        __m256 d = _mm256_set1_ps(ck_fp16(x[b].d) * a[b].d);                                                \
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);                                                 \
         MIN_TERM;                                                                                             \
     }                                                                                                         \
@@ -98,8 +98,8 @@ CK_DOT32_VNNI(dot_q4_0_vnni, ck_block_q4_0, unpack_q4_0_u, 0, (void)0)
 CK_DOT32_VNNI(dot_q5_0_vnni, ck_block_q5_0, unpack_q5_0_u, 0, (void)0)
 CK_DOT32_VNNI(dot_q8_0_vnni, ck_block_q8_0, unpack_q8_0_u, 0, (void)0)
 // the minimum terms exactly as dot_q4_1_avx2 and dot_q5_1_avx2 write them (fmaf; a contracted +=)
-CK_DOT32_VNNI(dot_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 1, accm = fmaf(_cvtsh_ss(x[b].m), a[b].s, accm))
-CK_DOT32_VNNI(dot_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 1, accm += _cvtsh_ss(x[b].m) * a[b].s)
+CK_DOT32_VNNI(dot_q4_1_vnni, ck_block_q4_1, unpack_q4_1_u, 1, accm = fmaf(ck_fp16(x[b].m), a[b].s, accm))
+CK_DOT32_VNNI(dot_q5_1_vnni, ck_block_q5_1, unpack_q5_1_u, 1, accm += ck_fp16(x[b].m) * a[b].s)
 
 // The offset a 32-weight type's unsigned bytes carry (0: unsigned weights, no correction).
 static int dot32_offset(int type) { return type == CK_Q4_0 ? 8 : type == CK_Q5_0 ? 16 : type == CK_Q8_0 ? 128 : 0; }
@@ -153,8 +153,8 @@ CK_VNNI static void NAME(int n, const char *w, size_t rb, const char *act, size_
         __m512i u[4]; __m512 d[4]; float m[4]; __m128 mv = _mm_setzero_ps();                                  \
         for (int r = 0; r < 4; r++) {                                                                         \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
-            u[r] = _mm512_broadcast_i64x4(UNPACKU(x)); d[r] = _mm512_set1_ps(_cvtsh_ss(x->d));                \
-            if (HASM) m[r] = _cvtsh_ss(((const uint16_t *)x)[1]);                                             \
+            u[r] = _mm512_broadcast_i64x4(UNPACKU(x)); d[r] = _mm512_set1_ps(ck_fp16(x->d));                \
+            if (HASM) m[r] = ck_fp16(((const uint16_t *)x)[1]);                                             \
         }                                                                                                     \
         if (HASM) mv = _mm_loadu_ps(m);                                                                       \
         for (int c = 0; c < CP; c++) {                                                                        \
@@ -234,8 +234,8 @@ CK_VNNI static void NAME(int n, const char *w, const void *pack, float *out, siz
     for (int b = 0; b < n / 32; b++, pp += CP) {                                                              \
         ck_prefetch_ahead(&x[b], 1);                                                                          \
         const __m512i u = _mm512_broadcast_i64x4(UNPACKU(&x[b]));                                             \
-        const __m512 d = _mm512_set1_ps(_cvtsh_ss(x[b].d));                                                   \
-        const float m = HASM ? _cvtsh_ss(((const uint16_t *)&x[b])[1]) : 0;                                   \
+        const __m512 d = _mm512_set1_ps(ck_fp16(x[b].d));                                                   \
+        const float m = HASM ? ck_fp16(((const uint16_t *)&x[b])[1]) : 0;                                   \
         for (int c = 0; c < CP; c++) {                                                                        \
             __m512i p = _mm512_dpbusd_epi32(pp[c].neg, u, pp[c].yy);                                          \
             acc[c] = _mm512_fmadd_ps(_mm512_mul_ps(d, pp[c].ys), _mm512_cvtepi32_ps(p), acc[c]);              \
@@ -272,8 +272,8 @@ CK_VNNI static void NAME(const char *w, size_t rb, int rows, int nb, ck_bytes32 
         for (int b = 0; b < nb; b++) {                                                                        \
             const BT *x = (const BT *)(w + (size_t)r * rb) + b;                                               \
             _mm256_store_si256((__m256i *)u[(size_t)r * nb + b].u, UNPACKU(x));                               \
-            d[(size_t)r * nb + b] = _cvtsh_ss(x->d);                                                          \
-            if (HASM) m[(size_t)r * nb + b] = _cvtsh_ss(((const uint16_t *)x)[1]);                            \
+            d[(size_t)r * nb + b] = ck_fp16(x->d);                                                          \
+            if (HASM) m[(size_t)r * nb + b] = ck_fp16(((const uint16_t *)x)[1]);                            \
         }                                                                                                     \
 }
 CK_UNPACK_ROWS(unpack_rows_q4_0, ck_block_q4_0, unpack_q4_0_u, 0)
@@ -395,8 +395,8 @@ CK_VNNI void ck_q4_K_gemm_x4_vnni(int n, const ck_block_q4_K *x, const ck_q8_K *
         int sc[8], mn[8];
         for (int j = 0; j < 8; j++) scale_min_k4(j, x[b].scales, &sc[j], &mn[j]);
         const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
-        const __m128 dd = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].d)), ad);
-        const __m128 dm = _mm_mul_ps(_mm_set1_ps(_cvtsh_ss(x[b].dmin)), ad);
+        const __m128 dd = _mm_mul_ps(_mm_set1_ps(ck_fp16(x[b].d)), ad);
+        const __m128 dm = _mm_mul_ps(_mm_set1_ps(ck_fp16(x[b].dmin)), ad);
         const __m256i mnx = _mm256_setr_epi16(mn[0], mn[0], mn[1], mn[1], mn[2], mn[2], mn[3], mn[3],
                                               mn[4], mn[4], mn[5], mn[5], mn[6], mn[6], mn[7], mn[7]);
         __m512i u[4], sv[4];
@@ -481,8 +481,8 @@ CK_VNNI static inline __attribute__((always_inline)) void q4_K_x16(const int R, 
             const ck_block_q4_K *xb = (const ck_block_q4_K *)(x + (size_t)i * rowBytes) + b;
             for (int j = 0; j < 8; j++) scale_min_k4(j, xb->scales, &sc[i][j], &mn[i][j]);
             q4_K_bytes(w[i], xb);
-            d[i] = _cvtsh_ss(xb->d);
-            dmin[i] = _cvtsh_ss(xb->dmin);
+            d[i] = ck_fp16(xb->d);
+            dmin[i] = ck_fp16(xb->dmin);
         }
         const ck_q8_K_x16 *ab = &a[b];
         const __m512 ad = _mm512_load_ps(ab->d);
@@ -538,7 +538,7 @@ CK_VNNI static inline __attribute__((always_inline)) void q6_K_x16(const int R, 
             const ck_block_q6_K *xb = (const ck_block_q6_K *)(x + (size_t)i * rowBytes) + b;
             q6_K_bytes(w[i], xb);
             scales[i] = xb->scales;
-            d[i] = _cvtsh_ss(xb->d);
+            d[i] = ck_fp16(xb->d);
         }
         const ck_q8_K_x16 *ab = &a[b];
         __m512i isum[4];
@@ -608,7 +608,7 @@ CK_VNNI void ck_q6_K_tiled_x4_vnni(int n, const ck_block_q6_K *x, const ck_q8_K 
         const __m128i isum = _mm_loadu_si128((const __m128i *)is);
         const __m128 ad = _mm_setr_ps(a[0][b].d, a[1][b].d, a[2][b].d, a[3][b].d);
         // C contracts the plain kernel's facc + (isum * dx) * ad into one fma (as GCC does llama.cpp's)
-        facc = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(_cvtsh_ss(x[b].d))), ad, facc);
+        facc = _mm_fmadd_ps(_mm_mul_ps(_mm_cvtepi32_ps(isum), _mm_set1_ps(ck_fp16(x[b].d))), ad, facc);
     }
     _mm_storeu_ps(out, facc);
 }
