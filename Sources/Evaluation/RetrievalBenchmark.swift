@@ -66,10 +66,13 @@ public struct RetrievalBenchmark: Sendable {
         }
     }
 
-    /// Every question's `depth` best BM25 and dense candidates as JSON: `[{id, class, bm25: [[chunk,
-    /// score, answers]], dense: [...]}]`, for studying fusion rules outside the program.
+    /// Every question's `depth` best BM25 and dense candidates as JSON: `[{id, class, question, terms,
+    /// bm25: [[chunk, score, answers, context terms]], dense: [...], signals: {cosine, margin,
+    /// coverage, unknownTerms, unknownNames}}]`, for studying fusion rules and the gate outside the
+    /// program.
     public func writeCandidates(to url: URL, depth: Int = 100) throws {
         var out: [[String: Any]] = []
+        let allSignals = try signals()
         for question in set.questions {
             var entry: [String: Any] = ["id": question.id, "class": question.questionClass.rawValue,
                                          "question": question.question, "terms": KeywordAnalyzer.queryTerms(question.question)]
@@ -78,22 +81,23 @@ public struct RetrievalBenchmark: Sendable {
                     [hit.chunkID, hit.score, question.isCovered && question.isAnswered(by: hit), KeywordAnalyzer.terms(hit.context)]
                 }
             }
-            let signals = try store.relevance(question.question, vector: vectors[question.id], modelID: embedder?.modelID)
-            entry["signals"] = ["cosine": signals.bestCosine ?? -1, "margin": signals.cosineMargin ?? -1,
-                                "coverage": signals.keywordCoverage, "unknownTerms": signals.unknownTerms,
-                                "unknownNames": signals.unknownNames] as [String: Any]
+            if let signals = allSignals[question.id] {
+                entry["signals"] = ["cosine": signals.bestCosine ?? -1, "margin": signals.cosineMargin ?? -1,
+                                    "coverage": signals.keywordCoverage, "unknownTerms": signals.unknownTerms,
+                                    "unknownNames": signals.unknownNames] as [String: Any]
+            }
             out.append(entry)
         }
         try JSONSerialization.data(withJSONObject: out).write(to: url)
     }
 
-    /// The relevance signals of every question (covered and off-topic).
     /// The same set, questions and query vectors over another index of the same corpus (e.g. the
     /// index copied into PostgreSQL), to compare implementations question by question.
     public func over(_ store: any IndexStore) -> RetrievalBenchmark {
         RetrievalBenchmark(set: set, store: store, embedder: embedder, vectors: vectors)
     }
 
+    /// The relevance signals of every question (covered and off-topic).
     public func signals() throws -> [String: RelevanceSignals] {
         var result: [String: RelevanceSignals] = [:]
         for question in set.questions {

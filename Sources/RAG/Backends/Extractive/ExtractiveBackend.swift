@@ -351,7 +351,8 @@ public struct ExtractiveBackend: AnswerBackend {
         let questionWords = Set(FrenchText.contentWords(question))
         var questionTerms = Set(questionWords.map(Self.matchForm))
         // "Comment faire / préparer / réussir X ?" asks for the recipe and its steps.
-        let folded = Set(FrenchText.words(question))
+        let questionWordList = FrenchText.words(question)
+        let folded = Set(questionWordList)
         if folded.contains("comment"), !folded.isDisjoint(with: ["faire", "preparer", "realiser", "cuisiner", "reussir"]) {
             questionTerms.formUnion(["recette", "etape"].map(Self.matchForm))
         }
@@ -402,7 +403,7 @@ public struct ExtractiveBackend: AnswerBackend {
             }
         }
         let questionNumbers = questionTerms.filter { $0.allSatisfy(\.isNumber) }
-        let asksHowTo = FrenchText.words(question).prefix(3).contains("comment")
+        let asksHowTo = questionWordList.prefix(3).contains("comment")
             || (!folded.isDisjoint(with: ["quel", "quelle"]) && !folded.isDisjoint(with: ["commande", "outil", "programme", "utilitaire"]))
         var ranked: [Quote] = []
         for (i, c) in candidates.enumerated() where scores[i] > 0 {
