@@ -422,3 +422,98 @@ void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, 
         ck_attn_v_ggml(out + (size_t)g * os, row, v, vs, span, vl, acc, 16);
     }
 }
+
+// ---------------------------------------------------------------- grouped one-token attention
+
+#if CK_X86
+// attn_scores_vnni for G query heads sharing one KV head (kl a multiple of 64, at most 256): each
+// block of 16 keys is converted from fp16 once into kb (16 * kl floats) and every head's dots read
+// it there, with attn_scores_vnni's operations per head and key (so its bits; the conversion is
+// exact). Row g at sc + g * scs.
+CK_VNNI static void attn_scores_heads_vnni(float *sc, size_t scs, const float *q, size_t qs, int G, const uint16_t *k,
+                                           size_t stride, int span, int n, float scale, float *kb) {
+    int j = 0;
+    for (; j + 16 <= span; j += 16) {
+        for (int u = 0; u < 16; u++)
+            for (int i = 0; i < n; i += 16) _mm512_storeu_ps(kb + u * n + i, load16h(k + (size_t)(j + u) * stride + i));
+        for (int g = 0; g < G; g++) {
+            const float *qg = q + (size_t)g * qs;
+            __m512 v[16];
+            for (int u = 0; u < 16; u++) {
+                const float *kj = kb + u * n;
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                for (int i = 0; i < n; i += 64) {
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), _mm512_loadu_ps(kj + i), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+                }
+                v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+            }
+            _mm512_storeu_ps(sc + (size_t)g * scs + j, _mm512_mul_ps(reduce16_x16_vnni(v), _mm512_set1_ps(scale)));
+        }
+    }
+    if (j < span)
+        for (int g = 0; g < G; g++) attn_scores_vnni(sc + (size_t)g * scs + j, q + (size_t)g * qs, k + (size_t)j * stride, stride, span - j, n, scale);
+}
+
+// attn_v_acc_vnni (64 lanes, vl a multiple of 64) for G heads' weights (row g at p + g * ps) over
+// the same value rows: each row segment is converted once for up to 4 heads. Lane k of head g
+// accumulates positions t = k, k + 64, … in increasing order, as there; acc + g * accs holds head
+// g's 64 * vl lane sums.
+CK_VNNI static void attn_v_acc_heads_vnni(float *acc, size_t accs, const float *p, size_t ps, int G, const uint16_t *v,
+                                          size_t stride, int span, int vl) {
+    for (int d0 = 0; d0 < vl; d0 += 64)
+        for (int g0 = 0; g0 < G; g0 += 4) {
+            const int gn = G - g0 < 4 ? G - g0 : 4;
+            for (int lane = 0; lane < 64; lane++) {
+                __m512 a[4][4];
+                for (int g = 0; g < 4; g++) for (int c = 0; c < 4; c++) a[g][c] = _mm512_setzero_ps();
+                for (int t = lane; t < span; t += 64) {
+                    const uint16_t *vt = v + (size_t)t * stride + d0;
+                    __m512 x[4];
+                    int any = 0;
+                    for (int g = 0; g < gn; g++) any |= p[(size_t)(g0 + g) * ps + t] != 0.0f;
+                    if (!any) continue;
+                    for (int c = 0; c < 4; c++) x[c] = load16h(vt + 16 * c);
+                    for (int g = 0; g < gn; g++) {
+                        const float pt = p[(size_t)(g0 + g) * ps + t];
+                        if (pt == 0.0f) continue;
+                        const __m512 pv = _mm512_set1_ps(pt);
+                        for (int c = 0; c < 4; c++) a[g][c] = _mm512_fmadd_ps(pv, x[c], a[g][c]);
+                    }
+                }
+                for (int g = 0; g < gn; g++)
+                    for (int c = 0; c < 4; c++) _mm512_storeu_ps(acc + (size_t)(g0 + g) * accs + (size_t)lane * vl + d0 + 16 * c, a[g][c]);
+            }
+        }
+}
+#endif
+
+// One-token attention of G query heads (q + g * qs) sharing one KV head: span key/value rows (ks, vs
+// apart), the first `masked` outside the window (score -inf, weight 0). out + g * os = the result of
+// ck_attn_scores_f16, ck_softmax_ggml_f16 and ck_attn_v_ggml (64 lanes) for head g, the same bits,
+// with each key and value row converted from fp16 once for all the heads instead of once per head.
+// sc + g * scs: head g's scores (span floats); acc + g * accs: head g's 64 * vl accumulators.
+void ck_attn_decode_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
+                              const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale,
+                              float *sc, size_t scs, float *acc, size_t accs) {
+#if CK_X86
+    if (ck_has_vnni() && kl % 64 == 0 && kl <= 256 && vl % 64 == 0) {
+        float kb[16 * 256] __attribute__((aligned(64)));
+        for (int g = 0; g < G; g++) for (int j = 0; j < masked; j++) sc[(size_t)g * scs + j] = -INFINITY;
+        attn_scores_heads_vnni(sc + masked, scs, q, qs, G, k + (size_t)masked * ks, ks, span - masked, kl, scale, kb);
+        for (int g = 0; g < G; g++) ck_softmax_ggml_f16(sc + (size_t)g * scs, span);
+        attn_v_acc_heads_vnni(acc, accs, sc, scs, G, v, vs, span, vl);
+        for (int g = 0; g < G; g++) reduce64_rows_vnni(out + (size_t)g * os, acc + (size_t)g * accs, vl);
+        return;
+    }
+#endif
+    for (int g = 0; g < G; g++) {
+        float *row = sc + (size_t)g * scs;
+        for (int j = 0; j < masked; j++) row[j] = -INFINITY;
+        ck_attn_scores_f16(row + masked, q + (size_t)g * qs, k + (size_t)masked * ks, ks, span - masked, kl, scale);
+        ck_softmax_ggml_f16(row, span);
+        ck_attn_v_ggml(out + (size_t)g * os, row, v, vs, span, vl, acc + (size_t)g * accs, 64);
+    }
+}

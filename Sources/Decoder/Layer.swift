@@ -172,8 +172,8 @@ extension LanguageModel {
     // MARK: attention
 
     /// Attention of position `t` of `p` (decode order) over the cached keys and values of layer `l`
-    /// up to it: its row of p.q -> its row of p.att.f32, one head per job when the span is long
-    /// enough to pay for the dispatch.
+    /// up to it: its row of p.q -> its row of p.att.f32, the heads split into jobs when the span is
+    /// long enough to pay for the dispatch (on the f16 path, heads sharing a KV head together).
     func decodeAttention(_ l: Int, local: Bool, _ p: LayerPass, position t: Int, state s: InferenceState) {
         let c = config
         let kl = c.keyLength, vl = c.valueLength
@@ -190,21 +190,31 @@ extension LanguageModel {
         let scale = c.attentionScale
         let f16 = f16Attention
         let scoreScale = c.scaleQueries ? 1 : scale
+        if f16 {
+            // The query heads sharing a KV head read each key and value row once (GQA), in jobs of
+            // consecutive heads of one KV head, at least as many jobs as threads.
+            let parts = min(group, max(1, (pool.threadCount + nKV - 1) / nKV))
+            let perJob = (group + parts - 1) / parts
+            let jobs = nKV * ((group + perJob - 1) / perJob)
+            let kBase = s.kv.halfKeys(layer: l), vBase = s.kv.halfValues(layer: l)
+            func job(_ j: Int) {
+                let kvh = j % nKV, first = kvh * group + (j / nKV) * perJob
+                let heads = min(perJob, (kvh + 1) * group - first)
+                guard heads > 0 else { return }
+                Kernels.attentionDecodeGroupF16(out + first * vl, headStride: vl, q: p.q + t * nH * kl + first * kl, qStride: kl,
+                                                heads: heads, k: kBase + start * kvDimK + kvh * kl, kStride: kvDimK,
+                                                v: vBase + start * kvDimV + kvh * vl, vStride: kvDimV, span: span,
+                                                masked: lo - start, kl: kl, vl: vl, scale: scoreScale,
+                                                scores: s.scores + first * self.maxContext, scoresStride: self.maxContext,
+                                                accumulators: s.attnScratch + first * 64 * vl, accumulatorsStride: 64 * vl)
+            }
+            if span * nH >= 2048 { pool.run(chunks: jobs, job) } else { for j in 0..<jobs { job(j) } }
+            return
+        }
         func head(_ h: Int) {
             let kvh = h / group
             let qh = p.q + t * nH * kl + h * kl
             let sc = s.scores + h * self.maxContext
-            if f16 {
-                // llama.cpp's F16 KV cache path, same rounding sequence
-                let kBase = s.kv.halfKeys(layer: l), vBase = s.kv.halfValues(layer: l)
-                for t in 0..<(lo - start) { sc[t] = -.infinity }
-                Kernels.attentionScoresF16(sc + (lo - start), qh, kBase + lo * kvDimK + kvh * kl, stride: kvDimK,
-                                           span: span - (lo - start), n: kl, scale: scoreScale)
-                Kernels.softmaxGGMLF16(sc, span)
-                Kernels.attentionValuesGGML(out + h * vl, sc, vBase + start * kvDimV + kvh * vl, stride: kvDimV,
-                                            span: span, vl: vl, scratch: s.attnScratch + h * 64 * vl)
-                return
-            }
             let kBase = s.kv.floatKeys(layer: l), vBase = s.kv.floatValues(layer: l)
             for t in 0..<span {
                 sc[t] = Kernels.dot(qh, kBase + (lo + t) * kvDimK + kvh * kl, kl) * scale

@@ -254,6 +254,24 @@ extension Kernels {
     }
 
     // x (n,) in place: softmax, weights rounded to fp16
+    /// One-token attention (llama.cpp's one-token order, f16-rounded weights) of `heads` query heads
+    /// sharing one KV head: out + g * headStride = softmax_f16(q_g · K^T * scale) V, K and V being
+    /// `span` rows kStride / vStride apart, the first `masked` of them outside the window. The same
+    /// bits as attentionScoresF16, softmaxGGMLF16 and attentionValuesGGML head by head, each key and
+    /// value row converted from fp16 once for all the heads. Scratch per head g: scores at
+    /// scores + g * scoresStride (span floats), accumulators at accumulators + g * accumulatorsStride
+    /// (64 * vl floats).
+    @inline(__always)
+    public static func attentionDecodeGroupF16(_ out: UnsafeMutablePointer<Float>, headStride: Int,
+                                               q: UnsafePointer<Float>, qStride: Int, heads: Int,
+                                               k: UnsafePointer<UInt16>, kStride: Int, v: UnsafePointer<UInt16>, vStride: Int,
+                                               span: Int, masked: Int, kl: Int, vl: Int, scale: Float,
+                                               scores: UnsafeMutablePointer<Float>, scoresStride: Int,
+                                               accumulators: UnsafeMutablePointer<Float>, accumulatorsStride: Int) {
+        ck_attn_decode_group_f16(out, headStride, q, qStride, Int32(heads), k, kStride, v, vStride, Int32(span), Int32(masked),
+                                 Int32(kl), Int32(vl), scale, scores, scoresStride, accumulators, accumulatorsStride)
+    }
+
     @inline(__always)
     public static func softmaxGGMLF16(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
         ck_softmax_ggml_f16(x, Int32(n))

@@ -339,6 +339,48 @@ struct QuantKernelTests {
         }
     }
 
+    /// Grouped-query one-token attention (each K and V row converted once for the heads sharing
+    /// it) gives, head by head, the bits of the one-head kernels in the one-token order: scores,
+    /// fp16 softmax, values over 64 lanes. Spans around the 16-key blocks and 64 lanes, more heads
+    /// than one register block (4), key widths of the models (64, 128, 256).
+    @Test(arguments: [(1, 64, 64), (3, 128, 128), (7, 64, 64), (6, 128, 128), (4, 256, 256)], [(0, 1), (0, 150), (5, 77), (64, 200)])
+    func groupedDecodeAttentionMatchesOneHeadKernels(shape: (heads: Int, kl: Int, vl: Int), window: (masked: Int, span: Int)) {
+        let (heads, kl, vl) = shape, (masked, span) = window
+        let kStride = kl * 2 + 16, vStride = vl * 2 + 48
+        let q = randomActivations(heads * kl, seed: 17).map { Float(Float16($0)) }
+        let k = randomActivations(kStride * span, seed: 18).map { Float16($0).bitPattern }
+        let v = randomActivations(vStride * span, seed: 19).map { Float16($0).bitPattern }
+        let scores = UnsafeMutablePointer<Float>.allocate(capacity: heads * (span + 3))
+        let accumulators = UnsafeMutablePointer<Float>.allocate(capacity: heads * 64 * vl)
+        defer { scores.deallocate(); accumulators.deallocate() }
+        var grouped = [Float](repeating: .nan, count: heads * vl)
+        grouped.withUnsafeMutableBufferPointer {
+            Kernels.attentionDecodeGroupF16($0.baseAddress!, headStride: vl, q: q, qStride: kl, heads: heads, k: k, kStride: kStride,
+                                            v: v, vStride: vStride, span: span, masked: masked, kl: kl, vl: vl, scale: 0.125,
+                                            scores: scores, scoresStride: span + 3, accumulators: accumulators, accumulatorsStride: 64 * vl)
+        }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * vl)
+        defer { scratch.deallocate() }
+        for g in 0..<heads {
+            var row = [Float](repeating: 0, count: span), one = [Float](repeating: 0, count: vl)
+            q.withUnsafeBufferPointer { qp in
+                row.withUnsafeMutableBufferPointer { rp in
+                    for j in 0..<masked { rp[j] = -.infinity }
+                    k.withUnsafeBufferPointer { kp in
+                        Kernels.attentionScoresF16(rp.baseAddress! + masked, qp.baseAddress! + g * kl, kp.baseAddress! + masked * kStride,
+                                                   stride: kStride, span: span - masked, n: kl, scale: 0.125)
+                    }
+                    Kernels.softmaxGGMLF16(rp.baseAddress!, span)
+                }
+            }
+            one.withUnsafeMutableBufferPointer {
+                Kernels.attentionValuesGGML($0.baseAddress!, row, v, stride: vStride, span: span, vl: vl, scratch: scratch)
+            }
+            #expect(Array(grouped[(g * vl)..<((g + 1) * vl)]).map(\.bitPattern) == one.map(\.bitPattern),
+                    "head \(g) of \(heads), kl \(kl), span \(span), \(masked) masked")
+        }
+    }
+
     @Test func fp16Conversions() {
         for f: Float in [0, -0, 1, -2.5, 65504, 1e-5, 6e-8, 1e-8, 70000, 0.1, -3.14159] {
             let h = Kernels.floatToFP16(f)

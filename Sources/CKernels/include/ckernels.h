@@ -119,6 +119,13 @@ void ck_attn_scores_f16_gemm(float *row, const float *q, const uint16_t *k, size
 void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
                        const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale, float *sc,
                        float *acc);
+// One-token attention of G query heads (q + g * qs) sharing one KV head: the bits of
+// ck_attn_scores_f16, ck_softmax_ggml_f16 and ck_attn_v_ggml (64 lanes) head by head, each key and
+// value row converted once for all of them; the first `masked` rows are outside the window.
+// sc + g * scs: span floats of scratch per head; acc + g * accs: 64 * vl floats per head
+void ck_attn_decode_group_f16(float *out, size_t os, const float *q, size_t qs, int G, const uint16_t *k, size_t ks,
+                              const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale,
+                              float *sc, size_t scs, float *acc, size_t accs);
 // x (n,) in place: softmax, then weights rounded to fp16
 void ck_softmax_ggml_f16(float *x, int n);
 // p (span,) @ V (span, vl; rows stride apart) -> out (vl,); acc scratch 64*vl; lanes 64 (decode
