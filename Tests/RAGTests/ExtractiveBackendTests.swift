@@ -61,6 +61,45 @@ import TextAnalysis
         #expect(fact.first?.sentence == "Un fichier peut être converti en UTF-8.")
     }
 
+    /// The best sentence is quoted with the next one of its paragraph (which says how), a
+    /// sentence quoted later with it as antecedent continues that quote instead of repeating it,
+    /// and a list item does not bring the next item.
+    @Test func bestSentenceComesWithTheRestOfItsThought() async throws {
+        let passage = SearchHit(chunkID: 12, file: "dother.txt", score: 0.9, text: """
+            Quand dpkg-source extrait un paquet source, il applique automatiquement tous les correctifs de la série. \
+            Vous pouvez éviter cela avec l'option --skip-patches. Elle laisse les sources telles quelles.
+
+            Le format 3.0 conserve les correctifs dans debian/patches.
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 2).quotes(question: "Comment extraire un paquet source sans appliquer ses correctifs ?", passages: [passage])
+        #expect(quotes.first?.sentence == "Quand dpkg-source extrait un paquet source, il applique automatiquement tous les correctifs de la série. "
+                + "Vous pouvez éviter cela avec l'option --skip-patches.")
+        #expect(quotes.filter { $0.sentence.contains("--skip-patches") }.count == 1)
+        let list = SearchHit(chunkID: 13, file: "liste.txt", score: 0.9, text: """
+            Avant de créer le paquet :
+            - contactez les auteurs du programme pour vérifier qu'ils sont d'accord pour la création du paquet ;
+            - vérifiez que le programme ne doit pas être exécuté setuid root ;
+            """)
+        let items = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Faut-il contacter les auteurs du programme avant de créer le paquet ?", passages: [list])
+        #expect(items.first?.sentence.contains("setuid") == false)
+    }
+
+    /// A quote opening with the sentences another quote of its passage ends with continues it.
+    @Test func overlappingQuotesJoin() {
+        typealias Quote = ExtractiveBackend.Quote
+        let taken = [Quote(sentence: "La tarte Tatin est renversée. La légende veut qu'une maladresse l'ait créée.", passage: 1, score: 1),
+                     Quote(sentence: "Cuire 30 minutes.", passage: 2, score: 0.9)]
+        let later = Quote(sentence: "La légende veut qu'une maladresse l'ait créée. Elle fut rendue célèbre à Paris.", passage: 1, score: 0.8)
+        #expect(ExtractiveBackend.overlap(of: later, with: taken)?.index == 0)
+        #expect(ExtractiveBackend.overlap(of: later, with: taken)?.rest == "Elle fut rendue célèbre à Paris.")
+        // two sentences in common
+        let longer = Quote(sentence: "La tarte Tatin est renversée. La légende veut qu'une maladresse l'ait créée. Elle fut célèbre.", passage: 1, score: 0.7)
+        #expect(ExtractiveBackend.overlap(of: longer, with: taken)?.rest == "Elle fut célèbre.")
+        // another passage, or no sentence in common: nothing to join
+        #expect(ExtractiveBackend.overlap(of: Quote(sentence: later.sentence, passage: 2, score: 0.8), with: taken) == nil)
+        #expect(ExtractiveBackend.overlap(of: Quote(sentence: "Une autre phrase. Et encore une.", passage: 1, score: 0.8), with: taken) == nil)
+    }
+
     @Test func variantsQuestionCitesTheVariantsPassage() async throws {
         let quotes = try await ExtractiveBackend().quotes(question: "Quelles sont les différentes variantes de la tarte aux pommes ?", passages: passages)
         let first = try #require(quotes.first)
