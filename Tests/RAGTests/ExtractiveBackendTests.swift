@@ -84,6 +84,20 @@ import TextAnalysis
         #expect(items.first?.sentence.contains("setuid") == false)
     }
 
+    /// A series' member is quoted once, with the sentence after it when that one refers back to it.
+    @Test func seriesMembersAreQuotedOnce() async throws {
+        let passage = SearchHit(chunkID: 20, file: "secrets.txt", score: 0.9, text: """
+            Le premier secret d'une bonne pâte est le beurre froid.
+
+            Le deuxième secret est le repos de la pâte. Il dure au moins une heure.
+
+            Le troisième secret est la cuisson à blanc.
+            """)
+        let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Quel est le secret d'une bonne pâte ?", passages: [passage])
+        #expect(quotes.filter { $0.sentence.contains("deuxième secret") }.count == 1)
+        #expect(quotes.contains { $0.sentence.contains("troisième secret") })
+    }
+
     /// A quote opening with the sentences another quote of its passage ends with continues it.
     @Test func overlappingQuotesJoin() {
         typealias Quote = ExtractiveBackend.Quote

@@ -521,9 +521,14 @@ public struct ExtractiveBackend: AnswerBackend {
         if !Self.ordinals.contains(where: { FrenchText.words(question).contains($0) }),
            let index = out.firstIndex(where: { Self.seriesNoun(in: $0.sentence) != nil }),
            let noun = Self.seriesNoun(in: out[index].sentence) {
-            let members = candidates.filter { c in
+            let named = candidates.filter { c in
                 let folded = Self.quoteKey(c.sentence)
                 return Self.ordinals.dropFirst(2).contains { folded.contains("\($0) \(noun)") } && !quoted.contains(folded)
+            }
+            // a member once: not alone when it is also the antecedent of the next one
+            let members = named.filter { c in
+                let folded = Self.quoteKey(c.sentence)
+                return !named.contains { $0.passage == c.passage && $0.position != c.position && Self.quoteKey($0.sentence).contains(folded) }
             }
             .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
             .prefix(seriesLimit)
