@@ -96,6 +96,14 @@ import TextAnalysis
         let quotes = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Quel est le secret d'une bonne pâte ?", passages: [passage])
         #expect(quotes.filter { $0.sentence.contains("deuxième secret") }.count == 1)
         #expect(quotes.contains { $0.sentence.contains("troisième secret") })
+        // "le premier envoi" then "le dernier envoi": no second member, no series
+        let uploads = SearchHit(chunkID: 21, file: "envoi.txt", score: 0.9, text: """
+            Lors du premier envoi d'un paquet vers l'archive, il faut inclure les sources originales.
+
+            Le fichier .changes doit inclure toutes les modifications depuis le dernier envoi.
+            """)
+        let one = try await ExtractiveBackend(maxQuotes: 1).quotes(question: "Faut-il inclure les sources originales à l'envoi d'un paquet vers l'archive ?", passages: [uploads])
+        #expect(one.count == 1)
     }
 
     /// A quote opening with the sentences another quote of its passage ends with continues it.

@@ -532,7 +532,12 @@ public struct ExtractiveBackend: AnswerBackend {
             }
             .sorted { ($0.passage, $0.position) < ($1.passage, $1.position) }
             .prefix(seriesLimit)
-            if !members.isEmpty {
+            // "le premier envoi … le dernier envoi" is no series: a second or third member must be there
+            let counted = members.contains { c in
+                let folded = Self.quoteKey(c.sentence)
+                return Self.ordinals.dropFirst(2).filter { !$0.hasPrefix("derni") }.contains { folded.contains("\($0) \(noun)") }
+            }
+            if counted {
                 let series = members.map { Quote(sentence: $0.sentence, passage: $0.passage, score: out[index].score) }
                 out = Array(out[...index]) + series + out[(index + 1)...].prefix(max(0, maxQuotes - index - 1 - series.count))
             }
