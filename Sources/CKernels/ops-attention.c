@@ -128,42 +128,56 @@ CK_VNNI static void attn_scores_gemm_vnni(float *row, const float *q, const uint
     }
 }
 
-// ck_attn_scores_f16 on AVX-512: per key, the 64 lanes of ck_dot_f16_ggml in four 16-lane registers
-// and reduce64's additions lane-wise (s[l] + s[32+l], s[16+l] + s[48+l], then their sum, reduce16).
-CK_VNNI static void attn_scores_vnni(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
+// One key's dot in ck_dot_f16_ggml's order on AVX-512: the 64 lanes in four 16-lane registers,
+// reduce64's additions lane-wise (s[l] + s[32+l], s[16+l] + s[48+l], then their sum, reduce16),
+// the last n % 64 products added in double.
+CK_VNNI static inline float key_dot_vnni(const float *q, const uint16_t *kj, int n) {
     const int np = n & ~63;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int i = 0; i < np; i += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), load16h(kj + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), load16h(kj + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), load16h(kj + i + 48), a3);
+    }
+    double sum = (double)reduce16_vnni(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
+    for (int i = np; i < n; i++) sum += (double)(q[i] * h2f(kj[i]));
+    return (float)sum;
+}
+
+// ck_attn_scores_f16 on AVX-512 for G query heads (q + g * qs, scores at sc + g * scs) sharing the
+// keys k_j = k + j * stride, each dot as key_dot_vnni. With n a multiple of 64 (at most 256), 16
+// keys at a time: converted from fp16 once into kb (exact) for all the heads, each head's 16 sums
+// reduced together (reduce16_x16_vnni: the same additions as reduce16_vnni each; no tail, so the
+// double sum is the float one).
+CK_VNNI static void attn_scores_vnni(float *sc, size_t scs, const float *q, size_t qs, int G, const uint16_t *k,
+                                     size_t stride, int span, int n, float scale) {
     int j = 0;
-    if (np == n) {
-        // 16 keys at a time, their reductions transposed (no tail: the double sum is the float one)
+    if (n % 64 == 0 && n <= 256) {
+        float kb[16 * 256] __attribute__((aligned(64)));
         for (; j + 16 <= span; j += 16) {
-            __m512 v[16];
-            for (int u = 0; u < 16; u++) {
-                const uint16_t *kj = k + (size_t)(j + u) * stride;
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-                for (int i = 0; i < n; i += 64) {
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), load16h(kj + i + 16), a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), load16h(kj + i + 32), a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), load16h(kj + i + 48), a3);
+            for (int u = 0; u < 16; u++)
+                for (int i = 0; i < n; i += 16) _mm512_storeu_ps(kb + u * n + i, load16h(k + (size_t)(j + u) * stride + i));
+            for (int g = 0; g < G; g++) {
+                const float *qg = q + (size_t)g * qs;
+                __m512 v[16];
+                for (int u = 0; u < 16; u++) {
+                    const float *kj = kb + u * n;
+                    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                    for (int i = 0; i < n; i += 64) {
+                        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), _mm512_loadu_ps(kj + i), a0);
+                        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
+                        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
+                        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
+                    }
+                    v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
                 }
-                v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
+                _mm512_storeu_ps(sc + (size_t)g * scs + j, _mm512_mul_ps(reduce16_x16_vnni(v), _mm512_set1_ps(scale)));
             }
-            _mm512_storeu_ps(row + j, _mm512_mul_ps(reduce16_x16_vnni(v), _mm512_set1_ps(scale)));
         }
     }
-    for (; j < span; j++) {
-        const uint16_t *kj = k + (size_t)j * stride;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int i = 0; i < np; i += 64) {
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16h(kj + i), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), load16h(kj + i + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 32), load16h(kj + i + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 48), load16h(kj + i + 48), a3);
-        }
-        double sum = (double)reduce16_vnni(_mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3)));
-        for (int i = np; i < n; i++) sum += (double)(q[i] * h2f(kj[i]));
-        row[j] = (float)sum * scale;
-    }
+    for (; j < span; j++)
+        for (int g = 0; g < G; g++) sc[(size_t)g * scs + j] = key_dot_vnni(q + (size_t)g * qs, k + (size_t)j * stride, n) * scale;
 }
 #endif
 
@@ -171,7 +185,7 @@ CK_VNNI static void attn_scores_vnni(float *row, const float *q, const uint16_t 
 // (the one-token order)
 void ck_attn_scores_f16(float *row, const float *q, const uint16_t *k, size_t stride, int span, int n, float scale) {
 #if CK_X86
-    if (ck_has_vnni()) { attn_scores_vnni(row, q, k, stride, span, n, scale); return; }
+    if (ck_has_vnni()) { attn_scores_vnni(row, 0, q, 0, 1, k, stride, span, n, scale); return; }
 #endif
     const int avx2 = ck_has_avx2();
     for (int j = 0; j < span; j++) row[j] = dot_f16_ggml(q, k + (size_t)j * stride, n, avx2) * scale;
@@ -426,37 +440,6 @@ void ck_attn_group_f16(float *out, size_t os, const float *q, size_t qs, int G, 
 // ---------------------------------------------------------------- grouped one-token attention
 
 #if CK_X86
-// attn_scores_vnni for G query heads sharing one KV head (kl a multiple of 64, at most 256): each
-// block of 16 keys is converted from fp16 once into kb (16 * kl floats) and every head's dots read
-// it there, with attn_scores_vnni's operations per head and key (so its bits; the conversion is
-// exact). Row g at sc + g * scs.
-CK_VNNI static void attn_scores_heads_vnni(float *sc, size_t scs, const float *q, size_t qs, int G, const uint16_t *k,
-                                           size_t stride, int span, int n, float scale, float *kb) {
-    int j = 0;
-    for (; j + 16 <= span; j += 16) {
-        for (int u = 0; u < 16; u++)
-            for (int i = 0; i < n; i += 16) _mm512_storeu_ps(kb + u * n + i, load16h(k + (size_t)(j + u) * stride + i));
-        for (int g = 0; g < G; g++) {
-            const float *qg = q + (size_t)g * qs;
-            __m512 v[16];
-            for (int u = 0; u < 16; u++) {
-                const float *kj = kb + u * n;
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-                for (int i = 0; i < n; i += 64) {
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i), _mm512_loadu_ps(kj + i), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 16), _mm512_loadu_ps(kj + i + 16), a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 32), _mm512_loadu_ps(kj + i + 32), a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(qg + i + 48), _mm512_loadu_ps(kj + i + 48), a3);
-                }
-                v[u] = _mm512_add_ps(_mm512_add_ps(a0, a2), _mm512_add_ps(a1, a3));
-            }
-            _mm512_storeu_ps(sc + (size_t)g * scs + j, _mm512_mul_ps(reduce16_x16_vnni(v), _mm512_set1_ps(scale)));
-        }
-    }
-    if (j < span)
-        for (int g = 0; g < G; g++) attn_scores_vnni(sc + (size_t)g * scs + j, q + (size_t)g * qs, k + (size_t)j * stride, stride, span - j, n, scale);
-}
-
 // attn_v_acc_vnni (64 lanes, vl a multiple of 64) for G heads' weights (row g at p + g * ps) over
 // the same value rows: each row segment is converted once for up to 4 heads. Lane k of head g
 // accumulates positions t = k, k + 64, … in increasing order, as there; acc + g * accs holds head
@@ -499,10 +482,9 @@ void ck_attn_decode_group_f16(float *out, size_t os, const float *q, size_t qs, 
                               const uint16_t *v, size_t vs, int span, int masked, int kl, int vl, float scale,
                               float *sc, size_t scs, float *acc, size_t accs) {
 #if CK_X86
-    if (ck_has_vnni() && kl % 64 == 0 && kl <= 256 && vl % 64 == 0) {
-        float kb[16 * 256] __attribute__((aligned(64)));
+    if (ck_has_vnni() && vl % 64 == 0) {
         for (int g = 0; g < G; g++) for (int j = 0; j < masked; j++) sc[(size_t)g * scs + j] = -INFINITY;
-        attn_scores_heads_vnni(sc + masked, scs, q, qs, G, k + (size_t)masked * ks, ks, span - masked, kl, scale, kb);
+        attn_scores_vnni(sc + masked, scs, q, qs, G, k + (size_t)masked * ks, ks, span - masked, kl, scale);
         for (int g = 0; g < G; g++) ck_softmax_ggml_f16(sc + (size_t)g * scs, span);
         attn_v_acc_heads_vnni(acc, accs, sc, scs, G, v, vs, span, vl);
         for (int g = 0; g < G; g++) reduce64_rows_vnni(out + (size_t)g * os, acc + (size_t)g * accs, vl);

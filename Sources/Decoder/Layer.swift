@@ -200,7 +200,6 @@ extension LanguageModel {
             func job(_ j: Int) {
                 let kvh = j % nKV, first = kvh * group + (j / nKV) * perJob
                 let heads = min(perJob, (kvh + 1) * group - first)
-                guard heads > 0 else { return }
                 Kernels.attentionDecodeGroupF16(out + first * vl, headStride: vl, q: p.q + t * nH * kl + first * kl, qStride: kl,
                                                 heads: heads, k: kBase + start * kvDimK + kvh * kl, kStride: kvDimK,
                                                 v: vBase + start * kvDimV + kvh * vl, vStride: kvDimV, span: span,

@@ -302,6 +302,28 @@ struct QuantKernelTests {
         }
     }
 
+    /// One head's attention weights as the one-head kernels give them: -inf for the first `masked`
+    /// keys, the scores of the others (the prompt's or the one-token order), fp16 softmax.
+    private func oneHeadWeights(q: [Float], head g: Int, kl: Int, k: [UInt16], kStride: Int, span: Int, masked: Int,
+                                scale: Float, promptOrder: Bool) -> [Float] {
+        var row = [Float](repeating: 0, count: span)
+        q.withUnsafeBufferPointer { qp in
+            k.withUnsafeBufferPointer { kp in
+                row.withUnsafeMutableBufferPointer { rp in
+                    for j in 0..<masked { rp[j] = -.infinity }
+                    let out = rp.baseAddress! + masked, qh = qp.baseAddress! + g * kl, kh = kp.baseAddress! + masked * kStride
+                    if promptOrder {
+                        Kernels.attentionScoresF16Gemm(out, qh, kh, stride: kStride, span: span - masked, n: kl, scale: scale)
+                    } else {
+                        Kernels.attentionScoresF16(out, qh, kh, stride: kStride, span: span - masked, n: kl, scale: scale)
+                    }
+                    Kernels.softmaxGGMLF16(rp.baseAddress!, span)
+                }
+            }
+        }
+        return row
+    }
+
     /// Grouped-query prompt attention (K and V rows shared by up to 4 heads) gives, head by head,
     /// the bits of the one-head kernels: scores, fp16 softmax, values in the prompt order.
     @Test(arguments: [1, 3, 4], [0, 5])
@@ -319,18 +341,10 @@ struct QuantKernelTests {
                                       scratch: scratch, accumulators: scratch + 4 * span)
         }
         for g in 0..<heads {
-            var row = [Float](repeating: 0, count: span), one = [Float](repeating: 0, count: vl)
-            q.withUnsafeBufferPointer { qp in
-                row.withUnsafeMutableBufferPointer { rp in
-                    for j in 0..<masked { rp[j] = -.infinity }
-                    k.withUnsafeBufferPointer { kp in
-                        Kernels.attentionScoresF16Gemm(rp.baseAddress! + masked, qp.baseAddress! + g * kl, kp.baseAddress! + masked * kStride,
-                                                       stride: kStride, span: span - masked, n: kl, scale: 0.0625)
-                    }
-                    Kernels.softmaxGGMLF16(rp.baseAddress!, span)
-                }
-                if masked > 0 { #expect(row[masked - 1] == 0 && row[masked] > 0) }
-            }
+            let row = oneHeadWeights(q: q, head: g, kl: kl, k: k, kStride: kStride, span: span, masked: masked, scale: 0.0625,
+                                     promptOrder: true)
+            if masked > 0 { #expect(row[masked - 1] == 0 && row[masked] > 0) }
+            var one = [Float](repeating: 0, count: vl)
             one.withUnsafeMutableBufferPointer {
                 Kernels.attentionValuesGGML($0.baseAddress!, row, v, stride: vStride, span: span, vl: vl,
                                             scratch: scratch + 4 * span, promptOrder: true)
@@ -362,17 +376,9 @@ struct QuantKernelTests {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 64 * vl)
         defer { scratch.deallocate() }
         for g in 0..<heads {
-            var row = [Float](repeating: 0, count: span), one = [Float](repeating: 0, count: vl)
-            q.withUnsafeBufferPointer { qp in
-                row.withUnsafeMutableBufferPointer { rp in
-                    for j in 0..<masked { rp[j] = -.infinity }
-                    k.withUnsafeBufferPointer { kp in
-                        Kernels.attentionScoresF16(rp.baseAddress! + masked, qp.baseAddress! + g * kl, kp.baseAddress! + masked * kStride,
-                                                   stride: kStride, span: span - masked, n: kl, scale: 0.125)
-                    }
-                    Kernels.softmaxGGMLF16(rp.baseAddress!, span)
-                }
-            }
+            let row = oneHeadWeights(q: q, head: g, kl: kl, k: k, kStride: kStride, span: span, masked: masked, scale: 0.125,
+                                     promptOrder: false)
+            var one = [Float](repeating: 0, count: vl)
             one.withUnsafeMutableBufferPointer {
                 Kernels.attentionValuesGGML($0.baseAddress!, row, v, stride: vStride, span: span, vl: vl, scratch: scratch)
             }

@@ -64,21 +64,20 @@ public struct ExtractiveBackend: AnswerBackend {
         var out: [String] = []
         // What the steps need, when a bulleted list comes just before them (ingredients, packages
         // to install), with its heading; at most one line (a sub-heading) between it and step 1.
-        func isBullet(_ line: String) -> Bool { ["- ", "• ", "* ", "– "].contains { line.hasPrefix($0) } }
         var end = first
         while end > 0, lines[end - 1].isEmpty { end -= 1 }
-        if end > 0, !isBullet(lines[end - 1]), lines[end - 1].count <= 100 { end -= 1 }
+        if end > 0, !isListItem(lines[end - 1]), lines[end - 1].count <= 100 { end -= 1 }
         // Up to three such lists in a row, each under its own short heading ("Pour la pâte :").
         var start = end
         for _ in 0..<3 {
             var groupStart = start
-            while groupStart > 0, isBullet(lines[groupStart - 1]) || lines[groupStart - 1].isEmpty { groupStart -= 1 }
-            guard groupStart < start, lines[groupStart..<start].contains(where: isBullet) else { break }
+            while groupStart > 0, isListItem(lines[groupStart - 1]) || lines[groupStart - 1].isEmpty { groupStart -= 1 }
+            guard groupStart < start, lines[groupStart..<start].contains(where: isListItem) else { break }
             if groupStart > 0, lines[groupStart - 1].count <= 100, !isStep(lines[groupStart - 1]) { groupStart -= 1 }
             start = groupStart
         }
         if start < end { out.append(contentsOf: lines[start..<end].filter { !$0.isEmpty }) }
-        if first > 0, lines[first - 1].hasSuffix(":"), !isBullet(lines[first - 1]) { out.append(lines[first - 1]) }
+        if first > 0, lines[first - 1].hasSuffix(":"), !isListItem(lines[first - 1]) { out.append(lines[first - 1]) }
         var count = 0, length = out.joined().count
         for line in lines[first...] where isStep(line) {
             guard count < limit, length + line.count <= characters || count == 0 else { break }
@@ -138,6 +137,9 @@ public struct ExtractiveBackend: AnswerBackend {
         /// A prose sentence after the first of its paragraph (it goes on with what the one before said).
         package var continuesParagraph = false
     }
+
+    /// A bulleted list item ("- ", "• ", "* ", "– ").
+    static func isListItem(_ line: String) -> Bool { ["- ", "• ", "* ", "– "].contains { line.hasPrefix($0) } }
 
     /// A paragraph that is one question of at most 200 characters: an FAQ's heading.
     static func isQuestionHeading(_ lines: [String]) -> Bool {
@@ -564,10 +566,9 @@ public struct ExtractiveBackend: AnswerBackend {
     static func followingSentence(of c: Candidate, in candidates: [Candidate], units: [[PassageSentence]]) -> String? {
         let passageUnits = units[c.passage - 1]
         // A list item's next item is another answer, not the rest of this one.
-        func isItem(_ text: String) -> Bool { ["- ", "• ", "* ", "– "].contains { text.hasPrefix($0) } }
         guard c.position + 1 < passageUnits.count, passageUnits[c.position + 1].continuesParagraph,
               passageUnits[c.position].example == nil, passageUnits[c.position].tableHeader == nil,
-              !isItem(passageUnits[c.position].text), !isItem(passageUnits[c.position + 1].text) else { return nil }
+              !isListItem(passageUnits[c.position].text), !isListItem(passageUnits[c.position + 1].text) else { return nil }
         return candidates.first { $0.passage == c.passage && $0.position == c.position + 1 }?.sentence
     }
 
