@@ -133,7 +133,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "CLITests", dependencies: ["ragchat", "Index", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Index", "Encoder", "RAG", "TextAnalysis", .product(name: "Logging", package: "swift-log")]),
     ]
 )
 

@@ -1,4 +1,5 @@
 import Foundation
+import TextAnalysis
 
 /// Which ranking `IndexStore.search(_:mode:embedder:k:weights:)` uses.
 public enum SearchMode: String, Sendable, CaseIterable, Codable {
@@ -122,6 +123,12 @@ extension IndexStore {
     /// score says nothing (only ubiquitous terms) gets no weight, as in `hybridSearch`. Without
     /// vectors of `embedder`'s model, the two keyword rankings alone; with a blank `expansion`,
     /// `search(_:mode: .hybrid, …)`.
+    ///
+    /// A question whose answer spans a section (steps, a list: `QuestionForm.needsSection`) keeps
+    /// the passage its own hybrid search ranks first in first place, the guess ordering the rest:
+    /// the answer is built from the first passage's section (`answerPassages`), and a guess written
+    /// without the documents can rank a later part of that section first (guessed with baking
+    /// words, "Comment faire une tarte aux pommes ?" would quote steps 5–7 without the ingredients).
     public func expandedHybridSearch(_ query: String, expansion: String, embedder: (any QueryEmbedder)?, k: Int = 5,
                                      weights: ExpansionWeights = .tuned) throws -> [SearchHit] {
         guard k > 0 else { return [] }
@@ -144,9 +151,17 @@ extension IndexStore {
                 rankings.append((weight, false, try denseSearch(vector, modelID: embedder.modelID, k: depth)))
             }
         }
-        let fused = FusionWeights.fuse(rankings.map { ranking in
-            (ranking.weight, ranking.isKeyword, ranking.hits.map { ($0.chunkID, ranking.isKeyword ? $0.bm25Score ?? 0 : $0.denseScore ?? 0) })
-        }, rankOffset: weights.question.rankOffset, k: k)
+        func fuse(_ rankings: [(weight: Double, isKeyword: Bool, hits: [SearchHit])], k: Int) -> [(id: Int64, score: Double)] {
+            FusionWeights.fuse(rankings.map { ranking in
+                (ranking.weight, ranking.isKeyword, ranking.hits.map { ($0.chunkID, ranking.isKeyword ? $0.bm25Score ?? 0 : $0.denseScore ?? 0) })
+            }, rankOffset: weights.question.rankOffset, k: k)
+        }
+        var fused = fuse(rankings, k: k)
+        if QuestionForm(query).needsSection,
+           let own = fuse(rankings.enumerated().filter { $0.offset % 2 == 0 }.map(\.element), k: 1).first,
+           fused.first?.id != own.id {
+            fused = [(own.id, fused.first?.score ?? own.score)] + fused.filter { $0.id != own.id }.prefix(max(0, k - 1))
+        }
         // Each chunk as first listed (the question's keyword hits first: their snippets mark its
         // words), with the question's own scores: its BM25, its cosine.
         var shown: [Int64: SearchHit] = [:]

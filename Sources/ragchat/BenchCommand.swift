@@ -226,7 +226,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(name: .customLong("index"), help: "A postgres:// URL: also copy the set's index there (schema eval_<set>, replaced) and compare hit@k, the gate's decisions and HNSW recall@5 with SQLite's.")
         var postgresURL: String?
 
-        @Option(help: "Instruct GGUF model that guesses each question's answer (as `ragchat serve --expansion-model`): adds a hybrid+expansion row and its misses. Guesses are kept in --work, one file per set and model.")
+        @Option(help: "Instruct GGUF model that guesses each question's answer (as `ragchat serve --expansion-model`; default: the server's when present, empty: none): adds a hybrid+expansion row and its misses. Guesses are kept in --work, one file per set and model.")
         var expansionModel: String?
 
         @Option(help: "Write every question's 30 best hybrid candidates to this JSON file with the question's best cosine against each candidate's sentences and sentence pairs (pairs after the chunk's context), to study sentence-level reranking offline: [{id, class, hits: [[chunk, bm25, cosine, best sentence cosine, best pair cosine, answers]]}].")
@@ -288,7 +288,9 @@ struct BenchCommand: AsyncParsableCommand {
             let runs = try [SearchMode.bm25, .dense, .hybrid].map { try bench.run($0) }
             for run in runs { for row in run.rows { Terminal.out(row + "\n") } }
             var expandedRun: RetrievalRun?
-            if let expansionModel {
+            let defaultModel = EngineConfiguration.defaultExpansionModelPath
+            let expansionModel = self.expansionModel ?? (FileManager.default.fileExists(atPath: defaultModel) ? defaultModel : nil)
+            if let expansionModel, !expansionModel.isEmpty {
                 let expansions = try Self.expansions(of: set, model: expansionModel, workDirectory: workDirectory)
                 let run = try bench.runExpanded(expansions.guesses)
                 for row in run.rows { Terminal.out(row + "\n") }
@@ -419,7 +421,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Passages per question, as `ragchat serve --top-k` (default: the server's).")
         var topK: Int?
 
-        @Option(help: "Instruct GGUF model guessing each question's answer for retrieval, as `ragchat serve --expansion-model`.")
+        @Option(help: "Instruct GGUF model guessing each question's answer for retrieval, as `ragchat serve --expansion-model` (default: the server's; empty: none).")
         var expansionModel: String?
 
         @Option(help: "Write every answer and its scores as JSON to this file.")
@@ -458,7 +460,7 @@ struct BenchCommand: AsyncParsableCommand {
                 configuration.remote = RemoteConfiguration.fromEnvironment()
                 if let m = run.model { configuration.modelPath = m }
                 if let topK { configuration.topK = topK }
-                configuration.expansionModelPath = expansionModel
+                if let expansionModel { configuration.expansionModelPath = expansionModel.isEmpty ? nil : expansionModel }
                 var logger = Logger(label: "ragchat.bench")
                 logger.logLevel = .warning
                 let loaded = try await EngineLoader.load(configuration, logger: logger)

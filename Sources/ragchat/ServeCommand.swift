@@ -40,7 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Answering backends in order (RAGCHAT_BACKENDS, default remote,extractive; with --model: remote,local,extractive).") var backends: String?
     @Option(help: "GGUF language model of the local backend (RAGCHAT_MODEL; naming one adds the local backend; default file models/decoder/gemma-3-270m-q4_k_m.gguf with --backends …local…).") var model: String?
     @Option(help: "Context length of the local model in tokens (RAGCHAT_CONTEXT, default the file's, at most 4096).") var context: Int?
-    @Option(help: "Instruct GGUF model that guesses each question's answer for retrieval to search with as well (RAGCHAT_EXPANSION_MODEL; default none, empty: none).") var expansionModel: String?
+    @Option(help: "Instruct GGUF model that guesses each question's answer for retrieval to search with as well (RAGCHAT_EXPANSION_MODEL, default models/decoder/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf when present; empty: none).") var expansionModel: String?
     @Option(help: "Longest local answer in tokens (RAGCHAT_MAX_TOKENS, default 256).") var maxTokens: Int?
     @Option(help: "OpenAI-compatible API base URL for the remote backend (RAGCHAT_API_BASE).") var apiBase: String?
     @Option(help: "Model name sent to the API (RAGCHAT_API_MODEL).") var apiModel: String?
@@ -109,7 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
             if order == nil { engine.backends = [.remote, .local, .extractive] }
         }
         engine.contextLength = try s.value("context", context, in: 64...131_072) ?? engine.contextLength
-        engine.expansionModelPath = try s.text("expansion-model", expansionModel)
+        // Empty: no expansion; absent: the default model.
+        if let path = try s.value("expansion-model", expansionModel) { engine.expansionModelPath = path.isEmpty ? nil : path }
         engine.maxAnswerTokens = try s.value("max-tokens", maxTokens, in: 1...4_096) ?? engine.maxAnswerTokens
         if let base = try s.text("api-base", apiBase) {
             engine.remote = RemoteConfiguration(baseURL: base, apiKey: environment["RAGCHAT_API_KEY"],

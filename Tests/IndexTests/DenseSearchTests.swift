@@ -2,6 +2,7 @@ import Documents
 import Foundation
 import Index
 import Testing
+import TextAnalysis
 
 extension IndexStoreContract {
     @Suite("Dense and hybrid search")
@@ -110,6 +111,30 @@ extension IndexStoreContract {
             #expect(try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 0).isEmpty)
             #expect(try store.expandedHybridSearch(question, expansion: " \n", embedder: embedder, k: 3)
                 == (try store.search(question, mode: .hybrid, embedder: embedder, k: 3)))
+        }
+
+        /// A question asking for steps ("Comment réussir…") is answered from its first passage's
+        /// section: that passage stays the one the question itself ranks first, whatever the
+        /// guess; the guess still brings its passage among the others. Asked as a fact, the same
+        /// guess may move its passage first.
+        @Test(arguments: IndexImplementation.all)
+        func aQuestionAskingForStepsKeepsItsOwnBestPassageFirst(_ implementation: IndexImplementation) async throws {
+            let workspace = try Workspace(implementation)
+            defer { workspace.cleanup() }
+            let embedder = FakeEmbedder()
+            let store = try await DenseSearchTests.store(workspace, embedder: embedder)
+            let guess = "La pâte sablée contient du sucre, la pâte brisée ne contient pas de sucre : pâte sablée, pâte brisée."
+            for question in ["Comment réussir la tarte ?", "Une tarte ?"] {
+                let own = try store.search(question, mode: .hybrid, embedder: embedder, k: 4)
+                let expanded = try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 4)
+                #expect(own.first?.file != "pates.txt" && expanded.contains { $0.file == "pates.txt" }, "\(question)")
+                #expect(expanded.map(\.score) == expanded.map(\.score).sorted(by: >), "\(question)")
+                if QuestionForm(question).needsSection {
+                    #expect(expanded.first?.chunkID == own.first?.chunkID, "\(question)")
+                } else {
+                    #expect(expanded.first?.file == "pates.txt", "\(question)")
+                }
+            }
         }
 
         @Test(arguments: IndexImplementation.all)

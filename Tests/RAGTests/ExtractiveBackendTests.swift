@@ -412,6 +412,37 @@ import TextAnalysis
         #expect(other.first?.sentence.hasPrefix("Les archives") == true)
     }
 
+    /// A guess at the answer written for retrieval (`QueryExpander`) names the option the question
+    /// only describes: its entry is quoted first, and the same option letter in another command's
+    /// manual page gains nothing.
+    @Test func guessedOptionPicksItsEntry() async throws {
+        let ls = SearchHit(chunkID: 31, file: "man/ls.1.txt", score: 0.8, text: """
+            ls - Afficher le contenu de répertoires
+
+            -A, --almost-all
+            ne pas afficher les entrées cachées implicites « . » et « .. »
+
+            -a, --all
+            ne pas ignorer les entrées cachées débutant par « . »
+            """)
+        let question = "Comment lister les entrées cachées ?"
+        let guess = "Utilisez la commande `ls -a` pour lister les entrées cachées."
+        let backend = ExtractiveBackend(maxQuotes: 1)
+        let plain = try await backend.quotes(question: question, passages: [ls])
+        #expect(plain.first?.sentence.hasPrefix("-A, --almost-all") == true)
+        let guessed = try await backend.quotes(question: question, passages: [ls], guess: guess)
+        #expect(guessed.first?.sentence.hasPrefix("-a, --all") == true)
+
+        let code = ExtractiveBackend.guessedCode(guess)
+        #expect(code.map(\.command) == ["ls"] && code.first?.options == ["-a"])
+        #expect(ExtractiveBackend.guessedCode("Essayez `--all` ou `tail -f -n 5 journal`").map(\.command) == ["", "tail"])
+        #expect(ExtractiveBackend.entryNamesGuessedCode("-a, --all ne pas ignorer", file: "man/ls.1.txt", code: code))
+        #expect(!ExtractiveBackend.entryNamesGuessedCode("-a, --auto-compress choisir la compression", file: "man/tar.1.txt", code: code))
+        #expect(ExtractiveBackend.entryNamesGuessedCode("du - Évaluer l'espace disque occupé par des fichiers", file: "du.1.txt",
+                                                        code: ExtractiveBackend.guessedCode("la commande `du`")))
+        #expect(!ExtractiveBackend.entryNamesGuessedCode("-a, --all ne pas ignorer", file: "man/ls.1.txt", code: []))
+    }
+
     @Test func streamsPieces() async throws {
         let backend = ExtractiveBackend()
         let input = AnswerInput(question: "Quel est le secret d'une bonne tarte ?", passages: passages)

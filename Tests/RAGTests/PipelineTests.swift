@@ -19,6 +19,31 @@ struct StubRetriever: Retriever {
     }
 }
 
+/// A retriever that also guessed at the answer (query expansion).
+struct GuessingRetriever: Retriever {
+    var passages: [SearchHit]
+    var guess: String
+    func retrieve(query: String, k: Int) async throws -> [SearchHit] { Array(passages.prefix(k)) }
+    func retrieval(query: String, k: Int) async throws -> Retrieval {
+        Retrieval(hits: try await retrieve(query: query, k: k), expansion: guess)
+    }
+}
+
+/// Records the guess it was given; answers with the first passage's text.
+struct GuessRecordingBackend: AnswerBackend {
+    let name = "extractive"
+    let guesses = Calls()
+    func answer(_ input: AnswerInput, options: GenerationOptions) -> AsyncThrowingStream<String, Error> {
+        AsyncThrowingStream { c in
+            Task {
+                await guesses.add(input.expansion ?? "none")
+                c.yield((input.passages.first?.text ?? "") + " [1]")
+                c.finish()
+            }
+        }
+    }
+}
+
 struct FailingRetriever: Retriever {
     struct Boom: Error {}
     func retrieve(query: String, k: Int) async throws -> [SearchHit] { throw Boom() }
@@ -72,6 +97,20 @@ func speaker() throws -> Speaker {
 }
 
 @Suite struct PipelineTests {
+    /// The guess a retriever searched with reaches the backend (the extractive answer compares
+    /// sentences with it); a retriever without one gives none.
+    @Test func retrievalGuessReachesTheBackend() async throws {
+        let question = ChatRequest(question: "Qu'est-ce que la tarte Tatin ?")
+        let backend = GuessRecordingBackend()
+        let guessing = RAGPipeline(retriever: GuessingRetriever(passages: samplePassages, guess: "`tatin`"), backends: [backend], speaker: nil,
+                                   configuration: PipelineConfiguration(speak: false))
+        _ = try await guessing.chat(question)
+        let plain = RAGPipeline(retriever: StubRetriever(passages: samplePassages), backends: [backend], speaker: nil,
+                                configuration: PipelineConfiguration(speak: false))
+        _ = try await plain.chat(question)
+        #expect(await backend.guesses.queries == ["`tatin`", "none"])
+    }
+
     @Test func answersWithSourcesAudioAndTimings() async throws {
         let backend = StubBackend(name: "remote", pieces: ["La Tatin est renversée [1]. ", "Elle cuit à 180 degrés [2]."])
         let pipeline = RAGPipeline(retriever: StubRetriever(passages: samplePassages), backends: [backend], speaker: try speaker())

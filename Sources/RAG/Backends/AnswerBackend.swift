@@ -15,8 +15,11 @@ public struct AnswerInput: Sendable {
     public var question: String
     public var passages: [SearchHit]
     public var history: [ChatMessage]
-    public init(question: String, passages: [SearchHit], history: [ChatMessage] = []) {
-        self.question = question; self.passages = passages; self.history = history
+    /// The guess at the answer the passages were also searched with (`QueryExpander`), if any:
+    /// never shown; the extractive answer compares sentences with it as well as with the question.
+    public var expansion: String?
+    public init(question: String, passages: [SearchHit], history: [ChatMessage] = [], expansion: String? = nil) {
+        self.question = question; self.passages = passages; self.history = history; self.expansion = expansion
     }
 }
 

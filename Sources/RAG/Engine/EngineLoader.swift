@@ -41,7 +41,10 @@ public enum EngineLoader {
         }
 
         var expander: QueryExpander?
-        if let path = configuration.expansionModelPath {
+        if let path = configuration.expansionModelPath, path == EngineConfiguration.defaultExpansionModelPath,
+           !FileManager.default.fileExists(atPath: path) {
+            logger.info("no query expansion model at \(path) (`make models` fetches it): the question alone is searched")
+        } else if let path = configuration.expansionModelPath {
             do {
                 expander = try QueryExpander(modelPath: path)
                 info["query expansion"] = expander?.modelName
@@ -109,7 +112,7 @@ public enum EngineLoader {
         // The gate reads the machine's word lists (about 0.7 s) for its first question: now,
         // while the rest loads, rather than then.
         if gate.declinesUnknownNames { Task.detached(priority: .utility) { _ = WordList.installed } }
-        return IndexRetriever { query, k in
+        return IndexRetriever(retrieval: { query, k in
             // The query embedding is CPU work: off the server's tasks.
             let result = try await Task.detached { try store.search(query, mode: .hybrid, embedder: encoder, k: k, gate: gate) }.value
             guard result.covered else {
@@ -117,19 +120,20 @@ public enum EngineLoader {
                 throw NotCoveredByDocuments(missingNames: result.signals.unknownNames)
             }
             var hits = result.hits
+            var guess: String?
             if let expander {
                 do {
-                    hits = try await Task.detached {
+                    (hits, guess) = try await Task.detached {
                         let expansion = try expander.expand(query)
-                        return try store.expandedHybridSearch(query, expansion: expansion, embedder: encoder, k: k)
+                        return (try store.expandedHybridSearch(query, expansion: expansion, embedder: encoder, k: k), expansion)
                     }.value
                 } catch {
                     logger.warning("query expansion failed (\(error)): the question alone is searched")
                 }
             }
             // Steps and lists run past one chunk: the best passage brings the rest of its section.
-            return try store.answerPassages(for: query, hits: hits)
-        }
+            return Retrieval(hits: try store.answerPassages(for: query, hits: hits), expansion: guess)
+        })
     }
 
     /// The question (first) embedded as a query, the candidate sentences as passages, as e5 was

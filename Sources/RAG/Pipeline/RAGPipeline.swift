@@ -99,13 +99,14 @@ public final class RAGPipeline: ChatEngine {
 
     /// The passages for the question, none when the documents do not cover it (and then the
     /// names they never mention, when the retriever says).
-    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws -> (passages: [SearchHit], missingNames: [String]) {
+    func retrieve(question: String, k: Int, history: [ChatMessage]) async throws
+        -> (passages: [SearchHit], missingNames: [String], expansion: String?) {
         let query = retrievalQuery(question: question, history: history)
-        let hits: [SearchHit]
+        let found: Retrieval
         do {
-            hits = try await retriever.retrieve(query: query, k: k)
+            found = try await retriever.retrieval(query: query, k: k)
         } catch let notCovered as NotCoveredByDocuments {
-            return ([], notCovered.missingNames)
+            return ([], notCovered.missingNames, nil)
         } catch let e as RAGError {
             throw e
         } catch let e as IndexError {
@@ -114,8 +115,8 @@ public final class RAGPipeline: ChatEngine {
         } catch {
             throw RAGError.retrieval(String(describing: error))
         }
-        guard let threshold = configuration.minScore else { return (hits, []) }
-        return (hits.filter { $0.score >= threshold }, [])
+        guard let threshold = configuration.minScore else { return (found.hits, [], found.expansion) }
+        return (found.hits.filter { $0.score >= threshold }, [], found.expansion)
     }
 
     func url(_ id: String) -> String { configuration.audioURLPrefix + id + ".wav" }
@@ -181,7 +182,7 @@ public final class RAGPipeline: ChatEngine {
         let questionAudio = Task { speak ? await self.speakAndStore(question, question: true) : nil }
         defer { questionAudio.cancel() }
         let t0 = MonotonicClock.now()
-        let (passages, missingNames) = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
+        let (passages, missingNames, expansion) = try await retrieve(question: question, k: request.topK ?? configuration.topK, history: history)
         await timings.set("retrieve", MonotonicClock.milliseconds(since: t0))
         out?.yield(.sources(passages))
 
@@ -203,7 +204,7 @@ public final class RAGPipeline: ChatEngine {
         if passages.isEmpty {
             await emit(Self.notCoveredAnswer(for: question, missingNames: missingNames), whole: false)
         } else {
-            let input = AnswerInput(question: question, passages: passages, history: history)
+            let input = AnswerInput(question: question, passages: passages, history: history, expansion: expansion)
             var lastError: (any Error)?
             for backend in backends {
                 do {

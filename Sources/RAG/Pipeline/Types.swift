@@ -94,6 +94,22 @@ public protocol Retriever: Sendable {
     /// The `k` best passages for `query`, best first; none, or `NotCoveredByDocuments` thrown,
     /// when the documents do not cover it.
     func retrieve(query: String, k: Int) async throws -> [SearchHit]
+    /// The same passages, with the guess at the answer they were also searched with, if any.
+    func retrieval(query: String, k: Int) async throws -> Retrieval
+}
+
+extension Retriever {
+    public func retrieval(query: String, k: Int) async throws -> Retrieval {
+        Retrieval(hits: try await retrieve(query: query, k: k))
+    }
+}
+
+/// What a search found: the passages, best first, and the guess at the answer written for the
+/// search (`QueryExpander`), which the extractive answer also compares sentences with.
+public struct Retrieval: Sendable {
+    public var hits: [SearchHit]
+    public var expansion: String?
+    public init(hits: [SearchHit], expansion: String? = nil) { self.hits = hits; self.expansion = expansion }
 }
 
 /// Thrown by a retriever whose relevance gate finds that the documents do not cover a query:

@@ -32,6 +32,8 @@ public struct ExtractiveBackend: AnswerBackend {
     /// --backends extractive`, correctly cited): none 65 / 18 / 29, 0.03 66 / 18 / 29, 0.05 the
     /// same; counting option words (" --") as commands too lost manual-page answers (0.03: 68 / 17 / 29).
     static let commandExampleBonus = 0.03
+    /// Added to an entry headed by a command or option the guess names.
+    static let guessEntryBonus = 0.05
     /// The similarity (e5) above which an FAQ question heading in the passages is taken for the
     /// question asked, and its section's sentences gain the excess.
     static let faqQuestionSimilarity = 0.88
@@ -339,8 +341,11 @@ public struct ExtractiveBackend: AnswerBackend {
     /// passage's `passageSentences`, and its content words as compared with the question's.
     typealias Candidate = (sentence: String, passage: Int, position: Int, terms: Set<String>)
 
-    /// The best sentences, best first.
-    public func quotes(question: String, passages: [SearchHit]) async throws -> [Quote] {
+    /// The best sentences, best first. `guess`: a guess at the answer written for retrieval
+    /// (`QueryExpander`), never quoted: an entry headed by a command or option it names gains
+    /// `guessEntryBonus`. (Its words and its e5 similarity were also tried in the sentence score:
+    /// wrong guesses then cost more answers than right ones gained; BENCHMARKS.md.)
+    public func quotes(question: String, passages: [SearchHit], guess: String? = nil) async throws -> [Quote] {
         let definition = Self.optionDefinition(question: question, passages: passages)
         var candidates: [Candidate] = []
         let questionIsEnglish = TextTools.isLikelyEnglish(question)
@@ -418,6 +423,7 @@ public struct ExtractiveBackend: AnswerBackend {
             }
         }
         let questionNumbers = questionTerms.filter { $0.allSatisfy(\.isNumber) }
+        let guessCode = guess.map(Self.guessedCode) ?? []
         let asksHowTo = questionWordList.prefix(3).contains("comment")
             || (!folded.isDisjoint(with: ["quel", "quelle"]) && !folded.isDisjoint(with: ["commande", "outil", "programme", "utilitaire"]))
         var ranked: [(quote: Quote, candidate: Int)] = []
@@ -461,7 +467,12 @@ public struct ExtractiveBackend: AnswerBackend {
             // talks about the subject.
             let commandBonus = asksHowTo && (unit.example != nil || sentence.contains("$ ") || sentence.contains("# "))
                 ? Self.commandExampleBonus : 0
-            ranked.append((Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonus + numberBonus + optionBonus + commandBonus), i))
+            // An entry headed by what the guess names: a manual page's NAME line for the command
+            // it names (`du`), the option it names (`ls -a`) in that command's page.
+            let guessBonus: Double = unit.isEntry && Self.entryNamesGuessedCode(unit.text, file: passages[c.passage - 1].file, code: guessCode)
+                ? Self.guessEntryBonus : 0
+            let bonuses: Double = bonus + numberBonus + optionBonus + commandBonus + guessBonus
+            ranked.append((Quote(sentence: sentence, passage: c.passage, score: scores[i] + bonuses), i))
         }
         ranked.sort { $0.quote.score > $1.quote.score }
         guard let best = ranked.first?.quote.score else { return definition.map { [$0] } ?? [] }
@@ -577,6 +588,39 @@ public struct ExtractiveBackend: AnswerBackend {
     /// numbers as they are. Compared with plural folding alone on the three sets (`ragchat bench
     /// answers --set S --backends extractive`): correctly cited dev-fr 63 → 65 of 114, apple-fr
     /// 28 → 29 of 37, man-fr 18 → 18 of 31.
+    /// The commands and options a guess names in code spans (`` `ls -a` `` → ls, -a): per span,
+    /// its first word (the command) and the options after it.
+    package static func guessedCode(_ guess: String) -> [(command: String, options: Set<String>)] {
+        let spans = guess.split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        return spans.compactMap { span in
+            let words = span.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard let first = words.first else { return nil }
+            let options = Set(words.filter { opensWithOption($0) }.map { String($0.prefix { $0 != "=" }) })
+            return (opensWithOption(first) ? "" : first, options)
+        }
+    }
+
+    /// Whether `entry` (a definition-list entry or a NAME line) is headed by what the guess names:
+    /// the NAME line of a command it names, or an option it names in the page of its command
+    /// (`file` named after it, as manual pages are: "ls.1.txt"), or in any page when it names
+    /// the option alone.
+    package static func entryNamesGuessedCode(_ entry: String, file: String, code: [(command: String, options: Set<String>)]) -> Bool {
+        guard !code.isEmpty else { return false }
+        let words = entry.split(separator: " ", omittingEmptySubsequences: true)
+        if isNameLine(entry), let dash = words.firstIndex(where: { ["-", "—", "–", "\\-"].contains($0) }) {
+            let names = Set(words[..<dash].map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) })
+            return code.contains { names.contains($0.command) }
+        }
+        guard opensWithOption(entry) else { return false }
+        // The option term: "-a, --all", "--block-size=TAILLE", "-n, --lines=[+]N".
+        let head = Set(words.prefix { opensWithOption(String($0)) }.map { word -> String in
+            let w = word.hasSuffix(",") ? word.dropLast() : word[...]
+            return String(w.prefix { $0 != "=" && $0 != "[" })
+        })
+        let page = String(file.split(separator: "/").last?.split(separator: ".").first ?? "")
+        return code.contains { !$0.options.isDisjoint(with: head) && ($0.command.isEmpty || $0.command == page) }
+    }
+
     static func matchForm(_ w: String) -> String { w.allSatisfy(\.isNumber) ? w : KeywordAnalyzer.stemTerm(w) }
 
     /// A quote's text as compared with what is already quoted: folded, white space collapsed (an
@@ -621,8 +665,8 @@ public struct ExtractiveBackend: AnswerBackend {
         try await pieces(question: question, passages: passages).joined()
     }
 
-    func pieces(question: String, passages: [SearchHit]) async throws -> [String] {
-        let quotes = try await quotes(question: question, passages: passages)
+    func pieces(question: String, passages: [SearchHit], guess: String? = nil) async throws -> [String] {
+        let quotes = try await quotes(question: question, passages: passages, guess: guess)
         if quotes.isEmpty {
             guard let first = passages.first,
                   let sentence = TextTools.sentences(first.text).first(where: { FrenchText.words($0).count >= 4 })
@@ -641,7 +685,7 @@ public struct ExtractiveBackend: AnswerBackend {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    for piece in try await pieces(question: input.question, passages: input.passages) {
+                    for piece in try await pieces(question: input.question, passages: input.passages, guess: input.expansion) {
                         try Task.checkCancellation()
                         continuation.yield(piece)
                     }
