@@ -136,39 +136,40 @@ extension IndexStore {
         if expansion.allSatisfy(\.isWhitespace) { return try search(query, mode: .hybrid, embedder: embedder, k: k) }
         let depth = max(k, weights.question.candidates)
         let expanded = query + "\n" + expansion
-        var rankings: [(weight: Double, isKeyword: Bool, hits: [SearchHit])] = [
-            (weights.question.bm25, true, try search(query, k: depth)),
-            (weights.expandedKeyword, true, try search(expanded, k: depth)),
+        typealias Ranking = (weight: Double, isKeyword: Bool, ofQuestion: Bool, hits: [SearchHit])
+        var rankings: [Ranking] = [
+            (weights.question.bm25, true, true, try search(query, k: depth)),
+            (weights.expandedKeyword, true, false, try search(expanded, k: depth)),
         ]
         if let embedder, try hasVectors(modelID: embedder.modelID) {
-            for (text, weight) in [(query, weights.question.dense), (expanded, weights.expandedDense)] {
+            for (text, weight, ofQuestion) in [(query, weights.question.dense, true), (expanded, weights.expandedDense, false)] {
                 let vector: [Float]
                 do {
                     vector = try embedder.embed(query: text)
                 } catch {
                     throw IndexError.embedder(model: embedder.modelID, reason: String(describing: error))
                 }
-                rankings.append((weight, false, try denseSearch(vector, modelID: embedder.modelID, k: depth)))
+                rankings.append((weight, false, ofQuestion, try denseSearch(vector, modelID: embedder.modelID, k: depth)))
             }
         }
-        func fuse(_ rankings: [(weight: Double, isKeyword: Bool, hits: [SearchHit])], k: Int) -> [(id: Int64, score: Double)] {
+        func fuse(_ rankings: [Ranking], k: Int) -> [(id: Int64, score: Double)] {
             FusionWeights.fuse(rankings.map { ranking in
                 (ranking.weight, ranking.isKeyword, ranking.hits.map { ($0.chunkID, ranking.isKeyword ? $0.bm25Score ?? 0 : $0.denseScore ?? 0) })
             }, rankOffset: weights.question.rankOffset, k: k)
         }
         var fused = fuse(rankings, k: k)
-        if QuestionForm(query).needsSection,
-           let own = fuse(rankings.enumerated().filter { $0.offset % 2 == 0 }.map(\.element), k: 1).first,
-           fused.first?.id != own.id {
+        // The question's own first (its hybrid search's, from its two rankings) moves up with the
+        // first place's score: the order stays by score, the two tie.
+        if QuestionForm(query).needsSection, let own = fuse(rankings.filter(\.ofQuestion), k: 1).first, fused.first?.id != own.id {
             fused = [(own.id, fused.first?.score ?? own.score)] + fused.filter { $0.id != own.id }.prefix(max(0, k - 1))
         }
         // Each chunk as first listed (the question's keyword hits first: their snippets mark its
         // words), with the question's own scores: its BM25, its cosine.
         var shown: [Int64: SearchHit] = [:]
         for ranking in rankings { for hit in ranking.hits where shown[hit.chunkID] == nil { shown[hit.chunkID] = hit } }
-        let questionBM25 = Dictionary(rankings[0].hits.map { ($0.chunkID, $0.bm25Score) }, uniquingKeysWith: { first, _ in first })
-        let questionCosine = rankings.count > 2
-            ? Dictionary(rankings[2].hits.map { ($0.chunkID, $0.denseScore) }, uniquingKeysWith: { first, _ in first }) : [:]
+        let own = rankings.filter(\.ofQuestion)
+        let questionBM25 = Dictionary((own.first { $0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.bm25Score) }, uniquingKeysWith: { first, _ in first })
+        let questionCosine = Dictionary((own.first { !$0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.denseScore) }, uniquingKeysWith: { first, _ in first })
         return fused.compactMap { item in
             guard var hit = shown[item.id] else { return nil }
             hit.bm25Score = questionBM25[item.id] ?? nil

@@ -178,6 +178,12 @@ struct CLITests {
         // Naming a model adds the local backend, unless the backends are given.
         let model = try Self.run(["serve", "--print-settings", "--model", "m.gguf"], environment: [:])
         #expect(model.stdout.contains("backends: [RAG.BackendKind.remote, RAG.BackendKind.local, RAG.BackendKind.extractive]"))
+        // Query expansion: the default model unless named; empty turns it off.
+        #expect(model.stdout.contains("expansionModelPath: Optional(\"models/decoder/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf\")"), "\(model.stdout)")
+        let noExpansion = try Self.run(["serve", "--print-settings", "--expansion-model", ""], environment: [:])
+        #expect(noExpansion.stdout.contains("expansionModelPath: nil"), "\(noExpansion.stdout)")
+        let fromVariable = try Self.run(["serve", "--print-settings"], environment: ["RAGCHAT_EXPANSION_MODEL": "g.gguf"])
+        #expect(fromVariable.stdout.contains("expansionModelPath: Optional(\"g.gguf\")"), "\(fromVariable.stdout)")
         let bad: [([String], [String: String], String)] = [
             (["--port", "http"], [:], "--port"),
             (["--port", "70000"], [:], "--port: must be between 0 and 65535, got 70000"),

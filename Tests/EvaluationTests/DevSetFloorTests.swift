@@ -65,14 +65,16 @@ import Evaluation
         configuration.backends = [.extractive]
         configuration.encoderPath = Self.encoderFile.path
         configuration.audioCacheDirectory = nil
-        if let path = configuration.expansionModelPath {
-            configuration.expansionModelPath = Self.root.appendingPathComponent(path).path
-        }
+        let expansionModel = Self.root.appendingPathComponent(EngineConfiguration.defaultExpansionModelPath)
+        let expands = FileManager.default.fileExists(atPath: expansionModel.path)
+        configuration.expansionModelPath = expands ? expansionModel.path : nil
         var logger = Logger(label: "ragchat.floor")
         logger.logLevel = .warning
         let loaded = try await EngineLoader.load(configuration, logger: logger)
         #expect(loaded.problems.isEmpty, "\(loaded.problems)")
         let pipeline = loaded.engine
+        #expect(await pipeline.status().info["query expansion"] != nil || !expands)
+        print("\(name) floor: query expansion \(expands ? "on" : "off (no model file)")")
         let report = try await AnswerReport.run(label: "extractive", questions: set.questions, engine: pipeline)
         print(AnswerReport.tableHeader + "\n" + report.tableRow)
         for o in report.failures { print("  \(o.id) [\(o.questionClass.rawValue)] \(o.question) → \(o.answer.replacingOccurrences(of: "\n", with: " ").prefix(160))") }

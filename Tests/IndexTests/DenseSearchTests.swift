@@ -124,6 +124,7 @@ extension IndexStoreContract {
             let embedder = FakeEmbedder()
             let store = try await DenseSearchTests.store(workspace, embedder: embedder)
             let guess = "La pâte sablée contient du sucre, la pâte brisée ne contient pas de sucre : pâte sablée, pâte brisée."
+            #expect(QuestionForm("Comment réussir la tarte ?").needsSection && !QuestionForm("Une tarte ?").needsSection)
             for question in ["Comment réussir la tarte ?", "Une tarte ?"] {
                 let own = try store.search(question, mode: .hybrid, embedder: embedder, k: 4)
                 let expanded = try store.expandedHybridSearch(question, expansion: guess, embedder: embedder, k: 4)

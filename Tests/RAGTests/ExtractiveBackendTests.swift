@@ -435,7 +435,10 @@ import TextAnalysis
 
         let code = ExtractiveBackend.guessedCode(guess)
         #expect(code.map(\.command) == ["ls"] && code.first?.options == ["-a"])
-        #expect(ExtractiveBackend.guessedCode("Essayez `--all` ou `tail -f -n 5 journal`").map(\.command) == ["", "tail"])
+        // an option alone goes with the command named before it; fences, prompts, sudo, pipelines
+        let spans = ExtractiveBackend.guessedCode("Essayez `--all`, puis `tail -f -n5 journal` et `-F` ; ou :\n```bash\n$ sudo du -sh * | sort -h\n```")
+        #expect(spans.map(\.command) == ["tail", "du", "sort"])
+        #expect(spans.map(\.options) == [["-f", "-n5", "-n", "-F"], ["-sh", "-s"], ["-h"]])
         #expect(ExtractiveBackend.entryNamesGuessedCode("-a, --all ne pas ignorer", file: "man/ls.1.txt", code: code))
         #expect(!ExtractiveBackend.entryNamesGuessedCode("-a, --auto-compress choisir la compression", file: "man/tar.1.txt", code: code))
         #expect(ExtractiveBackend.entryNamesGuessedCode("du - Évaluer l'espace disque occupé par des fichiers", file: "du.1.txt",

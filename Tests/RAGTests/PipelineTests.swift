@@ -97,8 +97,8 @@ func speaker() throws -> Speaker {
 }
 
 @Suite struct PipelineTests {
-    /// The guess a retriever searched with reaches the backend (the extractive answer compares
-    /// sentences with it); a retriever without one gives none.
+    /// The guess a retriever searched with reaches the backend (the extractive answer reads the
+    /// commands and options it names); a retriever without one gives none.
     @Test func retrievalGuessReachesTheBackend() async throws {
         let question = ChatRequest(question: "Qu'est-ce que la tarte Tatin ?")
         let backend = GuessRecordingBackend()

@@ -53,10 +53,15 @@ struct QueryExpanderTests {
         #expect(await loaded.engine.status().info["query expansion"] == URL(fileURLWithPath: model).lastPathComponent)
         let answer = try await loaded.engine.chat(ChatRequest(question: "Quelle pâte contient du sucre ?"))
         #expect(answer.sources.first?.file == "pates.txt")
+        // The guess goes on with the passages (to the answer backend): the model's own text.
+        let found = try await #require(loaded.engine as? RAGPipeline).retriever.retrieval(query: "Quelle pâte contient du sucre ?", k: 2)
+        let expander = try QueryExpander(modelPath: model)
+        #expect(found.expansion == (try expander.expand("Quelle pâte contient du sucre ?")))
 
         configuration.expansionModelPath = model + ".missing"
         let without = try await EngineLoader.load(configuration)
         #expect(without.problems.contains { $0.contains(model + ".missing") })
         #expect(try await without.engine.chat(ChatRequest(question: "Quelle pâte contient du sucre ?")).sources.first?.file == "pates.txt")
+        #expect(try await #require(without.engine as? RAGPipeline).retriever.retrieval(query: "Quelle pâte contient du sucre ?", k: 2).expansion == nil)
     }
 }

@@ -16,7 +16,7 @@ public struct AnswerInput: Sendable {
     public var passages: [SearchHit]
     public var history: [ChatMessage]
     /// The guess at the answer the passages were also searched with (`QueryExpander`), if any:
-    /// never shown; the extractive answer compares sentences with it as well as with the question.
+    /// never shown; the extractive answer prefers an entry naming a command or option it names.
     public var expansion: String?
     public init(question: String, passages: [SearchHit], history: [ChatMessage] = [], expansion: String? = nil) {
         self.question = question; self.passages = passages; self.history = history; self.expansion = expansion

@@ -28,10 +28,10 @@ public struct EngineConfiguration: Sendable {
     /// to search with as well (`QueryExpander`); nil: the question alone is searched.
     /// By default Qwen2.5-Coder 0.5B Instruct: with the extractive answer, on the three French sets
     /// (`ragchat bench answers --set dev-fr|man-fr|apple-fr --backends extractive`, correctly
-    /// cited) 68 / 19 / 30 without a guess, 73 / 19 / 31 with it, no question class worse, for
-    /// about 0.7 s more before the first audio (p50 0.2 → 0.9 s on 2 cores); the 1.5B's guesses
-    /// take twice as long (BENCHMARKS.md). A default file that is missing is no fault: the
-    /// question alone is searched.
+    /// cited) 68 / 19 / 30 without a guess, 73 / 21 / 31 with it, no question class worse, for
+    /// about 0.7 s more before the first audio (p50 0.2 → 0.9–1.0 s on 2 cores); the 1.5B's
+    /// guesses take twice as long (BENCHMARKS.md). The default file missing is no fault (the
+    /// question alone is searched); a file named otherwise that does not load is reported.
     public var expansionModelPath: String? = EngineConfiguration.defaultExpansionModelPath
     public static let defaultExpansionModelPath = "models/decoder/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
     /// Longest local answer, in tokens.

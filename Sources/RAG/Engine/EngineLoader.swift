@@ -41,6 +41,7 @@ public enum EngineLoader {
         }
 
         var expander: QueryExpander?
+        // The default path is relative to the working directory, as every default model path is.
         if let path = configuration.expansionModelPath, path == EngineConfiguration.defaultExpansionModelPath,
            !FileManager.default.fileExists(atPath: path) {
             logger.info("no query expansion model at \(path) (`make models` fetches it): the question alone is searched")
@@ -123,10 +124,11 @@ public enum EngineLoader {
             var guess: String?
             if let expander {
                 do {
-                    (hits, guess) = try await Task.detached {
-                        let expansion = try expander.expand(query)
-                        return (try store.expandedHybridSearch(query, expansion: expansion, embedder: encoder, k: k), expansion)
+                    let expansion = try await expander.guess(query)
+                    hits = try await Task.detached {
+                        try store.expandedHybridSearch(query, expansion: expansion, embedder: encoder, k: k)
                     }.value
+                    guess = expansion
                 } catch {
                     logger.warning("query expansion failed (\(error)): the question alone is searched")
                 }

@@ -52,8 +52,18 @@ public final class QueryExpander: Sendable {
         modelName = URL(fileURLWithPath: modelPath).lastPathComponent
     }
 
-    /// The guessed answer to `question` (plain text, possibly empty). Blocking: call it off the
-    /// server's tasks.
+    /// `expand` on a thread of its own: a guess takes most of a second of CPU, and the server's
+    /// tasks share a pool of as many threads as cores, which a guess (or a question waiting for
+    /// the model's lock) would hold meanwhile.
+    public func guess(_ question: String) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { [self] in continuation.resume(with: Result { try self.expand(question) }) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    /// The guessed answer to `question` (plain text, possibly empty). Blocking: see `guess`.
     public func expand(_ question: String) throws -> String {
         // A question too long for the context is cut (its start says what it asks).
         var text = question

@@ -94,7 +94,9 @@ public protocol Retriever: Sendable {
     /// The `k` best passages for `query`, best first; none, or `NotCoveredByDocuments` thrown,
     /// when the documents do not cover it.
     func retrieve(query: String, k: Int) async throws -> [SearchHit]
-    /// The same passages, with the guess at the answer they were also searched with, if any.
+    /// The same passages, with the guess at the answer they were also searched with, if any. The
+    /// default gives no guess: a retriever that expands the query implements this one (the
+    /// pipeline calls it), and `retrieve` as its hits.
     func retrieval(query: String, k: Int) async throws -> Retrieval
 }
 
@@ -105,7 +107,7 @@ extension Retriever {
 }
 
 /// What a search found: the passages, best first, and the guess at the answer written for the
-/// search (`QueryExpander`), which the extractive answer also compares sentences with.
+/// search (`QueryExpander`; its text is the "expansion" of the query).
 public struct Retrieval: Sendable {
     public var hits: [SearchHit]
     public var expansion: String?

@@ -188,16 +188,20 @@ public struct ExtractiveBackend: AnswerBackend {
     /// A name and what it is, as a manual page's NAME section and glossaries write it: one or more
     /// names (`df`, `gzip, gunzip, zcat`) without spaces, a dash set apart by spaces, a description
     /// (`nohup  -  Exécuter une commande…`).
-    package static func isNameLine(_ line: String) -> Bool {
+    package static func isNameLine(_ line: String) -> Bool { nameLineNames(line) != nil }
+
+    /// The names a NAME line gives (`gzip, gunzip, zcat - …` → gzip, gunzip, zcat); nil for
+    /// another line.
+    static func nameLineNames(_ line: String) -> [String]? {
         let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard let dash = parts.firstIndex(where: { ["-", "—", "–", "\\-"].contains($0) }), dash > 0, dash + 1 < parts.count else { return false }
-        let names = parts[..<dash]
-        guard names.count <= 4 else { return false }
-        return names.enumerated().allSatisfy { index, name in
-            let word = index + 1 < names.count ? (name.hasSuffix(",") ? name.dropLast() : "") : name[...]
+        guard let dash = parts.firstIndex(where: { ["-", "—", "–", "\\-"].contains($0) }), dash > 0, dash + 1 < parts.count else { return nil }
+        let names = parts[..<dash].enumerated().map { index, name in index + 1 < dash ? (name.hasSuffix(",") ? name.dropLast() : "") : name[...] }
+        guard names.count <= 4, parts[dash + 1].first?.isLetter == true else { return nil }
+        let valid = names.allSatisfy { word in
             guard let first = word.first, first.isLetter || first.isNumber else { return false }
             return word.allSatisfy { $0.isLetter || $0.isNumber || "._+-".contains($0) }
-        } && parts[dash + 1].first?.isLetter == true
+        }
+        return valid ? names.map(String.init) : nil
     }
 
     /// A line in capitals (at least two letters, no lower-case letter, no final punctuation, at
@@ -583,44 +587,56 @@ public struct ExtractiveBackend: AnswerBackend {
         return candidates.first { $0.passage == c.passage && $0.position == c.position + 1 }?.sentence
     }
 
+    /// What a guess names in code (`` `ls -a` ``, `` `tail -f journal` ``, a fenced block): each
+    /// command with the options written after it. A fenced block's language line, `sudo` and a
+    /// shell prompt are not commands; the commands of a pipeline or a list are each their own; an
+    /// option written apart (`` `-a` ``) goes with the command named before it, and is dropped
+    /// when none is (an option alone says nothing of which page defines it).
+    package static func guessedCode(_ guess: String) -> [(command: String, options: Set<String>)] {
+        var out: [(command: String, options: Set<String>)] = []
+        let spans = guess.components(separatedBy: "`").enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        for span in spans {
+            var lines = span.split(whereSeparator: \.isNewline).map(String.init)
+            if lines.count > 1, !lines[0].contains(" "), CommandOptions.named(in: lines[0]).isEmpty { lines.removeFirst() }   // "```bash"
+            for command in lines.flatMap({ $0.components(separatedBy: CharacterSet(charactersIn: "|;&")) }) {
+                var words = command.split(whereSeparator: \.isWhitespace).map(String.init)
+                while let first = words.first, ["$", "#", "sudo"].contains(first) { words.removeFirst() }
+                guard let first = words.first else { continue }
+                let named = !opensWithOption(first)
+                var options = Set<String>()
+                for option in CommandOptions.named(in: words.dropFirst(named ? 1 : 0).joined(separator: " ")) {
+                    options.insert(option)
+                    // "-n5", "-la": the option letter with its value or a flag joined to it
+                    if !option.hasPrefix("--"), option.count > 2 { options.insert(String(option.prefix(2))) }
+                }
+                if named {
+                    out.append((FrenchText.fold(first), options))
+                } else if !out.isEmpty {
+                    out[out.count - 1].options.formUnion(options)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Whether `entry` (a definition-list entry or a NAME line) is headed by what the guess names:
+    /// the NAME line of a command it names, or an option it names with its command, in that
+    /// command's page (`file` named after it, as manual pages are: "ls.1.txt").
+    package static func entryNamesGuessedCode(_ entry: String, file: String, code: [(command: String, options: Set<String>)]) -> Bool {
+        guard !code.isEmpty else { return false }
+        if let names = nameLineNames(entry) {
+            return code.contains { names.map(FrenchText.fold).contains($0.command) }
+        }
+        let defined = CommandOptions.defined(byLine: entry)
+        guard !defined.isEmpty else { return false }
+        return code.contains { CommandOptions.names(file: file, questionWords: [$0.command]) && !$0.options.isDisjoint(with: defined) }
+    }
+
     /// A content word as question and sentences are compared: its Snowball stem, as keyword
     /// search has it, so that verb forms meet ("trie" ↔ "trier", "convertit" ↔ "convertir");
     /// numbers as they are. Compared with plural folding alone on the three sets (`ragchat bench
     /// answers --set S --backends extractive`): correctly cited dev-fr 63 → 65 of 114, apple-fr
     /// 28 → 29 of 37, man-fr 18 → 18 of 31.
-    /// The commands and options a guess names in code spans (`` `ls -a` `` → ls, -a): per span,
-    /// its first word (the command) and the options after it.
-    package static func guessedCode(_ guess: String) -> [(command: String, options: Set<String>)] {
-        let spans = guess.split(separator: "`", omittingEmptySubsequences: false).enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
-        return spans.compactMap { span in
-            let words = span.split(whereSeparator: \.isWhitespace).map(String.init)
-            guard let first = words.first else { return nil }
-            let options = Set(words.filter { opensWithOption($0) }.map { String($0.prefix { $0 != "=" }) })
-            return (opensWithOption(first) ? "" : first, options)
-        }
-    }
-
-    /// Whether `entry` (a definition-list entry or a NAME line) is headed by what the guess names:
-    /// the NAME line of a command it names, or an option it names in the page of its command
-    /// (`file` named after it, as manual pages are: "ls.1.txt"), or in any page when it names
-    /// the option alone.
-    package static func entryNamesGuessedCode(_ entry: String, file: String, code: [(command: String, options: Set<String>)]) -> Bool {
-        guard !code.isEmpty else { return false }
-        let words = entry.split(separator: " ", omittingEmptySubsequences: true)
-        if isNameLine(entry), let dash = words.firstIndex(where: { ["-", "—", "–", "\\-"].contains($0) }) {
-            let names = Set(words[..<dash].map { $0.hasSuffix(",") ? String($0.dropLast()) : String($0) })
-            return code.contains { names.contains($0.command) }
-        }
-        guard opensWithOption(entry) else { return false }
-        // The option term: "-a, --all", "--block-size=TAILLE", "-n, --lines=[+]N".
-        let head = Set(words.prefix { opensWithOption(String($0)) }.map { word -> String in
-            let w = word.hasSuffix(",") ? word.dropLast() : word[...]
-            return String(w.prefix { $0 != "=" && $0 != "[" })
-        })
-        let page = String(file.split(separator: "/").last?.split(separator: ".").first ?? "")
-        return code.contains { !$0.options.isDisjoint(with: head) && ($0.command.isEmpty || $0.command == page) }
-    }
-
     static func matchForm(_ w: String) -> String { w.allSatisfy(\.isNumber) ? w : KeywordAnalyzer.stemTerm(w) }
 
     /// A quote's text as compared with what is already quoted: folded, white space collapsed (an
