@@ -157,19 +157,21 @@ extension IndexStore {
                 (ranking.weight, ranking.isKeyword, ranking.hits.map { ($0.chunkID, ranking.isKeyword ? $0.bm25Score ?? 0 : $0.denseScore ?? 0) })
             }, rankOffset: weights.question.rankOffset, k: k)
         }
+        let questionRankings = rankings.filter(\.ofQuestion)
         var fused = fuse(rankings, k: k)
         // The question's own first (its hybrid search's, from its two rankings) moves up with the
         // first place's score: the order stays by score, the two tie.
-        if QuestionForm(query).needsSection, let own = fuse(rankings.filter(\.ofQuestion), k: 1).first, fused.first?.id != own.id {
+        if QuestionForm(query).needsSection, let own = fuse(questionRankings, k: 1).first, fused.first?.id != own.id {
             fused = [(own.id, fused.first?.score ?? own.score)] + fused.filter { $0.id != own.id }.prefix(max(0, k - 1))
         }
         // Each chunk as first listed (the question's keyword hits first: their snippets mark its
         // words), with the question's own scores: its BM25, its cosine.
         var shown: [Int64: SearchHit] = [:]
         for ranking in rankings { for hit in ranking.hits where shown[hit.chunkID] == nil { shown[hit.chunkID] = hit } }
-        let own = rankings.filter(\.ofQuestion)
-        let questionBM25 = Dictionary((own.first { $0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.bm25Score) }, uniquingKeysWith: { first, _ in first })
-        let questionCosine = Dictionary((own.first { !$0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.denseScore) }, uniquingKeysWith: { first, _ in first })
+        let questionBM25 = Dictionary((questionRankings.first { $0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.bm25Score) },
+                                      uniquingKeysWith: { first, _ in first })
+        let questionCosine = Dictionary((questionRankings.first { !$0.isKeyword }?.hits ?? []).map { ($0.chunkID, $0.denseScore) },
+                                        uniquingKeysWith: { first, _ in first })
         return fused.compactMap { item in
             guard var hit = shown[item.id] else { return nil }
             hit.bm25Score = questionBM25[item.id] ?? nil

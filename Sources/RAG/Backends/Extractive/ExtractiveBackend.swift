@@ -535,7 +535,7 @@ public struct ExtractiveBackend: AnswerBackend {
         // A series ("Le premier secret…", "Le deuxième secret…", "Troisième secret : …"): its
         // first member, once quoted, brings the others in document order — the question asked for
         // "the secret" and the document gives five — unless the question names one of them.
-        if !Self.ordinals.contains(where: { FrenchText.words(question).contains($0) }),
+        if Self.ordinals.allSatisfy({ !folded.contains($0) }),
            let index = out.firstIndex(where: { Self.seriesNoun(in: $0.sentence) != nil }),
            let noun = Self.seriesNoun(in: out[index].sentence) {
             let named = candidates.filter { c in
@@ -552,7 +552,7 @@ public struct ExtractiveBackend: AnswerBackend {
             // "le premier envoi … le dernier envoi" is no series: a second or third member must be there
             let counted = members.contains { c in
                 let folded = Self.quoteKey(c.sentence)
-                return Self.ordinals.dropFirst(2).filter { !$0.hasPrefix("derni") }.contains { folded.contains("\($0) \(noun)") }
+                return Self.countingOrdinals.contains { folded.contains("\($0) \(noun)") }
             }
             if counted {
                 let series = members.map { Quote(sentence: $0.sentence, passage: $0.passage, score: out[index].score) }
@@ -667,6 +667,8 @@ public struct ExtractiveBackend: AnswerBackend {
     /// Ordinals as folded words; the first two start a series.
     static let ordinals = ["premier", "premiere", "deuxieme", "second", "seconde", "troisieme", "quatrieme", "cinquieme",
                            "sixieme", "septieme", "huitieme", "neuvieme", "dixieme", "dernier", "derniere"]
+    /// The ordinals that count a series' later members ("deuxième" … "dixième"; not "dernier").
+    static let countingOrdinals = ordinals.dropFirst(2).filter { !$0.hasPrefix("derni") }
 
     /// The noun after "premier"/"première" in a sentence ("Le premier secret…" → "secret").
     static func seriesNoun(in sentence: String) -> String? {
