@@ -4,7 +4,8 @@
 // kernel per call), quants.c (fp16, activation quantisation, weight dequantisation, e5 repacking:
 // plain C), kernels-scalar.c (plain C dot products and GEMM: the reference the SIMD kernels
 // match), kernels-avx2.c (AVX2/FMA/F16C), kernels-avx512.c (AVX-512 + VNNI), ops.c and
-// ops-attention.c (the llama.cpp-faithful f32 ops, each with its SIMD forms next to its C form).
+// ops-attention.c (the llama.cpp-faithful f32 ops, each with its SIMD forms next to its C form),
+// ops-encoder.c (the sentence encoders' softmax and GELU, close to libm).
 // A fast kernel and its plain C twin share a name up to the suffix: x_avx2 / x_vnni <-> x_scalar.
 // The SIMD kernels carry per-function target attributes and are chosen at run time, so the binary
 // runs on any x86-64 (and builds elsewhere with the plain C paths).
@@ -112,7 +113,8 @@ CK_HIDDEN void ck_e5_gemm_scalar(float *out, size_t os, const void *packed, int 
                                  const void *acts, size_t as, int ntok);
 
 // multilingual-e5's repacked Q4_0 (ck_e5_pack_q4_0): per group of 8 rows and block of 32 columns,
-// 8 x (8 rows x 4 int8 weights q - 8) = 256 B, 8 f32 d_w = 32 B, 8 int32 128 * sum(q - 8) = 32 B.
+// 8 x (8 rows x 4 int8 weights q - 8) = 256 B, 8 f32 d_w = 32 B, 8 int32 -128 * sum(q - 8) = 32 B
+// (the correction for the activations stored as x + 128, added to the integer sums).
 #define E5_BLOCK_BYTES 320
 
 // One output column tile: R weight rows x C activations (`as` bytes apart) -> out[c * os + r].

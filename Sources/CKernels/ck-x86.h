@@ -144,9 +144,9 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
 
 // ---------------------------------------------------------------- e5 GEMM (repacked Q4_0)
 // The kernel of ck_e5_gemm_scalar's arithmetic (same bits), generated for one instruction set:
-// unsigned activations (x + 128) times signed weights (q - 8), GROUP_SUM(w, x0…x7) giving each of
+// unsigned activations (x + 128) times signed weights (q - 8), GROUP_SUM(w, c, x0…x7) giving each of
 // the 8 rows' exact int32 block sum from the 8 weight vectors at w and the 8 broadcast 4-byte
-// activation pieces; minus 128 * sum(q - 8), stored per block and row by ck_e5_pack_q4_0; then
+// activation pieces, plus c = −128 · sum(q − 8), stored per block and row by ck_e5_pack_q4_0; then
 // acc + (d_w * d_x) * sum, in block order. Tokens are converted to unsigned bytes at a time (stack
 // buffer of at most 48 KiB); 4 groups of 8 rows per pass; with PAIRS, two tokens per pass over the
 // weights (each loaded once for both), which needs the 32 vector registers of AVX-512: with AVX2's
@@ -155,7 +155,7 @@ ATTR static void NAME(int n, const char *w, size_t rb, const char *act, size_t a
 #define CK_E5_GEMM(ATTR, NAME, GROUP_SUM, PAIRS)                                                             \
 ATTR static inline __m256 NAME##_step(__m256 acc, const __m256i *w, __m256i x0, __m256i x1, __m256i x2,      \
                                       __m256i x3, __m256i x4, __m256i x5, __m256i x6, __m256i x7, __m256 dav) { \
-    const __m256i i32 = _mm256_sub_epi32(GROUP_SUM(w, x0, x1, x2, x3, x4, x5, x6, x7), _mm256_load_si256(w + 9)); \
+    const __m256i i32 = GROUP_SUM(w, _mm256_load_si256(w + 9), x0, x1, x2, x3, x4, x5, x6, x7);              \
     const __m256 scale = _mm256_mul_ps(_mm256_load_ps((const float *)(w + 8)), dav);                        \
     return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(i32)));                                \
 }                                                                                                            \
@@ -164,8 +164,8 @@ ATTR static inline void NAME##_step2(__m256 *acc_a, __m256 *acc_b, const __m256i
                                      const __m256i *xb, __m256 da, __m256 db) {                              \
     const __m256i corr = _mm256_load_si256(w + 9);                                                           \
     const __m256 dw = _mm256_load_ps((const float *)(w + 8));                                                \
-    const __m256i ia = _mm256_sub_epi32(GROUP_SUM(w, xa[0], xa[1], xa[2], xa[3], xa[4], xa[5], xa[6], xa[7]), corr); \
-    const __m256i ib = _mm256_sub_epi32(GROUP_SUM(w, xb[0], xb[1], xb[2], xb[3], xb[4], xb[5], xb[6], xb[7]), corr); \
+    const __m256i ia = GROUP_SUM(w, corr, xa[0], xa[1], xa[2], xa[3], xa[4], xa[5], xa[6], xa[7]);          \
+    const __m256i ib = GROUP_SUM(w, corr, xb[0], xb[1], xb[2], xb[3], xb[4], xb[5], xb[6], xb[7]);          \
     *acc_a = _mm256_add_ps(*acc_a, _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(ia)));            \
     *acc_b = _mm256_add_ps(*acc_b, _mm256_mul_ps(_mm256_mul_ps(dw, db), _mm256_cvtepi32_ps(ib)));            \
 }                                                                                                            \

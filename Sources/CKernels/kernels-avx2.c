@@ -529,8 +529,8 @@ CK_AVX2 void ck_axpy_f32_avx2(float *y, float a, const float *x, int n) {
 // ---------------------------------------------------------------- e5 GEMM (repacked Q4_0)
 // A group's block sums with vpmaddubsw (pair sums <= 4,080, eight of them summed in int16 without
 // overflow) and vpmaddwd (ck_e5_gemm_scalar's bits; generator in ck-x86.h).
-CK_AVX2 static inline __m256i e5_group_sum_avx2(const __m256i *w, __m256i x0, __m256i x1, __m256i x2, __m256i x3,
-                                                __m256i x4, __m256i x5, __m256i x6, __m256i x7) {
+CK_AVX2 static inline __m256i e5_group_sum_avx2(const __m256i *w, __m256i c, __m256i x0, __m256i x1, __m256i x2,
+                                                __m256i x3, __m256i x4, __m256i x5, __m256i x6, __m256i x7) {
     __m256i s = _mm256_maddubs_epi16(x0, _mm256_load_si256(w));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x1, _mm256_load_si256(w + 1)));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x2, _mm256_load_si256(w + 2)));
@@ -539,7 +539,7 @@ CK_AVX2 static inline __m256i e5_group_sum_avx2(const __m256i *w, __m256i x0, __
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x5, _mm256_load_si256(w + 5)));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x6, _mm256_load_si256(w + 6)));
     s = _mm256_add_epi16(s, _mm256_maddubs_epi16(x7, _mm256_load_si256(w + 7)));
-    return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
+    return _mm256_add_epi32(_mm256_madd_epi16(s, _mm256_set1_epi16(1)), c);
 }
 CK_E5_GEMM(CK_AVX2, ck_e5_gemm_avx2, e5_group_sum_avx2, 0)
 #endif

@@ -626,21 +626,20 @@ ck_tile_fn ck_tile_vnni(int type, int cols) {
 
 // ---------------------------------------------------------------- e5 GEMM (repacked Q4_0)
 // A group's block sums with vpdpbusd, which sums the four products of each lane's unsigned
-// activation bytes and signed weights straight into int32 (four chains of two, so that its latency
-// does not serialise the eight steps): the AVX2 kernel's exact integer sums in fewer instructions,
-// and the same float steps (generator in ck-x86.h), hence the same bits.
-CK_VNNI static inline __m256i e5_group_sum_vnni(const __m256i *w, __m256i x0, __m256i x1, __m256i x2, __m256i x3,
-                                                __m256i x4, __m256i x5, __m256i x6, __m256i x7) {
-    const __m256i z = _mm256_setzero_si256();
-    __m256i s0 = _mm256_dpbusd_epi32(z, x0, _mm256_load_si256(w));
-    __m256i s1 = _mm256_dpbusd_epi32(z, x1, _mm256_load_si256(w + 1));
-    __m256i s2 = _mm256_dpbusd_epi32(z, x2, _mm256_load_si256(w + 2));
-    __m256i s3 = _mm256_dpbusd_epi32(z, x3, _mm256_load_si256(w + 3));
+// activation bytes and signed weights straight into int32: two chains of four, the first starting
+// from the correction, so that the sum needs one addition (the groups and tokens of a pass give
+// the chains' latency enough independent work); exact integers, hence the AVX2 kernel's bits.
+CK_VNNI static inline __m256i e5_group_sum_vnni(const __m256i *w, __m256i c, __m256i x0, __m256i x1, __m256i x2,
+                                                __m256i x3, __m256i x4, __m256i x5, __m256i x6, __m256i x7) {
+    __m256i s0 = _mm256_dpbusd_epi32(c, x0, _mm256_load_si256(w));
+    __m256i s1 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), x1, _mm256_load_si256(w + 1));
+    s0 = _mm256_dpbusd_epi32(s0, x2, _mm256_load_si256(w + 2));
+    s1 = _mm256_dpbusd_epi32(s1, x3, _mm256_load_si256(w + 3));
     s0 = _mm256_dpbusd_epi32(s0, x4, _mm256_load_si256(w + 4));
     s1 = _mm256_dpbusd_epi32(s1, x5, _mm256_load_si256(w + 5));
-    s2 = _mm256_dpbusd_epi32(s2, x6, _mm256_load_si256(w + 6));
-    s3 = _mm256_dpbusd_epi32(s3, x7, _mm256_load_si256(w + 7));
-    return _mm256_add_epi32(_mm256_add_epi32(s0, s1), _mm256_add_epi32(s2, s3));
+    s0 = _mm256_dpbusd_epi32(s0, x6, _mm256_load_si256(w + 6));
+    s1 = _mm256_dpbusd_epi32(s1, x7, _mm256_load_si256(w + 7));
+    return _mm256_add_epi32(s0, s1);
 }
 CK_E5_GEMM(CK_VNNI, ck_e5_gemm_vnni, e5_group_sum_vnni, 1)
 #endif

@@ -244,7 +244,7 @@ void ck_e5_pack_q4_0(void *dst, const void *w, size_t rowBytes, int rows, int co
                     sum += q;
                 }
                 dw[r] = h2f(x->d);
-                ws[r] = 128 * sum;
+                ws[r] = -128 * sum;
             }
         }
     }

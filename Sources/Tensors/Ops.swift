@@ -1,9 +1,11 @@
 // Ops — elementwise and row-wise kernels for transformer layers: layer norm, GELU (erf form),
-// softmax, bias and residual additions. Vectorized with SIMD16<Float>, allocation-free; each fast
-// kernel has a plain scalar twin (`…Reference`) that the tests compare it with.
+// softmax, bias and residual additions. Allocation-free; vectorized with SIMD16<Float>, or in C
+// (CKernels' ops-encoder.c) where the work needs FMA and exp/erf polynomials (softmax, GELU); each
+// fast kernel has a plain scalar twin (`…Reference`) that the tests compare it with.
 //
 // All kernels work in place on row-major buffers and take the output first.
 
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -24,89 +26,7 @@ public enum Ops {
         UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec16.self)
     }
 
-    // MARK: - Vector math
-
-    // Only plain lane-wise arithmetic and bit operations below: Swift compiles those to vector
-    // instructions, while the generic SIMD helpers (min, max, clamped, replacing) are scalarised.
-
-    /// |x| for 16 lanes (clears the sign bits).
-    @inlinable @inline(__always)
-    public static func abs16(_ x: Vec16) -> Vec16 {
-        unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Vec16.self)
-    }
-
-    /// Lane-wise `d < 0 ? b : a`, with bit operations (the sign of d becomes a lane mask).
-    @inlinable @inline(__always)
-    static func select(_ a: Vec16, _ b: Vec16, whereNegative d: Vec16) -> Vec16 {
-        let m = unsafeBitCast(d, to: SIMD16<Int32>.self) &>> 31
-        let ai = unsafeBitCast(a, to: SIMD16<Int32>.self), bi = unsafeBitCast(b, to: SIMD16<Int32>.self)
-        return unsafeBitCast((ai & (m ^ SIMD16<Int32>(repeating: -1))) | (bi & m), to: Vec16.self)
-    }
-
-    /// Lane-wise max(a, b) (finite inputs).
-    @inlinable @inline(__always)
-    public static func max16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: a - b) }
-
-    /// Lane-wise min(a, b) (finite inputs).
-    @inlinable @inline(__always)
-    public static func min16(_ a: Vec16, _ b: Vec16) -> Vec16 { select(a, b, whereNegative: b - a) }
-
-    /// e^x for 16 lanes, relative error ≈ 2e-7 (inputs clamped to [-87.3, 88.3]).
-    @inlinable @inline(__always)
-    public static func exp(_ x: Vec16) -> Vec16 {
-        expClamped(min16(x, Vec16(repeating: 88.3)))
-    }
-
-    /// e^x for inputs known to be ≤ 88.3 (softmax, erf): only the lower clamp.
-    @inlinable @inline(__always)
-    static func expClamped(_ x: Vec16) -> Vec16 {
-        let clamped = max16(x, Vec16(repeating: -87.3))
-        // n = round(x / ln 2) through the 1.5·2^23 trick: the low mantissa bits hold n.
-        let magic = Vec16(repeating: 12_582_912)
-        let t = clamped * Vec16(repeating: 1.442_695_04) + magic
-        let n = t - magic
-        // r = x - n·ln2 in two parts (Cody–Waite) so r keeps full precision, |r| ≤ ln2/2.
-        let r = clamped - n * Vec16(repeating: 0.693_145_751_953_125) - n * Vec16(repeating: 1.428_606_765_330_187e-06)
-        // e^r by its Taylor series to degree 7 (error < 2e-8 on |r| ≤ 0.35).
-        var p = Vec16(repeating: 1.0 / 5040)
-        p = p * r + Vec16(repeating: 1.0 / 720)
-        p = p * r + Vec16(repeating: 1.0 / 120)
-        p = p * r + Vec16(repeating: 1.0 / 24)
-        p = p * r + Vec16(repeating: 1.0 / 6)
-        p = p * r + Vec16(repeating: 0.5)
-        p = p * r + Vec16(repeating: 1)
-        p = p * r + Vec16(repeating: 1)
-        // 2^n from the integer in t's low bits.
-        let tb = unsafeBitCast(t, to: SIMD16<Int32>.self)
-        let mb = unsafeBitCast(magic, to: SIMD16<Int32>.self)
-        let scale = unsafeBitCast((tb &- mb &+ 127) &<< 23, to: Vec16.self)
-        return p * scale
-    }
-
-    /// erf(x) for 16 lanes, absolute error ≈ 2e-7 (Abramowitz & Stegun 7.1.26).
-    @inlinable @inline(__always)
-    public static func erf(_ x: Vec16) -> Vec16 {
-        let a = abs16(x)
-        let one = Vec16(repeating: 1)
-        let t = one / (one + Vec16(repeating: 0.327_591_1) * a)
-        var p = Vec16(repeating: 1.061_405_429)
-        p = p * t + Vec16(repeating: -1.453_152_027)
-        p = p * t + Vec16(repeating: 1.421_413_741)
-        p = p * t + Vec16(repeating: -0.284_496_736)
-        p = p * t + Vec16(repeating: 0.254_829_592)
-        p = p * t
-        let y = one - p * expClamped(-(a * a))
-        // erf is odd: give y the sign of x.
-        let sign = unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x8000_0000
-        return unsafeBitCast(unsafeBitCast(y, to: SIMD16<UInt32>.self) ^ sign, to: Vec16.self)
-    }
-
-    /// GELU, erf form: x · ½ (1 + erf(x / √2)).
-    @inlinable @inline(__always)
-    public static func gelu(_ x: Vec16) -> Vec16 {
-        let half = Vec16(repeating: 0.5)
-        return x * half + x * half * erf(x * Vec16(repeating: 0.707_106_781_186_547_6))
-    }
+    // MARK: - Scalar references
 
     /// Scalar GELU with the C library's erf.
     @inlinable @inline(__always)
@@ -116,24 +36,11 @@ public enum Ops {
 
     // MARK: - Row kernels
 
-    // x (rows, n) = gelu(x + bias (n,)); bias may be nil.
+    // x (rows, n) = gelu(x + bias (n,)); bias may be nil. In C (ops-encoder.c) for FMA and 512-bit
+    // registers; erf within 2e-7 of libm's.
     @inlinable
     public static func biasGELU(_ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, n: Int) {
-        for r in 0..<rows {
-            let row = x + r * n
-            var i = 0
-            while i + 16 <= n {
-                var v = load16(row + i)
-                if let bias { v += load16(bias + i) }
-                store16(row + i, gelu(v))
-                i += 16
-            }
-            while i < n {
-                let v = row[i] + (bias?[i] ?? 0)
-                row[i] = geluReference(v)
-                i += 1
-            }
-        }
+        ck_bias_gelu_erf(x, bias, Int32(rows), Int32(n))
     }
 
     // x (rows, n) = gelu(x + bias) with scalar erf — the reference for `biasGELU`.
@@ -232,36 +139,7 @@ public enum Ops {
     // Lets attention scale its (L, d) output rows instead of the (L, L) probabilities.
     @inlinable @inline(__always)
     public static func softmaxUnnormalized(_ x: UnsafeMutablePointer<Float>, n: Int) -> Float {
-        let vectorEnd = n & ~15
-        var mx: Float
-        var i = 0
-        if vectorEnd > 0 {
-            var m16 = load16(x)
-            i = 16
-            while i < vectorEnd { m16 = max16(m16, load16(x + i)); i += 16 }
-            mx = m16[0]
-            for j in 1..<16 { mx = Swift.max(mx, m16[j]) }
-        } else {
-            mx = x[0]
-        }
-        while i < n { mx = Swift.max(mx, x[i]); i += 1 }
-        let mv = Vec16(repeating: mx)
-        var acc = Vec16()
-        i = 0
-        while i < vectorEnd {
-            let e = expClamped(load16(x + i) - mv)
-            store16(x + i, e)
-            acc += e
-            i += 16
-        }
-        var sum = acc.sum()
-        if i < n {
-            var tail = Vec16(repeating: -100)
-            for j in i..<n { tail[j - i] = x[j] - mx }
-            let e = expClamped(tail)
-            for j in i..<n { x[j] = e[j - i]; sum += e[j - i] }
-        }
-        return 1 / sum
+        ck_softmax_unnormalized(x, Int32(n))
     }
 
     // x (n,) *= factor

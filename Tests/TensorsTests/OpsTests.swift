@@ -19,49 +19,55 @@ struct SplitMix {
 
 @Suite("Ops kernels against their scalar twins")
 struct OpsTests {
-    @Test("vector exp has relative error below 1e-6")
-    func exp() {
-        var worst: Float = 0
-        var x: Float = -87
-        while x < 88 {
-            let lanes = Ops.Vec16((0..<16).map { x + Float($0) * 0.0123 })
-            let got = Ops.exp(lanes)
-            for i in 0..<16 {
-                let want = expf(lanes[i])
-                worst = max(worst, abs(got[i] - want) / want)
-            }
-            x += 0.173
-        }
-        #expect(worst < 1e-6, "worst relative error \(worst)")
+    /// Runs `body` on each instruction-set path of the C kernels: AVX-512, AVX2 + FMA, plain C
+    /// (a path the CPU lacks falls back to the next one).
+    func onEveryPath(_ body: (String) -> Void) {
+        body("auto")
+        Kernels.forceNoAVX512(true); body("AVX2"); Kernels.forceNoAVX512(false)
+        Kernels.forceGeneric(true); body("plain C"); Kernels.forceGeneric(false)
     }
 
-    @Test("vector erf has absolute error below 5e-7, and GELU matches the erf form")
-    func erfAndGELU() {
-        var worstErf: Float = 0, worstGelu: Float = 0
-        var x: Float = -10
-        while x < 10 {
-            let lanes = Ops.Vec16((0..<16).map { x + Float($0) * 0.001 })
-            let e = Ops.erf(lanes), g = Ops.gelu(lanes)
-            for i in 0..<16 {
-                worstErf = max(worstErf, abs(e[i] - erff(lanes[i])))
-                worstGelu = max(worstGelu, abs(g[i] - Ops.geluReference(lanes[i])) / max(1, abs(lanes[i])))
+    @Test("softmax's exponentials have relative error below 1e-6 over the whole float range")
+    func softmaxExp() {
+        // Two lanes per row: the maximum 0 and x, so the row holds e^x (x down to −87) and e^0.
+        onEveryPath { path in
+            var worst: Float = 0
+            var x: Float = -87
+            while x < 0 {
+                var row: [Float] = [0, x, x * 0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, x, 0]
+                let inverse = row.withUnsafeMutableBufferPointer { Ops.softmaxUnnormalized($0.baseAddress!, n: $0.count) }
+                for (got, input) in [(row[1], x), (row[2], x * 0.5), (row[16], x)] {
+                    worst = max(worst, abs(got - expf(input)) / expf(input))
+                }
+                let sum = row.reduce(0, +)
+                worst = max(worst, abs(inverse * sum - 1))
+                x += 0.0173
             }
-            x += 0.0171
+            #expect(worst < 1e-6, "\(path): worst relative error \(worst)")
         }
-        #expect(worstErf < 5e-7, "worst erf error \(worstErf)")
-        #expect(worstGelu < 5e-7, "worst GELU error \(worstGelu)")
     }
 
-    @Test("biasGELU equals its reference, tails included")
+    @Test("biasGELU is within 5e-7 of libm's erf form, tails included")
     func biasGELU() {
-        var rng = SplitMix(state: 1)
-        for n in [1, 15, 16, 37, 1536] {
-            let rows = 3
-            let x = rng.floats(rows * n, scale: 4), bias = rng.floats(n)
-            var fast = x, slow = x
-            fast.withUnsafeMutableBufferPointer { Ops.biasGELU($0.baseAddress!, bias: bias, rows: rows, n: n) }
-            slow.withUnsafeMutableBufferPointer { Ops.biasGELUReference($0.baseAddress!, bias: bias, rows: rows, n: n) }
-            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 2e-6 * max(1, abs($1)) }, "n = \(n)")
+        onEveryPath { path in
+            var rng = SplitMix(state: 1)
+            for n in [1, 7, 15, 16, 37, 1536] {
+                let rows = 3
+                let x = rng.floats(rows * n, scale: 6), bias = rng.floats(n)
+                for withBias in [true, false] {
+                    var fast = x, slow = x
+                    fast.withUnsafeMutableBufferPointer { Ops.biasGELU($0.baseAddress!, bias: withBias ? bias : nil, rows: rows, n: n) }
+                    slow.withUnsafeMutableBufferPointer { Ops.biasGELUReference($0.baseAddress!, bias: withBias ? bias : nil, rows: rows, n: n) }
+                    let worst = zip(fast, slow).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+                    #expect(worst < 5e-7, "\(path), n = \(n), bias \(withBias): worst error \(worst)")
+                }
+            }
+            // A dense sweep of the erf's domain (±10).
+            var sweep = stride(from: Float(-10), to: 10, by: 0.0007).map { $0 }
+            let want = sweep.map(Ops.geluReference)
+            sweep.withUnsafeMutableBufferPointer { Ops.biasGELU($0.baseAddress!, bias: nil, rows: 1, n: $0.count) }
+            let worst = zip(sweep, want).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0
+            #expect(worst < 5e-7, "\(path): worst GELU error over ±10: \(worst)")
         }
     }
 
@@ -90,15 +96,17 @@ struct OpsTests {
 
     @Test("softmax equals its reference and sums to 1")
     func softmax() {
-        var rng = SplitMix(state: 3)
-        for n in [1, 5, 16, 17, 256, 300] {
-            let x = rng.floats(n, scale: 20)
-            var fast = x, slow = x
-            fast.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n: n) }
-            slow.withUnsafeMutableBufferPointer { Ops.softmaxReference($0.baseAddress!, n: n) }
-            let err = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
-            #expect(err < 1e-6, "n = \(n), error \(err)")
-            #expect(abs(fast.reduce(0, +) - 1) < 1e-5)
+        onEveryPath { path in
+            var rng = SplitMix(state: 3)
+            for n in [1, 5, 16, 17, 31, 256, 300] {
+                let x = rng.floats(n, scale: 20)
+                var fast = x, slow = x
+                fast.withUnsafeMutableBufferPointer { Ops.softmax($0.baseAddress!, n: n) }
+                slow.withUnsafeMutableBufferPointer { Ops.softmaxReference($0.baseAddress!, n: n) }
+                let err = zip(fast, slow).map { abs($0 - $1) }.max() ?? 0
+                #expect(err < 1e-6, "\(path), n = \(n), error \(err)")
+                #expect(abs(fast.reduce(0, +) - 1) < 1e-5, "\(path), n = \(n)")
+            }
         }
     }
 

@@ -138,4 +138,10 @@ void ck_store_half(uint16_t *dst, const float *src, int n);
 // gate (n,) in place: gelu_tanh(gate) * up through ggml's fp16 GELU table
 void ck_geglu_ggml(float *gate, const float *up, int n);
 
+// ---- sentence-encoder f32 ops (ops-encoder.c: close to libm, not bit-compatible with anything) ----
+// x (n,) = exp(x - max(x)) in place; returns 1 / the sum (0 when n is 0)
+float ck_softmax_unnormalized(float *x, int n);
+// x (rows, n) = gelu_erf(x + bias (n,)) in place; bias may be NULL
+void ck_bias_gelu_erf(float *x, const float *bias, int rows, int n);
+
 #endif
