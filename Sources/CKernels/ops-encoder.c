@@ -27,38 +27,40 @@ static void bias_gelu_erf_scalar(float *x, const float *bias, int rows, int n) {
 }
 
 #if CK_X86
+// The vector forms' polynomials, shared by both widths (Horner's rule, highest degree first).
+// e^x for x ≤ 88.3: n = round(x / ln 2), r = x − n·ln 2 in two parts (Cody–Waite, |r| ≤ ln2/2),
+// e^r by its degree-7 Taylor polynomial (error < 2e-8), times 2^n. Inputs below −87.3 give
+// e^−87.3 (≈ 1e-38), which every caller sums or multiplies away.
+#define EXP_FLOOR (-87.3f)
+#define EXP_LOG2E 1.44269504f
+#define EXP_LN2_HI 0.693145751953125f
+#define EXP_LN2_LO 1.428606765330187e-06f
+static const float exp_taylor[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+// erf(|x|) = 1 − t·P(t)·e^(−x²), t = 1 / (1 + p·|x|): Abramowitz & Stegun 7.1.26 (absolute error
+// ≤ 1.5e-7); erf is odd, so the result takes x's sign bit.
+#define ERF_P 0.3275911f
+static const float erf_poly[5] = {1.061405429f, -1.453152027f, 1.421413741f, -0.284496736f, 0.254829592f};
+#define SQRT1_2 0.70710678118654752f
+
 // ---------------------------------------------------------------- AVX2 + FMA (8 lanes)
 
-// e^x for x ≤ 88.3: n = round(x / ln 2), r = x − n·ln 2 in two parts (Cody–Waite, |r| ≤ ln2/2),
-// e^r by its degree-7 Taylor polynomial (error < 2e-8), times 2^n built in the exponent bits.
-// Inputs below −87.3 give e^−87.3 (≈ 1e-38), which every caller sums or multiplies away.
 CK_AVX2 static inline __m256 exp_avx2(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x));
-    __m256 p = _mm256_set1_ps(1.0f / 5040);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    x = _mm256_max_ps(x, _mm256_set1_ps(EXP_FLOOR));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_LO), _mm256_fnmadd_ps(n, _mm256_set1_ps(EXP_LN2_HI), x));
+    __m256 p = _mm256_set1_ps(exp_taylor[0]);
+    for (int i = 1; i < 8; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(exp_taylor[i]));
     const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// erf(x), Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7), odd by the sign bit.
 CK_AVX2 static inline __m256 erf_avx2(__m256 x) {
     const __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f));
     const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
     const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, one));
-    __m256 p = _mm256_set1_ps(1.061405429f);
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
-    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    const __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(_mm256_set1_ps(ERF_P), a, one));
+    __m256 p = _mm256_set1_ps(erf_poly[0]);
+    for (int i = 1; i < 5; i++) p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(erf_poly[i]));
     p = _mm256_mul_ps(p, t);
     const __m256 y = _mm256_fnmadd_ps(p, exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a)), one);
     return _mm256_or_ps(y, sign);
@@ -66,7 +68,7 @@ CK_AVX2 static inline __m256 erf_avx2(__m256 x) {
 
 CK_AVX2 static inline __m256 gelu_avx2(__m256 x) {
     const __m256 half = _mm256_mul_ps(x, _mm256_set1_ps(0.5f));
-    return _mm256_fmadd_ps(half, erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f))), half);
+    return _mm256_fmadd_ps(half, erf_avx2(_mm256_mul_ps(x, _mm256_set1_ps(SQRT1_2))), half);
 }
 
 CK_AVX2 static float softmax_unnormalized_avx2(float *x, int n) {
@@ -121,36 +123,29 @@ CK_AVX2 static void bias_gelu_erf_avx2(float *x, const float *bias, int rows, in
 // ---------------------------------------------------------------- AVX-512 (16 lanes, masked tails)
 
 CK_VNNI static inline __m512 exp_avx512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x));
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    x = _mm512_max_ps(x, _mm512_set1_ps(EXP_FLOOR));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(EXP_LN2_HI), x));
+    __m512 p = _mm512_set1_ps(exp_taylor[0]);
+    for (int i = 1; i < 8; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(exp_taylor[i]));
     return _mm512_scalef_ps(p, n);
 }
 
-CK_VNNI static inline __m512 gelu_avx512(__m512 x) {
+CK_VNNI static inline __m512 erf_avx512(__m512 x) {
+    const __m512 a = _mm512_abs_ps(x);
     const __m512 one = _mm512_set1_ps(1.0f);
-    const __m512 xs = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    const __m512 a = _mm512_abs_ps(xs);
-    const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, one));
-    __m512 p = _mm512_set1_ps(1.061405429f);
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-    p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+    const __m512 t = _mm512_div_ps(one, _mm512_fmadd_ps(_mm512_set1_ps(ERF_P), a, one));
+    __m512 p = _mm512_set1_ps(erf_poly[0]);
+    for (int i = 1; i < 5; i++) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(erf_poly[i]));
     p = _mm512_mul_ps(p, t);
-    __m512 y = _mm512_fnmadd_ps(p, exp_avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a)), one);
-    y = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y),
-                                            _mm512_and_si512(_mm512_castps_si512(xs), _mm512_set1_epi32((int)0x80000000u))));
+    const __m512 y = _mm512_fnmadd_ps(p, exp_avx512(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), a)), one);
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(y),
+                                               _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+}
+
+CK_VNNI static inline __m512 gelu_avx512(__m512 x) {
     const __m512 half = _mm512_mul_ps(x, _mm512_set1_ps(0.5f));
-    return _mm512_fmadd_ps(half, y, half);
+    return _mm512_fmadd_ps(half, erf_avx512(_mm512_mul_ps(x, _mm512_set1_ps(SQRT1_2))), half);
 }
 
 CK_VNNI static float softmax_unnormalized_avx512(float *x, int n) {
